@@ -1,0 +1,52 @@
+"""The flask-smorest Api: OpenAPI document, offline docs page, and the blueprints of each resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import marshmallow as ma
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from flask.typing import ResponseReturnValue
+from flask_smorest import Api
+
+from travel_agent import __version__
+from travel_agent.api.health import blp as health_blp
+
+DOCS_ASSETS_URL = "/docs/assets/"
+
+
+class ErrorSchema(ma.Schema):
+    """The one error envelope, as documented in the OpenAPI document."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
+    message = ma.fields.String(metadata={"description": "What went wrong, safe to show"})
+    errors = ma.fields.Dict(metadata={"description": "Field errors of a rejected request"})
+    request_id = ma.fields.String(allow_none=True, metadata={"description": "Quote this when reporting"})
+
+
+class TravelAgentApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+
+def create_api(app: Flask) -> TravelAgentApi:
+    app.config.update(
+        API_TITLE="travel_agent",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served by the service itself: the docs page must work where no CDN can be reached.
+        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS_URL,
+    )
+    api = TravelAgentApi(app)
+    api.register_blueprint(health_blp)
+    assets = Path(swagger_ui_bundle.swagger_ui_path)
+
+    @app.get(DOCS_ASSETS_URL + "<path:filename>")
+    def docs_assets(filename: str) -> ResponseReturnValue:
+        return send_from_directory(assets, filename, max_age=86400)
+
+    return api

@@ -1,0 +1,56 @@
+"""Health probes: the full report, liveness (no dependency touched) and readiness."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.typing import ResponseReturnValue
+from flask_smorest import Blueprint
+
+from travel_agent.services import services
+
+blp = Blueprint("health", __name__, url_prefix="/health", description="Probes for monitors and orchestrators")
+
+
+class CheckSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"description": "healthy | unhealthy | unavailable | disabled"})
+    message = ma.fields.String(required=True)
+    latency_ms = ma.fields.Float()
+    circuit = ma.fields.String(metadata={"description": "closed | open | half_open"})
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"description": "healthy | degraded | unhealthy"})
+    service = ma.fields.String(required=True)
+    version = ma.fields.String(required=True)
+    timestamp = ma.fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema), required=True)
+
+
+class ProbeSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+
+
+@blp.get("")
+@blp.response(200, HealthSchema, description="healthy, or degraded (MongoDB up, Redis not)")
+@blp.alt_response(503, schema=HealthSchema, description="unhealthy: MongoDB does not answer")
+def health() -> ResponseReturnValue:
+    report = services().health.report()
+    return report.as_dict(), report.http_status, {"Cache-Control": "no-store"}
+
+
+@blp.get("/live")
+@blp.response(200, ProbeSchema, description="The process serves requests")
+def live() -> ResponseReturnValue:
+    return {"status": "alive"}
+
+
+@blp.get("/ready")
+@blp.response(200, ProbeSchema, description="MongoDB answers and the worker is not draining")
+@blp.alt_response(503, schema=ProbeSchema, description="Not ready: draining, or MongoDB down")
+def ready() -> ResponseReturnValue:
+    svc = services()
+    if svc.state.draining:
+        return {"status": "draining"}, 503, {"Retry-After": "1"}
+    if svc.health.report().checks["mongodb"].status != "healthy":
+        return {"status": "unavailable"}, 503, {"Retry-After": "2"}
+    return {"status": "ready"}

@@ -1,0 +1,85 @@
+"""The application factory: reads like a table of contents of the service."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
+from werkzeug.exceptions import UnsupportedMediaType
+
+from travel_agent import __version__
+from travel_agent.api import create_api
+from travel_agent.config import Settings
+from travel_agent.errors import register_error_handlers
+from travel_agent.logging_setup import configure_logging
+from travel_agent.middleware import RequestScopeMiddleware
+from travel_agent.mongo import describe_failure as describe_mongo_failure
+from travel_agent.redis_store import describe_failure as describe_redis_failure
+from travel_agent.services import EXTENSION_KEY, Services, build_services
+from travel_agent.startup import verify_dependency
+
+log = logging.getLogger("travel_agent.app")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build one app (one per gunicorn worker). ``overrides`` are environment-style settings for tests."""
+    settings = Settings.from_env(overrides=overrides)
+    log_file = configure_logging(settings.log_dir, settings.log_level, settings.log_format)
+    log.info("starting travel_agent %s (log file %s)", __version__, log_file)
+    app = Flask("travel_agent")
+    configure_flask(app, settings)
+    svc = build_services(settings)
+    app.extensions[EXTENSION_KEY] = svc
+    verify_dependencies(svc)
+    create_api(app)
+    register_error_handlers(app)
+    require_json_bodies(app)
+    app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds)
+    return app
+
+
+def configure_flask(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # Errors go through our handlers in every mode; never let Flask print a debugger page.
+        PROPAGATE_EXCEPTIONS=False,
+        TRAVEL_AGENT_SETTINGS=settings,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]  (keep the documented field order)
+
+
+def verify_dependencies(svc: Services) -> None:
+    """Verify MongoDB and Redis side by side, so a dead Redis does not add its retries to MongoDB's."""
+    s = svc.settings
+    jobs = [lambda: verify_dependency(
+        "MongoDB", lambda: svc.mongo.ping(s.startup_ping_timeout_seconds), (PyMongoError,), describe_mongo_failure,
+        svc.mongo.breaker, s.startup_retries, s.startup_retry_delay_seconds,
+        "serving as unhealthy until it answers")]
+    if svc.redis is not None:
+        redis = svc.redis
+        jobs.append(lambda: verify_dependency(
+            "Redis", redis.ping, (RedisError,), describe_redis_failure, redis.breaker, s.startup_retries,
+            s.startup_retry_delay_seconds, "running degraded (no cache) until it answers"))
+    else:
+        log.info("Redis disabled (REDIS_URL is not set)")
+    threads = [threading.Thread(target=job, name="startup-verify") for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def require_json_bodies(app: Flask) -> None:
+    """An API body that is not JSON is a 415 before any parsing, not a confusing 422."""
+
+    @app.before_request
+    def _require_json() -> None:
+        if request.method in BODY_METHODS and request.path.startswith("/api/") and not request.is_json:
+            raise UnsupportedMediaType("Send the body as application/json.")

@@ -1,0 +1,138 @@
+"""Settings read once from the environment, validated, and frozen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A variable holds a value the service cannot run with; the message names it."""
+
+
+def _parse(env: Mapping[str, str], name: str, default: T, convert: Callable[[str], T],
+           check: Callable[[T], bool], rule: str, errors: list[str]) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = convert(raw.strip())
+    except ValueError:
+        errors.append(f"{name}={raw!r}: expected {rule}")
+        return default
+    if not check(value):
+        errors.append(f"{name}={raw!r}: expected {rule}")
+        return default
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the service; the environment variable is the field name in upper case."""
+
+    port: int = 8000
+    web_concurrency: int = 2
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    mongodb_db: str = "travel_agent"
+    # The seed's MongoDB pool: selection 5 s, connect 10 s, socket 20 s, heartbeat 10 s, 5..50 connections,
+    # idle ones closed after 30 s, at most 10 s waiting for a free one.
+    mongo_server_selection_timeout_ms: int = 5000
+    mongo_connect_timeout_ms: int = 10000
+    mongo_socket_timeout_ms: int = 20000
+    mongo_heartbeat_frequency_ms: int = 10000
+    mongo_max_pool_size: int = 50
+    mongo_min_pool_size: int = 5
+    mongo_max_idle_time_ms: int = 30000
+    mongo_wait_queue_timeout_ms: int = 10000
+    redis_url: str | None = None
+    # The seed's Redis pool: 50 connections, 5 s socket and connect timeouts, a health check every 30 s.
+    redis_max_connections: int = 50
+    redis_socket_timeout_seconds: float = 5.0
+    redis_connect_timeout_seconds: float = 5.0
+    redis_health_check_interval_seconds: int = 30
+    # redis-py 8 retries 10 times by default; one retry covers a dropped idle connection without turning a
+    # frozen Redis into a minute-long wait.
+    redis_retries: int = 1
+    # Redis is a cache: a caller that cannot get a connection soon is better served from MongoDB.
+    redis_pool_timeout_seconds: float = 2.0
+    startup_retries: int = 3
+    startup_retry_delay_seconds: float = 2.0
+    startup_ping_timeout_seconds: float = 2.0
+    log_dir: str = "data/logs"
+    log_level: str = "info"
+    log_format: str = "text"
+    health_check_timeout_seconds: float = 1.0
+    health_cache_seconds: float = 1.5
+    breaker_failure_threshold: int = 3
+    breaker_reset_seconds: float = 1.0
+    request_timeout_seconds: float = 30.0
+    chat_timeout_seconds: float = 90.0
+    max_body_bytes: int = 65536
+
+    @property
+    def redis_enabled(self) -> bool:
+        return bool(self.redis_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Defaults, then the environment, then overrides (a test's), all validated the same way."""
+        env = dict(os.environ if environ is None else environ)
+        for key, value in (overrides or {}).items():
+            if value is None:
+                env.pop(key.upper(), None)
+            else:
+                env[key.upper()] = str(value)
+        errors: list[str] = []
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            name = field.name.upper()
+            default = field.default
+            if field.name in _CHOICES:
+                allowed = _CHOICES[field.name]
+                values[field.name] = _parse(env, name, default, str.lower, lambda v, a=allowed: v in a,
+                                            "one of " + ", ".join(allowed), errors)
+            elif isinstance(default, bool):
+                raise TypeError("boolean settings need a parser")  # none yet; keeps the table honest
+            elif isinstance(default, int):
+                low = _MINIMUM.get(field.name, 1)
+                values[field.name] = _parse(env, name, default, int, lambda v, low=low: v >= low,
+                                            f"a whole number >= {low}", errors)
+            elif isinstance(default, float):
+                values[field.name] = _parse(env, name, default, float, lambda v: 0 < v < 86400,
+                                            "a number of seconds above 0", errors)
+            else:
+                raw = env.get(name, "").strip()
+                values[field.name] = raw or default
+        if values["port"] > 65535:
+            errors.append(f"PORT={values['port']}: expected a port number up to 65535")
+        _check_uris(values, env, errors)
+        if values["mongo_min_pool_size"] > values["mongo_max_pool_size"]:
+            errors.append("MONGO_MIN_POOL_SIZE: must not exceed MONGO_MAX_POOL_SIZE")
+        if errors:
+            raise ConfigError("invalid configuration: " + "; ".join(errors))
+        return cls(**values)
+
+
+_CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}
+_MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, "port": 1}
+
+
+def _check_uris(values: dict[str, Any], env: Mapping[str, str], errors: list[str]) -> None:
+    uri = values["mongodb_uri"]
+    parts = urlsplit(uri)
+    if parts.scheme not in ("mongodb", "mongodb+srv") or not parts.netloc:
+        # Never echo the value: a URI may carry a password.
+        errors.append("MONGODB_URI: expected mongodb://host[:port]/[database]")
+    else:
+        path_db = parts.path.lstrip("/")
+        explicit = env.get("MONGODB_DB", "").strip()
+        values["mongodb_db"] = path_db or explicit or "travel_agent"
+    redis_url = values["redis_url"]
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        errors.append("REDIS_URL: expected redis://host[:port]/[db]")

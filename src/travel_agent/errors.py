@@ -1,0 +1,114 @@
+"""The service's exception family and the one place that turns any error into the JSON envelope."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from travel_agent.request_scope import request_id
+
+log = logging.getLogger("travel_agent.errors")
+
+
+class TravelAgentError(Exception):
+    """Base of the errors the service raises on purpose; each knows its status and a client-safe message."""
+
+    status_code = 500
+    message = "The service could not complete the request."
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.retry_after = retry_after
+
+
+class DependencyUnavailable(TravelAgentError):
+    """A dependency is down, frozen or its breaker is open: retry later."""
+
+    status_code = 503
+    message = "A backing service is temporarily unavailable. Please retry shortly."
+
+    def __init__(self, dependency: str, message: str | None = None, *, retry_after: int = 2) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.dependency = dependency
+
+
+class BudgetExceeded(TravelAgentError):
+    """The request's time budget ran out before the work finished."""
+
+    status_code = 504
+    message = "The request took too long and was stopped."
+
+
+class ServiceBusy(TravelAgentError):
+    """The worker is shedding load or draining."""
+
+    status_code = 503
+    message = "The service is busy. Please retry shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message, retry_after=retry_after)
+
+
+def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """flask-smorest's error shape plus the request id."""
+    body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
+    if message:
+        body["message"] = message
+    if errors:
+        body["errors"] = errors
+    body["request_id"] = request_id()
+    return body
+
+
+def error_response(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(envelope(code, message, errors))
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _describe_request() -> str:
+    return f"{request.method} {request.path} client={request.remote_addr} request_id={request_id()}"
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Werkzeug and webargs errors (404, 405, 413, 422 ...), keeping webargs' field errors."""
+    code = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    message = data.get("message") or error.description
+    headers = dict(data.get("headers") or {})
+    if code == 405 and error.get_response().headers.get("Allow"):
+        headers["Allow"] = error.get_response().headers["Allow"]
+    if code >= 500:
+        # Werkzeug's 500 descriptions are generic; anything else of ours at 5xx already has a safe message.
+        log.error("%s answered %s", _describe_request(), code)
+    return error_response(code, message, errors, headers)
+
+
+def handle_travel_agent_error(error: TravelAgentError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    level = logging.WARNING if error.status_code in (503, 504) else logging.ERROR
+    log.log(level, "%s answered %s: %s", _describe_request(), error.status_code, error.message)
+    return error_response(error.status_code, error.message, headers=headers)
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """The last line: log once with the stack, answer a generic 500 that reveals nothing."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.error("unhandled exception in %s", _describe_request(), exc_info=error)
+    return error_response(500, "An unexpected error occurred. It has been logged.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(TravelAgentError, handle_travel_agent_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,109 @@
+"""The MongoDB client of a worker: the seed's pool settings, start-up verification, and a guard for every call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+import pymongo
+from pymongo.database import Database
+from pymongo.errors import ConnectionFailure, PyMongoError, WaitQueueTimeoutError
+
+from travel_agent import request_scope
+from travel_agent.breaker import CircuitBreaker
+from travel_agent.config import Settings
+from travel_agent.errors import BudgetExceeded, DependencyUnavailable
+
+log = logging.getLogger("travel_agent.mongo")
+
+# What a call leaves unused of the request budget, so the error can still be turned into a response
+# before the middleware's last-resort timeout fires inside the driver (see docs/architecture notes).
+DEADLINE_MARGIN_SECONDS = 0.15
+
+
+def create_client(settings: Settings) -> pymongo.MongoClient:
+    """A lazy client: constructing it never touches the network, so a dead server cannot stop a boot."""
+    return pymongo.MongoClient(
+        settings.mongodb_uri,
+        appname="travel_agent",
+        serverSelectionTimeoutMS=settings.mongo_server_selection_timeout_ms,
+        connectTimeoutMS=settings.mongo_connect_timeout_ms,
+        socketTimeoutMS=settings.mongo_socket_timeout_ms,
+        heartbeatFrequencyMS=settings.mongo_heartbeat_frequency_ms,
+        retryWrites=True,
+        retryReads=True,
+        maxPoolSize=settings.mongo_max_pool_size,
+        minPoolSize=settings.mongo_min_pool_size,
+        maxIdleTimeMS=settings.mongo_max_idle_time_ms,
+        waitQueueTimeoutMS=settings.mongo_wait_queue_timeout_ms,
+        tz_aware=True,
+        connect=False,
+    )
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A reason fit for logs and /health: the kind of failure, never the driver's text (it names hosts)."""
+    if isinstance(exc, WaitQueueTimeoutError):
+        return "connection pool busy"
+    if isinstance(exc, PyMongoError) and exc.timeout:
+        return "timed out"
+    if isinstance(exc, ConnectionFailure):
+        return "unreachable"
+    return type(exc).__name__
+
+
+def is_outage(exc: PyMongoError) -> bool:
+    """Failures that say the server is gone or not answering, as opposed to a busy pool or a bad query."""
+    if isinstance(exc, WaitQueueTimeoutError):
+        return False
+    return isinstance(exc, ConnectionFailure) or exc.timeout
+
+
+class MongoGateway:
+    """The one door to MongoDB: breaker first, the request's remaining budget as the driver timeout, and
+    driver errors turned into the service's own (503 for an outage or a busy pool, 504 for a spent budget)."""
+
+    def __init__(self, client: pymongo.MongoClient, settings: Settings, breaker: CircuitBreaker) -> None:
+        self.client = client
+        self.db: Database = client[settings.mongodb_db]
+        self.breaker = breaker
+        self._op_cap = settings.mongo_socket_timeout_ms / 1000
+
+    def ping(self, timeout: float) -> float:
+        """Round-trip a real ``ping`` within ``timeout`` seconds; returns the latency. Raises PyMongoError."""
+        started = time.monotonic()
+        with pymongo.timeout(timeout):
+            self.client.admin.command("ping")
+        return time.monotonic() - started
+
+    @contextmanager
+    def call(self) -> Iterator[Database]:
+        if not self.breaker.allow():
+            raise DependencyUnavailable("mongodb", retry_after=self.breaker.retry_after())
+        left = request_scope.remaining()
+        if left is not None and left <= DEADLINE_MARGIN_SECONDS:
+            raise BudgetExceeded()
+        # Without a request (start-up, CLI) the pool's own timeouts apply; within one, the smaller of what
+        # remains and the seed's socket timeout, so one stuck read can neither outlive the budget nor exceed
+        # what the operator configured.
+        bound = nullcontext() if left is None else pymongo.timeout(
+            min(left - DEADLINE_MARGIN_SECONDS, self._op_cap))
+        try:
+            with bound:
+                yield self.db
+        except PyMongoError as exc:
+            if not is_outage(exc):
+                if not isinstance(exc, WaitQueueTimeoutError):
+                    self.breaker.record_success()  # the server answered, the query was at fault
+                    raise
+                raise DependencyUnavailable("mongodb", "The database is busy. Please retry shortly.",
+                                            retry_after=1) from exc
+            self.breaker.record_failure()
+            spent = request_scope.remaining()
+            if exc.timeout and spent is not None and spent <= 2 * DEADLINE_MARGIN_SECONDS:
+                raise BudgetExceeded() from exc
+            raise DependencyUnavailable("mongodb", retry_after=self.breaker.retry_after()) from exc
+        self.breaker.record_success()
+

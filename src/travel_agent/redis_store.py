@@ -1,0 +1,145 @@
+"""The optional Redis of a worker: a bounded blocking pool, deadline-aware sockets, and calls that fall back."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from travel_agent import request_scope
+from travel_agent.breaker import CircuitBreaker
+from travel_agent.config import Settings
+from travel_agent.errors import BudgetExceeded
+
+log = logging.getLogger("travel_agent.redis")
+
+T = TypeVar("T")
+DEADLINE_MARGIN_SECONDS = 0.1
+
+
+class _DeadlineMixin:
+    """Caps each command's socket timeouts at what remains of the request's budget.
+
+    redis-py has no per-call timeout, but a pooled connection belongs to one greenlet while a command runs,
+    so adjusting that connection's timeouts just before sending is safe. Outside a request the configured
+    timeouts apply unchanged.
+    """
+
+    socket_timeout: float | None
+    socket_connect_timeout: float | None
+    _sock: Any
+
+    def _configured(self) -> tuple[float | None, float | None]:
+        if not hasattr(self, "_configured_timeouts"):
+            self._configured_timeouts = (self.socket_timeout, self.socket_connect_timeout)
+        return self._configured_timeouts
+
+    def _apply_deadline(self) -> None:
+        read_timeout, connect_timeout = self._configured()
+        left = request_scope.remaining()
+        if left is not None:
+            left -= DEADLINE_MARGIN_SECONDS
+            if left <= 0:
+                raise BudgetExceeded()
+            read_timeout = left if read_timeout is None else min(read_timeout, left)
+            connect_timeout = left if connect_timeout is None else min(connect_timeout, left)
+        self.socket_timeout, self.socket_connect_timeout = read_timeout, connect_timeout
+        if self._sock is not None:
+            self._sock.settimeout(read_timeout)
+
+    def connect(self) -> None:
+        self._apply_deadline()
+        super().connect()  # type: ignore[misc]
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        self._apply_deadline()
+        super().send_command(*args, **kwargs)  # type: ignore[misc]
+
+
+class DeadlineConnection(_DeadlineMixin, redis.Connection):
+    pass
+
+
+class DeadlineSSLConnection(_DeadlineMixin, redis.SSLConnection):
+    pass
+
+
+def create_pool(settings: Settings) -> redis.BlockingConnectionPool:
+    """Every setting on the pool: a client given a pool ignores its own retry and timeouts."""
+    assert settings.redis_url
+    connection_class = DeadlineSSLConnection if settings.redis_url.startswith("rediss:") else DeadlineConnection
+    return redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        connection_class=connection_class,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout_seconds,
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        socket_keepalive=True,
+        health_check_interval=settings.redis_health_check_interval_seconds,
+        # base and cap by keyword: the positional order is (cap, base).
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), settings.redis_retries),
+        client_name="travel_agent",
+    )
+
+
+def create_probe_client(settings: Settings, timeout: float) -> redis.Redis:
+    """A tiny separate client for health probes: short timeouts, no retries, so a probe never queues
+    behind a busy pool or multiplies a frozen server's timeout."""
+    assert settings.redis_url
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=2, timeout=timeout, socket_timeout=timeout,
+        socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+    return redis.Redis(connection_pool=pool)
+
+
+def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, redis.TimeoutError):
+        return "timed out"
+    if isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
+        return "connection pool busy"
+    if isinstance(exc, redis.ConnectionError):
+        return "unreachable"
+    return type(exc).__name__
+
+
+class RedisGateway:
+    """Runs Redis calls that are allowed to fail: on any Redis error (or an open breaker) the caller's
+    fallback value is returned and the failure is logged, so Redis trouble degrades service, never breaks it."""
+
+    def __init__(self, client: redis.Redis, probe_client: redis.Redis, breaker: CircuitBreaker) -> None:
+        self.client = client
+        self.probe_client = probe_client
+        self.breaker = breaker
+
+    def ping(self) -> float:
+        started = time.monotonic()
+        self.probe_client.ping()
+        return time.monotonic() - started
+
+    def run(self, operation: str, call: Callable[[redis.Redis], T], fallback: T) -> T:
+        if not self.breaker.allow():
+            return fallback
+        try:
+            result = call(self.client)
+        except RedisError as exc:
+            reason = describe_failure(exc)
+            if reason != "connection pool busy":  # a busy pool is load, not an outage
+                self.breaker.record_failure()
+            log.warning("Redis %s failed (%s); continuing without Redis", operation, reason)
+            return fallback
+        self.breaker.record_success()
+        return result
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.connection_pool.disconnect()
+        self.probe_client.close()
+        self.probe_client.connection_pool.disconnect()
+

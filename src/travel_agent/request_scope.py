@@ -1,0 +1,56 @@
+"""Per-request state that any code may read: the request id and the time budget's deadline.
+
+Kept in context variables rather than on ``flask.g`` because the WSGI middleware that sets them runs outside
+Flask, and log records written by drivers have no app context. Each gevent greenlet has its own context
+(greenlet >= 1.0), so concurrent requests in one worker never see each other's values.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from contextvars import ContextVar, Token
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
+
+# Long enough for a UUID or a trace id, short and plain enough to be safe in a log line and a header.
+_SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def sane_request_id(inbound: str | None) -> str:
+    """The caller's id when it is harmless to echo, else a fresh one."""
+    if inbound and _SANE_ID.match(inbound):
+        return inbound
+    return uuid.uuid4().hex
+
+
+def request_id() -> str | None:
+    return _request_id.get()
+
+
+def remaining() -> float | None:
+    """Seconds left in the current request's budget; None outside a request."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def deadline() -> float | None:
+    return _deadline.get()
+
+
+def bind(req_id: str, budget_seconds: float | None) -> tuple[Token[str | None], Token[float | None]]:
+    """Bind a request id and a deadline ``budget_seconds`` from now; undo with ``unbind``."""
+    deadline_at = None if budget_seconds is None else time.monotonic() + budget_seconds
+    return _request_id.set(req_id), _deadline.set(deadline_at)
+
+
+def unbind(tokens: tuple[Token[str | None], Token[float | None]]) -> None:
+    id_token, deadline_token = tokens
+    try:
+        _deadline.reset(deadline_token)
+        _request_id.reset(id_token)
+    except ValueError:
+        # Reset from another context (a server that closes the body elsewhere): nothing of ours to undo.
+        pass

@@ -1,0 +1,71 @@
+"""The per-worker objects every request needs (gateways, health, worker state), created in the factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from flask import current_app
+from redis import Redis
+
+from travel_agent.breaker import CircuitBreaker
+from travel_agent.config import Settings
+from travel_agent.health import HealthMonitor
+from travel_agent.mongo import MongoGateway, create_client
+from travel_agent.redis_store import RedisGateway, create_pool, create_probe_client
+
+log = logging.getLogger("travel_agent.services")
+EXTENSION_KEY = "travel_agent"
+REDIS_PROBE_TIMEOUT_SECONDS = 0.5
+
+
+@dataclass
+class WorkerState:
+    """What the worker's lifecycle tells request handling: set by the gunicorn worker, read by /health/ready."""
+
+    draining: bool = False
+    in_flight: int = 0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    mongo: MongoGateway
+    redis: RedisGateway | None
+    health: HealthMonitor
+    state: WorkerState = field(default_factory=WorkerState)
+    closed: bool = False
+
+    def close(self) -> None:
+        """Close Redis, then MongoDB, logging each step; safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.redis is not None:
+            self.redis.close()
+            log.info("Redis connection pool closed")
+        self.mongo.client.close()
+        log.info("MongoDB client closed")
+
+
+def build_services(settings: Settings) -> Services:
+    """Create clients without touching the network: both drivers connect lazily."""
+    mongo_breaker = CircuitBreaker("mongodb", settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+    mongo = MongoGateway(create_client(settings), settings, mongo_breaker)
+    mongo_breaker.set_probe(lambda: mongo.ping(settings.health_check_timeout_seconds))
+    redis_gateway = None
+    if settings.redis_enabled:
+        redis_breaker = CircuitBreaker("redis", settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+        probe_timeout = min(REDIS_PROBE_TIMEOUT_SECONDS, settings.health_check_timeout_seconds)
+        redis_gateway = RedisGateway(Redis(connection_pool=create_pool(settings)),
+                                     create_probe_client(settings, probe_timeout), redis_breaker)
+        redis_breaker.set_probe(redis_gateway.ping)
+    health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds,
+                           settings.health_cache_seconds)
+    return Services(settings, mongo, redis_gateway, health)
+
+
+def services() -> Services:
+    """The current app's services (inside a request or app context)."""
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found
