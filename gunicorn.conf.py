@@ -30,6 +30,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT_SECONDS", "25"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
+# gunicorn 27 opens a control socket at a fixed per-user path; we do not use gunicornc, and two masters on
+# one host (tests, a blue/green deploy) would fight over that path.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level
