@@ -77,9 +77,10 @@ def verify_dependencies(svc: Services) -> None:
 
 
 def require_json_bodies(app: Flask) -> None:
-    """An API body that is not JSON is a 415 before any parsing, not a confusing 422."""
+    """A body that is not JSON is a 415 before any parsing, not a confusing 422 (the API takes JSON only)."""
 
     @app.before_request
     def _require_json() -> None:
-        if request.method in BODY_METHODS and request.path.startswith("/api/") and not request.is_json:
+        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+        if request.method in BODY_METHODS and has_body and not request.is_json:
             raise UnsupportedMediaType("Send the body as application/json.")

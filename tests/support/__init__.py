@@ -1,0 +1,1 @@
+"""Apps and helpers used only by the tests."""

@@ -1,0 +1,82 @@
+"""Routes that exist only in tests: they drive the real gateways into the situations the tests assert on."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Flask, request
+from flask.typing import ResponseReturnValue
+from webargs import fields
+from webargs.flaskparser import use_args
+
+from travel_agent.errors import BudgetExceeded, DependencyUnavailable
+from travel_agent.services import services
+
+bp = Blueprint("test_faults", __name__, url_prefix="/_test")
+
+
+@bp.get("/mongo/find")
+def mongo_find() -> ResponseReturnValue:
+    """One real read through the MongoDB gateway."""
+    with services().mongo.call() as db:
+        found = db.probe.find_one({"_id": "probe"})
+    return {"found": found is not None}
+
+
+@bp.get("/mongo/hold")
+def mongo_hold() -> ResponseReturnValue:
+    """Holds a pooled connection for a blocked find (the test arms failCommand's blockConnection)."""
+    with services().mongo.call() as db:
+        db.probe.find_one({"_id": "hold"})
+    return {"held": True}
+
+
+@bp.get("/cache/<key>")
+def cache_roundtrip(key: str) -> ResponseReturnValue:
+    """Writes and reads a key through the Redis gateway; Redis trouble must fall back, not fail."""
+    redis = services().redis
+    if redis is None:
+        return {"source": "disabled", "value": None}
+    value = request.args.get("value", "v")
+    stored = redis.run("set", lambda r: bool(r.set(f"test:{key}", value, ex=60)), fallback=False)
+    got = redis.run("get", lambda r: r.get(f"test:{key}"), fallback=None)
+    return {"source": "redis" if stored and got is not None else "fallback",
+            "value": got.decode() if got is not None else None}
+
+
+@bp.get("/cache-hold")
+def cache_hold() -> ResponseReturnValue:
+    """Holds a pooled Redis connection for ``seconds`` (a BLPOP on an empty key)."""
+    seconds = float(request.args.get("seconds", "1"))
+    redis = services().redis
+    assert redis is not None
+    started = time.monotonic()
+    result = redis.run("blpop", lambda r: r.blpop([f"test:empty:{time.monotonic_ns()}"], timeout=seconds) or "held",
+                       fallback="fallback")
+    return {"result": result, "seconds": round(time.monotonic() - started, 3)}
+
+
+@bp.get("/boom")
+def boom() -> ResponseReturnValue:
+    raise RuntimeError("driver said: mongodb://admin:hunter2@db.internal:27017 refused")
+
+
+@bp.get("/unavailable")
+def unavailable() -> ResponseReturnValue:
+    raise DependencyUnavailable("mongodb", retry_after=3)
+
+
+@bp.get("/too-slow")
+def too_slow() -> ResponseReturnValue:
+    raise BudgetExceeded()
+
+
+@bp.post("/echo")
+@use_args({"name": fields.String(required=True)}, location="json")
+def echo(args: dict[str, str]) -> ResponseReturnValue:
+    return {"name": args["name"]}
+
+
+def install(app: Flask) -> Flask:
+    app.register_blueprint(bp)
+    return app
