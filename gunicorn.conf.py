@@ -20,7 +20,7 @@ except ConfigError as exc:
     sys.stderr.write(f"travel_agent: {exc}\n")
     raise SystemExit(2) from None
 
-bind = f"0.0.0.0:{_settings.port}"
+bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.web_concurrency
 worker_class = "gevent"
 preload_app = False

@@ -36,6 +36,8 @@ class Settings:
     """Every tunable of the service; the environment variable is the field name in upper case."""
 
     port: int = 8000
+    # Platforms route to 0.0.0.0:$PORT; tests and a laptop may keep it on loopback.
+    host: str = "0.0.0.0"
     web_concurrency: int = 2
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_db: str = "travel_agent"
@@ -49,6 +51,11 @@ class Settings:
     mongo_min_pool_size: int = 5
     mongo_max_idle_time_ms: int = 30000
     mongo_wait_queue_timeout_ms: int = 10000
+    # Inside a request every MongoDB call runs under pymongo.timeout (CSOT), and CSOT replaces the driver's
+    # serverSelectionTimeoutMS, socketTimeoutMS and waitQueueTimeoutMS with the one deadline. Without a cap a
+    # killed server would hold a request for its whole budget; capped at the seed's 5 s selection bound it
+    # answers 503 in 5 s. The service's queries are single-document reads and writes that take milliseconds.
+    mongo_operation_timeout_ms: int = 5000
     redis_url: str | None = None
     # The seed's Redis pool: 50 connections, 5 s socket and connect timeouts, a health check every 30 s.
     redis_max_connections: int = 50

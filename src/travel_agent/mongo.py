@@ -69,7 +69,7 @@ class MongoGateway:
         self.client = client
         self.db: Database = client[settings.mongodb_db]
         self.breaker = breaker
-        self._op_cap = settings.mongo_socket_timeout_ms / 1000
+        self._op_cap = settings.mongo_operation_timeout_ms / 1000
 
     def ping(self, timeout: float) -> float:
         """Round-trip a real ``ping`` within ``timeout`` seconds; returns the latency. Raises PyMongoError."""
@@ -86,14 +86,15 @@ class MongoGateway:
         if left is not None and left <= DEADLINE_MARGIN_SECONDS:
             raise BudgetExceeded()
         # Without a request (start-up, CLI) the pool's own timeouts apply; within one, the smaller of what
-        # remains and the seed's socket timeout, so one stuck read can neither outlive the budget nor exceed
-        # what the operator configured.
+        # remains and MONGO_OPERATION_TIMEOUT_MS, so one stuck call can neither outlive the budget nor hold a
+        # request for longer than the operator allows (see Settings for why CSOT needs that cap).
         bound = nullcontext() if left is None else pymongo.timeout(
             min(left - DEADLINE_MARGIN_SECONDS, self._op_cap))
         try:
             with bound:
                 yield self.db
         except PyMongoError as exc:
+            log.warning("MongoDB call failed: %s (%s)", describe_failure(exc), type(exc).__name__)
             if not is_outage(exc):
                 if not isinstance(exc, WaitQueueTimeoutError):
                     self.breaker.record_success()  # the server answered, the query was at fault

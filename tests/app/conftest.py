@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-
 from tests.support.fault_routes import install
+
 from travel_agent.app import create_app
 from travel_agent.services import EXTENSION_KEY
 

@@ -23,9 +23,9 @@ def mongo_find() -> ResponseReturnValue:
     return {"found": found is not None}
 
 
-@bp.get("/mongo/hold")
 def mongo_hold() -> ResponseReturnValue:
-    """Holds a pooled connection for a blocked find (the test arms failCommand's blockConnection)."""
+    """Holds a pooled connection for a blocked find (the test arms failCommand's blockConnection). Mounted
+    under /api/chat/ so that it runs on the chat budget while /_test/mongo/find runs on the shorter one."""
     with services().mongo.call() as db:
         db.probe.find_one({"_id": "hold"})
     return {"held": True}
@@ -79,4 +79,5 @@ def echo(args: dict[str, str]) -> ResponseReturnValue:
 
 def install(app: Flask) -> Flask:
     app.register_blueprint(bp)
+    app.add_url_rule("/api/chat/_test/mongo-hold", view_func=mongo_hold)
     return app

@@ -7,6 +7,7 @@ from travel_agent.config import ConfigError, Settings
 
 def test_defaults_are_the_seed_values() -> None:
     s = Settings.from_env({})
+    assert s.host == "0.0.0.0"
     assert (s.port, s.web_concurrency, s.mongodb_uri, s.mongodb_db) == (
         8000, 2, "mongodb://127.0.0.1:27017/", "travel_agent")
     assert (s.mongo_server_selection_timeout_ms, s.mongo_connect_timeout_ms, s.mongo_socket_timeout_ms,

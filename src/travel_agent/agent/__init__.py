@@ -1,0 +1,1 @@
+"""The travel assistant that answers without a model: trip-fact extraction and deterministic replies."""

@@ -1,0 +1,63 @@
+"""Fixtures wiring the harness (tests/harness) into pytest: real servers, cleaned up even when tests fail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from harness import GunicornServer, MongoServer, RedisServer, ServerPool, stop_all, wait_until
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    """One SecantusDB for the session, for tests that do not kill, freeze or leave fail points armed."""
+    with ServerPool(tmp_path_factory.mktemp) as pool:
+        yield pool.mongo()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session, for tests that do not kill or freeze it."""
+    with ServerPool(tmp_path_factory.mktemp) as pool:
+        yield pool.redis()
+
+
+@pytest.fixture
+def make_mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., MongoServer]]:
+    """``make_mongo(port=None, start=True)``: a SecantusDB of this test's own, free to break."""
+    with ServerPool(tmp_path_factory.mktemp) as pool:
+        yield pool.mongo
+
+
+@pytest.fixture
+def make_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RedisServer]]:
+    """``make_redis(port=None, start=True)``: a redis-server of this test's own, free to break."""
+    with ServerPool(tmp_path_factory.mktemp) as pool:
+        yield pool.redis
+
+
+@pytest.fixture
+def make_gunicorn(
+    tmp_path_factory: pytest.TempPathFactory,
+    make_mongo: Callable[..., MongoServer],
+    make_redis: Callable[..., RedisServer],
+) -> Iterator[Callable[..., GunicornServer]]:
+    """``make_gunicorn(mongo_uri=, redis_url=, workers=1, env=, port=, start=True, wait_ready=True)``.
+
+    Depends on make_mongo and make_redis only so that the service is stopped before its backends are.
+    """
+    with ServerPool(tmp_path_factory.mktemp) as pool:
+        yield pool.gunicorn
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture() -> Callable[..., Any]:
+    """``wait_until(predicate, timeout, interval=0.05, message=...)``: poll with a bound, AssertionError after."""
+    return wait_until
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Fixture teardown normally stopped everything; this catches servers built outside the fixtures.
+    stop_all()

@@ -1,0 +1,21 @@
+"""Free TCP ports on 127.0.0.1 for the servers the tests start."""
+
+from __future__ import annotations
+
+import socket
+
+# The kernel may hand the same ephemeral port out twice in a row once it is closed again; remembering what
+# this session already gave away keeps two servers of one test from racing for it.
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (a server that loses the race is restarted elsewhere)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no unused free port found in 100 tries")
