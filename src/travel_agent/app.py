@@ -41,7 +41,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     require_json_bodies(app)
     app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds)
+        app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds, svc.state.inflight)
     return app
 
 

@@ -80,6 +80,10 @@ class Settings:
     request_timeout_seconds: float = 30.0
     chat_timeout_seconds: float = 90.0
     max_body_bytes: int = 65536
+    # Requests one worker runs at once before it answers a fast 503 instead of queueing. A waiting chat costs
+    # a greenlet and a socket, so hundreds fit; keep it below WORKER_CONNECTIONS, which also counts idle
+    # keep-alive connections.
+    max_in_flight: int = 500
 
     @property
     def redis_enabled(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from travel_agent import request_scope
 from travel_agent.request_scope import request_id
 
 log = logging.getLogger("travel_agent.errors")
@@ -54,14 +55,15 @@ class ServiceBusy(TravelAgentError):
         super().__init__(message, retry_after=retry_after)
 
 
-def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None) -> dict[str, Any]:
-    """flask-smorest's error shape plus the request id."""
+def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
+             req_id: str | None = None) -> dict[str, Any]:
+    """flask-smorest's error shape plus the request id (the current request's unless given)."""
     body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
     if message:
         body["message"] = message
     if errors:
         body["errors"] = errors
-    body["request_id"] = request_id()
+    body["request_id"] = req_id or request_id()
     return body
 
 
@@ -94,6 +96,9 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_travel_agent_error(error: TravelAgentError) -> Response:
+    if isinstance(error, BudgetExceeded) and request_scope.cut_by_drain():
+        # The time ran out because the worker is shutting down, not because the request was slow.
+        error = ServiceBusy("The server is restarting. Please retry.", retry_after=1)
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     level = logging.WARNING if error.status_code in (503, 504) else logging.ERROR
     log.log(level, "%s answered %s: %s", _describe_request(), error.status_code, error.message)

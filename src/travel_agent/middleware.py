@@ -1,31 +1,130 @@
-"""WSGI middleware that opens each request's scope: its id and its time budget, chosen by route."""
+"""WSGI middleware around the Flask app: request id, time budget by route, load shedding, and the backstop.
+
+Every request gets an id and a deadline (chat routes ``CHAT_TIMEOUT_SECONDS``, the rest
+``REQUEST_TIMEOUT_SECONDS``). The deadline is what the drivers obey, so the app normally answers a spent budget
+itself (504). Only if something ignores it does the backstop fire: a ``gevent.Timeout`` a little after the
+deadline, or the drain's cut-off, turned here into the JSON envelope (or, once a stream has started, into a
+final error event). It is a last resort because an exception landing inside a driver's pool can corrupt it.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
+from http import HTTPStatus
 from typing import Any
 
 from travel_agent import request_scope
+from travel_agent.errors import envelope
+from travel_agent.inflight import InFlight, RequestExpired, Ticket
+
+log = logging.getLogger("travel_agent.middleware")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CHAT_PREFIX = "/api/chat/"
+# Probes an orchestrator uses to decide restarts and routing must answer even when the worker sheds load.
+NEVER_SHED = frozenset({"/health/live", "/health/ready"})
+# How long after the deadline the backstop fires: the drivers stop ~0.1-0.15 s before it, so this only
+# catches code that ignored the deadline, and still answers within half a second of it.
+BACKSTOP_GRACE_SECONDS = 0.3
+EXPIRED = {
+    "budget": (504, "The request took too long and was stopped.", None),
+    "drain": (503, "The server is restarting. Please retry.", 1),
+}
 
 
 def budget_for(path: str, request_timeout: float, chat_timeout: float) -> float:
     return chat_timeout if path.startswith(CHAT_PREFIX) else request_timeout
 
 
-class _ScopedBody:
-    """Keeps the request's scope bound until the server has consumed (or closed) the response body, so a
-    streamed response still knows its deadline and request id."""
+def _arm_backstop(seconds: float) -> Any:
+    """A gevent.Timeout raising RequestExpired in this greenlet, where gevent runs the server; else None."""
+    try:
+        from gevent import Timeout, monkey
+    except ImportError:  # pragma: no cover - gevent is a runtime dependency
+        return None
+    if not monkey.is_module_patched("socket"):
+        return None  # a threaded test server or the Flask test client: nothing to interrupt safely
+    timer = Timeout(seconds, RequestExpired("budget"))
+    timer.start()
+    return timer
 
-    def __init__(self, body: Iterable[bytes], tokens: tuple[Token[Any], Token[Any]]) -> None:
+
+def json_error(start_response: Callable[..., Any], code: int, message: str, req_id: str,
+               retry_after: int | None, exc_info: Any = None) -> list[bytes]:
+    """The envelope without Flask, for answers the middleware gives itself."""
+    body = json.dumps(envelope(code, message, req_id=req_id)).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("X-Request-ID", req_id),
+               ("Cache-Control", "no-store")]
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
+    start_response(f"{code} {HTTPStatus(code).phrase}", headers, exc_info)
+    return [body]
+
+
+def sse_error_event(code: int, message: str) -> bytes:
+    """The final event of a text/event-stream that could not finish."""
+    return b"event: error\ndata: " + json.dumps(envelope(code, message)).encode() + b"\n\n"
+
+
+class _Request:
+    """One request's lifetime: bound scope, admission ticket, backstop; released exactly once."""
+
+    def __init__(self, tokens: tuple[Token[Any], Token[Any]], ticket: Ticket, inflight: InFlight,
+                 timer: Any) -> None:
+        self.tokens = tokens
+        self.ticket = ticket
+        self.inflight = inflight
+        self.timer = timer
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.done = False
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.timer is not None:
+            self.timer.close()
+        self.inflight.release(self.ticket)
+        request_scope.unbind(self.tokens)
+
+    @property
+    def is_stream(self) -> bool:
+        return any(k.lower() == "content-type" and v.startswith("text/event-stream") for k, v in self.headers)
+
+
+class _ScopedBody:
+    """Keeps the request's scope, ticket and backstop until the server has consumed (or closed) the body, so
+    a streamed response still knows its deadline, counts as in flight, and can be cut off cleanly."""
+
+    def __init__(self, body: Iterable[bytes], request: _Request, start_response: Callable[..., Any],
+                 req_id: str) -> None:
         self._body = body
-        self._tokens = tokens
+        self._request = request
+        self._start_response = start_response
+        self._req_id = req_id
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        sent_any = False
+        try:
+            for chunk in self._body:
+                if chunk:
+                    sent_any = True
+                yield chunk
+        except RequestExpired as exc:
+            code, message, retry_after = EXPIRED[exc.reason]
+            log.warning("request cut off (%s) after it started answering", exc.reason)
+            if self._request.is_stream:
+                yield sse_error_event(code, message)
+            elif not sent_any:
+                yield from json_error(self._start_response, code, message, self._req_id, retry_after,
+                                      sys.exc_info())
+            else:
+                raise
 
     def close(self) -> None:
         try:
@@ -33,29 +132,42 @@ class _ScopedBody:
             if close is not None:
                 close()
         finally:
-            request_scope.unbind(self._tokens)
+            self._request.finish()
 
 
 class RequestScopeMiddleware:
-    def __init__(self, app: WSGIApp, request_timeout: float, chat_timeout: float) -> None:
+    def __init__(self, app: WSGIApp, request_timeout: float, chat_timeout: float, inflight: InFlight) -> None:
         self.app = app
         self.request_timeout = request_timeout
         self.chat_timeout = chat_timeout
+        self.inflight = inflight
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         req_id = request_scope.sane_request_id(environ.get("HTTP_X_REQUEST_ID"))
         environ["travel_agent.request_id"] = req_id
-        budget = budget_for(environ.get("PATH_INFO", ""), self.request_timeout, self.chat_timeout)
+        path = environ.get("PATH_INFO", "")
+        budget = budget_for(path, self.request_timeout, self.chat_timeout)
         tokens = request_scope.bind(req_id, budget)
+        ticket = self.inflight.admit(path, exempt=path in NEVER_SHED)
+        if ticket is None:
+            request_scope.unbind(tokens)
+            return json_error(start_response, 503, "The service is busy. Please retry shortly.", req_id, 1)
+        request = _Request(tokens, ticket, self.inflight, _arm_backstop(budget + BACKSTOP_GRACE_SECONDS))
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append(("X-Request-ID", req_id))
+            request.status, request.headers = status, headers
             return start_response(status, headers, exc_info)
 
         try:
             body = self.app(environ, start_with_id)
+        except RequestExpired as exc:
+            request.finish()
+            code, message, retry_after = EXPIRED[exc.reason]
+            log.warning("%s %s cut off by the %s backstop", environ.get("REQUEST_METHOD"), path, exc.reason)
+            return json_error(start_response, code, message, req_id, retry_after, sys.exc_info())
         except BaseException:
-            request_scope.unbind(tokens)
+            request.finish()
             raise
-        return _ScopedBody(body, tokens)
+        return _ScopedBody(body, request, start_with_id, req_id)

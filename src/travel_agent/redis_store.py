@@ -21,14 +21,17 @@ log = logging.getLogger("travel_agent.redis")
 
 T = TypeVar("T")
 DEADLINE_MARGIN_SECONDS = 0.1
+CACHE_BUDGET_SHARE = 0.5
 
 
 class _DeadlineMixin:
-    """Caps each command's socket timeouts at what remains of the request's budget.
+    """Caps each command's socket timeouts at half of what remains of the request's budget.
 
-    redis-py has no per-call timeout, but a pooled connection belongs to one greenlet while a command runs,
-    so adjusting that connection's timeouts just before sending is safe. Outside a request the configured
-    timeouts apply unchanged.
+    Half, because Redis is a cache: a frozen Redis must leave the request enough time to do its real work
+    from MongoDB and answer, degraded, instead of spending the whole budget waiting for the cache (the retry
+    then gets half of what is left again). redis-py has no per-call timeout, but a pooled connection belongs
+    to one greenlet while a command runs, so adjusting that connection's timeouts just before sending is
+    safe. Outside a request the configured timeouts apply unchanged.
     """
 
     socket_timeout: float | None
@@ -44,9 +47,9 @@ class _DeadlineMixin:
         read_timeout, connect_timeout = self._configured()
         left = request_scope.remaining()
         if left is not None:
-            left -= DEADLINE_MARGIN_SECONDS
-            if left <= 0:
+            if left <= DEADLINE_MARGIN_SECONDS:
                 raise BudgetExceeded()
+            left = (left - DEADLINE_MARGIN_SECONDS) * CACHE_BUDGET_SHARE
             read_timeout = left if read_timeout is None else min(read_timeout, left)
             connect_timeout = left if connect_timeout is None else min(connect_timeout, left)
         self.socket_timeout, self.socket_connect_timeout = read_timeout, connect_timeout

@@ -30,14 +30,34 @@ def request_id() -> str | None:
     return _request_id.get()
 
 
+# When the worker drains, every request must be done (or answered 503) before gunicorn kills the process: the
+# drain sets one process-wide cutoff that shortens every request's deadline, so each driver call started after
+# it gets only the time that is left before the kill.
+_drain_cutoff: float | None = None
+
+
 def remaining() -> float | None:
-    """Seconds left in the current request's budget; None outside a request."""
-    deadline = _deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
+    """Seconds left in the current request's budget (shortened by a drain); None outside a request."""
+    own = _deadline.get()
+    if own is None:
+        return None
+    cutoff = _drain_cutoff
+    return (own if cutoff is None else min(own, cutoff)) - time.monotonic()
 
 
 def deadline() -> float | None:
     return _deadline.get()
+
+
+def set_drain_cutoff(monotonic_time: float | None) -> None:
+    global _drain_cutoff
+    _drain_cutoff = monotonic_time
+
+
+def cut_by_drain() -> bool:
+    """Whether the current request's time is running out because the worker is draining, not its budget."""
+    own, cutoff = _deadline.get(), _drain_cutoff
+    return cutoff is not None and (own is None or cutoff < own)
 
 
 def bind(req_id: str, budget_seconds: float | None) -> tuple[Token[str | None], Token[float | None]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import current_app
 from redis import Redis
@@ -11,6 +11,7 @@ from redis import Redis
 from travel_agent.breaker import CircuitBreaker
 from travel_agent.config import Settings
 from travel_agent.health import HealthMonitor
+from travel_agent.inflight import InFlight
 from travel_agent.mongo import MongoGateway, create_client
 from travel_agent.redis_store import RedisGateway, create_pool, create_probe_client
 
@@ -21,10 +22,11 @@ REDIS_PROBE_TIMEOUT_SECONDS = 0.5
 
 @dataclass
 class WorkerState:
-    """What the worker's lifecycle tells request handling: set by the gunicorn worker, read by /health/ready."""
+    """What the worker's lifecycle tells request handling: ``draining`` is set by the gunicorn worker on
+    SIGTERM and read by /health/ready; ``inflight`` is shared by the middleware and the worker's drain."""
 
+    inflight: InFlight
     draining: bool = False
-    in_flight: int = 0
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Services:
     mongo: MongoGateway
     redis: RedisGateway | None
     health: HealthMonitor
-    state: WorkerState = field(default_factory=WorkerState)
+    state: WorkerState
     closed: bool = False
 
     def close(self) -> None:
@@ -62,7 +64,7 @@ def build_services(settings: Settings) -> Services:
         redis_breaker.set_probe(redis_gateway.ping)
     health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds,
                            settings.health_cache_seconds)
-    return Services(settings, mongo, redis_gateway, health)
+    return Services(settings, mongo, redis_gateway, health, WorkerState(InFlight(settings.max_in_flight)))
 
 
 def services() -> Services:

@@ -24,7 +24,7 @@ def test_healthy_report_has_the_contract_shape(app: Flask) -> None:
 
 def test_live_and_ready(app: Flask) -> None:
     client = app.test_client()
-    assert client.get("/health/live").get_json() == {"status": "alive"}
+    assert client.get("/health/live").get_json() == {"status": "alive", "in_flight": 1}
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.get_json() == {"status": "ready"}
 

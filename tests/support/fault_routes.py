@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, Response, request
 from flask.typing import ResponseReturnValue
 from webargs import fields
 from webargs.flaskparser import use_args
@@ -77,7 +78,40 @@ def echo(args: dict[str, str]) -> ResponseReturnValue:
     return {"name": args["name"]}
 
 
+def sleep_ignoring_deadline() -> ResponseReturnValue:
+    """Sleeps (cooperatively under gevent) without looking at the deadline: only the backstop can end it."""
+    seconds = float(request.args.get("seconds", "1"))
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+def stream_events() -> ResponseReturnValue:
+    """An event stream of ``chunks`` events ``interval`` seconds apart, deadline ignored."""
+    chunks, interval = int(request.args.get("chunks", "5")), float(request.args.get("interval", "0.5"))
+
+    def events() -> Iterator[bytes]:
+        for i in range(chunks):
+            yield f"data: {i}\n\n".encode()
+            time.sleep(interval)
+        yield b"event: done\ndata: {}\n\n"
+
+    return Response(events(), mimetype="text/event-stream")
+
+
+@bp.get("/spin")
+def spin() -> ResponseReturnValue:
+    """Burns CPU without yielding: the event loop stops turning and only gunicorn's watchdog can help."""
+    until = time.monotonic() + float(request.args.get("seconds", "1"))
+    while time.monotonic() < until:
+        pass
+    return {"spun": True}
+
+
 def install(app: Flask) -> Flask:
     app.register_blueprint(bp)
+    # Under /api/chat/ these run on the chat budget.
     app.add_url_rule("/api/chat/_test/mongo-hold", view_func=mongo_hold)
+    app.add_url_rule("/api/chat/_test/sleep", view_func=sleep_ignoring_deadline)
+    app.add_url_rule("/api/chat/_test/stream", view_func=stream_events)
+    app.add_url_rule("/_test/sleep", view_func=sleep_ignoring_deadline, endpoint="sleep_short_budget")
     return app

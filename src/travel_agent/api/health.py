@@ -30,6 +30,10 @@ class ProbeSchema(ma.Schema):
     status = ma.fields.String(required=True)
 
 
+class LiveSchema(ProbeSchema):
+    in_flight = ma.fields.Integer(required=True, metadata={"description": "requests this worker runs now"})
+
+
 @blp.get("")
 @blp.response(200, HealthSchema, description="healthy, or degraded (MongoDB up, Redis not)")
 @blp.alt_response(503, schema=HealthSchema, description="unhealthy: MongoDB does not answer")
@@ -39,9 +43,9 @@ def health() -> ResponseReturnValue:
 
 
 @blp.get("/live")
-@blp.response(200, ProbeSchema, description="The process serves requests")
+@blp.response(200, LiveSchema, description="The process serves requests")
 def live() -> ResponseReturnValue:
-    return {"status": "alive"}
+    return {"status": "alive", "in_flight": len(services().state.inflight)}
 
 
 @blp.get("/ready")

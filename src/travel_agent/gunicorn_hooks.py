@@ -1,0 +1,59 @@
+"""What gunicorn.conf.py's hooks do, kept here so the config file stays a readable list of settings.
+
+Each function is imported inside its hook, so the master never imports app or driver code.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+
+def assert_gevent_patched(worker: Any) -> None:
+    """Code that ran before gevent patched would block the whole worker on I/O; refuse to run that way."""
+    import gevent.socket
+    from gevent import monkey
+
+    if socket.socket is not gevent.socket.socket or not monkey.is_module_patched("time"):
+        raise RuntimeError("gevent did not patch socket and time: was a driver imported before the worker?")
+    # redis-py's retry back-off did `from time import sleep` at import: if redis was imported before the
+    # patch, that is the blocking sleep and every retry would freeze the whole worker.
+    import redis.retry
+
+    if redis.retry.sleep is not gevent.sleep:
+        raise RuntimeError("redis.retry sleeps with the unpatched time.sleep")
+    worker.log.info("Worker %s: gevent patched socket and time", worker.pid)
+
+
+def close_services(worker: Any) -> None:
+    """Close Redis, then MongoDB (each close is logged by Services.close)."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", None) or {}
+    services = extensions.get("travel_agent")
+    if services is not None:
+        services.close()
+
+
+def log_greenlet_stacks(worker: Any) -> None:
+    """On the watchdog's SIGABRT: what was the loop stuck on? The current stack is the blocker."""
+    import traceback
+
+    from gevent.util import format_run_info
+
+    worker.log.critical("Worker %s aborted by the watchdog; the stack that blocked the loop:\n%s", worker.pid,
+                        "".join(traceback.format_stack()))
+    worker.log.critical("Greenlets of worker %s:\n%s", worker.pid, "\n".join(format_run_info()))
+
+
+def log_master_start(server: Any) -> None:
+    cfg = server.cfg
+    server.log.info("travel_agent master starting: %d %s worker(s), timeout %ss, graceful_timeout %ss, "
+                    "keepalive %ss, %d connections per worker", cfg.workers, cfg.worker_class_str, cfg.timeout,
+                    cfg.graceful_timeout, cfg.keepalive, cfg.worker_connections)
+    server._travel_agent_started = time.monotonic()
+
+
+def log_master_exit(server: Any) -> None:
+    started = getattr(server, "_travel_agent_started", None)
+    uptime = f" after {time.monotonic() - started:.0f}s" if started else ""
+    server.log.info("travel_agent master exiting%s", uptime)
