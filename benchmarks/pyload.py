@@ -112,14 +112,15 @@ async def timed(conn: Connection, method: str, path: str, body: Any = None, time
 
 @dataclass
 class Recorder:
-    """Samples of a run, kept only between ``measure_from`` and ``measure_until`` (the warm-up is dropped)."""
+    """Samples of a run that ended between ``measure_from`` and ``measure_until`` (the warm-up is dropped):
+    the completions in a window, which is what a throughput is, even when requests last longer than it."""
 
     measure_from: float
     measure_until: float
     samples: list[Sample] = field(default_factory=list)
 
     def add(self, sample: Sample) -> None:
-        if self.measure_from <= sample.start and sample.end <= self.measure_until:
+        if self.measure_from <= sample.end <= self.measure_until:
             self.samples.append(sample)
 
 

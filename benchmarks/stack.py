@@ -3,7 +3,9 @@ the test harness's process managers, all in one temporary directory removed at t
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -32,6 +34,7 @@ class Stack:
         self.root = Path(tempfile.mkdtemp(prefix="travel_agent-bench-"))
         self._pool = ServerPool(self._mktemp)
         self._upstreams: list[UpstreamServer] = []
+        self._processes: list[UpstreamProcess] = []
         self._count = 0
 
     def _mktemp(self, name: str) -> Path:
@@ -48,6 +51,8 @@ class Stack:
         try:
             for upstream in self._upstreams:
                 upstream.stop()
+            for process in self._processes:
+                process.stop()
             self._pool.close()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -63,6 +68,12 @@ class Stack:
         server = UpstreamServer(**settings).start()
         self._upstreams.append(server)
         return server
+
+    def upstream_process(self, delay: float) -> UpstreamProcess:
+        """The same upstream as its own process (its threads then do not share the benchmark's GIL)."""
+        process = UpstreamProcess(delay)
+        self._processes.append(process)
+        return process
 
     def gunicorn(self, *, app: str = SERVICE_APP, mongo_uri: str | None = None, redis_url: str | None = None,
                  workers: int = 1, env: Mapping[str, str | None] | None = None) -> GunicornServer:
@@ -84,3 +95,33 @@ def worker_pid(server: GunicornServer) -> int:
     """The single worker of a one-worker gunicorn."""
     (pid,) = server.wait_for_workers(1)
     return pid
+
+
+class UpstreamProcess:
+    """``python -m benchmarks.upstream_proc --delay D``: an OpenAI-compatible upstream answering after D s."""
+
+    def __init__(self, delay: float) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT),
+                                                          env.get("PYTHONPATH")]))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.upstream_proc", "--port", "0", "--delay", str(delay)],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self._proc.stdout is not None
+        self.base_url = self._proc.stdout.readline().strip()  # its first line, once it listens
+        if not self.base_url.startswith("http://"):
+            self.stop()
+            raise RuntimeError("the upstream process did not start")
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
