@@ -20,6 +20,7 @@ class HealthOptions:
     connections: int = 32
     workers: int = 1
     prefer_wrk: bool = True
+    warmup: float = 1.0  # seconds of load per server and path before the measured runs (0: none)
 
 
 def run(options: HealthOptions) -> dict[str, Any]:
@@ -31,7 +32,8 @@ def run(options: HealthOptions) -> dict[str, Any]:
         tool = Tool.pick(stack.root, options.prefer_wrk)
         for server in servers.values():  # warm-up: imports, first connections, the health cache
             for path in TARGETS:
-                measure_get(tool, server.port, path, options.connections, 1.0)
+                if options.warmup > 0:
+                    measure_get(tool, server.port, path, options.connections, options.warmup)
         runs: list[dict[str, Any]] = []
         for i in range(options.runs):
             # Alternate who goes first, so a drift of the machine's load does not favour one side.

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import machine, profiling, wrk
-from benchmarks.stack import GunicornServer
+from benchmarks import machine, profiling, results, wrk
+from benchmarks.conversation import MESSAGES, SEND_PATH
+from benchmarks.stack import GunicornServer, Stack, worker_pid
 
 ACCESS_LINE = '" 200 '  # gunicorn's access log format puts the status right after the quoted request line
 
@@ -36,7 +38,6 @@ def under_load(server: GunicornServer, pid: int, url_path: str, script: Path, ou
     summary["cpu_us_per_request"] = round(cpu_us, 1)
     summary["us_by_package"] = profiling.per_request_us(summary, cpu_us, "self_by_package_pct")
     summary["us_inclusive"] = profiling.per_request_us(summary, cpu_us, "inclusive_pct")
-    summary["raw_profile"] = str(out)
     return summary
 
 
@@ -47,5 +48,55 @@ def compare(floor: dict[str, Any], service: dict[str, Any]) -> list[tuple[str, f
     return sorted(((n, f, s, round(s - f, 1)) for n, f, s in rows), key=lambda r: -abs(r[3]))
 
 
-def report_script(directory: Path) -> Path:
-    return wrk.report_script(directory)
+# Frames whose inclusive time says where a request's CPU goes (substrings of "function (file)").
+HEALTH_FRAMES = ("RequestScopeMiddleware.__call__", "Flask.wsgi_app", "Flask.full_dispatch_request",
+                 "Logger.access", "flask_smorest", "marshmallow", "_ScopedBody", "Flask.preprocess_request")
+CHAT_FRAMES = ("RequestScopeMiddleware.__call__", "Flask.wsgi_app", "Logger.access", "flask_smorest", "webargs",
+               "marshmallow", "ChatService.begin", "ChatService.finish", "ReplyPump", "offline.py", "pymongo",
+               "bson", "redis", "ContextCache", "IdempotencyStore", "Logger._log")
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    seconds: float = 6.0
+    connections: int = 16
+
+
+def run(options: ProfileOptions) -> dict[str, Any]:
+    if not (profiling.available() and wrk.available()):
+        return {"skipped": "needs py-spy and wrk (pip install -r benchmarks/requirements.txt; apt-get install wrk)"}
+    out: dict[str, Any] = {"options": options.__dict__}
+    with Stack() as stack:
+        mongo, redis = stack.mongo(), stack.redis()
+        servers = {"floor": stack.floor(), "service": stack.service(mongo, redis)}
+        report = wrk.report_script(stack.root)
+        for path in ("/health/live", "/health"):
+            slug = path.strip("/").replace("/", "-")
+            sides = {name: under_load(server, worker_pid(server), path, report, stack.root / f"{name}-{slug}.txt",
+                                      seconds=options.seconds, connections=options.connections,
+                                      inclusive=HEALTH_FRAMES) for name, server in servers.items()}
+            out[path] = {**sides, "by_package": compare(sides["floor"], sides["service"])}
+        chat = wrk.chat_script(stack.root, SEND_PATH, MESSAGES)
+        server = servers["service"]
+        out[SEND_PATH] = under_load(server, worker_pid(server), SEND_PATH, chat, stack.root / "chat.txt",
+                                    seconds=options.seconds, connections=options.connections, inclusive=CHAT_FRAMES)
+    return out
+
+
+def print_table(data: dict[str, Any]) -> None:
+    if "skipped" in data:
+        print("profile skipped:", data["skipped"])
+        return
+    for path in ("/health/live", "/health"):
+        d = data[path]
+        print(results.table(
+            f"{path}: worker CPU us per request by package (self time; py-spy), floor "
+            f"{d['floor']['cpu_us_per_request']} vs service {d['service']['cpu_us_per_request']}",
+            ["package", "floor us", "service us", "difference"], d["by_package"][:10]))
+    chat = data[SEND_PATH]
+    print(results.table(f"{SEND_PATH}: {chat['cpu_us_per_request']} us of worker CPU per request, by package",
+                        ["package", "us"], list(chat["us_by_package"].items())[:12]))
+    print(results.table(f"{SEND_PATH}: inclusive us per request of frames of interest", ["frame", "us"],
+                        sorted(chat["us_inclusive"].items(), key=lambda kv: -kv[1])))
+    print(results.table(f"{SEND_PATH}: top functions (self %)", ["function", "%"],
+                        list(chat["self_by_function_pct"].items())))

@@ -1,0 +1,60 @@
+"""Smoke-sized runs of the benchmark harness (benchmarks/), so that it cannot rot: tiny loads, sane result files.
+
+Benchmarks are not tests: nothing here asserts a speed, only that each part ran end to end and wrote figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from benchmarks import cli, profiling, wrk
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:1/health/live
+  1 threads and 2 connections
+BENCH-JSON {"requests":1500,"duration_us":1000000,"bytes":300000,"errors":{"connect":0,"read":1,"write":0,\
+"status":3,"timeout":0},"latency_us":{"p50":600,"p90":900,"p99":2500,"max":4000,"mean":700.5}}
+"""
+
+
+def _result(out: Path, part: str) -> dict:
+    (path,) = out.glob(f"{part}-*.json")
+    return json.loads(path.read_text())
+
+
+@pytest.mark.slow
+def test_health_benchmark_writes_a_sane_result(tmp_path: Path) -> None:
+    assert cli.main(["health", "--runs", "1", "--duration", "1", "--connections", "2", "--warmup", "0",
+                     "--out", str(tmp_path)]) == 0
+    data = _result(tmp_path, "health")
+    assert data["machine"]["nproc"] >= 1 and data["machine"]["date"]
+    assert {r["path"] for r in data["runs"]} == {"/health/live", "/health"}
+    for run in data["runs"]:
+        for side in ("floor", "service"):
+            assert run[side]["requests"] > 0 and run[side]["non_2xx"] == 0, run
+        assert run["ratio"] > 0
+    assert set(data["summary"]) == {"/health/live", "/health"}
+
+
+def test_wrk_report_is_parsed() -> None:
+    result = wrk.parse(WRK_OUTPUT)
+    assert (result.requests, result.rps, result.non_2xx, result.socket_errors) == (1500, 1500.0, 3, 1)
+    assert result.latency_ms["p99"] == 2.5
+
+
+def test_chat_script_holds_the_conversation(tmp_path: Path) -> None:
+    script = wrk.chat_script(tmp_path, "/api/chat/send", ['Say "hi"', "Then go"]).read_text()
+    assert r'{[["Say \"hi\""]],[["Then go"]]}' in script and "BENCH-JSON" in script
+
+
+def test_profile_is_summed_by_package_and_per_request(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "handle (gunicorn/workers/base_async.py:1);wsgi_app (flask/app.py:2);live (travel_agent/api/health.py:3) 6\n"
+        "handle (gunicorn/workers/base_async.py:1);access (gunicorn/glogging.py:4) 2\n"
+        "run (gevent/hub.py:5);wait (gevent/hub.py:6) 2\n")
+    summary = profiling.summarize(raw, inclusive=("wsgi_app",))
+    assert summary["busy_samples"] == 8 and summary["idle_pct"] == 20.0
+    assert summary["self_by_package_pct"] == {"travel_agent": 75.0, "gunicorn": 25.0}
+    assert profiling.per_request_us(summary, 400.0, "inclusive_pct") == {"wsgi_app": 300.0}
