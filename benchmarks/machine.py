@@ -46,15 +46,21 @@ def rss_bytes(pid: int) -> int | None:
     return int(value.split()[0]) * 1024 if value else None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time ``pid`` has used so far (its threads included, its children not)."""
+def cpu_times(pid: int) -> tuple[float, float] | None:
+    """User and system CPU seconds ``pid`` has used so far (its threads included, its children not)."""
     try:
         data = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = data[data.rindex(")") + 2:].split()
     # Fields 14 and 15 of stat (utime, stime), counted from the state field, which is field 3.
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return int(fields[11]) / _CLOCK_TICKS, int(fields[12]) / _CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds ``pid`` has used so far."""
+    times = cpu_times(pid)
+    return None if times is None else sum(times)
 
 
 def cpu_of(pids: dict[str, int]) -> dict[str, float | None]:

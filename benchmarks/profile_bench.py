@@ -26,18 +26,24 @@ def under_load(server: GunicornServer, pid: int, url_path: str, script: Path, ou
     try:
         time.sleep(1.0)
         log_from = len(server.log_text())
-        cpu_from = machine.cpu_seconds(pid)
+        cpu_from = machine.cpu_times(pid)
         profiling.record(pid, seconds, out)
-        cpu_to = machine.cpu_seconds(pid)
+        cpu_to = machine.cpu_times(pid)
         answered = server.log_text()[log_from:].count(ACCESS_LINE)
     finally:
         load.wait(timeout=seconds + 30)
     summary = profiling.summarize(out, inclusive=inclusive)
-    cpu_us = (cpu_to - cpu_from) / answered * 1e6 if answered and cpu_from is not None and cpu_to is not None else 0
+    user_us = sys_us = 0.0
+    if answered and cpu_from is not None and cpu_to is not None:
+        user_us = (cpu_to[0] - cpu_from[0]) / answered * 1e6
+        sys_us = (cpu_to[1] - cpu_from[1]) / answered * 1e6
     summary["answered"] = answered
-    summary["cpu_us_per_request"] = round(cpu_us, 1)
-    summary["us_by_package"] = profiling.per_request_us(summary, cpu_us, "self_by_package_pct")
-    summary["us_inclusive"] = profiling.per_request_us(summary, cpu_us, "inclusive_pct")
+    summary["cpu_us_per_request"] = round(user_us + sys_us, 1)
+    summary["user_us_per_request"] = round(user_us, 1)
+    summary["system_us_per_request"] = round(sys_us, 1)
+    # The samples are of Python (user) time only, so their shares divide the user time.
+    summary["us_by_package"] = profiling.per_request_us(summary, user_us, "self_by_package_pct")
+    summary["us_inclusive"] = profiling.per_request_us(summary, user_us, "inclusive_pct")
     return summary
 
 

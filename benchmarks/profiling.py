@@ -23,10 +23,17 @@ def available() -> bool:
 
 
 def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path:
-    """Sample ``pid`` for ``seconds`` into ``out`` (collapsed stacks). Blocking mode: py-spy pauses the
-    process for each sample, which costs the worker a little speed but never reads a torn stack."""
+    """Sample ``pid`` for ``seconds`` into ``out`` (collapsed stacks).
+
+    Only samples that hold the GIL count (``--gil``): py-spy samples by wall clock, and a worker that was
+    just preempted (on 2 cores, often right after a send() woke the database) would otherwise charge the
+    wait to whatever frame it stopped in. So the shares are of the worker's Python (user) CPU time; its
+    system time is measured apart, from /proc. Blocking mode: py-spy pauses the process for each sample,
+    which costs the worker a little speed but never reads a torn stack.
+    """
     subprocess.run(["py-spy", "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", str(rate),
-                    "-f", "raw", "-o", str(out)], capture_output=True, text=True, timeout=seconds + 60, check=True)
+                    "--gil", "-f", "raw", "-o", str(out)], capture_output=True, text=True, timeout=seconds + 60,
+                   check=True)
     return out
 
 
