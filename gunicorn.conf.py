@@ -36,6 +36,28 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level
+# JSON lines with LOG_FORMAT=json, health probes left out with ACCESS_LOG_SKIP_PATHS; a dotted path, so the
+# master imports only that small module.
+logger_class = "travel_agent.gunicorn_logging.GunicornLogger"
+
+
+def on_starting(server):
+    from travel_agent.metrics_files import prepare_directory
+
+    # Before the first fork: every worker writes its metric values there, /metrics sums them.
+    server.log.info("metrics directory %s", prepare_directory(os.environ))
+
+
+def child_exit(server, worker):
+    from travel_agent.metrics_files import mark_worker_dead
+
+    mark_worker_dead(worker.pid, os.environ)
+
+
+def on_exit(server):
+    from travel_agent.metrics_files import remove_directory
+
+    remove_directory()
 
 
 def post_worker_init(worker):

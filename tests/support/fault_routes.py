@@ -77,7 +77,13 @@ def echo(args: dict[str, str]) -> ResponseReturnValue:
     return {"name": args["name"]}
 
 
+def api_ping() -> ResponseReturnValue:
+    """A stand-in for the API: protected (API keys, rate limits) only by living under /api/."""
+    return {"pong": True}
+
+
 def install(app: Flask) -> Flask:
     app.register_blueprint(bp)
     app.add_url_rule("/api/chat/_test/mongo-hold", view_func=mongo_hold)
+    app.add_url_rule("/api/_test/ping", view_func=api_ping, methods=["GET", "POST"])
     return app
