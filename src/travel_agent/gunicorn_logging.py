@@ -10,6 +10,9 @@ stderr has the same keys, and each access line carries method, path, status, dur
 from __future__ import annotations
 
 import datetime
+import sys
+import threading
+from types import TracebackType
 from typing import Any
 
 from gunicorn import glogging
@@ -36,6 +39,17 @@ class GunicornLogger(glogging.Logger):
             for handler in [*self.error_log.handlers, *self.access_log.handlers]:
                 handler.setFormatter(formatter)
                 handler.addFilter(RequestIdFilter())
+            # An exception nobody caught (in a background thread, which is a greenlet in a worker) would
+            # print a bare traceback; as a log record it is one JSON line. Set in the master, inherited by
+            # every worker it forks.
+            sys.excepthook = self._log_uncaught
+            threading.excepthook = lambda a: self._log_uncaught(a.exc_type, a.exc_value, a.exc_traceback,
+                                                                a.thread.name if a.thread else None)
+
+    def _log_uncaught(self, exc_type: type[BaseException], value: BaseException | None,
+                      traceback: TracebackType | None, thread: str | None = None) -> None:
+        where = f" in thread {thread}" if thread else ""
+        self.error_log.error("uncaught %s%s", exc_type.__name__, where, exc_info=(exc_type, value, traceback))
 
     def _skipped(self, path: str) -> bool:
         return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in self.skip_paths)

@@ -117,6 +117,8 @@ def test_json_logs_every_line_of_a_real_run(make_mongo: Callable[..., Any], make
     assert echoed["X-Request-ID"] == "trace-me-42"
     assert requests.get(service.base_url + "/no/such/path", timeout=10).status_code == 404
     assert requests.get(service.base_url + "/_test/boom", timeout=10).status_code == 500
+    assert requests.get(service.base_url + "/_test/thread-crash", timeout=10).status_code == 202
+    service.wait_for_log("uncaught RuntimeError in thread doomed")
     service.terminate()
     assert service.wait_exit() == 0
 
@@ -131,8 +133,9 @@ def test_json_logs_every_line_of_a_real_run(make_mongo: Callable[..., Any], make
     assert isinstance(access["duration_ms"], float) and access["duration_ms"] >= 0
     # The harness polled /health/live until the server was ready: ACCESS_LOG_SKIP_PATHS kept those out.
     assert not [line for line in lines if line.get("path") == "/health/live"]
-    [crash] = [line for line in lines if "unhandled exception" in line["message"]]
-    assert "RuntimeError" in crash["exc_info"], "the stack trace is inside the one JSON object"
+    for message in ("unhandled exception", "uncaught RuntimeError in thread doomed"):
+        [crash] = [line for line in lines if message in line["message"]]
+        assert "RuntimeError" in crash["exc_info"], "the stack trace is inside the one JSON object"
     json_lines(service.log_file_text())  # the app's own log file too
 
 

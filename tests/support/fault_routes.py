@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from flask import Blueprint, Flask, request
@@ -59,6 +60,17 @@ def cache_hold() -> ResponseReturnValue:
 @bp.get("/boom")
 def boom() -> ResponseReturnValue:
     raise RuntimeError("driver said: mongodb://admin:hunter2@db.internal:27017 refused")
+
+
+@bp.get("/thread-crash")
+def thread_crash() -> ResponseReturnValue:
+    """A background thread (a greenlet in a gevent worker) dies of an exception nobody catches."""
+
+    def crash() -> None:
+        raise RuntimeError("background thread crashed")
+
+    threading.Thread(target=crash, name="doomed").start()
+    return {"started": True}, 202
 
 
 @bp.get("/unavailable")
