@@ -34,7 +34,7 @@ from werkzeug.routing import Map
 from werkzeug.wsgi import ClosingIterator
 
 from travel_agent.auth import check_bearer
-from travel_agent.breaker import State
+from travel_agent.breaker import CircuitBreaker, State
 
 if TYPE_CHECKING:  # services imports mongo, which imports this module for its pool listener
     from travel_agent.services import Services
@@ -230,15 +230,18 @@ class MetricsMiddleware:
         _safely(record)
 
 
+def _breakers(svc: Services) -> list[CircuitBreaker]:
+    return [svc.mongo.breaker] + ([svc.redis.breaker] if svc.redis is not None else [])
+
+
 def render(svc: Services) -> bytes:
     """The exposition text: all workers' files in multiprocess mode, else this process's registry."""
     report = svc.health.report()  # cached and bounded (about a second even with a dependency frozen)
     for name, check in report.checks.items():
         if check.status != "disabled":
             _safely(lambda m, n=name, up=check.status == "healthy": m.dependency_up.labels(n).set(1 if up else 0))
-    for breaker in (svc.mongo.breaker, svc.redis.breaker if svc.redis is not None else None):
-        if breaker is not None:
-            record_circuit(breaker.name, breaker.state)
+    for breaker in _breakers(svc):
+        record_circuit(breaker.name, breaker.state)
     directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
     if not directory:
         return generate_latest(REGISTRY)
@@ -250,11 +253,10 @@ def render(svc: Services) -> bytes:
 def install_metrics(app: Flask, svc: Services) -> None:
     """``GET /metrics`` (behind METRICS_TOKEN when set), route labels, breaker gauges and the middleware.
     Install it last: its middleware must be the outermost."""
-    _get()
-    for breaker in (svc.mongo.breaker, svc.redis.breaker if svc.redis is not None else None):
-        if breaker is not None:
-            breaker.add_listener(record_circuit)
-            record_circuit(breaker.name, breaker.state)
+    _safely(lambda m: None)  # create them now; a broken directory is logged, and the worker still boots
+    for breaker in _breakers(svc):
+        breaker.add_listener(record_circuit)
+        record_circuit(breaker.name, breaker.state)
     tokens = (svc.settings.metrics_token,) if svc.settings.metrics_token else ()
 
     @app.url_value_preprocessor
