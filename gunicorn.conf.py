@@ -56,23 +56,38 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level
-# Method, path, status, duration and request id on every access line.
+# Method, path, status, duration and request id on every access line (text mode; with LOG_FORMAT=json the
+# logger class below writes the same fields as JSON).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # Headers from a proxy in front (Heroku's router, a load balancer) are trusted for the client address.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# JSON lines with LOG_FORMAT=json, health probes left out with ACCESS_LOG_SKIP_PATHS; a dotted path, so the
+# master imports only that small module.
+logger_class = "travel_agent.gunicorn_logging.GunicornLogger"
 
 
 def on_starting(server):
     from travel_agent.gunicorn_hooks import log_master_start
+    from travel_agent.metrics_files import prepare_directory
 
     # Ctrl+C in a terminal: gunicorn's master would quit at once (SIGINT); make it the graceful SIGTERM path.
     server.handle_int = server.handle_term
     log_master_start(server)
+    # Before the first fork: every worker writes its metric values there, /metrics sums them.
+    server.log.info("metrics directory %s", prepare_directory(os.environ))
+
+
+def child_exit(server, worker):
+    from travel_agent.metrics_files import mark_worker_dead
+
+    mark_worker_dead(worker.pid, os.environ)
 
 
 def on_exit(server):
     from travel_agent.gunicorn_hooks import log_master_exit
+    from travel_agent.metrics_files import remove_directory
 
+    remove_directory()
     log_master_exit(server)
 
 

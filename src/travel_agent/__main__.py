@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -12,15 +13,25 @@ from pathlib import Path
 HEALTHY_STATES = frozenset({"healthy", "degraded"})
 
 
+def default_health_url() -> str:
+    """The service's own /health on this host: the port it listens on, as gunicorn.conf.py reads it."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or 8000}/health"
+
+
 def healthcheck(url: str, timeout: float) -> int:
-    """0 when the service reports healthy or degraded, 1 otherwise or when it does not answer in time."""
+    """0 when the service reports healthy or degraded, 1 otherwise or when it does not answer in time.
+
+    ``timeout`` bounds the connection and each read; keep it below the prober's own (Docker's is 10 s)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = json.load(response)
-    except urllib.error.HTTPError as exc:
-        body = json.loads(exc.read() or b"{}") if exc.code == 503 else {}
-    except (OSError, ValueError) as exc:
-        print(f"unhealthy: {url} did not answer ({type(exc).__name__})", file=sys.stderr)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as exc:
+            # 503 carries the report (unhealthy); anything else (a proxy's page) has no status of ours.
+            with exc:
+                body = json.loads(exc.read() or b"{}") if exc.code == 503 else {"status": f"HTTP {exc.code}"}
+    except (OSError, ValueError) as exc:  # refused, timed out, or not JSON
+        print(f"unhealthy: {url} did not answer usably ({type(exc).__name__})", file=sys.stderr)
         return 1
     status = body.get("status") if isinstance(body, dict) else None
     print(status or "unknown")
@@ -32,14 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the service locally, with embedded MongoDB and Redis when unset")
     probe = commands.add_parser("healthcheck", help="exit 0 when /health says healthy or degraded")
-    probe.add_argument("--url", default="http://127.0.0.1:8000/health")
-    probe.add_argument("--timeout", type=float, default=5.0)
+    probe.add_argument("--url", default=None, help="default: http://127.0.0.1:$PORT/health")
+    probe.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
     args = parser.parse_args(argv)
     if args.command == "run":
         from travel_agent.local_run import run
 
         return run(Path.cwd())
-    return healthcheck(args.url, args.timeout)
+    return healthcheck(args.url or default_health_url(), args.timeout)
 
 
 if __name__ == "__main__":

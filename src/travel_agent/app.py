@@ -14,11 +14,15 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from travel_agent import __version__
 from travel_agent.api import create_api
+from travel_agent.auth import require_api_keys
 from travel_agent.config import Settings
+from travel_agent.error_reporting import init_error_reporting
 from travel_agent.errors import register_error_handlers
 from travel_agent.logging_setup import configure_logging
+from travel_agent.metrics import install_metrics
 from travel_agent.middleware import RequestScopeMiddleware
 from travel_agent.mongo import describe_failure as describe_mongo_failure
+from travel_agent.rate_limit import limit_rates
 from travel_agent.redis_store import describe_failure as describe_redis_failure
 from travel_agent.services import EXTENSION_KEY, Services, build_services
 from travel_agent.startup import verify_dependency
@@ -32,16 +36,20 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(overrides=overrides)
     log_file = configure_logging(settings.log_dir, settings.log_level, settings.log_format)
     log.info("starting travel_agent %s (log file %s)", __version__, log_file)
+    init_error_reporting(settings)
     app = Flask("travel_agent")
     configure_flask(app, settings)
     svc = build_services(settings)
     app.extensions[EXTENSION_KEY] = svc
     verify_dependencies(svc)
     create_api(app)
+    require_api_keys(app, settings)
+    limit_rates(app, settings, svc.redis)
     register_error_handlers(app)
     require_json_bodies(app)
     app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds, svc.state.inflight)
+    install_metrics(app, svc)  # last: its middleware must see every answer, including the runtime's own
     return app
 
 

@@ -36,6 +36,15 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._trial_in_flight = False
+        self._listeners: list[Callable[[str, State], None]] = []
+
+    def add_listener(self, listener: Callable[[str, State], None]) -> None:
+        """Called with (name, new state) on every transition, outside the lock (metrics use it)."""
+        self._listeners.append(listener)
+
+    def _notify(self, state: State) -> None:
+        for listener in self._listeners:
+            listener(self.name, state)
 
     def set_probe(self, probe: Callable[[], object]) -> None:
         """With a probe, the trial after a cool-down is a cheap background ping instead of a real request, so
@@ -68,8 +77,10 @@ class CircuitBreaker:
             self._state = State.HALF_OPEN
             self._opened_at = time.monotonic()
             self._trial_in_flight = True
-            if self._probe is None:
-                return True
+            probe = self._probe
+        self._notify(State.HALF_OPEN)
+        if probe is None:
+            return True
         threading.Thread(target=self._run_probe, name=f"{self.name}-probe", daemon=True).start()
         return False
 
@@ -91,6 +102,7 @@ class CircuitBreaker:
             self._trial_in_flight = False
         if was is not State.CLOSED:
             log.warning("%s circuit closed: dependency answered again", self.name)
+            self._notify(State.CLOSED)
 
     def record_failure(self) -> None:
         with self._lock:
@@ -103,3 +115,4 @@ class CircuitBreaker:
                 self._trial_in_flight = False
         if opening:
             log.warning("%s circuit opened after %d consecutive failure(s)", self.name, self._failures)
+            self._notify(State.OPEN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -84,10 +85,32 @@ class Settings:
     # a greenlet and a socket, so hundreds fit; keep it below WORKER_CONNECTIONS, which also counts idle
     # keep-alive connections.
     max_in_flight: int = 500
+    # Operations and protection (see README, "Operations").
+    api_keys: str | None = None  # comma-separated; set: /api/... needs "Authorization: Bearer <key>"
+    rate_limit: str | None = None  # e.g. "30/minute", per API key (or client address); unset: no limit
+    # Proxies in front of the service that append to X-Forwarded-For (1 on Heroku); 0 trusts no header.
+    trusted_proxy_hops: int = 0
+    metrics_token: str | None = None  # set: GET /metrics needs "Authorization: Bearer <token>"
+    access_log_skip_paths: str = ""  # comma-separated path prefixes left out of the access log
+    sentry_dsn: str | None = None
+    sentry_environment: str = "production"
 
     @property
     def redis_enabled(self) -> bool:
         return bool(self.redis_url)
+
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        return split_list(self.api_keys)
+
+    @property
+    def rate_limit_rule(self) -> tuple[int, int] | None:
+        """(requests, window seconds), or None when no limit is set."""
+        return parse_rate_limit(self.rate_limit) if self.rate_limit else None
+
+    @property
+    def access_log_skip_list(self) -> tuple[str, ...]:
+        return split_list(self.access_log_skip_paths)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None,
@@ -123,6 +146,7 @@ class Settings:
         if values["port"] > 65535:
             errors.append(f"PORT={values['port']}: expected a port number up to 65535")
         _check_uris(values, env, errors)
+        _check_protection(values, errors)
         if values["mongo_min_pool_size"] > values["mongo_max_pool_size"]:
             errors.append("MONGO_MIN_POOL_SIZE: must not exceed MONGO_MAX_POOL_SIZE")
         if errors:
@@ -131,7 +155,24 @@ class Settings:
 
 
 _CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}
-_MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, "port": 1}
+_MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, "port": 1,
+            "trusted_proxy_hops": 0}
+# A secret a header can carry as is, long enough not to be guessed.
+_SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
+_RATE = re.compile(r"^(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?$", re.IGNORECASE)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def split_list(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def parse_rate_limit(raw: str) -> tuple[int, int]:
+    """"30/minute", "100 per hour", "5/10 seconds" -> (requests, window seconds); ValueError otherwise."""
+    match = _RATE.match(raw.strip())
+    if match is None or int(match.group(1)) < 1 or match.group(2) == "0":
+        raise ValueError(raw)
+    return int(match.group(1)), int(match.group(2) or 1) * _UNIT_SECONDS[match.group(3).lower()]
 
 
 def _check_uris(values: dict[str, Any], env: Mapping[str, str], errors: list[str]) -> None:
@@ -147,3 +188,24 @@ def _check_uris(values: dict[str, Any], env: Mapping[str, str], errors: list[str
     redis_url = values["redis_url"]
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         errors.append("REDIS_URL: expected redis://host[:port]/[db]")
+
+
+def _check_protection(values: dict[str, Any], errors: list[str]) -> None:
+    # Secrets are named, never echoed.
+    keys = split_list(values["api_keys"])
+    if values["api_keys"] and (not keys or not all(_SECRET.match(key) for key in keys)):
+        errors.append("API_KEYS: expected comma-separated keys of at least 16 letters, digits or ._~+/=-")
+    token = values["metrics_token"]
+    if token and not _SECRET.match(token):
+        errors.append("METRICS_TOKEN: expected at least 16 letters, digits or ._~+/=-")
+    if values["rate_limit"]:
+        try:
+            parse_rate_limit(values["rate_limit"])
+        except ValueError:
+            errors.append(f"RATE_LIMIT={values['rate_limit']!r}: expected <count>/<second|minute|hour|day>,"
+                          " e.g. 30/minute")
+    if not all(path.startswith("/") for path in split_list(values["access_log_skip_paths"])):
+        errors.append("ACCESS_LOG_SKIP_PATHS: expected comma-separated paths starting with /")
+    dsn = values["sentry_dsn"]
+    if dsn and (urlsplit(dsn).scheme not in ("http", "https") or not urlsplit(dsn).netloc):
+        errors.append("SENTRY_DSN: expected https://<key>@<host>/<project>")

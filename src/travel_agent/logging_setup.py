@@ -40,7 +40,7 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
             "message": record.getMessage(),
         }
-        for key in ("method", "path", "status", "duration_ms", "client"):
+        for key in ("method", "path", "status", "duration_ms", "client", "bytes", "user_agent"):
             if hasattr(record, key):
                 body[key] = getattr(record, key)
         if record.exc_info:
@@ -110,6 +110,8 @@ def configure_logging(log_dir: str, level: str, fmt: str) -> Path:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # Python's warnings would otherwise print bare lines to stderr, breaking one-JSON-object-per-line.
+    logging.captureWarnings(True)
     # The drivers are chatty at INFO/DEBUG; their failures reach our logs through our own lines.
     for noisy in ("pymongo", "redis"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -17,7 +17,7 @@ from contextvars import Token
 from http import HTTPStatus
 from typing import Any
 
-from travel_agent import request_scope
+from travel_agent import metrics, request_scope
 from travel_agent.errors import envelope
 from travel_agent.inflight import InFlight, RequestExpired, Ticket
 
@@ -102,8 +102,9 @@ class _ScopedBody:
     a streamed response still knows its deadline, counts as in flight, and can be cut off cleanly."""
 
     def __init__(self, body: Iterable[bytes], request: _Request, start_response: Callable[..., Any],
-                 req_id: str) -> None:
+                 req_id: str, route: str) -> None:
         self._body = body
+        self._route = route
         self._request = request
         self._start_response = start_response
         self._req_id = req_id
@@ -119,6 +120,10 @@ class _ScopedBody:
             code, message, retry_after = EXPIRED[exc.reason]
             log.warning("request cut off (%s) after it started answering", exc.reason)
             if self._request.is_stream:
+                if exc.reason == "budget":
+                    metrics.record_budget_timeout(self._route)
+                else:
+                    metrics.record_shed("draining")
                 yield sse_error_event(code, message)
             elif not sent_any:
                 yield from json_error(self._start_response, code, message, self._req_id, retry_after,
@@ -151,6 +156,7 @@ class RequestScopeMiddleware:
         ticket = self.inflight.admit(path, exempt=path in NEVER_SHED)
         if ticket is None:
             request_scope.unbind(tokens)
+            metrics.record_shed("overload")
             return json_error(start_response, 503, "The service is busy. Please retry shortly.", req_id, 1)
         request = _Request(tokens, ticket, self.inflight, _arm_backstop(budget + BACKSTOP_GRACE_SECONDS))
 
@@ -166,8 +172,10 @@ class RequestScopeMiddleware:
             request.finish()
             code, message, retry_after = EXPIRED[exc.reason]
             log.warning("%s %s cut off by the %s backstop", environ.get("REQUEST_METHOD"), path, exc.reason)
+            if exc.reason == "drain":
+                metrics.record_shed("draining")
             return json_error(start_response, code, message, req_id, retry_after, sys.exc_info())
         except BaseException:
             request.finish()
             raise
-        return _ScopedBody(body, request, start_with_id, req_id)
+        return _ScopedBody(body, request, start_with_id, req_id, environ.get(metrics.ROUTE_KEY, path))

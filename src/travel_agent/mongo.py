@@ -15,6 +15,7 @@ from travel_agent import request_scope
 from travel_agent.breaker import CircuitBreaker
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded, DependencyUnavailable
+from travel_agent.metrics import MongoPoolMetrics
 
 log = logging.getLogger("travel_agent.mongo")
 
@@ -40,6 +41,7 @@ def create_client(settings: Settings) -> pymongo.MongoClient:
         waitQueueTimeoutMS=settings.mongo_wait_queue_timeout_ms,
         tz_aware=True,
         connect=False,
+        event_listeners=[MongoPoolMetrics()],  # pool checkout waits and failures, for /metrics
     )
 
 

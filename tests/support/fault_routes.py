@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -62,6 +63,17 @@ def boom() -> ResponseReturnValue:
     raise RuntimeError("driver said: mongodb://admin:hunter2@db.internal:27017 refused")
 
 
+@bp.get("/thread-crash")
+def thread_crash() -> ResponseReturnValue:
+    """A background thread (a greenlet in a gevent worker) dies of an exception nobody catches."""
+
+    def crash() -> None:
+        raise RuntimeError("background thread crashed")
+
+    threading.Thread(target=crash, name="doomed").start()
+    return {"started": True}, 202
+
+
 @bp.get("/unavailable")
 def unavailable() -> ResponseReturnValue:
     raise DependencyUnavailable("mongodb", retry_after=3)
@@ -107,6 +119,11 @@ def spin() -> ResponseReturnValue:
     return {"spun": True}
 
 
+def api_ping() -> ResponseReturnValue:
+    """A stand-in for the API: protected (API keys, rate limits) only by living under /api/."""
+    return {"pong": True}
+
+
 def install(app: Flask) -> Flask:
     app.register_blueprint(bp)
     # Under /api/chat/ these run on the chat budget.
@@ -114,4 +131,5 @@ def install(app: Flask) -> Flask:
     app.add_url_rule("/api/chat/_test/sleep", view_func=sleep_ignoring_deadline)
     app.add_url_rule("/api/chat/_test/stream", view_func=stream_events)
     app.add_url_rule("/_test/sleep", view_func=sleep_ignoring_deadline, endpoint="sleep_short_budget")
+    app.add_url_rule("/api/_test/ping", view_func=api_ping, methods=["GET", "POST"])
     return app

@@ -1,0 +1,33 @@
+# The service image: the pinned runtime requirements and gunicorn, started exactly as the Procfile starts it.
+# (Not built in CI here: no Docker engine runs on the build machines; tests/unit/test_container_files.py
+# checks this file statically.)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app/src \
+    PORT=8000
+
+WORKDIR /app
+# Dependencies first: this layer is rebuilt only when requirements.txt changes.
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# The code stays root-owned and read-only to the service; only data/ (the log files) is writable.
+RUN useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin app \
+    && mkdir -p /app/data/logs \
+    && chown -R app:app /app/data
+COPY gunicorn.conf.py ./
+COPY wsgi ./wsgi
+COPY src ./src
+
+USER app
+EXPOSE 8000
+# No curl in the image: the probe is the service's own command (exit 0 healthy or degraded, else 1).
+# Docker only marks the container unhealthy after 3 failures; it does not restart it (see README).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["python", "-m", "travel_agent", "healthcheck"]
+# Exec form: gunicorn's master is PID 1 and receives Docker's SIGTERM itself (graceful shutdown).
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

@@ -1,0 +1,78 @@
+"""gunicorn's logger (``logger_class`` in gunicorn.conf.py): JSON lines when LOG_FORMAT=json, and an access
+log that can leave health probes out.
+
+Loaded by the master, so it imports only gunicorn and standard-library modules of ours. With LOG_FORMAT=json
+gunicorn's own lines (start, workers, signals) use the app's JSON formatter, so every line on stdout and
+stderr has the same keys, and each access line carries method, path, status, duration_ms and request_id (the
+``X-Request-ID`` the middleware puts on every response).
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import threading
+from types import TracebackType
+from typing import Any
+
+from gunicorn import glogging
+
+from travel_agent.config import Settings
+from travel_agent.logging_setup import JsonFormatter, RequestIdFilter
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in headers or ():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+class GunicornLogger(glogging.Logger):
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)  # also re-run on a configuration reload (SIGHUP)
+        settings = Settings.from_env()  # gunicorn.conf.py already validated it: a bad value never gets here
+        self.json_lines = settings.log_format == "json"
+        self.skip_paths = settings.access_log_skip_list
+        if self.json_lines:
+            formatter = JsonFormatter()
+            for handler in [*self.error_log.handlers, *self.access_log.handlers]:
+                handler.setFormatter(formatter)
+                handler.addFilter(RequestIdFilter())
+            # An exception nobody caught (in a background thread, which is a greenlet in a worker) would
+            # print a bare traceback; as a log record it is one JSON line. Set in the master, inherited by
+            # every worker it forks.
+            sys.excepthook = self._log_uncaught
+            threading.excepthook = lambda a: self._log_uncaught(a.exc_type, a.exc_value, a.exc_traceback,
+                                                                a.thread.name if a.thread else None)
+
+    def _log_uncaught(self, exc_type: type[BaseException], value: BaseException | None,
+                      traceback: TracebackType | None, thread: str | None = None) -> None:
+        where = f" in thread {thread}" if thread else ""
+        self.error_log.error("uncaught %s%s", exc_type.__name__, where, exc_info=(exc_type, value, traceback))
+
+    def _skipped(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in self.skip_paths)
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
+        if not self.access_log_enabled or self._skipped(environ.get("PATH_INFO", "")):
+            return
+        if not self.json_lines:
+            super().access(resp, req, environ, request_time)
+            return
+        status = str(resp.status).split(" ", 1)[0]
+        fields = {
+            "method": environ.get("REQUEST_METHOD", "-"),
+            "path": environ.get("PATH_INFO", ""),
+            "status": int(status) if status.isdigit() else status,
+            "duration_ms": round(request_time.total_seconds() * 1000, 2),
+            "request_id": _header(resp.headers, "x-request-id") or environ.get("travel_agent.request_id") or "-",
+            "client": environ.get("REMOTE_ADDR", "-"),
+            "bytes": getattr(resp, "sent", None),
+            "user_agent": environ.get("HTTP_USER_AGENT", "-"),
+        }
+        try:
+            self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
+        except Exception:  # noqa: BLE001  (as gunicorn's own access(): a log line must not fail the request)
+            self.error_log.exception("could not write an access log line")
+

@@ -1,0 +1,274 @@
+"""Prometheus metrics: what each worker records, and ``GET /metrics`` summed over every worker.
+
+Under gunicorn the master sets ``PROMETHEUS_MULTIPROC_DIR`` (see ``metrics_files``) before forking, so each
+worker's prometheus_client writes its values to files there and a scrape answered by any one worker reads
+them all. Outside gunicorn (tests, a shell) the values live in this process only.
+
+Recording must never break a request: every recorder catches its own failure and logs it (throttled).
+The runtime and the chat code call ``record_shed``, ``record_budget_timeout`` and ``observe_upstream``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from pymongo import monitoring
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
+from werkzeug.wsgi import ClosingIterator
+
+from travel_agent.auth import check_bearer
+from travel_agent.breaker import CircuitBreaker, State
+
+if TYPE_CHECKING:  # services imports mongo, which imports this module for its pool listener
+    from travel_agent.services import Services
+
+log = logging.getLogger("travel_agent.metrics")
+
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+ROUTE_KEY = "travel_agent.route"
+UNMATCHED = "<unmatched>"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SHED_REASONS = frozenset({"overload", "draining"})
+UPSTREAM_OUTCOMES = frozenset({"ok", "timeout", "error", "unavailable", "invalid"})
+CIRCUIT_VALUES = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
+# Request budgets are 30 s and 90 s (chat); the top buckets show requests that used most of theirs.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 90.0)
+CHECKOUT_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0)
+FAILURE_LOG_INTERVAL_SECONDS = 60.0
+
+
+class _Metrics:
+    """Created once per process, on first use: prometheus_client decides at import whether values go to
+    files, and a file-backed value needs its directory to exist when it is created."""
+
+    def __init__(self) -> None:
+        self.requests = Counter("travel_agent_http_requests", "HTTP requests answered",
+                                ["method", "route", "status"])
+        self.latency = Histogram("travel_agent_http_request_duration_seconds",
+                                 "Time from the request's arrival to the end of its response body",
+                                 ["method", "route"], buckets=LATENCY_BUCKETS)
+        self.in_flight = Gauge("travel_agent_http_requests_in_flight", "Requests being served now",
+                               multiprocess_mode="livesum")
+        self.budget_timeouts = Counter("travel_agent_budget_timeouts",
+                                       "Requests stopped because their time budget ran out", ["route"])
+        self.shed = Counter("travel_agent_shed_requests", "Requests refused to protect the worker", ["reason"])
+        # The scraping worker refreshes these from its health monitor just before answering.
+        self.dependency_up = Gauge("travel_agent_dependency_up", "1 when the dependency's health check passes",
+                                   ["dependency"], multiprocess_mode="livemostrecent")
+        # Per worker; summed as the worst live worker: 0 closed, 1 half-open, 2 open.
+        self.circuit = Gauge("travel_agent_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open",
+                             ["dependency"], multiprocess_mode="livemax")
+        self.checkout = Histogram("travel_agent_mongo_pool_checkout_seconds",
+                                  "Time to check a connection out of the MongoDB pool", buckets=CHECKOUT_BUCKETS)
+        self.checkout_failures = Counter("travel_agent_mongo_pool_checkout_failures",
+                                         "MongoDB pool checkouts that failed", ["reason"])
+        self.upstream = Histogram("travel_agent_upstream_request_duration_seconds",
+                                  "Calls to the language-model upstream", ["outcome"], buckets=LATENCY_BUCKETS)
+        self.upstream_errors = Counter("travel_agent_upstream_errors", "Failed calls to the upstream", ["outcome"])
+        self.rate_limit = Counter("travel_agent_rate_limit_decisions", "Rate-limit checks, by counter store",
+                                  ["store", "outcome"])
+
+
+_metrics: _Metrics | None = None
+_create_lock = threading.Lock()
+_last_failure_log = 0.0
+
+
+def _get() -> _Metrics:
+    global _metrics
+    if _metrics is None:
+        with _create_lock:
+            if _metrics is None:
+                directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
+                if directory:
+                    os.makedirs(directory, exist_ok=True)  # outside gunicorn nobody prepared it
+                _metrics = _Metrics()
+    return _metrics
+
+
+def _safely(record: Callable[[_Metrics], object]) -> None:
+    """Run a recording; a failure (a full disk, a removed directory) is logged at most once a minute."""
+    global _last_failure_log
+    try:
+        record(_get())
+    except Exception:  # metrics are best effort: the request must go on
+        now = time.monotonic()
+        if now - _last_failure_log >= FAILURE_LOG_INTERVAL_SECONDS:
+            _last_failure_log = now
+            log.exception("recording a metric failed; requests continue without it")
+
+
+# -- what other modules call -------------------------------------------------------------------------------
+
+def record_shed(reason: str = "overload") -> None:
+    """A request refused to protect the worker (load shedding, or draining for shutdown)."""
+    label = reason if reason in SHED_REASONS else "other"
+    _safely(lambda m: m.shed.labels(label).inc())
+
+
+def record_budget_timeout(route: str) -> None:
+    """A request stopped by its time budget. 504 responses are counted here automatically; call it yourself
+    only when the timeout could not become a 504 (a stream ended with an in-band error event)."""
+    _safely(lambda m: m.budget_timeouts.labels(route).inc())
+
+
+def observe_upstream(seconds: float, outcome: str) -> None:
+    """One call to the language-model upstream: ``outcome`` is ok, timeout, error, unavailable or invalid."""
+    label = outcome if outcome in UPSTREAM_OUTCOMES else "error"
+
+    def record(m: _Metrics) -> None:
+        m.upstream.labels(label).observe(seconds)
+        if label != "ok":
+            m.upstream_errors.labels(label).inc()
+
+    _safely(record)
+
+
+def record_rate_limit(store: str, allowed: bool) -> None:
+    _safely(lambda m: m.rate_limit.labels(store, "allowed" if allowed else "limited").inc())
+
+
+def record_circuit(dependency: str, state: State) -> None:
+    _safely(lambda m: m.circuit.labels(dependency).set(CIRCUIT_VALUES[state]))
+
+
+class MongoPoolMetrics(monitoring.ConnectionPoolListener):
+    """How long requests wait for a pooled MongoDB connection, and how often they give up."""
+
+    def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
+        _safely(lambda m: m.checkout.observe(event.duration))
+
+    def connection_check_out_failed(self, event: monitoring.ConnectionCheckOutFailedEvent) -> None:
+        def record(m: _Metrics) -> None:
+            m.checkout.observe(event.duration)
+            m.checkout_failures.labels(str(event.reason)).inc()
+
+        _safely(record)
+
+    # The listener interface requires every event; the others are not measured.
+    def pool_created(self, event: Any) -> None: ...
+    def pool_ready(self, event: Any) -> None: ...
+    def pool_cleared(self, event: Any) -> None: ...
+    def pool_closed(self, event: Any) -> None: ...
+    def connection_created(self, event: Any) -> None: ...
+    def connection_ready(self, event: Any) -> None: ...
+    def connection_closed(self, event: Any) -> None: ...
+    def connection_check_out_started(self, event: Any) -> None: ...
+    def connection_checked_in(self, event: Any) -> None: ...
+
+
+# -- HTTP ---------------------------------------------------------------------------------------------------
+
+class MetricsMiddleware:
+    """The outermost WSGI layer, so it also sees answers made outside Flask (a shed 503, a backstop 504).
+
+    The route label is the URL rule (``/api/chat/<session_id>``), never the raw path, so the number of
+    series stays bounded; Flask reports the rule it matched, and a request that never reached Flask is
+    matched here against the same map.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], url_map: Map) -> None:
+        self.app = app
+        self.url_map = url_map
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        status = ["500"]  # what the server sends if the app raises before starting the response
+
+        def capture(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = status_line.split(" ", 1)[0]
+            return start_response(status_line, headers, exc_info)
+
+        _safely(lambda m: m.in_flight.inc())
+        try:
+            body = self.app(environ, capture)
+        except BaseException:
+            self._finish(environ, status[0], started)
+            raise
+        return ClosingIterator(body, lambda: self._finish(environ, status[0], started))
+
+    def _route(self, environ: dict[str, Any]) -> str:
+        route = environ.get(ROUTE_KEY)
+        if route is None:
+            try:
+                rule, _ = self.url_map.bind_to_environ(environ).match(return_rule=True)
+                route = rule.rule
+            except HTTPException:
+                route = UNMATCHED
+        return str(route)
+
+    def _finish(self, environ: dict[str, Any], status: str, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        method = environ.get("REQUEST_METHOD", "GET")
+        method = method if method in METHODS else "other"
+
+        def record(m: _Metrics) -> None:
+            m.in_flight.dec()
+            route = self._route(environ)
+            m.requests.labels(method, route, status).inc()
+            m.latency.labels(method, route).observe(elapsed)
+            if status == "504":
+                m.budget_timeouts.labels(route).inc()
+
+        _safely(record)
+
+
+def _breakers(svc: Services) -> list[CircuitBreaker]:
+    return [svc.mongo.breaker] + ([svc.redis.breaker] if svc.redis is not None else [])
+
+
+def render(svc: Services) -> bytes:
+    """The exposition text: all workers' files in multiprocess mode, else this process's registry."""
+    report = svc.health.report()  # cached and bounded (about a second even with a dependency frozen)
+    for name, check in report.checks.items():
+        if check.status != "disabled":
+            _safely(lambda m, n=name, up=check.status == "healthy": m.dependency_up.labels(n).set(1 if up else 0))
+    for breaker in _breakers(svc):
+        record_circuit(breaker.name, breaker.state)
+    directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
+    if not directory:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    return generate_latest(registry)
+
+
+def install_metrics(app: Flask, svc: Services) -> None:
+    """``GET /metrics`` (behind METRICS_TOKEN when set), route labels, breaker gauges and the middleware.
+    Install it last: its middleware must be the outermost."""
+    _safely(lambda m: None)  # create them now; a broken directory is logged, and the worker still boots
+    for breaker in _breakers(svc):
+        breaker.add_listener(record_circuit)
+        record_circuit(breaker.name, breaker.state)
+    tokens = (svc.settings.metrics_token,) if svc.settings.metrics_token else ()
+
+    @app.url_value_preprocessor
+    def _label_route(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # Runs for every request Flask handles, before any before_request hook can answer it.
+        request.environ[ROUTE_KEY] = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        denied = check_bearer(tokens, "a metrics token") if tokens else None
+        if denied is not None:
+            return denied
+        return Response(render(svc), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+    app.wsgi_app = MetricsMiddleware(app.wsgi_app, app.url_map)  # type: ignore[method-assign]

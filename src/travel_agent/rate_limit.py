@@ -1,0 +1,131 @@
+"""Rate limits on ``/api/...``: a fixed window per API key (or client address), counted in Redis, and
+counted per worker in memory while Redis is down.
+
+Written here rather than taken from Flask-Limiter because the counter must go through our Redis gateway:
+its pool caps each command at what remains of the request's budget, and its circuit breaker (shared with
+the cache) turns a dead Redis into an instant fallback whose recovery is probed in the background.
+Flask-Limiter keeps its own Redis client and, once its storage failed, re-checks it inside client requests,
+so a frozen Redis would cost those requests a full socket timeout; it also exempts unmatched URLs.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, Response, request
+
+from travel_agent import metrics
+from travel_agent.auth import bearer_token, is_api_path, key_fingerprint
+from travel_agent.config import Settings
+from travel_agent.errors import error_response
+from travel_agent.redis_store import RedisGateway
+
+KEY_PREFIX = "travel_agent:ratelimit:"
+# Bounds the fallback's memory when many addresses call during a Redis outage.
+MAX_MEMORY_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: int  # whole seconds until the window resets
+    store: str  # redis | memory
+
+
+class MemoryWindows:
+    """Fixed windows in this worker's memory: the fallback, so with N workers the limit is N times looser."""
+
+    def __init__(self, limit: int, window_seconds: int) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._lock = threading.Lock()  # never held across I/O
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def hit(self, identity: str) -> Decision:
+        now = time.monotonic()
+        with self._lock:
+            started, count = self._windows.get(identity, (now, 0))
+            if now - started >= self.window:
+                started, count = now, 0
+            count += 1
+            if identity not in self._windows and len(self._windows) >= MAX_MEMORY_ENTRIES:
+                self._evict(now)
+            self._windows[identity] = (started, count)
+        retry_after = max(1, math.ceil(started + self.window - now))
+        return Decision(count <= self.limit, retry_after, "memory")
+
+    def _evict(self, now: float) -> None:
+        for key in [k for k, (started, _) in self._windows.items() if now - started >= self.window]:
+            del self._windows[key]
+        while len(self._windows) >= MAX_MEMORY_ENTRIES:  # all live: forget the oldest (errs on the lenient side)
+            del self._windows[next(iter(self._windows))]
+
+
+class RateLimiter:
+    def __init__(self, limit: int, window_seconds: int, redis_gateway: RedisGateway | None) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self.redis = redis_gateway
+        self.memory = MemoryWindows(limit, window_seconds)
+
+    def hit(self, identity: str) -> Decision:
+        counted = None
+        if self.redis is not None:
+            counted = self.redis.run("rate limit", lambda client: self._count(client, identity), fallback=None)
+        if counted is None:
+            decision = self.memory.hit(identity)
+        else:
+            count, ttl_ms = counted
+            decision = Decision(count <= self.limit, max(1, math.ceil(ttl_ms / 1000)), "redis")
+        metrics.record_rate_limit(decision.store, decision.allowed)
+        return decision
+
+    def _count(self, client: redis.Redis, identity: str) -> tuple[int, int]:
+        """One round trip, atomic: create the window's counter with its expiry if absent, count, read the
+        time left. (A retried EXEC after a dropped connection may count one request twice: strict, not lax.)"""
+        key = KEY_PREFIX + identity
+        window_ms = self.window * 1000
+        pipe = client.pipeline(transaction=True)
+        pipe.set(key, 0, px=window_ms, nx=True)
+        pipe.incr(key)
+        pipe.pttl(key)
+        _, count, ttl_ms = pipe.execute()
+        if ttl_ms < 0:  # a counter without expiry (written by hand?) would never reset
+            client.pexpire(key, window_ms)
+            ttl_ms = window_ms
+        return int(count), int(ttl_ms)
+
+
+def client_address(trusted_hops: int) -> str:
+    """The caller's address: behind ``trusted_hops`` proxies, the one the outermost proxy saw."""
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    if trusted_hops > 0 and forwarded:
+        return forwarded[-min(trusted_hops, len(forwarded))]
+    return request.remote_addr or "unknown"
+
+
+def limit_rates(app: Flask, settings: Settings, redis_gateway: RedisGateway | None) -> None:
+    """Install after ``require_api_keys``: by then the key, if keys are on, is a valid one."""
+    rule = settings.rate_limit_rule
+    if rule is None:
+        return
+    limiter = RateLimiter(*rule, redis_gateway)
+    app.extensions["travel_agent.rate_limiter"] = limiter
+    keys_on = bool(settings.api_key_list)
+    per = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(limiter.window, f"{limiter.window} s")
+
+    @app.before_request
+    def _limit_rate() -> Response | None:
+        if not is_api_path(request.path):
+            return None
+        token = bearer_token(request.headers.get("Authorization")) if keys_on else None
+        identity = "key:" + key_fingerprint(token) if token else "addr:" + client_address(settings.trusted_proxy_hops)
+        decision = limiter.hit(identity)
+        if decision.allowed:
+            return None
+        return error_response(429, f"Too many requests: the limit is {limiter.limit} per {per}.",
+                              headers={"Retry-After": str(decision.retry_after)})

@@ -1,0 +1,116 @@
+"""/metrics in one process: labels, the token, the recorders other modules call, and failure isolation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.test import TestResponse
+
+from travel_agent import metrics
+from travel_agent.breaker import State
+from travel_agent.services import EXTENSION_KEY
+
+TOKEN = "metrics-token-0123456789"
+
+
+def get(client: FlaskClient, path: str) -> TestResponse:
+    """Buffered: the middleware records a request when the server closes its body, as gunicorn always does."""
+    return client.get(path, buffered=True)
+
+
+def scrape(client: object, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics", headers=headers)  # type: ignore[attr-defined]
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.content_type.startswith("text/plain")
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.get_data(as_text=True))
+            for sample in family.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_requests_are_labelled_by_route_rule_not_raw_path(app: Flask) -> None:
+    client = app.test_client()
+    before = scrape(client)
+    for key in ("a", "b", "c"):
+        assert get(client, f"/_test/cache/{key}").status_code == 200
+    assert get(client, "/no/such/path").status_code == 404
+    assert get(client, "/_test/too-slow").status_code == 504
+    after = scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("travel_agent_http_requests_total", method="GET", route="/_test/cache/<key>", status="200") == 3
+    assert delta("travel_agent_http_requests_total", method="GET", route="<unmatched>", status="404") == 1
+    assert not any("/_test/cache/a" in str(labels) for _, labels in after)
+    assert delta("travel_agent_budget_timeouts_total", route="/_test/too-slow") == 1
+    assert delta("travel_agent_http_request_duration_seconds_count", method="GET", route="/_test/cache/<key>") == 3
+    assert value(after, "travel_agent_dependency_up", dependency="mongodb") == 1
+    assert value(after, "travel_agent_circuit_state", dependency="redis") == 0
+
+
+def test_recorders_for_the_runtime_and_the_chat(app: Flask) -> None:
+    client = app.test_client()
+    before = scrape(client)
+    metrics.record_shed("draining")
+    metrics.record_shed("anything else")  # unknown reasons are folded, never a new series
+    metrics.observe_upstream(0.8, "ok")
+    metrics.observe_upstream(30.0, "timeout")
+    with app.app_context():
+        with app.extensions[EXTENSION_KEY].mongo.call() as db:
+            db.probe.find_one({"_id": "metrics"})
+    after = scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("travel_agent_shed_requests_total", reason="draining") == 1
+    assert delta("travel_agent_shed_requests_total", reason="other") == 1
+    assert delta("travel_agent_upstream_request_duration_seconds_count", outcome="ok") == 1
+    assert delta("travel_agent_upstream_errors_total", outcome="timeout") == 1
+    assert delta("travel_agent_upstream_errors_total", outcome="ok") == 0
+    assert delta("travel_agent_mongo_pool_checkout_seconds_count") >= 1
+
+
+def test_circuit_gauge_follows_the_breaker(app: Flask) -> None:
+    breaker = app.extensions[EXTENSION_KEY].mongo.breaker
+    client = app.test_client()
+    for _ in range(breaker.threshold):
+        breaker.record_failure()
+    # The scrape refreshes health too, and a real ping closes the circuit: read the gauge before that.
+    assert metrics._get().circuit.labels("mongodb")._value.get() == 2
+    breaker.record_success()
+    assert value(scrape(client), "travel_agent_circuit_state", dependency="mongodb") == 0
+    metrics.record_circuit("mongodb", State.HALF_OPEN)
+    assert metrics._get().circuit.labels("mongodb")._value.get() == 1
+
+
+def test_metrics_token(build_app: Callable[..., Flask]) -> None:
+    client = build_app(METRICS_TOKEN=TOKEN).test_client()
+    missing = client.get("/metrics")
+    assert missing.status_code == 401 and missing.get_json()["code"] == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+    assert scrape(client, Authorization=f"Bearer {TOKEN}")
+
+
+def test_a_failing_metric_never_breaks_a_request(build_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(metrics, "_get", broken)
+    monkeypatch.setattr(metrics, "_last_failure_log", -1e9)
+    client = build_app().test_client()  # the worker boots with its metrics broken
+    for _ in range(3):
+        assert get(client, "/health/live").status_code == 200
+    metrics.observe_upstream(1.0, "ok")
+    failures = [r for r in caplog.records if "recording a metric failed" in r.getMessage()]
+    assert len(failures) == 1, "the failure is logged, and only once a minute"

@@ -1,0 +1,110 @@
+"""The Dockerfile and docker-compose.yml, checked statically.
+
+No Docker engine runs on the machines that run these tests, so the image is never built and the compose file
+never started here: these tests read both files and hold them to what the README promises (non-root user, the
+healthcheck command, 30 s / 10 s / 3 retries, restart unless-stopped, gunicorn started as the Procfile
+starts it, every variable one the service knows).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import fields
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from harness import REPO_ROOT
+from travel_agent.config import Settings
+
+HEALTHCHECK = ["python", "-m", "travel_agent", "healthcheck"]
+GRACEFUL_TIMEOUT_SECONDS = 25
+KNOWN_VARIABLES = {f.name.upper() for f in fields(Settings)} | {"PROMETHEUS_MULTIPROC_DIR", "GRACEFUL_TIMEOUT_SECONDS"}
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    return [(parts[0].upper(), parts[1].strip() if len(parts) > 1 else "")
+            for parts in (line.strip().split(None, 1) for line in joined.splitlines() if line.strip())]
+
+
+def instructions(name: str) -> list[str]:
+    return [args for instruction, args in dockerfile() if instruction == name]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_image_runs_as_a_non_root_user() -> None:
+    users = instructions("USER")
+    assert users, "no USER: the service would run as root"
+    assert users[-1].split(":")[0] not in ("root", "0")
+    order = [instruction for instruction, _ in dockerfile()]
+    assert order.index("USER") < order.index("CMD")
+    assert any("useradd" in run for run in instructions("RUN"))
+
+
+def test_image_base_and_requirements() -> None:
+    [base] = instructions("FROM")
+    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim", base), base  # the Python the project targets, slim
+    assert any("pip install -r requirements.txt" in run for run in instructions("RUN"))
+    for copy in instructions("COPY"):
+        sources = [s for s in shlex.split(copy)[:-1] if not s.startswith("--")]
+        for source in sources:
+            assert (REPO_ROOT / source).exists(), f"COPY {source}: not in the repository"
+    env = " ".join(instructions("ENV"))
+    assert "PYTHONPATH=/app/src" in env  # `python -m travel_agent` needs the package on the path
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "data"} <= set(ignored)
+
+
+def test_image_healthcheck_and_command() -> None:
+    [healthcheck] = instructions("HEALTHCHECK")
+    options, _, command = healthcheck.partition(" CMD ")
+    assert {"--interval=30s", "--timeout=10s", "--retries=3"} <= set(options.split())
+    assert json.loads(command) == HEALTHCHECK
+    [cmd] = instructions("CMD")
+    procfile = (REPO_ROOT / "Procfile").read_text().split("web:", 1)[1].strip()
+    assert json.loads(cmd) == shlex.split(procfile), "the image must start gunicorn as the Procfile does"
+
+
+def test_compose_services_restart_and_images(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"mongodb", "redis", "app"}
+    assert services["mongodb"]["image"].startswith("mongo:")
+    assert services["redis"]["image"].startswith("redis:")
+    assert services["app"]["build"] == "."
+    assert {name: s["restart"] for name, s in services.items()} == dict.fromkeys(services, "unless-stopped")
+
+
+def test_compose_app_healthcheck(compose: dict[str, Any]) -> None:
+    check = compose["services"]["app"]["healthcheck"]
+    assert check["test"] == ["CMD", *HEALTHCHECK]
+    assert (check["interval"], check["timeout"], check["retries"]) == ("30s", "10s", 3)
+    # Docker's SIGKILL must come after gunicorn's graceful_timeout (25 s by default) has let requests finish.
+    assert int(compose["services"]["app"]["stop_grace_period"].rstrip("s")) > GRACEFUL_TIMEOUT_SECONDS
+
+
+def test_compose_app_environment_is_valid(compose: dict[str, Any]) -> None:
+    app = compose["services"]["app"]
+    environment: dict[str, str] = app["environment"]
+    unknown = set(environment) - KNOWN_VARIABLES
+    assert not unknown, f"variables the service does not read: {unknown}"
+    assert urlsplit(environment["MONGODB_URI"]).hostname == "mongodb"
+    assert urlsplit(environment["REDIS_URL"]).hostname == "redis"
+    # ${VAR:-} means "empty unless set", and an empty value is the default: resolve the way compose would.
+    resolved = {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in environment.items()}
+    settings = Settings.from_env(resolved)
+    assert settings.log_format == "json" and settings.api_key_list == () and settings.rate_limit_rule is None
+    assert app["ports"] == [f"{settings.port}:{settings.port}"]
