@@ -19,11 +19,13 @@ class TravelAgentError(Exception):
 
     status_code = 500
     message = "The service could not complete the request."
+    retry_after: int | None = None  # a kind of error that asks clients to come back sets its default
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
-        self.retry_after = retry_after
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class DependencyUnavailable(TravelAgentError):
@@ -95,7 +97,10 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 def handle_travel_agent_error(error: TravelAgentError) -> Response:
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    level = logging.WARNING if error.status_code in (503, 504) else logging.ERROR
+    # A refusal of the client's request (404, 409, 422) is routine; a dependency failing or a spent budget is
+    # worth a warning; anything else of ours at 5xx is an error.
+    level = logging.INFO if error.status_code < 500 else (
+        logging.WARNING if error.status_code in (502, 503, 504) else logging.ERROR)
     log.log(level, "%s answered %s: %s", _describe_request(), error.status_code, error.message)
     return error_response(error.status_code, error.message, headers=headers)
 

@@ -9,6 +9,8 @@ from flask import current_app
 from redis import Redis
 
 from travel_agent.breaker import CircuitBreaker
+from travel_agent.chat import build_chat
+from travel_agent.chat.service import ChatService
 from travel_agent.config import Settings
 from travel_agent.health import HealthMonitor
 from travel_agent.mongo import MongoGateway, create_client
@@ -33,6 +35,7 @@ class Services:
     mongo: MongoGateway
     redis: RedisGateway | None
     health: HealthMonitor
+    chat: ChatService
     state: WorkerState = field(default_factory=WorkerState)
     closed: bool = False
 
@@ -41,6 +44,7 @@ class Services:
         if self.closed:
             return
         self.closed = True
+        self.chat.close()
         if self.redis is not None:
             self.redis.close()
             log.info("Redis connection pool closed")
@@ -62,7 +66,7 @@ def build_services(settings: Settings) -> Services:
         redis_breaker.set_probe(redis_gateway.ping)
     health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds,
                            settings.health_cache_seconds)
-    return Services(settings, mongo, redis_gateway, health)
+    return Services(settings, mongo, redis_gateway, health, build_chat(settings, mongo, redis_gateway))
 
 
 def services() -> Services:
