@@ -26,6 +26,9 @@ class TravelAgentError(Exception):
         self.message = message or self.message
         if retry_after is not None:
             self.retry_after = retry_after
+        # What the client needs to act on the error, added to the envelope (e.g. the chat session its message
+        # was stored in before the agent failed).
+        self.context: dict[str, str] = {}
 
 
 class DependencyUnavailable(TravelAgentError):
@@ -56,20 +59,22 @@ class ServiceBusy(TravelAgentError):
         super().__init__(message, retry_after=retry_after)
 
 
-def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None) -> dict[str, Any]:
-    """flask-smorest's error shape plus the request id."""
+def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
+             context: dict[str, str] | None = None) -> dict[str, Any]:
+    """flask-smorest's error shape plus the request id (and an error's context, if any)."""
     body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
     if message:
         body["message"] = message
     if errors:
         body["errors"] = errors
+    body.update(context or {})
     body["request_id"] = request_id()
     return body
 
 
 def error_response(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    response = jsonify(envelope(code, message, errors))
+                   headers: dict[str, str] | None = None, context: dict[str, str] | None = None) -> Response:
+    response = jsonify(envelope(code, message, errors, context))
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -102,7 +107,7 @@ def handle_travel_agent_error(error: TravelAgentError) -> Response:
     level = logging.INFO if error.status_code < 500 else (
         logging.WARNING if error.status_code in (502, 503, 504) else logging.ERROR)
     log.log(level, "%s answered %s: %s", _describe_request(), error.status_code, error.message)
-    return error_response(error.status_code, error.message, headers=headers)
+    return error_response(error.status_code, error.message, headers=headers, context=error.context)
 
 
 def handle_unexpected(error: Exception) -> Response:

@@ -129,7 +129,7 @@ def _events(chat: ChatService, turn: Turn) -> Iterator[str]:
                 yield _sse("done", done)
             elif event.error is not None:
                 error = event.error
-                data = envelope(error.status_code, error.message) | {"session_id": session_id}
+                data = envelope(error.status_code, error.message, context={"session_id": session_id})
                 if error.retry_after is not None:
                     data["retry_after"] = error.retry_after
                 yield _sse("error", data)
@@ -137,8 +137,8 @@ def _events(chat: ChatService, turn: Turn) -> Iterator[str]:
         # The status line is long gone: an error event is the only way left to tell the client. Logged once,
         # with the stack, like any unexpected error.
         log.error("unhandled exception in a chat stream (session kept, message unanswered)", exc_info=exc)
-        yield _sse("error", envelope(500, "An unexpected error occurred. It has been logged.")
-                   | {"session_id": session_id})
+        yield _sse("error", envelope(500, "An unexpected error occurred. It has been logged.",
+                                     context={"session_id": session_id}))
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

@@ -12,4 +12,5 @@ class ErrorSchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
     message = ma.fields.String(metadata={"description": "What went wrong, safe to show"})
     errors = ma.fields.Dict(metadata={"description": "Field errors of a rejected request"})
+    session_id = ma.fields.String(metadata={"description": "Chat: the session the message was stored in (unanswered)"})
     request_id = ma.fields.String(allow_none=True, metadata={"description": "Quote this when reporting"})

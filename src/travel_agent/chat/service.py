@@ -81,13 +81,13 @@ class ChatService:
     def send(self, message: str, session_id: str | None, idempotency_key: str | None = None) -> tuple[Answer, bool]:
         """The answer, and whether it is a replay of an earlier request with the same Idempotency-Key."""
         if idempotency_key is None:
-            return self._answer(self.begin(TurnPlan.fresh(session_id), message)), False
+            return self._run(TurnPlan.fresh(session_id), message), False
         claim = self._claim(idempotency_key, fingerprint(message, session_id), session_id)
         if claim.response is not None:
             return Answer(**claim.response), True
         assert claim.plan is not None
         try:
-            answer = self._answer(self.begin(claim.plan, message))
+            answer = self._run(claim.plan, message)
         except TravelAgentError as exc:
             # Let a retry take over now rather than when the lease runs out; not when MongoDB is down (the
             # attempt would only add its timeout to this answer, and the lease expires anyway).
@@ -125,12 +125,17 @@ class ChatService:
             log.warning("could not release Idempotency-Key after a failed turn (%s); its lease will expire",
                         type(exc).__name__)
 
-    def _answer(self, turn: Turn) -> Answer:
+    def _run(self, plan: TurnPlan, message: str) -> Answer:
+        turn = self.begin(plan, message)
         if turn.answer is not None:
             return _answer_of(turn.answer)
         history = [message.turn() for message in turn.history]
         pump = ReplyPump(lambda: [self.agent.reply(history, turn.question.content)], self.heartbeat_seconds)
-        return self.finish(turn, pump.text())
+        try:
+            return self.finish(turn, pump.text())
+        except TravelAgentError as exc:
+            exc.context["session_id"] = plan.session_id  # the question is stored there, unanswered
+            raise
 
     # -- the steps, shared with streaming -----------------------------------------------------------------
 
