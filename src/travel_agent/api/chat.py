@@ -43,6 +43,13 @@ STREAM_DOC = (
     "Failures before the stream starts (validation, unknown session, MongoDB down) are plain JSON errors."
 )
 
+# One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
+STREAM_EVENT = {
+    "type": "object", "required": ["event", "data"],
+    "properties": {"event": {"type": "string", "enum": ["start", "chunk", "done", "error"]},
+                   "data": {"type": "string", "description": "A JSON object"}},
+}
+
 
 def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document these error statuses, each with the one error envelope."""
@@ -75,7 +82,7 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
 
 @blp.post("/stream")
 @blp.arguments(SendSchema)
-@blp.response(200, {"type": "string"}, content_type="text/event-stream", description=STREAM_DOC)
+@blp.response(200, STREAM_EVENT, content_type="text/event-stream", description=STREAM_DOC)
 @errors(*BODY_ERRORS)
 def stream(body: dict[str, Any]) -> ResponseReturnValue:
     """Send a message and stream the reply as it is written"""

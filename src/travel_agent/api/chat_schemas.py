@@ -29,6 +29,7 @@ class SendSchema(ma.Schema):
     message = TrimmedString(
         required=True, validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS),
         metadata={"description": "What the traveller says: 1 to 4,000 characters after trimming.",
+                  "pattern": r"\S",  # documents "not only whitespace" (the check itself is the trimmed length)
                   "example": "Plan 5 days in Lisbon for two in May, mid-range."})
     session_id = ma.fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_SESSION_ID_CHARS),
