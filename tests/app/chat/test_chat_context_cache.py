@@ -34,7 +34,8 @@ def test_each_turn_leaves_the_recent_context_tagged_with_the_session_version(
     cached = entry(redis_server, first["session_id"])
     assert cached["version"] == version(mongo_server, first["session_id"]) == 4
     assert [(m["role"], m["content"]) for m in cached["messages"]] == [
-        ("user", "Lisbon for 4 days"), ("assistant", first["reply"]), ("user", "2 of us"), ("assistant", second["reply"])]
+        ("user", "Lisbon for 4 days"), ("assistant", first["reply"]),
+        ("user", "2 of us"), ("assistant", second["reply"])]
 
 
 def test_a_current_entry_is_used_and_a_stale_one_is_not(app: Flask, mongo_server: Any, redis_server: Any) -> None:
