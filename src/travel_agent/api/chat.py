@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 
 from travel_agent.api.chat_schemas import AnswerSchema, IdempotencyHeaderSchema, SendSchema, SessionSchema
 from travel_agent.api.error_schema import ErrorSchema
-from travel_agent.chat.service import ChatService, Turn
+from travel_agent.chat.service import ChatService, StartedTurn
 from travel_agent.chat.store import Message
 from travel_agent.errors import envelope
 from travel_agent.services import services
@@ -122,7 +122,7 @@ def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
     return shown
 
 
-def _events(chat: ChatService, turn: Turn) -> Iterator[str]:
+def _events(chat: ChatService, turn: StartedTurn) -> Iterator[str]:
     session_id = turn.plan.session_id
     yield _sse("start", {"session_id": session_id, "user_message_id": turn.question.id})
     try:

@@ -48,7 +48,7 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class Turn:
+class StartedTurn:
     """A turn whose question is stored: what the agent needs, and what storing its answer needs."""
 
     plan: TurnPlan
@@ -129,7 +129,7 @@ class ChatService:
         turn = self.begin(plan, message)
         if turn.answer is not None:
             return _answer_of(turn.answer)
-        history = [message.turn() for message in turn.history]
+        history = [m.turn() for m in turn.history]
         pump = ReplyPump(lambda: [self.agent.reply(history, turn.question.content)], self.heartbeat_seconds)
         try:
             return self.finish(turn, pump.text())
@@ -139,7 +139,7 @@ class ChatService:
 
     # -- the steps, shared with streaming -----------------------------------------------------------------
 
-    def begin(self, plan: TurnPlan, message: str) -> Turn:
+    def begin(self, plan: TurnPlan, message: str) -> StartedTurn:
         """Store the question (unless an earlier attempt did) and gather its context."""
         self.indexes.ensure()
         question = answer = None
@@ -150,7 +150,7 @@ class ChatService:
             # A retry of a turn whose question is stored: its context comes from MongoDB, and the cache is
             # left alone (its version says nothing about this older position).
             history = self.store.recent(plan.session_id, self.cache.limit, before_seq=question.seq)
-            return Turn(plan, question, history, None, answer)
+            return StartedTurn(plan, question, history, None, answer)
         seq = self.store.reserve_turn(plan.session_id, create=plan.new_session)
         question = Message(plan.user_message_id, plan.session_id, seq, "user", message, now())
         version = self.store.add(question)
@@ -159,9 +159,9 @@ class ChatService:
             recent = self.store.recent(plan.session_id, self.cache.limit + 1)
         recent = merge([*recent, question], self.cache.limit + 1)
         self.cache.put(plan.session_id, version, recent)
-        return Turn(plan, question, [m for m in recent if m.seq < question.seq][-self.cache.limit:], version)
+        return StartedTurn(plan, question, [m for m in recent if m.seq < question.seq][-self.cache.limit:], version)
 
-    def finish(self, turn: Turn, text: str) -> Answer:
+    def finish(self, turn: StartedTurn, text: str) -> Answer:
         """Store the agent's answer right after its question, and keep the cache current if nobody else
         wrote in between."""
         reply = Message(turn.plan.reply_id, turn.plan.session_id, turn.question.seq + 1, "assistant", text, now(),
@@ -173,14 +173,14 @@ class ChatService:
 
     # -- stream -------------------------------------------------------------------------------------------
 
-    def start_stream(self, message: str, session_id: str | None) -> Turn:
+    def start_stream(self, message: str, session_id: str | None) -> StartedTurn:
         """The part of a streamed turn that can still fail with a plain status: storing the question."""
         return self.begin(TurnPlan.fresh(session_id), message)
 
-    def stream(self, turn: Turn) -> Iterator[StreamEvent]:
+    def stream(self, turn: StartedTurn) -> Iterator[StreamEvent]:
         """Heartbeats and chunks as the agent produces them, then "done" once the answer is stored, or an
         "error" (the question then stays unanswered; no partial answer is stored)."""
-        history = [message.turn() for message in turn.history]
+        history = [m.turn() for m in turn.history]
         pump = ReplyPump(lambda: self.agent.stream(history, turn.question.content), self.heartbeat_seconds)
         parts: list[str] = []
         try:
