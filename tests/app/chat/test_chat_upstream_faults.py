@@ -111,7 +111,7 @@ def test_the_circuit_opens_after_consecutive_failures_and_closes_when_it_answers
     started = time.monotonic()
     response = client.post(SEND, json={"message": "two"})
     assert_envelope(response, 503)
-    assert time.monotonic() - started < 0.5 and len(upstream.requests) == seen  # refused without a call
+    assert time.monotonic() - started < 1.0 and len(upstream.requests) == seen  # refused without a call
     assert response.headers["Retry-After"] == "1"
     upstream.fail_status = None
     wait_until(lambda: client.post(SEND, json={"message": "three"}).status_code == 200, 5, interval=0.2)
