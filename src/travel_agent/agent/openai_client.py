@@ -62,9 +62,7 @@ class OpenAIAgent:
         with closing(self._post(self._payload(history, message, stream=False), stream=False)) as response:
             try:
                 content = response.json()["choices"][0]["message"]["content"]
-            except requests.RequestException as exc:
-                raise self._broken("reading the answer failed", exc) from exc
-            except (ValueError, LookupError, TypeError) as exc:
+            except (ValueError, LookupError, TypeError) as exc:  # requests' JSONDecodeError is a ValueError
                 raise self._broken("the answer was not a chat completion", exc) from exc
         if not isinstance(content, str):
             raise self._broken("the answer had no text", None)
