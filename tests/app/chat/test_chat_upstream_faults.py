@@ -3,14 +3,17 @@ budget, and the user's message kept (unanswered) in the session."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from tests.support.chat import SEND, assert_envelope, session_path
+from tests.support.chat import SEND, STREAM, assert_envelope, parse_sse, session_path
 
 from harness.upstream import UpstreamServer
 
@@ -115,3 +118,37 @@ def test_the_circuit_opens_after_consecutive_failures_and_closes_when_it_answers
     assert response.headers["Retry-After"] == "1"
     upstream.fail_status = None
     wait_until(lambda: client.post(SEND, json={"message": "three"}).status_code == 200, 5, interval=0.2)
+
+
+class _NotOpenAI(BaseHTTPRequestHandler):
+    """A real HTTP server that answers 200 with something that is not a chat completion."""
+
+    def do_POST(self) -> None:
+        streaming = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["stream"]
+        body = b'data: {"choices": 7}\n\n' if streaming else b"<html>a login page</html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream" if streaming else "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def not_openai() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotOpenAI)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_an_answer_that_is_not_a_chat_completion_is_502(openai_app: Callable[..., Flask], not_openai: str) -> None:
+    client = openai_app(OPENAI_BASE_URL=not_openai).test_client()
+    assert_envelope(client.post(SEND, json={"message": "Oslo"}), 502)
+    events = parse_sse(client.post(STREAM, json={"message": "Oslo"}).get_data(as_text=True))
+    assert [kind for kind, _ in events] == ["start", "error"] and events[-1][1]["code"] == 502
