@@ -15,6 +15,15 @@ from travel_agent.chat.pump import ReplyPump
 from travel_agent.errors import BudgetExceeded
 
 
+@pytest.fixture(autouse=True)
+def no_budget() -> Iterator[None]:
+    """Each test starts outside any request's budget (an in-process request earlier in this thread may have
+    left its scope bound: the Flask test client does not always give the middleware its close)."""
+    tokens = request_scope.bind("pump-test", None)
+    yield
+    request_scope.unbind(tokens)
+
+
 def test_pieces_arrive_in_order_with_heartbeats_while_the_agent_is_silent() -> None:
     def slow() -> Iterator[str]:
         yield "a "

@@ -110,12 +110,12 @@ def test_an_unexpected_failure_mid_stream_is_an_error_event_logged_once(
     mongo = make_mongo()
     client = build_app(MONGODB_URI=mongo.uri, AGENT_PROVIDER="openai", OPENAI_BASE_URL=upstream.base_url).test_client()
     upstream.delay = 0.5
-    response = client.post(STREAM, json={"message": "Cairo"}, buffered=False)
-    body = iter(blocks(response.response))  # type: ignore[arg-type]
-    start = parse_block(next(body))[1]
-    # The question is stored; now storing the answer fails with an error that is not an outage.
-    mongo.fail_command(["insert"], error_code=2, times=1, app_name="travel_agent")
-    events = [parse_block(block) for block in body]
+    with client.post(STREAM, json={"message": "Cairo"}, buffered=False) as response:
+        body = iter(blocks(response.response))  # type: ignore[arg-type]
+        start = parse_block(next(body))[1]
+        # The question is stored; now storing the answer fails with an error that is not an outage.
+        mongo.fail_command(["insert"], error_code=2, times=1, app_name="travel_agent")
+        events = [parse_block(block) for block in body]
     assert events[-1][0] == "error" and events[-1][1]["code"] == 500
     assert events[-1][1]["session_id"] == start["session_id"]
     assert log_file().count("unhandled exception in a chat stream") == 1
