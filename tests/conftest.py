@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from harness import GunicornServer, MongoServer, RedisServer, ServerPool, stop_all, wait_until
+from harness.upstream import UpstreamServer
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,13 @@ def make_gunicorn(
     """
     with ServerPool(tmp_path_factory.mktemp) as pool:
         yield pool.gunicorn
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    """A real OpenAI-compatible chat-completions server on 127.0.0.1 (threads in this process)."""
+    with UpstreamServer() as server:
+        yield server
 
 
 @pytest.fixture(name="wait_until")

@@ -42,6 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     svc = build_services(settings)
     app.extensions[EXTENSION_KEY] = svc
     verify_dependencies(svc)
+    svc.chat.prepare(settings.startup_ping_timeout_seconds)
     create_api(app)
     require_api_keys(app, settings)
     limit_rates(app, settings, svc.redis)

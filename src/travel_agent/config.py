@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -68,6 +69,21 @@ class Settings:
     redis_retries: int = 1
     # Redis is a cache: a caller that cannot get a connection soon is better served from MongoDB.
     redis_pool_timeout_seconds: float = 2.0
+    # The chat's agent: "offline" (deterministic, no network) or "openai" (any OpenAI-compatible server).
+    agent_provider: str = dataclasses.field(default="offline", metadata={"choices": ("offline", "openai")})
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: str | None = dataclasses.field(default=None, repr=False)  # a secret: never in a repr or a log line
+    openai_model: str = "gpt-4o-mini"
+    # Retries of a 429 or 5xx answer, each after a jittered back-off, and only while the budget allows.
+    openai_max_retries: int = dataclasses.field(default=2, metadata={"minimum": 0})
+    openai_connect_timeout_seconds: float = 5.0
+    # How many recent messages of a session the agent sees (and Redis caches): bounds prompt size and cost.
+    chat_history_messages: int = 20
+    # A stream sends a comment this often while the agent is silent, so proxies with a first-byte or idle
+    # limit (Heroku: 30 s, then 55 s between bytes) keep the connection.
+    chat_heartbeat_seconds: float = 10.0
+    # A pause between the offline agent's streamed words (a demo's typing effect; tests use it for timing).
+    offline_chunk_delay_ms: int = dataclasses.field(default=0, metadata={"minimum": 0})
     startup_retries: int = 3
     startup_retry_delay_seconds: float = 2.0
     startup_ping_timeout_seconds: float = 2.0
@@ -127,14 +143,14 @@ class Settings:
         for field in fields(cls):
             name = field.name.upper()
             default = field.default
-            if field.name in _CHOICES:
-                allowed = _CHOICES[field.name]
+            if field.name in _CHOICES or "choices" in field.metadata:
+                allowed = _CHOICES.get(field.name) or field.metadata["choices"]
                 values[field.name] = _parse(env, name, default, str.lower, lambda v, a=allowed: v in a,
                                             "one of " + ", ".join(allowed), errors)
             elif isinstance(default, bool):
                 raise TypeError("boolean settings need a parser")  # none yet; keeps the table honest
             elif isinstance(default, int):
-                low = _MINIMUM.get(field.name, 1)
+                low = field.metadata.get("minimum", _MINIMUM.get(field.name, 1))
                 values[field.name] = _parse(env, name, default, int, lambda v, low=low: v >= low,
                                             f"a whole number >= {low}", errors)
             elif isinstance(default, float):
@@ -149,9 +165,18 @@ class Settings:
         _check_protection(values, errors)
         if values["mongo_min_pool_size"] > values["mongo_max_pool_size"]:
             errors.append("MONGO_MIN_POOL_SIZE: must not exceed MONGO_MAX_POOL_SIZE")
+        _check_chat(values, errors)
         if errors:
             raise ConfigError("invalid configuration: " + "; ".join(errors))
         return cls(**values)
+
+
+def _check_chat(values: dict[str, Any], errors: list[str]) -> None:
+    if values["chat_heartbeat_seconds"] > 15:
+        errors.append("CHAT_HEARTBEAT_SECONDS: expected at most 15 (a stream must show life at least every 15 s)")
+    base = urlsplit(values["openai_base_url"])
+    if base.scheme not in ("http", "https") or not base.netloc:
+        errors.append("OPENAI_BASE_URL: expected http(s)://host[:port]/path, e.g. https://api.openai.com/v1")
 
 
 _CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}

@@ -20,11 +20,16 @@ class TravelAgentError(Exception):
 
     status_code = 500
     message = "The service could not complete the request."
+    retry_after: int | None = None  # a kind of error that asks clients to come back sets its default
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
-        self.retry_after = retry_after
+        if retry_after is not None:
+            self.retry_after = retry_after
+        # What the client needs to act on the error, added to the envelope (e.g. the chat session its message
+        # was stored in before the agent failed).
+        self.context: dict[str, str] = {}
 
 
 class DependencyUnavailable(TravelAgentError):
@@ -56,20 +61,22 @@ class ServiceBusy(TravelAgentError):
 
 
 def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
-             req_id: str | None = None) -> dict[str, Any]:
-    """flask-smorest's error shape plus the request id (the current request's unless given)."""
+             req_id: str | None = None, context: dict[str, str] | None = None) -> dict[str, Any]:
+    """flask-smorest's error shape plus the request id (the current request's unless given) and an error's
+    context, if any."""
     body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
     if message:
         body["message"] = message
     if errors:
         body["errors"] = errors
+    body.update(context or {})
     body["request_id"] = req_id or request_id()
     return body
 
 
 def error_response(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    response = jsonify(envelope(code, message, errors))
+                   headers: dict[str, str] | None = None, context: dict[str, str] | None = None) -> Response:
+    response = jsonify(envelope(code, message, errors, context=context))
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -100,9 +107,12 @@ def handle_travel_agent_error(error: TravelAgentError) -> Response:
         # The time ran out because the worker is shutting down, not because the request was slow.
         error = ServiceBusy("The server is restarting. Please retry.", retry_after=1)
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    level = logging.WARNING if error.status_code in (503, 504) else logging.ERROR
+    # A refusal of the client's request (404, 409, 422) is routine; a dependency failing or a spent budget is
+    # worth a warning; anything else of ours at 5xx is an error.
+    level = logging.INFO if error.status_code < 500 else (
+        logging.WARNING if error.status_code in (502, 503, 504) else logging.ERROR)
     log.log(level, "%s answered %s: %s", _describe_request(), error.status_code, error.message)
-    return error_response(error.status_code, error.message, headers=headers)
+    return error_response(error.status_code, error.message, headers=headers, context=error.context)
 
 
 def handle_unexpected(error: Exception) -> Response:

@@ -9,6 +9,8 @@ from flask import current_app
 from redis import Redis
 
 from travel_agent.breaker import CircuitBreaker
+from travel_agent.chat import build_chat
+from travel_agent.chat.service import ChatService
 from travel_agent.config import Settings
 from travel_agent.health import HealthMonitor
 from travel_agent.inflight import InFlight
@@ -35,6 +37,7 @@ class Services:
     mongo: MongoGateway
     redis: RedisGateway | None
     health: HealthMonitor
+    chat: ChatService
     state: WorkerState
     closed: bool = False
 
@@ -43,6 +46,7 @@ class Services:
         if self.closed:
             return
         self.closed = True
+        self.chat.close()
         if self.redis is not None:
             self.redis.close()
             log.info("Redis connection pool closed")
@@ -64,7 +68,8 @@ def build_services(settings: Settings) -> Services:
         redis_breaker.set_probe(redis_gateway.ping)
     health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds,
                            settings.health_cache_seconds)
-    return Services(settings, mongo, redis_gateway, health, WorkerState(InFlight(settings.max_in_flight)))
+    return Services(settings, mongo, redis_gateway, health, build_chat(settings, mongo, redis_gateway),
+                    WorkerState(InFlight(settings.max_in_flight)))
 
 
 def services() -> Services:

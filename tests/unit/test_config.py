@@ -66,3 +66,20 @@ def test_all_errors_reported_at_once() -> None:
 def test_min_pool_above_max_is_rejected() -> None:
     with pytest.raises(ConfigError, match="MONGO_MIN_POOL_SIZE"):
         Settings.from_env({"MONGO_MIN_POOL_SIZE": "10", "MONGO_MAX_POOL_SIZE": "5"})
+
+
+def test_chat_settings_defaults_and_validation() -> None:
+    s = Settings.from_env({})
+    assert (s.agent_provider, s.openai_base_url, s.openai_model, s.openai_max_retries) == (
+        "offline", "https://api.openai.com/v1", "gpt-4o-mini", 2)
+    assert (s.chat_history_messages, s.chat_heartbeat_seconds, s.offline_chunk_delay_ms) == (20, 10.0, 0)
+    s = Settings.from_env({"AGENT_PROVIDER": "OpenAI", "OPENAI_API_KEY": "sk-very-secret", "OPENAI_MAX_RETRIES": "0",
+                           "OFFLINE_CHUNK_DELAY_MS": "0"})
+    assert (s.agent_provider, s.openai_max_retries, s.offline_chunk_delay_ms) == ("openai", 0, 0)
+    assert "sk-very-secret" not in repr(s)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"AGENT_PROVIDER": "gpt", "CHAT_HEARTBEAT_SECONDS": "20", "OPENAI_BASE_URL": "api.openai.com",
+                           "OPENAI_MAX_RETRIES": "-1"})
+    message = str(caught.value)
+    for name in ("AGENT_PROVIDER", "CHAT_HEARTBEAT_SECONDS", "OPENAI_BASE_URL", "OPENAI_MAX_RETRIES"):
+        assert name in message

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import marshmallow as ma
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
 from travel_agent import __version__
+from travel_agent.api.chat import blp as chat_blp
+from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.health import blp as health_blp
 
 DOCS_ASSETS_URL = "/docs/assets/"
-
-
-class ErrorSchema(ma.Schema):
-    """The one error envelope, as documented in the OpenAPI document."""
-
-    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
-    status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
-    message = ma.fields.String(metadata={"description": "What went wrong, safe to show"})
-    errors = ma.fields.Dict(metadata={"description": "Field errors of a rejected request"})
-    request_id = ma.fields.String(allow_none=True, metadata={"description": "Quote this when reporting"})
 
 
 class TravelAgentApi(Api):
@@ -43,6 +34,7 @@ def create_api(app: Flask) -> TravelAgentApi:
     )
     api = TravelAgentApi(app)
     api.register_blueprint(health_blp)
+    api.register_blueprint(chat_blp)
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 
     @app.get(DOCS_ASSETS_URL + "<path:filename>")

@@ -1,0 +1,32 @@
+"""The agent's error family: what can go wrong with a model upstream, each mapped to one status.
+
+Upstream refused or broken -> 502; unavailable, rate limited or its circuit open -> 503 with Retry-After; the
+request's budget spent -> 504, which is the service-wide ``BudgetExceeded`` rather than a class of its own.
+"""
+
+from __future__ import annotations
+
+from travel_agent.errors import TravelAgentError
+
+
+class AgentError(TravelAgentError):
+    """The upstream answered with something unusable: a 5xx after the retries, a malformed body, a stream
+    that broke off. The client may try again; nothing it sent was at fault."""
+
+    status_code = 502
+    message = "The travel assistant could not answer. Please try again."
+
+
+class UpstreamRefused(AgentError):
+    """The upstream rejected the request itself (4xx other than 429): a wrong key, model or URL. Retrying
+    the same request cannot help, so it is not retried; the operator must fix the configuration."""
+
+    message = "The travel assistant's model refused the request."
+
+
+class AgentUnavailable(AgentError):
+    """The upstream cannot be reached, is rate limiting or overloaded, or its circuit is open."""
+
+    status_code = 503
+    message = "The travel assistant is temporarily unavailable. Please retry shortly."
+    retry_after = 2

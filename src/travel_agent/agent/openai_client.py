@@ -1,0 +1,208 @@
+"""An OpenAI-compatible chat-completions client: bounded by the request's budget, retried, behind a breaker.
+
+requests (urllib3 underneath) talks through plain Python sockets, which gevent patches, so a slow upstream
+parks one greenlet, never the worker. Every call's socket timeouts come from the request's remaining budget.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+
+from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
+from travel_agent.agent.errors import AgentError, AgentUnavailable, UpstreamRefused
+from travel_agent.agent.offline import Turn
+from travel_agent.breaker import CircuitBreaker
+from travel_agent.config import Settings
+from travel_agent.errors import BudgetExceeded
+
+log = logging.getLogger("travel_agent.agent.openai")
+
+SYSTEM_PROMPT = (
+    "You are a friendly, practical travel-planning assistant. Help the traveller plan their trip: destination, "
+    "dates or length of stay, who is travelling, budget, and a day-by-day outline. Ask briefly for what is still "
+    "missing, keep answers concise, and never invent bookings or prices you cannot know."
+)
+# One worker may run many chats at once; beyond this, connections are opened and discarded instead of pooled.
+POOL_SIZE = 50
+BACKOFF_BASE_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 2.0
+BROKE_OFF = "The travel assistant's answer broke off. Please try again."
+
+
+class OpenAIAgent:
+    """``POST {OPENAI_BASE_URL}/chat/completions`` with the system prompt, the history and the new message."""
+
+    def __init__(self, settings: Settings, breaker: CircuitBreaker) -> None:
+        self.url = settings.openai_base_url.rstrip("/") + "/chat/completions"
+        self.model = settings.openai_model
+        self.max_retries = settings.openai_max_retries
+        self.connect_timeout = settings.openai_connect_timeout_seconds
+        self.default_budget = settings.chat_timeout_seconds
+        self.breaker = breaker
+        self.session = requests.Session()
+        # urllib3's own retries are off: ours below know the budget, the back-off and the breaker.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if settings.openai_api_key:
+            self.session.headers["Authorization"] = f"Bearer {settings.openai_api_key}"
+
+    def reply(self, history: Sequence[Turn], message: str) -> str:
+        with closing(self._post(self._payload(history, message, stream=False), stream=False)) as response:
+            try:
+                content = response.json()["choices"][0]["message"]["content"]
+            except (ValueError, LookupError, TypeError) as exc:  # requests' JSONDecodeError is a ValueError
+                raise self._broken("the answer was not a chat completion", exc) from exc
+        if not isinstance(content, str):
+            raise self._broken("the answer had no text", None)
+        return content  # verbatim: the upstream's text is the reply
+
+    def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]:
+        """The reply's text pieces as the upstream streams them. Retries happen only before the first piece."""
+        response = self._post(self._payload(history, message, stream=True), stream=True)
+        with closing(response):
+            yield from self._deltas(response)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the request --------------------------------------------------------------------------------------
+
+    def _payload(self, history: Sequence[Turn], message: str, *, stream: bool) -> dict[str, Any]:
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+        messages += [{"role": turn.role, "content": turn.content} for turn in history]
+        messages.append({"role": "user", "content": message})
+        return {"model": self.model, "messages": messages, "stream": stream}
+
+    def _post(self, payload: dict[str, Any], *, stream: bool) -> requests.Response:
+        """One call, retried on 429, 5xx and connection failures while attempts and the budget remain."""
+        attempt = 0
+        while True:
+            if not self.breaker.allow():
+                raise AgentUnavailable(retry_after=self.breaker.retry_after())
+            try:
+                return self._attempt(payload, stream, require_time(self.default_budget))
+            except _Retryable as retry:
+                attempt += 1
+                wait = max(retry.wait, _backoff(attempt))
+                left = time_left()
+                if attempt > self.max_retries or (left is not None and wait + MIN_CALL_SECONDS >= left):
+                    raise retry.error from None  # out of attempts or of time: the mapped status, not a 504
+            log.info("model upstream: retrying in %.2f s (attempt %d of %d)", wait, attempt + 1, self.max_retries + 1)
+            time.sleep(wait)
+
+    def _attempt(self, payload: dict[str, Any], stream: bool, budget: float) -> requests.Response:
+        """The response when usable; ``_Retryable`` for what another attempt may cure; else the mapped error."""
+        try:
+            response = self.session.post(self.url, json=payload, stream=stream,
+                                         timeout=(min(self.connect_timeout, budget), budget))
+        except requests.ReadTimeout as exc:
+            raise self._hung(exc) from exc
+        except requests.ConnectionError as exc:  # refused, reset, DNS, or ConnectTimeout
+            self.breaker.record_failure()
+            log.warning("model upstream unreachable: %s", type(exc).__name__)
+            raise _Retryable(AgentUnavailable("The travel assistant is unreachable. Please retry shortly.")) from exc
+        status = response.status_code
+        if status < 400:
+            self.breaker.record_success()
+            return response
+        wait = _retry_after(response)
+        response.close()
+        log.warning("model upstream answered %s", status)
+        retry_after = max(1, math.ceil(wait or 2))
+        if status == 429:  # alive but rationing: back off, and tell the client when to come back
+            self.breaker.record_success()
+            raise _Retryable(AgentUnavailable("The travel assistant is busy. Please retry shortly.",
+                                              retry_after=retry_after), wait)
+        if status >= 500:
+            self.breaker.record_failure()
+            raise _Retryable(AgentUnavailable(retry_after=retry_after) if status == 503 else AgentError(), wait)
+        self.breaker.record_success()  # it answered; our request was wrong (key, model, URL): do not retry
+        raise UpstreamRefused()
+
+    # -- the stream ---------------------------------------------------------------------------------------
+
+    def _deltas(self, response: requests.Response) -> Iterator[str]:
+        finished = False
+        try:
+            for line in response.iter_lines():
+                if not line.startswith(b"data:"):
+                    continue  # blank separators, comments, event names
+                data = line[len(b"data:"):].strip()
+                if data == b"[DONE]":
+                    return
+                content, done = self._delta(data)
+                finished = finished or done
+                if content:
+                    yield content
+        except requests.ConnectionError as exc:
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):  # how requests reports a body read timeout
+                raise self._hung(exc) from exc
+            raise self._broken("the stream broke off", exc, BROKE_OFF) from exc
+        except requests.RequestException as exc:  # ChunkedEncodingError: the connection dropped mid-body
+            raise self._broken("the stream broke off", exc, BROKE_OFF) from exc
+        if not finished:  # some servers end with a finish_reason and no [DONE]; ending with neither is a break
+            raise self._broken("the stream ended before the answer did", None, BROKE_OFF)
+
+    def _delta(self, data: bytes) -> tuple[str, bool]:
+        try:
+            event = json.loads(data)
+            choices = event.get("choices") or [{}]  # a usage-only event has none
+            content = choices[0].get("delta", {}).get("content") or ""
+            finished = bool(choices[0].get("finish_reason"))
+        except (ValueError, AttributeError, LookupError) as exc:
+            raise self._broken("a stream event was not a chat completion chunk", exc) from exc
+        if not isinstance(content, str):
+            raise self._broken("a stream event had no text", None)
+        return content, finished
+
+    # -- failures -----------------------------------------------------------------------------------------
+
+    def _hung(self, exc: BaseException) -> BudgetExceeded:
+        """The upstream said nothing for the rest of the budget (its read timeout)."""
+        self.breaker.record_failure()
+        log.warning("model upstream timed out with the request's budget: %s", type(exc).__name__)
+        return BudgetExceeded()
+
+    def _broken(self, what: str, exc: BaseException | None, message: str | None = None) -> AgentError:
+        self.breaker.record_failure()
+        log.warning("model upstream answer unusable: %s (%s)", what, type(exc).__name__ if exc else "-")
+        return AgentError(message)
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way another attempt may cure; ``error`` is what to raise if none follows."""
+
+    def __init__(self, error: AgentError, wait: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.wait = wait or 0.0
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential back-off with jitter (half fixed, half random), so retrying workers do not stampede."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The upstream's Retry-After in seconds (OpenAI also sends retry-after-ms); None when absent or a date."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = response.headers.get(name)
+        if raw:
+            try:
+                return max(0.0, float(raw) / scale)
+            except ValueError:
+                continue  # an HTTP date: rare from model servers, and our own back-off still applies
+    return None

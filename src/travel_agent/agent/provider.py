@@ -1,0 +1,51 @@
+"""The agents the chat can talk to, behind one small interface, and the factory that picks one from settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from travel_agent.agent import offline
+from travel_agent.agent.offline import Turn
+from travel_agent.agent.openai_client import OpenAIAgent
+from travel_agent.breaker import CircuitBreaker
+from travel_agent.config import Settings
+
+
+class Agent(Protocol):
+    """Answers a message given the earlier turns (oldest first). Errors are the ``agent.errors`` family or
+    ``BudgetExceeded``; calls never outlive the request's budget."""
+
+    def reply(self, history: Sequence[Turn], message: str) -> str: ...
+
+    def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]: ...
+
+    def close(self) -> None: ...
+
+
+class OfflineAgent:
+    """The deterministic offline assistant (no network, no failures), optionally paced like a typing model."""
+
+    def __init__(self, chunk_delay_seconds: float = 0.0) -> None:
+        self.chunk_delay_seconds = chunk_delay_seconds
+
+    def reply(self, history: Sequence[Turn], message: str) -> str:
+        return offline.reply(history, message)
+
+    def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]:
+        for index, chunk in enumerate(offline.reply_chunks(history, message)):
+            if index and self.chunk_delay_seconds:
+                time.sleep(self.chunk_delay_seconds)
+            yield chunk
+
+    def close(self) -> None:
+        pass
+
+
+def build_agent(settings: Settings) -> Agent:
+    """The configured agent; the OpenAI client gets its own per-worker breaker (built here, so per worker)."""
+    if settings.agent_provider == "openai":
+        breaker = CircuitBreaker("model-upstream", settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+        return OpenAIAgent(settings, breaker)
+    return OfflineAgent(settings.offline_chunk_delay_ms / 1000)

@@ -1,0 +1,152 @@
+"""The chat API: send a message, stream a reply, read or delete a session."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Response
+from flask.typing import ResponseReturnValue
+from flask_smorest import Blueprint
+
+from travel_agent.api.chat_schemas import AnswerSchema, IdempotencyHeaderSchema, SendSchema, SessionSchema
+from travel_agent.api.error_schema import ErrorSchema
+from travel_agent.chat.service import ChatService, StartedTurn
+from travel_agent.chat.store import Message
+from travel_agent.errors import envelope
+from travel_agent.services import services
+
+log = logging.getLogger("travel_agent.api.chat")
+
+blp = Blueprint("chat", __name__, url_prefix="/api/chat", description="Plan a trip by chatting with the assistant")
+
+ERRORS = {
+    400: "The body is not valid JSON.",
+    404: "There is no chat session with that id.",
+    409: "The first request with this Idempotency-Key is still running; retry after Retry-After seconds.",
+    413: "The body is larger than MAX_BODY_BYTES (64 KiB by default).",
+    415: "The body is not application/json.",
+    422: "Invalid fields (see `errors`), or an Idempotency-Key first used with another body.",
+    502: "The model upstream refused the request or answered something unusable.",
+    503: "MongoDB or the model upstream is unavailable, or its circuit is open; retry after Retry-After seconds.",
+    504: "The request's time budget (CHAT_TIMEOUT_SECONDS) was spent.",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+BODY_ERRORS = (400, 404, 413, 415, 502, 503, 504)  # 422 is documented by the arguments decorator
+STREAM_DOC = (
+    "Server-sent events. `start` {session_id, user_message_id} at once; `chunk` {text} as the reply is produced; "
+    "a `: heartbeat` comment whenever CHAT_HEARTBEAT_SECONDS (at most 15) pass without one; then `done` "
+    "{session_id, message_id, created_at} once the whole reply is stored, or `error` {code, status, message, "
+    "request_id, session_id} (the user message then stays unanswered and no partial reply is stored). "
+    "Failures before the stream starts (validation, unknown session, MongoDB down) are plain JSON errors."
+)
+
+# One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
+STREAM_EVENT = {
+    "type": "object", "required": ["event", "data"],
+    "properties": {"event": {"type": "string", "enum": ["start", "chunk", "done", "error"]},
+                   "data": {"type": "string", "description": "A JSON object"}},
+}
+
+
+def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Document these error statuses, each with the one error envelope."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        for code in codes:
+            headers = RETRY_AFTER if code in (409, 503) else None
+            view = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code], headers=headers)(view)
+        return view
+
+    return decorate
+
+
+@blp.post("/send")
+@blp.arguments(SendSchema)
+@blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
+@blp.response(200, AnswerSchema, description="The assistant's reply, stored with the message it answers",
+              headers={"Idempotent-Replayed": {"description": "`true` when this replays an earlier answer",
+                                               "schema": {"type": "string"}}})
+@errors(*BODY_ERRORS, 409)
+def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnValue:
+    """Send a message and get the reply
+
+    No `session_id` starts a new session. The message is stored before the agent is asked; if the agent fails it
+    stays in the session as `unanswered`.
+    """
+    answer, replayed = services().chat.send(body["message"], body["session_id"], idempotency_key)
+    return answer.as_dict(), 200, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+@blp.post("/stream")
+@blp.arguments(SendSchema)
+@blp.response(200, STREAM_EVENT, content_type="text/event-stream", description=STREAM_DOC)
+@errors(*BODY_ERRORS)
+def stream(body: dict[str, Any]) -> ResponseReturnValue:
+    """Send a message and stream the reply as it is written"""
+    chat = services().chat
+    turn = chat.start_stream(body["message"], body["session_id"])
+    # The services are captured here: the body is produced after this view returns, outside its app context.
+    return Response(_events(chat, turn), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@blp.get("/sessions/<session_id>")
+@blp.response(200, SessionSchema, description="The session and its messages, oldest first")
+@errors(404, 503, 504)
+def get_session(session_id: str) -> ResponseReturnValue:
+    """Read a session"""
+    stored, status = services().chat.session(session_id)
+    return {"session_id": stored.id, "created_at": stored.created_at,
+            "messages": [_message(message, status) for message in stored.messages]}
+
+
+@blp.delete("/sessions/<session_id>")
+@blp.response(204, description="The session and all its messages are gone")
+@errors(404, 503, 504)
+def delete_session(session_id: str) -> ResponseReturnValue:
+    """Delete a session and its messages"""
+    services().chat.delete(session_id)
+    return Response(status=204)
+
+
+def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
+    shown: dict[str, Any] = {"id": message.id, "role": message.role, "content": message.content,
+                             "created_at": message.created_at}
+    if message.role == "user":
+        shown["status"] = status[message.id]
+    elif message.reply_to is not None:
+        shown["reply_to"] = message.reply_to
+    return shown
+
+
+def _events(chat: ChatService, turn: StartedTurn) -> Iterator[str]:
+    session_id = turn.plan.session_id
+    yield _sse("start", {"session_id": session_id, "user_message_id": turn.question.id})
+    try:
+        for event in chat.stream(turn):
+            if event.kind == "heartbeat":
+                yield ": heartbeat\n\n"
+            elif event.kind == "chunk":
+                yield _sse("chunk", {"text": event.text})
+            elif event.answer is not None:
+                done = AnswerSchema(exclude=("reply",)).dump(event.answer.as_dict())
+                yield _sse("done", done)
+            elif event.error is not None:
+                error = event.error
+                data = envelope(error.status_code, error.message, context={"session_id": session_id})
+                if error.retry_after is not None:
+                    data["retry_after"] = error.retry_after
+                yield _sse("error", data)
+    except Exception as exc:
+        # The status line is long gone: an error event is the only way left to tell the client. Logged once,
+        # with the stack, like any unexpected error.
+        log.error("unhandled exception in a chat stream (session kept, message unanswered)", exc_info=exc)
+        yield _sse("error", envelope(500, "An unexpected error occurred. It has been logged.",
+                                     context={"session_id": session_id}))
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

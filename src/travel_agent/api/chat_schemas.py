@@ -1,0 +1,74 @@
+"""What the chat API accepts and answers, as marshmallow schemas (they also write the OpenAPI document).
+
+Only strings are accepted where strings belong: marshmallow refuses a number, a list or an object such as
+``{"$ne": null}`` with a 422, so no client value can reach a MongoDB query as an operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+MAX_MESSAGE_CHARS = 4000
+MAX_SESSION_ID_CHARS = 128
+
+
+class TrimmedString(ma.fields.String):
+    """A string with surrounding whitespace removed before validation, so "   " is empty."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class SendSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE  # a misspelt field is a mistake worth reporting, not something to ignore
+
+    message = TrimmedString(
+        required=True, validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS),
+        metadata={"description": "What the traveller says: 1 to 4,000 characters after trimming.",
+                  "pattern": r"\S",  # documents "not only whitespace" (the check itself is the trimmed length)
+                  "example": "Plan 5 days in Lisbon for two in May, mid-range."})
+    session_id = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_SESSION_ID_CHARS),
+        metadata={"description": "The conversation to continue; omit (or null) to start a new one."})
+
+
+class IdempotencyHeaderSchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE  # every other header
+
+    idempotency_key = ma.fields.String(
+        data_key="Idempotency-Key", load_default=None,
+        validate=[validate.Length(min=1, max=255),
+                  validate.Regexp(r"^[\x21-\x7e]+$", error="Use visible ASCII characters only, e.g. a UUID.")],
+        metadata={"description": "Makes a retry safe for 24 h: the same key with the same body gets the original "
+                                 "response and stores nothing twice; with another body it is a 422."})
+
+
+class AnswerSchema(ma.Schema):
+    session_id = ma.fields.String(required=True)
+    message_id = ma.fields.String(required=True, metadata={"description": "The id of the assistant's reply"})
+    reply = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True, metadata={"description": "When the reply was stored (UTC)"})
+
+
+class MessageSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    role = ma.fields.String(required=True, validate=validate.OneOf(["user", "assistant"]))
+    content = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    status = ma.fields.String(
+        validate=validate.OneOf(["answered", "unanswered"]),
+        metadata={"description": "User messages only: unanswered while the reply is being written, or when the "
+                                 "agent failed or the request ended before it answered."})
+    reply_to = ma.fields.String(metadata={"description": "Assistant messages only: the user message answered"})
+
+
+class SessionSchema(ma.Schema):
+    session_id = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    messages = ma.fields.List(ma.fields.Nested(MessageSchema), required=True,
+                              metadata={"description": "Oldest first"})

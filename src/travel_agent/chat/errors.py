@@ -1,0 +1,25 @@
+"""The chat's own refusals, each with its status (the agent's failures are in ``agent.errors``)."""
+
+from __future__ import annotations
+
+from travel_agent.errors import TravelAgentError
+
+
+class SessionNotFound(TravelAgentError):
+    status_code = 404
+    message = "There is no chat session with that id."
+
+
+class IdempotencyKeyReused(TravelAgentError):
+    """The key was first used with another body: replaying that answer for this body would be a lie."""
+
+    status_code = 422
+    message = "This Idempotency-Key was already used with a different request body."
+
+
+class IdempotencyKeyInFlight(TravelAgentError):
+    """The first request with this key is still running and outlasted this one's patience."""
+
+    status_code = 409
+    message = "A request with this Idempotency-Key is still in progress. Retry it shortly."
+    retry_after = 1

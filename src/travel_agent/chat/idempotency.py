@@ -1,0 +1,104 @@
+"""Idempotency-Key records in MongoDB: one request per key runs a turn, retries get its answer.
+
+A record is created by the first request with a key (the unique ``_id`` decides races between workers), holds
+that request's *plan* (the ids its session and messages will get) and, once answered, the response. The plan
+makes every retry safe: a retry that takes over a failed or abandoned attempt writes to the same ids, so
+nothing is ever stored twice. The record lives in MongoDB, not Redis, so it survives a Redis outage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from travel_agent.chat.errors import IdempotencyKeyReused
+from travel_agent.chat.indexes import IDEMPOTENCY, IDEMPOTENCY_TTL_SECONDS
+from travel_agent.chat.store import new_message_id, new_session_id, now
+from travel_agent.mongo import MongoGateway
+
+RUNNING, FAILED, DONE = "running", "failed", "done"
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """The ids one turn writes to, fixed before anything is written."""
+
+    session_id: str
+    new_session: bool
+    user_message_id: str
+    reply_id: str
+    resumed: bool = False  # an earlier attempt may have written some of it
+
+    @classmethod
+    def fresh(cls, session_id: str | None) -> TurnPlan:
+        return cls(session_id or new_session_id(), session_id is None, new_message_id(), new_message_id())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Either ``plan`` (run the turn), ``response`` (replay it), or neither (another request is running it)."""
+
+    plan: TurnPlan | None = None
+    response: dict[str, Any] | None = None
+
+
+def fingerprint(message: str, session_id: str | None) -> str:
+    """The request as validated (message trimmed): the same question is the same body."""
+    return hashlib.sha256(json.dumps([message, session_id]).encode()).hexdigest()
+
+
+class IdempotencyStore:
+    def __init__(self, mongo: MongoGateway, lease_seconds: float) -> None:
+        self.mongo = mongo
+        # A running attempt cannot outlive its request's budget; after that its record may be taken over.
+        self.lease = timedelta(seconds=lease_seconds)
+
+    def claim(self, key: str, body_fingerprint: str, plan: TurnPlan) -> Claim:
+        moment = now()
+        record = {"_id": key, "fingerprint": body_fingerprint, "state": RUNNING, "plan": asdict(plan),
+                  "created_at": moment, "lease_until": moment + self.lease}
+        with self.mongo.call() as db:
+            records = db[IDEMPOTENCY]
+            try:
+                records.insert_one(record)
+                return Claim(plan=plan)
+            except DuplicateKeyError:
+                pass
+            existing = records.find_one({"_id": key})
+            if existing is None:
+                return Claim()  # removed by the TTL monitor a moment ago: the caller's next try inserts
+            if _expired(existing, moment):
+                # Past its 24 h but not yet removed (the TTL monitor runs once a minute): start afresh. Matching
+                # on the old created_at lets only one of two racing requests replace it.
+                replaced = records.find_one_and_replace({"_id": key, "created_at": existing["created_at"]}, record)
+                return Claim(plan=plan) if replaced is not None else Claim()
+            if existing["fingerprint"] != body_fingerprint:
+                raise IdempotencyKeyReused()
+            if existing["state"] == DONE:
+                return Claim(response=existing["response"])
+            taken = records.find_one_and_update(
+                {"_id": key, "state": existing["state"], "lease_until": existing["lease_until"],
+                 "$or": [{"state": FAILED}, {"lease_until": {"$lt": moment}}]},
+                {"$set": {"state": RUNNING, "lease_until": moment + self.lease}})
+        if taken is None:
+            return Claim()  # running elsewhere, or another retry took it over a moment ago
+        return Claim(plan=TurnPlan(**(existing["plan"] | {"resumed": True})))
+
+    def complete(self, key: str, response: dict[str, Any]) -> None:
+        with self.mongo.call() as db:
+            db[IDEMPOTENCY].update_one({"_id": key}, {"$set": {"state": DONE, "response": response}})
+
+    def release(self, key: str) -> None:
+        """The attempt failed: let a retry take over now instead of after the lease."""
+        with self.mongo.call() as db:
+            db[IDEMPOTENCY].update_one({"_id": key, "state": RUNNING}, {"$set": {"state": FAILED}})
+
+
+def _expired(record: dict[str, Any], moment: datetime) -> bool:
+    created: datetime = record["created_at"]
+    return moment - created >= timedelta(seconds=IDEMPOTENCY_TTL_SECONDS)

@@ -1,0 +1,84 @@
+"""Runs the agent beside the request, so the request keeps time whatever the agent does.
+
+The agent's text pieces come through a queue. While waiting, the request can send heartbeats (a stream must
+show life at least every 15 s) and give up at its deadline even if the agent is stuck inside a read: the
+request answers 504 on time, and the abandoned agent stops at its next piece or at its own socket timeout
+(which is the same budget). A real thread in-process, a greenlet under gunicorn's gevent worker (patched).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from travel_agent.agent.budget import time_left
+from travel_agent.agent.errors import AgentError
+from travel_agent.errors import BudgetExceeded, TravelAgentError
+
+log = logging.getLogger("travel_agent.chat.pump")
+
+_END = object()
+
+
+class ReplyPump:
+    def __init__(self, produce: Callable[[], Iterable[str]], heartbeat_seconds: float) -> None:
+        self._pieces: queue.Queue[object] = queue.Queue()
+        self._abandoned = threading.Event()
+        self._heartbeat = heartbeat_seconds
+        # A new thread or greenlet starts with empty context variables: copy the request's, so the agent
+        # sees its deadline (for its socket timeouts) and its log lines carry the request id.
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(self._run, produce), name="reply-pump", daemon=True).start()
+
+    def _run(self, produce: Callable[[], Iterable[str]]) -> None:
+        try:
+            pieces = iter(produce())
+            try:
+                for piece in pieces:
+                    if self._abandoned.is_set():
+                        return  # nobody is listening any more: stop reading the upstream
+                    self._pieces.put(piece)
+            finally:
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()  # a generator closes its upstream response
+        except TravelAgentError as exc:
+            self._pieces.put(exc)
+        except Exception as exc:  # a provider's bug must end the turn with an error, not hang it
+            log.error("the agent failed unexpectedly", exc_info=exc)
+            self._pieces.put(AgentError())
+        else:
+            self._pieces.put(_END)
+
+    def pieces(self) -> Iterator[str | None]:
+        """The agent's text pieces as they come, and None each time ``heartbeat_seconds`` pass without one.
+        Raises the agent's error, or BudgetExceeded when the agent's share of the budget is spent."""
+        try:
+            while True:
+                left = time_left()
+                wait = self._heartbeat if left is None else min(self._heartbeat, left)
+                if wait <= 0:
+                    raise BudgetExceeded()
+                try:
+                    piece = self._pieces.get(timeout=wait)
+                except queue.Empty:
+                    if left is not None and wait >= left:
+                        log.warning("the agent did not finish within the request's budget")
+                        raise BudgetExceeded() from None
+                    yield None
+                    continue
+                if piece is _END:
+                    return
+                if isinstance(piece, TravelAgentError):
+                    raise piece
+                assert isinstance(piece, str)
+                yield piece
+        finally:
+            self._abandoned.set()  # also when the client went away (GeneratorExit at a yield)
+
+    def text(self) -> str:
+        """The whole reply, within the budget."""
+        return "".join(piece for piece in self.pieces() if piece is not None)

@@ -1,0 +1,129 @@
+"""Sessions and messages in MongoDB, every call through the gateway.
+
+A session document counts two things. ``seq`` hands out message positions (two per turn: the question and
+the slot of its answer), so a reply sits right after its question even when turns overlap. ``version`` counts
+stored messages, bumped after each insert; the context cache is tagged with it, so a cached context that missed
+any write is never used (see ``context_cache``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+
+from travel_agent.agent.offline import Turn
+from travel_agent.chat.errors import SessionNotFound
+from travel_agent.chat.indexes import MESSAGES, SESSIONS
+from travel_agent.mongo import MongoGateway
+
+
+def new_session_id() -> str:
+    """192 random bits, URL-safe: unguessable, so knowing a session id is what grants access to it."""
+    return secrets.token_urlsafe(24)
+
+
+def new_message_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def now() -> datetime:
+    """The current time at BSON's millisecond precision, so what a response says equals what is stored."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    session_id: str
+    seq: int
+    role: str  # "user" or "assistant"
+    content: str
+    created_at: datetime
+    reply_to: str | None = None  # an assistant message: the id of the user message it answers
+
+    def turn(self) -> Turn:
+        return Turn(self.role, self.content)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = {"_id": self.id, "session_id": self.session_id, "seq": self.seq, "role": self.role,
+               "content": self.content, "created_at": self.created_at}
+        if self.reply_to is not None:
+            doc["reply_to"] = self.reply_to
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Message:
+        return cls(doc["_id"], doc["session_id"], doc["seq"], doc["role"], doc["content"], doc["created_at"],
+                   doc.get("reply_to"))
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    id: str
+    created_at: datetime
+    messages: list[Message]  # oldest first
+
+
+class ChatStore:
+    def __init__(self, mongo: MongoGateway) -> None:
+        self.mongo = mongo
+
+    def reserve_turn(self, session_id: str, *, create: bool) -> int:
+        """Two positions for a question and its answer; returns the question's. ``create`` starts the session
+        (only ever with an id the server made). SessionNotFound if it does not exist."""
+        moment = now()
+        with self.mongo.call() as db:
+            session = db[SESSIONS].find_one_and_update(
+                {"_id": session_id},
+                {"$inc": {"seq": 2}, "$set": {"updated_at": moment},
+                 "$setOnInsert": {"created_at": moment, "version": 0}},
+                upsert=create, return_document=ReturnDocument.AFTER, projection={"seq": 1})
+        if session is None:
+            raise SessionNotFound()
+        return int(session["seq"]) - 1
+
+    def add(self, message: Message) -> int:
+        """Store a message, then count it in the session's version; returns that version."""
+        with self.mongo.call() as db:
+            db[MESSAGES].insert_one(message.to_doc())
+            session = db[SESSIONS].find_one_and_update(
+                {"_id": message.session_id}, {"$inc": {"version": 1}},
+                return_document=ReturnDocument.AFTER, projection={"version": 1})
+        if session is None:  # deleted while this turn ran: the message is an orphan nobody can reach
+            raise SessionNotFound()
+        return int(session["version"])
+
+    def find(self, session_id: str, ids: Iterable[str]) -> dict[str, Message]:
+        with self.mongo.call() as db:
+            docs = list(db[MESSAGES].find({"session_id": session_id, "_id": {"$in": list(ids)}}))
+        return {doc["_id"]: Message.from_doc(doc) for doc in docs}
+
+    def recent(self, session_id: str, limit: int, *, before_seq: int | None = None) -> list[Message]:
+        """The session's last ``limit`` messages (before position ``before_seq``, if given), oldest first."""
+        query: dict[str, Any] = {"session_id": session_id}
+        if before_seq is not None:
+            query["seq"] = {"$lt": before_seq}
+        with self.mongo.call() as db:
+            docs = list(db[MESSAGES].find(query).sort("seq", DESCENDING).limit(limit))
+        return [Message.from_doc(doc) for doc in reversed(docs)]
+
+    def load(self, session_id: str) -> StoredSession:
+        with self.mongo.call() as db:
+            session = db[SESSIONS].find_one({"_id": session_id}, projection={"created_at": 1})
+            if session is None:
+                raise SessionNotFound()
+            docs = list(db[MESSAGES].find({"session_id": session_id}).sort("seq", ASCENDING))
+        return StoredSession(session_id, session["created_at"], [Message.from_doc(doc) for doc in docs])
+
+    def delete(self, session_id: str) -> None:
+        """The session first: from then on it is unknown, even if removing its messages is cut short."""
+        with self.mongo.call() as db:
+            if db[SESSIONS].delete_one({"_id": session_id}).deleted_count == 0:
+                raise SessionNotFound()
+            db[MESSAGES].delete_many({"session_id": session_id})

@@ -1,0 +1,92 @@
+"""Bad input on every chat route: each answer is the JSON envelope with the right status, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from tests.support.chat import SEND, STREAM, assert_envelope
+
+ROUTES = [SEND, STREAM]
+NOT_STRINGS = [{"$ne": None}, {"$gt": ""}, ["a"], 5, 1.5, True]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "message"),
+    ({"message": ""}, "message"),
+    ({"message": "   \n\t "}, "message"),
+    ({"message": "x" * 4001}, "message"),
+    ({"message": None}, "message"),
+    *[({"message": value}, "message") for value in NOT_STRINGS],
+    *[({"message": "hi", "session_id": value}, "session_id") for value in NOT_STRINGS],
+    ({"message": "hi", "session_id": ""}, "session_id"),
+    ({"message": "hi", "session_id": "s" * 129}, "session_id"),
+    ({"message": "hi", "admin": True}, "admin"),
+    ({"message": "hi", "$where": "1"}, "$where"),
+])
+def test_invalid_fields_are_422_naming_the_field(app: Flask, route: str, body: dict[str, Any], field: str) -> None:
+    response = app.test_client().post(route, json=body)
+    errors = assert_envelope(response, 422)["errors"]
+    assert list(errors["json"]) == [field], errors
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("body", ["[]", '"hello"', "42", "null", '[{"message": "hi"}]'])
+def test_a_body_that_is_not_an_object_is_422(app: Flask, route: str, body: str) -> None:
+    assert_envelope(app.test_client().post(route, data=body, content_type="application/json"), 422)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("data", [b'{"message": "hi"', b"{'message': 'hi'}", b'{"message": "\xff\xfe"}', b"\x00"])
+def test_malformed_json_is_400(app: Flask, route: str, data: bytes) -> None:
+    assert_envelope(app.test_client().post(route, data=data, content_type="application/json"), 400)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_body_that_is_not_json_is_415(app: Flask, route: str, content_type: str) -> None:
+    response = app.test_client().post(route, data='{"message": "hi"}', content_type=content_type)
+    assert_envelope(response, 415)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_body_over_the_size_limit_is_413(build_app: Callable[..., Flask], route: str) -> None:
+    app = build_app(MAX_BODY_BYTES=2048)
+    assert_envelope(app.test_client().post(route, json={"message": "x" * 3000}), 413)
+
+
+def test_the_longest_message_counts_characters_after_trimming(app: Flask) -> None:
+    client = app.test_client()
+    message = "é" * 4000  # 4,000 characters, 8,000 bytes
+    response = client.post(SEND, json={"message": f"  {message}\n"})
+    assert response.status_code == 200
+    stored = client.get(f"/api/chat/sessions/{response.get_json()['session_id']}").get_json()["messages"][0]
+    assert stored["content"] == message
+
+
+def test_a_null_session_id_starts_a_new_session(app: Flask) -> None:
+    response = app.test_client().post(SEND, json={"message": "hi", "session_id": None})
+    assert response.status_code == 200 and len(response.get_json()["session_id"]) == 32
+
+
+@pytest.mark.parametrize("key", ["", "has space", "naïve", "k" * 256, "tab\there"])
+def test_a_malformed_idempotency_key_is_422(app: Flask, key: str) -> None:
+    response = app.test_client().post(SEND, json={"message": "hi"}, headers={"Idempotency-Key": key})
+    errors = assert_envelope(response, 422)["errors"]
+    assert list(errors["headers"]) == ["Idempotency-Key"]
+
+
+def test_an_operator_in_the_path_is_just_an_unknown_session(app: Flask) -> None:
+    client = app.test_client()
+    for path in ("/api/chat/sessions/{\"$ne\":null}", "/api/chat/sessions/%7B%22%24ne%22%3A1%7D"):
+        assert_envelope(client.get(path), 404)
+        assert_envelope(client.delete(path), 404)
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", SEND), ("put", SEND), ("get", STREAM),
+                                              ("post", "/api/chat/sessions/abc")])
+def test_wrong_methods_are_405(app: Flask, method: str, path: str) -> None:
+    assert_envelope(getattr(app.test_client(), method)(path, json={"message": "hi"}), 405)

@@ -1,0 +1,56 @@
+"""Helpers for chat tests: calls that assert the envelope, and an SSE parser (in-process or over HTTP)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+SEND = "/api/chat/send"
+MODEL = "travel-test-model"
+API_KEY = "sk-test-0123456789"
+STREAM = "/api/chat/stream"
+
+
+def session_path(session_id: str) -> str:
+    return f"/api/chat/sessions/{session_id}"
+
+
+def assert_envelope(response: Any, code: int) -> dict[str, Any]:
+    """A JSON error envelope with this status (a Flask test response or a requests one)."""
+    assert response.status_code == code, (response.status_code, _text(response))
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert body["code"] == code and body["status"] and body["request_id"], body
+    assert "Traceback" not in _text(response)
+    return body
+
+
+def _text(response: Any) -> str:
+    return response.get_data(as_text=True) if hasattr(response, "get_data") else response.text
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    """(event, data) pairs in order; a comment block is ("comment", its text)."""
+    return [event for block in text.split("\n\n") if block.strip() for event in [parse_block(block)]]
+
+
+def parse_block(block: str) -> tuple[str, Any]:
+    lines = block.strip("\n").split("\n")
+    if all(line.startswith(":") for line in lines):
+        return "comment", "\n".join(line[1:].strip() for line in lines)
+    fields = dict(line.split(": ", 1) for line in lines)
+    return fields["event"], json.loads(fields["data"])
+
+
+def blocks(chunks: Iterable[bytes]) -> Iterable[str]:
+    """SSE blocks from a byte stream as they complete (for timing what arrives when)."""
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk.decode()
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            yield block
+
+
+def chunks_text(events: list[tuple[str, Any]]) -> str:
+    return "".join(data["text"] for kind, data in events if kind == "chunk")
