@@ -11,7 +11,9 @@ excess should be answered 503 within milliseconds, not left to time out.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +27,14 @@ from benchmarks.stack import GunicornServer, Stack, worker_pid
 class CapacityOptions:
     delay: float = 5.0
     steps: tuple[int, ...] = (50, 100, 200, 400, 800)
-    cycles: float = 2.0  # each step lasts this many upstream delays, after one delay of ramp-up
+    cycles: float = 2.0  # each step measures this many upstream delays, after two of ramp-up
     slack: float = 1.0  # seconds a held chat may take beyond the upstream's delay
     overload_seconds: float = 20.0
     overload_factor: float = 2.0
+    # The worker's own limit, apart from the database: this many chats held at once by a slower upstream,
+    # started over one hold_delay so that the database sees a rate it keeps up with.
+    hold_chats: int = 600
+    hold_delay: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -53,15 +59,29 @@ def _chat_client(timeout: float) -> pyload.Client:
     return run
 
 
+def warnings_since(server: GunicornServer, offset: int) -> dict[str, int]:
+    """WARNING and ERROR lines the service logged since ``offset``, counted by their text (numbers and ids
+    blanked), so a step that degrades says how."""
+    counts: Counter[str] = Counter()
+    for line in server.log_text()[offset:].splitlines():
+        for level in ("WARNING", "ERROR"):
+            if level in line:
+                text = line.split(level, 1)[1]
+                counts[f"{level}{re.sub(r'[0-9a-f]{16,}|[0-9]+', 'N', text)[:140]}"] += 1
+    return dict(counts.most_common(5))
+
+
 def capacity_step(server: GunicornServer, pid: int, clients: int, options: CapacityOptions,
                   procs: dict[str, int]) -> dict[str, Any]:
     duration = options.delay * options.cycles
+    log_offset = len(server.log_text())
     timeout = options.delay * 4 + 10
     cpu_before = machine.cpu_of(procs)
 
     async def work() -> pyload.Recorder:
+        # Starts spread over one delay, then one more delay to settle, before the measured window.
         return await pyload.closed_loop(server.port, clients, _chat_client(timeout), duration,
-                                        warmup=options.delay + 0.5)
+                                        warmup=2 * options.delay + 0.5, stagger=options.delay)
 
     recorder, sampler = asyncio.run(with_sampler(server.port, pid, work))
     cpu = machine.cpu_spent(cpu_before, machine.cpu_of(procs))
@@ -70,13 +90,72 @@ def capacity_step(server: GunicornServer, pid: int, clients: int, options: Capac
     p99 = summary["ok_latency_ms"]["p99"]
     held = (ok == summary["requests"] and ok > 0 and p99 is not None
             and p99 <= (options.delay + options.slack) * 1000)
-    elapsed = duration + options.delay + 0.5
+    elapsed = duration + 2 * options.delay + 0.5
     return {"clients": clients, **summary, "held": held,
             "peak_in_flight": max(sampler.in_flight, default=None),
             "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
             "probe_p99_ms": stats.ms(stats.percentile(sampler.probe_latency, 99)),
             "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
-            "load_average": machine.load_average()}
+            "log_warnings": warnings_since(server, log_offset), "load_average": machine.load_average()}
+
+
+def warm_up(port: int, chats: int, delay: float) -> None:
+    """A few chats at once: imports, pools, indexes and the upstream connections, before anything counts."""
+
+    async def one() -> None:
+        conn = pyload.Connection(port)
+        try:
+            await pyload.timed(conn, "POST", SEND_PATH, {"message": MESSAGES[0]}, timeout=delay * 4 + 10)
+        finally:
+            await conn.close()
+
+    async def all_of_them() -> None:
+        await asyncio.gather(*(one() for _ in range(chats)))
+
+    asyncio.run(all_of_them())
+
+
+def hold(stack: Stack, mongo: Any, redis: Any, options: CapacityOptions) -> dict[str, Any]:
+    """``hold_chats`` chats in flight at once behind a ``hold_delay`` upstream: do they all succeed, and what
+    does the worker's RSS grow by, per held chat?"""
+    upstream = stack.upstream_process(options.hold_delay)
+    server = stack.service(mongo, redis, env={**service_env(upstream.base_url, options.hold_chats * 2), **options.env})
+    pid = worker_pid(server)
+    warm_up(server.port, 20, options.hold_delay)
+    idle = machine.rss_bytes(pid) or 0
+    log_offset = len(server.log_text())
+    cpu_before = machine.cpu_seconds(pid)
+    timeout = options.hold_delay * 2 + 30
+
+    async def one(index: int) -> pyload.Sample:
+        await asyncio.sleep(options.hold_delay * index / options.hold_chats)
+        conn = pyload.Connection(server.port)
+        try:
+            sample, _ = await pyload.timed(conn, "POST", SEND_PATH, {"message": MESSAGES[index % len(MESSAGES)]},
+                                           timeout=timeout)
+            return sample
+        finally:
+            await conn.close()
+
+    async def work() -> list[pyload.Sample]:
+        return list(await asyncio.gather(*(one(i) for i in range(options.hold_chats))))
+
+    samples, sampler = asyncio.run(with_sampler(server.port, pid, work, every=0.5))
+    peak = max((r for _, r in sampler.rss), default=idle)
+    peak_in_flight = max(sampler.in_flight, default=0)
+    summary = stats.summarize(samples, options.hold_delay * 2)
+    cpu_after = machine.cpu_seconds(pid)
+    cpu_ms = None
+    if cpu_before is not None and cpu_after is not None:
+        cpu_ms = round((cpu_after - cpu_before) / len(samples) * 1e3, 2)
+    warnings = warnings_since(server, log_offset)
+    server.stop()
+    upstream.stop()
+    return {"chats": options.hold_chats, "delay_s": options.hold_delay, "statuses": summary["statuses"],
+            "ok_latency_ms": summary["ok_latency_ms"], "peak_in_flight": peak_in_flight,
+            "idle_rss_mib": round(idle / 2**20, 1), "peak_rss_mib": round(peak / 2**20, 1),
+            "bytes_per_chat": round((peak - idle) / peak_in_flight) if peak_in_flight else None,
+            "worker_cpu_ms_per_chat": cpu_ms, "log_warnings": warnings}
 
 
 def slope_bytes(points: list[tuple[int, float]]) -> float | None:
@@ -95,26 +174,37 @@ def slope_bytes(points: list[tuple[int, float]]) -> float | None:
 def overload(server: GunicornServer, pid: int, rate: float, options: CapacityOptions, max_open: int,
              procs: dict[str, int]) -> dict[str, Any]:
     timeout = options.delay * 4 + 10
+    kinds: Counter[str] = Counter()
+    shed_latency: list[float] = []
 
     async def send(conn: pyload.Connection) -> pyload.Sample:
-        sample, _ = await pyload.timed(conn, "POST", SEND_PATH, {"message": MESSAGES[0]}, timeout=timeout)
+        sample, response = await pyload.timed(conn, "POST", SEND_PATH, {"message": MESSAGES[0]}, timeout=timeout)
+        if response is not None and response.status == 503:
+            # Shed by the admission cap ("busy"), or a dependency that did not answer in time.
+            shed = b"busy" in response.body
+            kinds["503 shed" if shed else "503 dependency"] += 1
+            if shed:
+                shed_latency.append(sample.latency)
         return sample
 
     async def work() -> list[pyload.Sample]:
         return await pyload.open_loop(server.port, rate, options.overload_seconds, send, max_open)
 
     cpu_before = machine.cpu_of(procs)
+    log_offset = len(server.log_text())
     started = time.monotonic()
     samples, sampler = asyncio.run(with_sampler(server.port, pid, work))
     elapsed = time.monotonic() - started
     cpu = machine.cpu_spent(cpu_before, machine.cpu_of(procs))
     # Goodput over the arrivals' window: chats that arrived in it and were answered 200.
     summary = stats.summarize(samples, options.overload_seconds)
-    return {"offered_rps": round(rate, 2), **summary, "peak_in_flight": max(sampler.in_flight, default=None),
+    return {"offered_rps": round(rate, 2), **summary, "kinds_of_503": dict(kinds),
+            "shed_only_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in shed_latency]),
+            "peak_in_flight": max(sampler.in_flight, default=None),
             "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
             "probe_p99_ms": stats.ms(stats.percentile(sampler.probe_latency, 99)),
             "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
-            "load_average": machine.load_average()}
+            "log_warnings": warnings_since(server, log_offset), "load_average": machine.load_average()}
 
 
 def run(options: CapacityOptions) -> dict[str, Any]:
@@ -125,8 +215,7 @@ def run(options: CapacityOptions) -> dict[str, Any]:
         server = stack.service(mongo, redis, env={**service_env(upstream.base_url, ceiling * 4), **options.env})
         pid = worker_pid(server)
         procs = {"worker": pid, "mongo": mongo.pid, "redis": redis.pid, "upstream": upstream.pid}
-        # Warm-up: imports, pools, indexes.
-        capacity_step(server, pid, 10, CapacityOptions(delay=options.delay, cycles=1), procs)
+        warm_up(server.port, 20, options.delay)
         idle_rss = machine.rss_bytes(pid) or 0
         steps = []
         for clients in options.steps:
@@ -144,6 +233,7 @@ def run(options: CapacityOptions) -> dict[str, Any]:
                                   "capacity": capacity, "peak_goodput_rps": peak_goodput,
                                   "bytes_per_chat": None if per_chat is None else round(per_chat)}
         server.stop()
+        result["hold"] = hold(stack, mongo, redis, options)  # also lets the database settle before overload
         if capacity:
             shed_server = stack.service(mongo, redis, env={**service_env(upstream.base_url, capacity),
                                                            **options.env})
@@ -168,11 +258,21 @@ def print_table(data: dict[str, Any]) -> None:
     per_chat = data["bytes_per_chat"]
     print(f"capacity {data['capacity']} chats in flight, peak goodput {data['peak_goodput_rps']}/s, "
           f"{'-' if per_chat is None else round(per_chat / 1024, 1)} KiB of worker RSS per held chat")
+    h = data.get("hold")
+    if h:
+        per = "-" if h["bytes_per_chat"] is None else round(h["bytes_per_chat"] / 1024, 1)
+        print(results.table(
+            f"Held at once: {h['chats']} chats behind a {h['delay_s']} s upstream (the worker's own limit)",
+            ["chats", "peak in flight", "statuses", "p99 ms", "idle RSS MiB", "peak RSS MiB", "KiB per chat",
+             "worker CPU ms/chat"],
+            [[h["chats"], h["peak_in_flight"], h["statuses"], h["ok_latency_ms"]["p99"], h["idle_rss_mib"],
+              h["peak_rss_mib"], per, h["worker_cpu_ms_per_chat"]]]))
     o = data.get("overload")
     if o:
         print(results.table(
             f"Overload: MAX_IN_FLIGHT={o['max_in_flight']}, arrivals at {opts['overload_factor']}x peak goodput",
-            ["offered/s", "goodput/s", "of peak", "statuses", "200 p99 ms", "503 p50 ms", "503 p99 ms", "probe p99 ms"],
+            ["offered/s", "goodput/s", "of peak", "statuses", "503 kinds", "200 p99 ms", "shed p50 ms", "shed p99 ms",
+             "probe p99 ms"],
             [[o["offered_rps"], o["goodput_rps"], stats.ratio(o["goodput_rps"], data["peak_goodput_rps"]),
-              o["statuses"], o["ok_latency_ms"]["p99"], o["shed_latency_ms"]["p50"], o["shed_latency_ms"]["p99"],
-              o["probe_p99_ms"]]]))
+              o["statuses"], o["kinds_of_503"], o["ok_latency_ms"]["p99"], o["shed_only_latency_ms"]["p50"],
+              o["shed_only_latency_ms"]["p99"], o["probe_p99_ms"]]]))

@@ -33,7 +33,8 @@ def _chat(args: argparse.Namespace) -> dict[str, Any]:
 
 def _capacity(args: argparse.Namespace) -> dict[str, Any]:
     return capacity_bench.run(capacity_bench.CapacityOptions(
-        delay=args.delay, steps=tuple(args.steps), cycles=args.cycles, overload_seconds=args.overload_seconds))
+        delay=args.delay, steps=tuple(args.steps), cycles=args.cycles, overload_seconds=args.overload_seconds,
+        hold_chats=args.hold_chats, hold_delay=args.hold_delay))
 
 
 def _soak(args: argparse.Namespace) -> dict[str, Any]:
@@ -70,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
                    help="concurrent chats per step, until one does not hold (50 100 200 300 400 600)")
     g.add_argument("--cycles", type=float, default=2.0, help="length of a step, in upstream delays (2)")
     g.add_argument("--overload-seconds", type=float, default=20.0, help="length of the overload run (20)")
+    g.add_argument("--hold-chats", type=int, default=600, help="chats held at once for the memory figure (600)")
+    g.add_argument("--hold-delay", type=float, default=30.0, help="upstream delay of that hold, seconds (30)")
     g = p.add_argument_group("soak and profile")
     g.add_argument("--minutes", type=float, default=2.0, help="length of the soak (2; the documented one is 10)")
     g.add_argument("--soak-clients", type=int, default=8, help="concurrent clients of the soak (8)")

@@ -127,19 +127,26 @@ class Recorder:
 Client = Callable[[Connection, Recorder, float], Awaitable[None]]
 
 
-async def closed_loop(port: int, clients: int, client: Client, duration: float, warmup: float) -> Recorder:
-    """``clients`` concurrent clients, each on its own connection, running ``client`` until the end time."""
+async def closed_loop(port: int, clients: int, client: Client, duration: float, warmup: float,
+                      stagger: float = 0.0) -> Recorder:
+    """``clients`` concurrent clients, each on its own connection, running ``client`` until the end time.
+
+    ``stagger``: the clients start spread evenly over that many seconds, so that requests of equal length do
+    not arrive in lockstep bursts (independent users do not); keep the warm-up longer than it.
+    """
     now = time.monotonic()
     recorder = Recorder(now + warmup, now + warmup + duration)
 
-    async def one() -> None:
+    async def one(index: int) -> None:
+        if stagger:
+            await asyncio.sleep(stagger * index / clients)
         conn = Connection(port)
         try:
             await client(conn, recorder, recorder.measure_until)
         finally:
             await conn.close()
 
-    await asyncio.gather(*(one() for _ in range(clients)))
+    await asyncio.gather(*(one(i) for i in range(clients)))
     return recorder
 
 
