@@ -149,7 +149,7 @@ def hold(stack: Stack, mongo: Any, redis: Any, options: CapacityOptions) -> dict
     if cpu_before is not None and cpu_after is not None:
         cpu_ms = round((cpu_after - cpu_before) / len(samples) * 1e3, 2)
     warnings = warnings_since(server, log_offset)
-    server.stop()
+    server.kill()  # done with it: no need to wait for its graceful shutdown
     upstream.stop()
     return {"chats": options.hold_chats, "delay_s": options.hold_delay, "statuses": summary["statuses"],
             "ok_latency_ms": summary["ok_latency_ms"], "peak_in_flight": peak_in_flight,
@@ -232,13 +232,17 @@ def run(options: CapacityOptions) -> dict[str, Any]:
                                   "idle_rss_mib": round(idle_rss / 2**20, 1), "steps": steps,
                                   "capacity": capacity, "peak_goodput_rps": peak_goodput,
                                   "bytes_per_chat": None if per_chat is None else round(per_chat)}
-        server.stop()
+        server.kill()  # done with it: no need to wait for its graceful shutdown
         result["hold"] = hold(stack, mongo, redis, options)  # also lets the database settle before overload
         if capacity:
+            # Fresh servers: SecantusDB's cost per operation grows with the data the steps and the hold left,
+            # and the overload must meet the database the capacity was measured against.
+            mongo, redis = stack.mongo(), stack.redis()
             shed_server = stack.service(mongo, redis, env={**service_env(upstream.base_url, capacity),
                                                            **options.env})
+            warm_up(shed_server.port, 20, options.delay)
             shed_pid = worker_pid(shed_server)
-            procs["worker"] = shed_pid
+            procs.update(worker=shed_pid, mongo=mongo.pid, redis=redis.pid)
             rate = options.overload_factor * peak_goodput
             max_open = int(capacity * options.overload_factor * 2)
             result["overload"] = {"max_in_flight": capacity,

@@ -125,3 +125,5 @@ class UpstreamProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(10)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()

@@ -58,3 +58,25 @@ def test_profile_is_summed_by_package_and_per_request(tmp_path: Path) -> None:
     assert summary["busy_samples"] == 8 and summary["idle_pct"] == 20.0
     assert summary["self_by_package_pct"] == {"travel_agent": 75.0, "gunicorn": 25.0}
     assert profiling.per_request_us(summary, 400.0, "inclusive_pct") == {"wsgi_app": 300.0}
+
+
+@pytest.mark.slow
+def test_chat_benchmark_runs_both_sides_and_counts_the_same_operations(tmp_path: Path) -> None:
+    assert cli.main(["chat", "--runs", "1", "--duration", "1", "--chat-connections", "2", "--out", str(tmp_path)]) == 0
+    data = _result(tmp_path, "chat")
+    (run,) = data["runs"]
+    assert run["floor"]["requests"] > 0 and run["service"]["requests"] > 0 and run["service"]["non_2xx"] == 0
+    assert data["operations"]["same"], data["operations"]
+
+
+@pytest.mark.slow
+def test_capacity_and_soak_benchmarks_write_their_figures(tmp_path: Path) -> None:
+    assert cli.main(["capacity", "--delay", "0.5", "--steps", "4", "--cycles", "2", "--overload-seconds", "2",
+                     "--hold-chats", "8", "--hold-delay", "1", "--out", str(tmp_path)]) == 0
+    capacity = _result(tmp_path, "capacity")
+    assert capacity["steps"][0]["statuses"].get("200", 0) > 0
+    assert capacity["hold"]["statuses"] == {"200": 8}
+    assert capacity["overload"]["requests"] > 0
+    assert cli.main(["soak", "--minutes", "0.1", "--soak-clients", "2", "--out", str(tmp_path)]) == 0
+    soak = _result(tmp_path, "soak")
+    assert soak["memory"]["samples"] > 0 and soak["requests"].get("send 200", 0) > 0
