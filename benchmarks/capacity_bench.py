@@ -26,15 +26,15 @@ from benchmarks.stack import GunicornServer, Stack, worker_pid
 @dataclass(frozen=True)
 class CapacityOptions:
     delay: float = 5.0
-    steps: tuple[int, ...] = (50, 100, 200, 400, 800)
+    steps: tuple[int, ...] = (50, 100, 150, 200, 300, 400, 600)
     cycles: float = 2.0  # each step measures this many upstream delays, after two of ramp-up
     slack: float = 1.0  # seconds a held chat may take beyond the upstream's delay
     overload_seconds: float = 20.0
     overload_factor: float = 2.0
     # The worker's own limit, apart from the database: this many chats held at once by a slower upstream,
     # started over one hold_delay so that the database sees a rate it keeps up with.
-    hold_chats: int = 600
-    hold_delay: float = 30.0
+    hold_chats: int = 400
+    hold_delay: float = 20.0
     env: dict[str, str] = field(default_factory=dict)
 
 
