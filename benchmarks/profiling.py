@@ -3,9 +3,11 @@ summed by function (self time) and by package (self time), and for a few frames 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,16 @@ _PACKAGES = ("travel_agent", "benchmarks", "flask_smorest", "flask", "werkzeug",
              "contextvars", "threading", "urllib", "socket", "ssl", "re", "datetime")
 
 
+def binary() -> str | None:
+    """py-spy beside the interpreter (the venv, which scripts/bench does not put on PATH), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("py-spy")
+
+
 def available() -> bool:
-    return shutil.which("py-spy") is not None
+    return binary() is not None
 
 
 def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path:
@@ -31,7 +41,7 @@ def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path:
     system time is measured apart, from /proc. Blocking mode: py-spy pauses the process for each sample,
     which costs the worker a little speed but never reads a torn stack.
     """
-    subprocess.run(["py-spy", "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", str(rate),
+    subprocess.run([binary() or "py-spy", "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", str(rate),
                     "--gil", "-f", "raw", "-o", str(out)], capture_output=True, text=True, timeout=seconds + 60,
                    check=True)
     return out
