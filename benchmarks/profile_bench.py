@@ -74,6 +74,7 @@ def run(options: ProfileOptions) -> dict[str, Any]:
     out: dict[str, Any] = {"options": options.__dict__}
     with Stack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
+        out["layers_us"] = layers(mongo.uri, redis.url)
         servers = {"floor": stack.floor(), "service": stack.service(mongo, redis)}
         report = wrk.report_script(stack.root)
         for path in ("/health/live", "/health"):
@@ -89,10 +90,31 @@ def run(options: ProfileOptions) -> dict[str, Any]:
     return out
 
 
+def layers(mongo_uri: str, redis_url: str) -> dict[str, dict[str, float]]:
+    """benchmarks.layers in its own (gevent-patched) process: CPU us per request of each layer, in-process."""
+    import json
+    import os
+    import sys
+
+    from benchmarks.stack import REPO_ROOT
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT),
+                                                      env.get("PYTHONPATH")]))
+    out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo_uri, "--redis", redis_url],
+                         capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300, check=True)
+    result: dict[str, dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def print_table(data: dict[str, Any]) -> None:
     if "skipped" in data:
         print("profile skipped:", data["skipped"])
         return
+    by_path = data["layers_us"]
+    names = list(next(iter(by_path.values())))
+    print(results.table("CPU us per request of each layer, in-process (no socket, no gunicorn; min of 7 repeats)",
+                        ["layer", *by_path], [[name, *(by_path[path][name] for path in by_path)] for name in names]))
     for path in ("/health/live", "/health"):
         d = data[path]
         print(results.table(
