@@ -161,26 +161,27 @@ def run(options: ChatOptions) -> dict[str, Any]:
         mongo, redis = stack.mongo(), stack.redis()
         service = stack.service(mongo, redis)
         ops = check_operations(stack, mongo, redis, service.port)
+        for server in (service, mongo, redis):
+            server.kill()
         runs: list[dict[str, Any]] = []
         for i in range(options.runs):
-            if i:
-                # Fresh servers for every pair: SecantusDB's cost per operation grows with the data it holds
-                # (its CPU per turn doubled over five runs on one server), which would favour the first runs.
-                service.kill()
-                mongo.kill()
-                redis.kill()
-                mongo, redis = stack.mongo(), stack.redis()
-                service = stack.service(mongo, redis)
-            pid = worker_pid(service)
-            run_service(stack, service.port, pid, options.connections, 1.0, use_wrk)  # warm-up
             order = ["floor", "service"] if i % 2 == 0 else ["service", "floor"]
             pair: dict[str, dict[str, Any]] = {}
             for side in order:
+                # Fresh servers for every measurement: SecantusDB's cost per operation grows with all the data
+                # it holds (whichever side ran second in a pair on one server was the slower, by up to 40 %).
+                mongo, redis = stack.mongo(), stack.redis()
                 if side == "floor":
                     pair[side] = run_floor(mongo, redis, options.connections, options.duration)
                 else:
+                    service = stack.service(mongo, redis)
+                    pid = worker_pid(service)
+                    run_service(stack, service.port, pid, options.connections, 1.0, use_wrk)  # warm-up
                     pair[side] = run_service(stack, service.port, pid, options.connections, options.duration,
                                              use_wrk, backends(mongo, redis))
+                    service.kill()
+                mongo.kill()
+                redis.kill()
             runs.append({"run": i + 1, **pair, "ratio": stats.ratio(pair["service"]["rps"], pair["floor"]["rps"])})
     tool = wrk.version() if use_wrk else "python-asyncio"
     summary = {
