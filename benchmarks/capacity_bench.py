@@ -33,8 +33,8 @@ class CapacityOptions:
     overload_factor: float = 2.0
     # The worker's own limit, apart from the database: this many chats held at once by a slower upstream,
     # started over one hold_delay so that the database sees a rate it keeps up with.
-    hold_chats: int = 400
-    hold_delay: float = 20.0
+    hold_chats: int = 300
+    hold_delay: float = 15.0
     env: dict[str, str] = field(default_factory=dict)
 
 

@@ -71,12 +71,12 @@ def parser() -> argparse.ArgumentParser:
                    help="concurrent chats per step, until one does not hold (50 100 150 200 300 400 600)")
     g.add_argument("--cycles", type=float, default=2.0, help="length of a step, in upstream delays (2)")
     g.add_argument("--overload-seconds", type=float, default=20.0, help="length of the overload run (20)")
-    g.add_argument("--hold-chats", type=int, default=400, help="chats held at once for the memory figure (400)")
-    g.add_argument("--hold-delay", type=float, default=20.0, help="upstream delay of that hold, seconds (20)")
+    g.add_argument("--hold-chats", type=int, default=300, help="chats held at once for the memory figure (300)")
+    g.add_argument("--hold-delay", type=float, default=15.0, help="upstream delay of that hold, seconds (15)")
     g = p.add_argument_group("soak and profile")
     g.add_argument("--minutes", type=float, default=2.0, help="length of the soak (2; the documented one is 10)")
     g.add_argument("--soak-clients", type=int, default=8, help="concurrent clients of the soak (8)")
-    g.add_argument("--profile-seconds", type=float, default=6.0, help="seconds sampled per profile (6)")
+    g.add_argument("--profile-seconds", type=float, default=5.0, help="seconds sampled per profile (5)")
     p.add_argument("--out", type=Path, default=None, help="directory for the JSON results (benchmarks/results)")
     return p
 

@@ -64,7 +64,7 @@ CHAT_FRAMES = ("RequestScopeMiddleware.__call__", "Flask.wsgi_app", "Logger.acce
 
 @dataclass(frozen=True)
 class ProfileOptions:
-    seconds: float = 6.0
+    seconds: float = 5.0
     connections: int = 16
 
 
