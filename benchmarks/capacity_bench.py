@@ -176,15 +176,16 @@ def overload(server: GunicornServer, pid: int, rate: float, options: CapacityOpt
     timeout = options.delay * 4 + 10
     kinds: Counter[str] = Counter()
     shed_latency: list[float] = []
+    dependency_latency: list[float] = []
 
     async def send(conn: pyload.Connection) -> pyload.Sample:
         sample, response = await pyload.timed(conn, "POST", SEND_PATH, {"message": MESSAGES[0]}, timeout=timeout)
         if response is not None and response.status == 503:
-            # Shed by the admission cap ("busy"), or a dependency that did not answer in time.
-            shed = b"busy" in response.body
+            # Shed by the admission cap (the middleware's "The service is busy"), or a dependency that did not
+            # answer in time ("The database is busy", "A backing service is temporarily unavailable").
+            shed = b"service is busy" in response.body
             kinds["503 shed" if shed else "503 dependency"] += 1
-            if shed:
-                shed_latency.append(sample.latency)
+            (shed_latency if shed else dependency_latency).append(sample.latency)
         return sample
 
     async def work() -> list[pyload.Sample]:
@@ -200,6 +201,7 @@ def overload(server: GunicornServer, pid: int, rate: float, options: CapacityOpt
     summary = stats.summarize(samples, options.overload_seconds)
     return {"offered_rps": round(rate, 2), **summary, "kinds_of_503": dict(kinds),
             "shed_only_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in shed_latency]),
+            "dependency_503_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in dependency_latency]),
             "peak_in_flight": max(sampler.in_flight, default=None),
             "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
             "probe_p99_ms": stats.ms(stats.percentile(sampler.probe_latency, 99)),
@@ -248,6 +250,32 @@ def run(options: CapacityOptions) -> dict[str, Any]:
             result["overload"] = {"max_in_flight": capacity,
                                   **overload(shed_server, shed_pid, rate, options, max_open, procs)}
     return result
+
+
+def run_overload(rate: float, cap: int, options: CapacityOptions) -> dict[str, Any]:
+    """Only the overload, on fresh servers: chats arriving at ``rate`` per second with MAX_IN_FLIGHT=``cap``
+    (and gunicorn's WORKER_CONNECTIONS at its default of 1000), to compare caps at a given load."""
+    with Stack() as stack:
+        mongo, redis = stack.mongo(), stack.redis()
+        upstream = stack.upstream_process(options.delay)
+        server = stack.service(mongo, redis, env={**service_env(upstream.base_url, cap), "WORKER_CONNECTIONS": "1000",
+                                                  **options.env})
+        pid = worker_pid(server)
+        warm_up(server.port, 20, options.delay)
+        procs = {"worker": pid, "mongo": mongo.pid, "redis": redis.pid, "upstream": upstream.pid}
+        result = overload(server, pid, rate, options, max_open=int(rate * (options.delay * 4 + 10)), procs=procs)
+    return {"options": {**options.__dict__, "steps": list(options.steps)}, "max_in_flight": cap, **result}
+
+
+def print_overload(data: dict[str, Any]) -> None:
+    o = data
+    print(results.table(
+        f"Overload only: MAX_IN_FLIGHT={o['max_in_flight']}, {o['offered_rps']} chats/s offered for "
+        f"{o['options']['overload_seconds']} s, upstream delay {o['options']['delay']} s",
+        ["goodput/s", "statuses", "503 kinds", "200 p50 ms", "200 p99 ms", "shed p99 ms", "dependency 503 p50 ms",
+         "peak in flight"],
+        [[o["goodput_rps"], o["statuses"], o["kinds_of_503"], o["ok_latency_ms"]["p50"], o["ok_latency_ms"]["p99"],
+          o["shed_only_latency_ms"]["p99"], o["dependency_503_latency_ms"]["p50"], o["peak_in_flight"]]]))
 
 
 def print_table(data: dict[str, Any]) -> None:

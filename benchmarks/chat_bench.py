@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmarks import machine, pyload, results, stats, wrk
 from benchmarks.conversation import MESSAGES, SEND_PATH
-from benchmarks.stack import REPO_ROOT, MongoServer, RedisServer, Stack, worker_pid
+from benchmarks.stack import REPO_ROOT, MongoServer, RedisServer, Stack, python_env, worker_pid
 
 FLOOR_DB = "travel_agent_floor"
 OP_CHECK_CONVERSATIONS = 10
@@ -44,9 +44,10 @@ def _per_request_us(spent: dict[str, float | None], requests: int) -> dict[str, 
 def run_floor(mongo: MongoServer, redis: RedisServer, connections: int, duration: float,
               warmup: float = 1.0) -> dict[str, Any]:
     cpu_before = machine.cpu_of(backends(mongo, redis))
-    out = subprocess.run(floor_command(mongo, redis, "--concurrency", str(connections), "--duration", str(duration),
-                                       "--warmup", str(warmup)),
-                         capture_output=True, text=True, cwd=REPO_ROOT, env=_env(), timeout=duration + warmup + 120)
+    argv = floor_command(mongo, redis, "--concurrency", str(connections), "--duration", str(duration),
+                         "--warmup", str(warmup))
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT, env=python_env(),
+                         timeout=duration + warmup + 120)
     if out.returncode != 0:
         raise RuntimeError(f"chat floor failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -55,15 +56,6 @@ def run_floor(mongo: MongoServer, redis: RedisServer, connections: int, duration
         machine.cpu_spent(cpu_before, machine.cpu_of(backends(mongo, redis))), result["all_turns"])
     result["load_average"] = machine.load_average()
     return result
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT),
-                                                      env.get("PYTHONPATH")]))
-    return env
 
 
 async def _conversation(conn: pyload.Connection) -> list[pyload.Sample]:
@@ -149,7 +141,7 @@ def check_operations(stack: Stack, mongo: MongoServer, redis: RedisServer, port:
     asyncio.run(service_conversations())
     middle = operation_counts(mongo, redis)
     subprocess.run(floor_command(mongo, redis, "--conversations", str(OP_CHECK_CONVERSATIONS)), check=True,
-                   capture_output=True, cwd=REPO_ROOT, env=_env(), timeout=120)
+                   capture_output=True, cwd=REPO_ROOT, env=python_env(), timeout=120)
     after = operation_counts(mongo, redis)
     service, floor = per_turn(before, middle, turns), per_turn(middle, after, turns)
     return {"service_per_turn": service, "floor_per_turn": floor, "same": service == floor}

@@ -2,7 +2,8 @@
 
 Parts: health (/health/live and /health against a bare Flask floor), chat (POST /api/chat/send against the
 same MongoDB and Redis operations issued directly), capacity (in-flight chats behind a 5 s upstream, memory per
-chat, then overload at twice that), soak (worker memory over minutes), profile (py-spy: where the CPU goes).
+chat, then overload at twice that), soak (worker memory over minutes), profile (py-spy: where the CPU goes),
+overload (only the overload, at --rate chats/s with MAX_IN_FLIGHT=--cap, to compare caps; not part of all).
 ``all`` runs every part with defaults sized to finish in under 10 minutes on a 2-core machine. Each part writes
 benchmarks/results/<part>-<UTC time>.json and prints its tables.
 """
@@ -37,6 +38,11 @@ def _capacity(args: argparse.Namespace) -> dict[str, Any]:
         hold_chats=args.hold_chats, hold_delay=args.hold_delay))
 
 
+def _overload(args: argparse.Namespace) -> dict[str, Any]:
+    return capacity_bench.run_overload(args.rate, args.cap, capacity_bench.CapacityOptions(
+        delay=args.delay, overload_seconds=args.overload_seconds))
+
+
 def _soak(args: argparse.Namespace) -> dict[str, Any]:
     return soak_bench.run(soak_bench.SoakOptions(minutes=args.minutes, clients=args.soak_clients))
 
@@ -50,6 +56,7 @@ PARTS: dict[str, Part] = {
     "chat": (_chat, chat_bench.print_table),
     "capacity": (_capacity, capacity_bench.print_table),
     "soak": (_soak, soak_bench.print_table),
+    "overload": (_overload, capacity_bench.print_overload),
     "profile": (_profile, profile_bench.print_table),
 }
 
@@ -71,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
                    help="concurrent chats per step, until one does not hold (50 100 150 200 300 400 600)")
     g.add_argument("--cycles", type=float, default=2.0, help="length of a step, in upstream delays (2)")
     g.add_argument("--overload-seconds", type=float, default=20.0, help="length of the overload run (20)")
+    g.add_argument("--rate", type=float, default=40.0, help="overload part alone: chats offered per second (40)")
+    g.add_argument("--cap", type=int, default=100, help="overload part alone: MAX_IN_FLIGHT (100)")
     g.add_argument("--hold-chats", type=int, default=300, help="chats held at once for the memory figure (300)")
     g.add_argument("--hold-delay", type=float, default=15.0, help="upstream delay of that hold, seconds (15)")
     g = p.add_argument_group("soak and profile")
@@ -83,7 +92,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    names = list(PARTS) if args.part == "all" else [args.part]
+    # "overload" alone compares caps at a chosen rate; "all" runs the overload inside "capacity".
+    names = [name for name in PARTS if name != "overload"] if args.part == "all" else [args.part]
     facts = machine.describe()
     print(f"{facts['date']}: {facts['nproc']} CPUs ({facts['cpu_model']}), {facts['memory_gib']} GiB, "
           f"load average {facts['load_average']}\n")

@@ -3,7 +3,9 @@ package, for the service and the floor side by side (health), or for the service
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 from benchmarks import machine, profiling, results, wrk
 from benchmarks.conversation import MESSAGES, SEND_PATH
-from benchmarks.stack import GunicornServer, Stack, worker_pid
+from benchmarks.stack import REPO_ROOT, GunicornServer, Stack, python_env, worker_pid
 
 ACCESS_LINE = '" 200 '  # gunicorn's access log format puts the status right after the quoted request line
 
@@ -92,17 +94,8 @@ def run(options: ProfileOptions) -> dict[str, Any]:
 
 def layers(mongo_uri: str, redis_url: str) -> dict[str, dict[str, float]]:
     """benchmarks.layers in its own (gevent-patched) process: CPU us per request of each layer, in-process."""
-    import json
-    import os
-    import sys
-
-    from benchmarks.stack import REPO_ROOT
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT),
-                                                      env.get("PYTHONPATH")]))
     out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo_uri, "--redis", redis_url],
-                         capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300, check=True)
+                         capture_output=True, text=True, cwd=REPO_ROOT, env=python_env(), timeout=300, check=True)
     result: dict[str, dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

@@ -91,6 +91,14 @@ class Stack:
         return self.gunicorn(app=FLOOR_APP, workers=workers)
 
 
+def python_env() -> dict[str, str]:
+    """Our environment with src/ and the repository root on PYTHONPATH, for the benchmark's own processes."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT),
+                                                      env.get("PYTHONPATH")]))
+    return env
+
+
 def worker_pid(server: GunicornServer) -> int:
     """The single worker of a one-worker gunicorn."""
     (pid,) = server.wait_for_workers(1)
@@ -101,12 +109,9 @@ class UpstreamProcess:
     """``python -m benchmarks.upstream_proc --delay D``: an OpenAI-compatible upstream answering after D s."""
 
     def __init__(self, delay: float) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT),
-                                                          env.get("PYTHONPATH")]))
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.upstream_proc", "--port", "0", "--delay", str(delay)],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            cwd=REPO_ROOT, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self._proc.stdout is not None
         self.base_url = self._proc.stdout.readline().strip()  # its first line, once it listens
         if not self.base_url.startswith("http://"):
