@@ -83,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--hold-chats", type=int, default=300, help="chats held at once for the memory figure (300)")
     g.add_argument("--hold-delay", type=float, default=15.0, help="upstream delay of that hold, seconds (15)")
     g = p.add_argument_group("soak and profile")
-    g.add_argument("--minutes", type=float, default=2.0, help="length of the soak (2; the documented one is 10)")
+    g.add_argument("--minutes", type=float, default=1.5, help="length of the soak (1.5; the documented one is 10)")
     g.add_argument("--soak-clients", type=int, default=8, help="concurrent clients of the soak (8)")
     g.add_argument("--profile-seconds", type=float, default=5.0, help="seconds sampled per profile (5)")
     p.add_argument("--out", type=Path, default=None, help="directory for the JSON results (benchmarks/results)")

@@ -6,10 +6,13 @@ Benchmarks are not tests: nothing here asserts a speed, only that each part ran 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from benchmarks import cli, profiling, wrk
+from benchmarks.stack import REPO_ROOT, Stack, python_env
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:1/health/live
   1 threads and 2 connections
@@ -80,3 +83,15 @@ def test_capacity_and_soak_benchmarks_write_their_figures(tmp_path: Path) -> Non
     assert cli.main(["soak", "--minutes", "0.1", "--soak-clients", "2", "--out", str(tmp_path)]) == 0
     soak = _result(tmp_path, "soak")
     assert soak["memory"]["samples"] > 0 and soak["requests"].get("send 200", 0) > 0
+
+
+@pytest.mark.slow
+def test_layers_measure_every_layer(tmp_path: Path) -> None:
+    with Stack() as stack:
+        mongo, redis = stack.mongo(), stack.redis()
+        out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo.uri, "--redis", redis.url,
+                              "--calls", "20", "--repeats", "1"], capture_output=True, text=True, cwd=REPO_ROOT,
+                             env=python_env(), timeout=120, check=True)
+    layers = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(layers) == {"/health/live", "/health"}
+    assert len(layers["/health/live"]) == 4 and all(us > 0 for us in layers["/health/live"].values())
