@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from travel_agent.api.chat_schemas import AnswerSchema, IdempotencyHeaderSchema, SendSchema, SessionSchema
 from travel_agent.api.error_schema import ErrorSchema
+from travel_agent.auth import bearer_token, key_fingerprint
 from travel_agent.chat.service import ChatService, StartedTurn
 from travel_agent.chat.store import Message
 from travel_agent.errors import envelope
@@ -76,8 +77,19 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
     No `session_id` starts a new session. The message is stored before the agent is asked; if the agent fails it
     stays in the session as `unanswered`.
     """
-    answer, replayed = services().chat.send(body["message"], body["session_id"], idempotency_key)
+    svc = services()
+    answer, replayed = svc.chat.send(body["message"], body["session_id"],
+                                     _per_caller(idempotency_key, bool(svc.settings.api_key_list)))
     return answer.as_dict(), 200, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+def _per_caller(idempotency_key: str | None, keys_on: bool) -> str | None:
+    """With API keys on, each key has its own Idempotency-Key space: two callers who happen to pick the
+    same key (and send the same body) must never be handed each other's answer and session."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if idempotency_key is None or not keys_on or token is None:
+        return idempotency_key
+    return f"{key_fingerprint(token)}:{idempotency_key}"
 
 
 @blp.post("/stream")
