@@ -74,6 +74,10 @@ class OpenAIAgent:
         with closing(response):
             yield from self._deltas(response)
 
+    def check_available(self) -> None:
+        if self.breaker.refusing():
+            raise AgentUnavailable(retry_after=self.breaker.retry_after())
+
     def close(self) -> None:
         self.session.close()
 
@@ -99,6 +103,10 @@ class OpenAIAgent:
                 left = time_left()
                 if attempt > self.max_retries or (left is not None and wait + MIN_CALL_SECONDS >= left):
                     raise retry.error from None  # out of attempts or of time: the mapped status, not a 504
+                if self.breaker.refusing():
+                    # This failure opened the circuit (or it was a failed trial): a retry after the back-off
+                    # would only be refused, so answer now instead of sleeping first.
+                    raise AgentUnavailable(retry_after=self.breaker.retry_after()) from None
             log.info("model upstream: retrying in %.2f s (attempt %d of %d)", wait, attempt + 1, self.max_retries + 1)
             time.sleep(wait)
 

@@ -40,7 +40,8 @@ STREAM_DOC = (
     "a `: heartbeat` comment whenever CHAT_HEARTBEAT_SECONDS (at most 15) pass without one; then `done` "
     "{session_id, message_id, created_at} once the whole reply is stored, or `error` {code, status, message, "
     "request_id, session_id} (the user message then stays unanswered and no partial reply is stored). "
-    "Failures before the stream starts (validation, unknown session, MongoDB down) are plain JSON errors."
+    "Failures before the stream starts (validation, unknown session, MongoDB down, the model upstream's circuit "
+    "open) are plain JSON errors."
 )
 
 # One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
@@ -74,7 +75,8 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
     """Send a message and get the reply
 
     No `session_id` starts a new session. The message is stored before the agent is asked; if the agent fails it
-    stays in the session as `unanswered`.
+    stays in the session as `unanswered`. While the model upstream is known to be down (its circuit is open) the
+    turn is refused at once with a 503 and nothing is stored.
     """
     answer, replayed = services().chat.send(body["message"], body["session_id"], idempotency_key)
     return answer.as_dict(), 200, {"Idempotent-Replayed": "true"} if replayed else {}

@@ -151,6 +151,8 @@ class ChatService:
             # left alone (its version says nothing about this older position).
             history = self.store.recent(plan.session_id, self.cache.limit, before_seq=question.seq)
             return StartedTurn(plan, question, history, None, answer)
+        # Nothing is stored for a turn the agent cannot take: its circuit is open, the answer is a fast 503.
+        self.agent.check_available()
         seq = self.store.reserve_turn(plan.session_id, create=plan.new_session)
         question = Message(plan.user_message_id, plan.session_id, seq, "user", message, now())
         version = self.store.add(question)
