@@ -1,8 +1,10 @@
 # One command per verb; each is a thin alias of a script in scripts/.
-.PHONY: run test check
+.PHONY: run test check chaos
 run:
 	scripts/run
 test:
 	scripts/test
 check:
-	scripts/bootstrap && .venv/bin/ruff check src wsgi tests gunicorn.conf.py
+	scripts/bootstrap && .venv/bin/ruff check src wsgi tests chaos gunicorn.conf.py
+chaos:
+	scripts/chaos
