@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 
 from travel_agent.api.chat_schemas import AnswerSchema, IdempotencyHeaderSchema, SendSchema, SessionSchema
 from travel_agent.api.error_schema import ErrorSchema
+from travel_agent.api.json_parser import JsonParser
 from travel_agent.chat.service import ChatService, StartedTurn
 from travel_agent.chat.store import Message
 from travel_agent.errors import envelope
@@ -20,7 +21,13 @@ from travel_agent.services import services
 
 log = logging.getLogger("travel_agent.api.chat")
 
-blp = Blueprint("chat", __name__, url_prefix="/api/chat", description="Plan a trip by chatting with the assistant")
+
+class ChatBlueprint(Blueprint):
+    ARGUMENTS_PARSER = JsonParser()
+
+
+blp = ChatBlueprint("chat", __name__, url_prefix="/api/chat",
+                    description="Plan a trip by chatting with the assistant")
 
 ERRORS = {
     400: "The body is not valid JSON.",

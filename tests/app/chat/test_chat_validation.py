@@ -67,6 +67,18 @@ def test_malformed_json_is_400(app: Flask, route: str, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("data", [
+    '{"message": 1' + "0" * 5000 + "}",  # more digits than Python converts (a ValueError, not a JSONDecodeError)
+    "[" * 30_000 + "]" * 30_000,  # nested deeper than the decoder recurses, within the 64 KiB limit
+    '{"message": ' + '{"a": ' * 8_000 + "1" + "}" * 8_001,
+])
+def test_json_python_cannot_load_is_400(app: Flask, route: str, data: str) -> None:
+    """Found by the raw-abuse run: webargs only catches JSONDecodeError, so these were 500s."""
+    response = app.test_client().post(route, data=data, content_type="application/json")
+    assert assert_envelope(response, 400)["errors"] == {"json": ["Invalid JSON body."]}
+
+
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
 def test_a_body_that_is_not_json_is_415(app: Flask, route: str, content_type: str) -> None:
     response = app.test_client().post(route, data='{"message": "hi"}', content_type=content_type)
