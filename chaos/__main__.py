@@ -4,12 +4,11 @@ broken promise (a bad answer, cross-talk, or an acknowledged message lost)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from chaos import phases as schedule
-from chaos.report import RESULTS_DIR, table, write
+from chaos.report import RESULTS_DIR, publish, table
 from chaos.run import Config, run
 
 # The issue's targets: failures of a dependency known down answered fast; service back soon after it is.
@@ -28,13 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     args = parser.parse_args(argv)
     figures = run(Config(schedule.select(args.phases), clients=args.clients, scale=args.scale, tail=args.tail))
-    print(render(figures))
-    path = write("chaos", figures, args.results)
-    print(f"\nfigures written to {path}")
-    failures = broken_promises(figures)
-    for failure in failures:
-        print(f"BROKEN: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return publish("chaos", figures, args.results, render(figures), broken_promises(figures))
 
 
 def render(figures: dict[str, Any]) -> str:

@@ -43,6 +43,15 @@ def write(kind: str, figures: dict[str, Any], directory: Path = RESULTS_DIR) -> 
     return path
 
 
+def publish(kind: str, figures: dict[str, Any], directory: Path, text: str, failures: Sequence[str]) -> int:
+    """Print the figures and what broke, keep them as JSON; the exit status (1 when anything broke)."""
+    print(text)
+    print(f"\nfigures written to {write(kind, figures, directory)}")
+    for failure in failures:
+        print(f"BROKEN: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table, numbers right-aligned; None shows as "-"."""
     cells = [[_cell(value) for value in row] for row in rows]
