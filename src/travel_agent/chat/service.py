@@ -82,6 +82,9 @@ class ChatService:
         """The answer, and whether it is a replay of an earlier request with the same Idempotency-Key."""
         if idempotency_key is None:
             return self._run(TurnPlan.fresh(session_id), message), False
+        # Before the key's bookkeeping (two MongoDB writes): with the agent known down the answer is a fast 503,
+        # even for a retry whose answer is stored; it is replayed once the circuit closes.
+        self.agent.check_available()
         claim = self._claim(idempotency_key, fingerprint(message, session_id), session_id)
         if claim.response is not None:
             return Answer(**claim.response), True

@@ -136,6 +136,11 @@ def test_an_open_circuit_refuses_the_turn_before_storing_it(
         assert 1 <= int(response.headers["Retry-After"]) <= 30
         new = assert_envelope(client.post(path, json={"message": "no session either"}), 503)
         assert "session_id" not in new  # no session was made for it
+    # With an Idempotency-Key: refused before the key's bookkeeping too (no record to write, then release).
+    keyed = client.post(SEND, json={"message": "keyed", "session_id": session_id},
+                        headers={"Idempotency-Key": "open-circuit-key"})
+    assert_envelope(keyed, 503)
+    assert mongo_server.client()["travel_agent"]["chat_idempotency"].find_one({"_id": "open-circuit-key"}) is None
     assert client.get(session_path(session_id)).get_json()["messages"] == before
     assert mongo_server.client()["travel_agent"]["chat_sessions"].count_documents({}) == sessions
 
