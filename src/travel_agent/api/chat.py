@@ -83,7 +83,8 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
 
     No `session_id` starts a new session. The message is stored before the agent is asked; if the agent fails it
     stays in the session as `unanswered`. While the model upstream is known to be down (its circuit is open) the
-    turn is refused at once with a 503 and nothing is stored.
+    turn is refused at once with a 503 and nothing is stored; so is a retry with an `Idempotency-Key`, whose
+    stored answer is replayed once the circuit closes.
     """
     answer, replayed = services().chat.send(body["message"], body["session_id"], idempotency_key)
     return answer.as_dict(), 200, {"Idempotent-Replayed": "true"} if replayed else {}
