@@ -1,8 +1,12 @@
 # One command per verb; each is a thin alias of a script in scripts/.
-.PHONY: run test check
+.PHONY: run test check chaos fuzz
 run:
 	scripts/run
 test:
 	scripts/test
 check:
-	scripts/bootstrap && .venv/bin/ruff check src wsgi tests gunicorn.conf.py
+	scripts/bootstrap && .venv/bin/ruff check src wsgi tests chaos fuzz gunicorn.conf.py
+chaos:
+	scripts/chaos
+fuzz:
+	scripts/fuzz
