@@ -66,13 +66,23 @@ class CircuitBreaker:
         left = self.reset_seconds - (time.monotonic() - self._opened_at)
         return max(1, int(left + 0.999))
 
+    def refusing(self) -> bool:
+        """Whether ``allow()`` would refuse now, without claiming the trial: lets a caller skip work that is
+        only worth doing if the call can go ahead."""
+        with self._lock:
+            return self._refusing()
+
+    def _refusing(self) -> bool:
+        # One trial per cool-down: a trial that never reports (its caller was cut off) must not wedge the
+        # breaker, so after another cool-down the next caller starts a new one.
+        return self._state is not State.CLOSED and not (
+            self._cooled_down() and (self._state is State.OPEN or self._trial_in_flight))
+
     def allow(self) -> bool:
         with self._lock:
             if self._state is State.CLOSED:
                 return True
-            # One trial per cool-down: a trial that never reports (its caller was cut off) must not wedge
-            # the breaker, so after another cool-down the next caller starts a new one.
-            if not (self._cooled_down() and (self._state is State.OPEN or self._trial_in_flight)):
+            if self._refusing():
                 return False
             self._state = State.HALF_OPEN
             self._opened_at = time.monotonic()

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
 from travel_agent import request_scope
@@ -123,7 +124,15 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500, "An unexpected error occurred. It has been logged.")
 
 
+def handle_malformed_body(error: Exception) -> Response:
+    """gunicorn parses a chunked body while the app reads it, and raises its own ParseException (a chunk
+    size that is not hex, a missing terminator) from ``request.get_data()``: the client's fault, a 400."""
+    log.info("%s answered 400: malformed body (%s)", _describe_request(), type(error).__name__)
+    return error_response(400, "The request body is malformed.")
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ParseException, handle_malformed_body)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(TravelAgentError, handle_travel_agent_error)
     app.register_error_handler(Exception, handle_unexpected)

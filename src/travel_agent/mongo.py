@@ -35,6 +35,11 @@ def create_client(settings: Settings) -> pymongo.MongoClient:
         heartbeatFrequencyMS=settings.mongo_heartbeat_frequency_ms,
         retryWrites=True,
         retryReads=True,
+        # w:1 with j:true: a write is acknowledged once it is in the server's journal. With j:false a server
+        # that crashes loses its last ~100 ms of acknowledged writes (the chaos run lost answered messages and
+        # rolled a session's counter back under a SIGKILL of the database); every write here is a chat turn
+        # the client is about to be told is stored.
+        journal=True,
         maxPoolSize=settings.mongo_max_pool_size,
         minPoolSize=settings.mongo_min_pool_size,
         maxIdleTimeMS=settings.mongo_max_idle_time_ms,

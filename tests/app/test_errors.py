@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
+from gunicorn.http.errors import InvalidChunkSize
 
 
 def assert_envelope(response, code: int, status: str) -> dict:
@@ -93,3 +96,22 @@ def test_request_id_is_on_every_log_line_of_the_request(app: Flask, log_file: Ca
     app.test_client().get("/_test/boom", headers={"X-Request-ID": "trace-me-42"})
     lines = [line for line in log_file().splitlines() if "/_test/boom" in line]
     assert lines and all("[trace-me-42]" in line for line in lines)
+
+
+class _BadChunks(io.RawIOBase):
+    """A request body as gunicorn's reader delivers a chunked body with a chunk size that is not hex."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise InvalidChunkSize(b"zz")
+
+
+def test_a_malformed_chunked_body_is_400_not_500(app: Flask) -> None:
+    """Found by the raw-abuse run under gunicorn: its ParseException came out of get_data() as a 500."""
+    response = app.test_client().post(
+        "/api/chat/send", headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": io.BufferedReader(_BadChunks()), "wsgi.input_terminated": True})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["message"] == "The request body is malformed."

@@ -125,3 +125,16 @@ def test_client_address_behind_trusted_proxies(build_app: Callable[..., Flask]) 
 def test_protection_is_off_by_default(app: Flask) -> None:
     client = app.test_client()
     assert all(client.get(PING).status_code == 200 for _ in range(40))
+
+
+def test_idempotency_keys_are_per_api_key(build_app: Callable[..., Flask]) -> None:
+    """Two callers who pick the same Idempotency-Key and body get their own answers, never each other's."""
+    client = build_app(API_KEYS=f"{KEY_A},{KEY_B}").test_client()
+    body = {"message": "a weekend in Porto"}
+    first_a = client.post("/api/chat/send", json=body, headers=bearer(KEY_A) | {"Idempotency-Key": "same-key-1"})
+    first_b = client.post("/api/chat/send", json=body, headers=bearer(KEY_B) | {"Idempotency-Key": "same-key-1"})
+    again_a = client.post("/api/chat/send", json=body, headers=bearer(KEY_A) | {"Idempotency-Key": "same-key-1"})
+    assert first_a.status_code == first_b.status_code == again_a.status_code == 200
+    assert first_b.get_json()["session_id"] != first_a.get_json()["session_id"]
+    assert "Idempotent-Replayed" not in first_b.headers
+    assert again_a.get_json() == first_a.get_json() and again_a.headers["Idempotent-Replayed"] == "true"

@@ -76,3 +76,14 @@ def test_trial_that_never_reports_does_not_wedge_the_breaker() -> None:
     assert poll(lambda: b.allow())  # trial taken, its caller vanishes without reporting
     assert not b.allow()
     assert poll(lambda: b.allow())  # after another cool-down a new trial is allowed
+
+
+def test_refusing_tells_what_allow_would_say_without_taking_the_trial() -> None:
+    b = CircuitBreaker("dep", threshold=1, reset_seconds=0.05)
+    assert not b.refusing()
+    b.record_failure()
+    assert b.refusing() and not b.allow()
+    assert poll(lambda: not b.refusing())  # cooled down: a trial may go
+    assert not b.refusing()  # asking again does not claim it
+    assert b.allow()  # the trial
+    assert b.refusing() and not b.allow()  # everyone else refused while it runs

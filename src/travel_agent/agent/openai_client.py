@@ -13,20 +13,27 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
+from contextvars import ContextVar
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
+from travel_agent import request_scope
 from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
 from travel_agent.agent.errors import AgentError, AgentUnavailable, UpstreamRefused
 from travel_agent.agent.offline import Turn
-from travel_agent.breaker import CircuitBreaker
+from travel_agent.breaker import CircuitBreaker, State
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
 
 log = logging.getLogger("travel_agent.agent.openai")
+
+# The request id of the turn that took the circuit's trial in check_available(); the agent's call runs in a
+# copy of the request's context, so its first attempt knows it may go. Keyed by request id, since a gevent
+# worker serves the next request of a kept-alive connection in the same context.
+_TRIAL_HOLDER: ContextVar[str | None] = ContextVar("upstream_trial_holder", default=None)
 
 SYSTEM_PROMPT = (
     "You are a friendly, practical travel-planning assistant. Help the traveller plan their trip: destination, "
@@ -75,6 +82,18 @@ class OpenAIAgent:
         with closing(response):
             yield from self._deltas(response)
 
+    def check_available(self) -> None:
+        """Refuse at once while the circuit is open. After its cool-down the first turn to ask takes the trial
+        here, before it stores anything: otherwise every turn arriving until one reached the upstream would
+        pass this check, store its question, and only then be refused (the chaos run's slowest 503s)."""
+        holder = request_scope.request_id()
+        if holder is not None and _TRIAL_HOLDER.get() == holder:
+            return  # this request already holds the trial (a keyed send asks twice)
+        if not self.breaker.allow():
+            raise AgentUnavailable(retry_after=self.breaker.retry_after())
+        if self.breaker.state is not State.CLOSED:
+            _TRIAL_HOLDER.set(holder)  # allowed while not closed: this turn is the trial
+
     def close(self) -> None:
         self.session.close()
 
@@ -89,8 +108,10 @@ class OpenAIAgent:
     def _post(self, payload: dict[str, Any], *, stream: bool) -> requests.Response:
         """One call, retried on 429, 5xx and connection failures while attempts and the budget remain."""
         attempt = 0
+        holder = request_scope.request_id()
         while True:
-            if not self.breaker.allow():
+            holds_trial = attempt == 0 and holder is not None and _TRIAL_HOLDER.get() == holder
+            if not holds_trial and not self.breaker.allow():
                 raise AgentUnavailable(retry_after=self.breaker.retry_after())
             try:
                 return self._attempt(payload, stream, require_time(self.default_budget))
@@ -100,6 +121,10 @@ class OpenAIAgent:
                 left = time_left()
                 if attempt > self.max_retries or (left is not None and wait + MIN_CALL_SECONDS >= left):
                     raise retry.error from None  # out of attempts or of time: the mapped status, not a 504
+                if self.breaker.refusing():
+                    # This failure opened the circuit (or it was a failed trial): a retry after the back-off
+                    # would only be refused, so answer now instead of sleeping first.
+                    raise AgentUnavailable(retry_after=self.breaker.retry_after()) from None
             log.info("model upstream: retrying in %.2f s (attempt %d of %d)", wait, attempt + 1, self.max_retries + 1)
             time.sleep(wait)
 

@@ -21,6 +21,10 @@ class Agent(Protocol):
 
     def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]: ...
 
+    def check_available(self) -> None:
+        """Raise ``AgentUnavailable`` at once when the agent is known to be down (its circuit is open), so a
+        turn is refused before anything is stored instead of storing a question nobody can answer."""
+
     def close(self) -> None: ...
 
 
@@ -38,6 +42,9 @@ class OfflineAgent:
             if index and self.chunk_delay_seconds:
                 time.sleep(self.chunk_delay_seconds)
             yield chunk
+
+    def check_available(self) -> None:
+        pass  # never down
 
     def close(self) -> None:
         pass

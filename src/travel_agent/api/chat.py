@@ -7,12 +7,14 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from travel_agent.api.chat_schemas import AnswerSchema, IdempotencyHeaderSchema, SendSchema, SessionSchema
 from travel_agent.api.error_schema import ErrorSchema
+from travel_agent.api.json_parser import JsonParser
+from travel_agent.auth import bearer_token, key_fingerprint
 from travel_agent.chat.service import ChatService, StartedTurn
 from travel_agent.chat.store import Message
 from travel_agent.errors import envelope
@@ -20,7 +22,13 @@ from travel_agent.services import services
 
 log = logging.getLogger("travel_agent.api.chat")
 
-blp = Blueprint("chat", __name__, url_prefix="/api/chat", description="Plan a trip by chatting with the assistant")
+
+class ChatBlueprint(Blueprint):
+    ARGUMENTS_PARSER = JsonParser()
+
+
+blp = ChatBlueprint("chat", __name__, url_prefix="/api/chat",
+                    description="Plan a trip by chatting with the assistant")
 
 ERRORS = {
     400: "The body is not valid JSON.",
@@ -40,7 +48,8 @@ STREAM_DOC = (
     "a `: heartbeat` comment whenever CHAT_HEARTBEAT_SECONDS (at most 15) pass without one; then `done` "
     "{session_id, message_id, created_at} once the whole reply is stored, or `error` {code, status, message, "
     "request_id, session_id} (the user message then stays unanswered and no partial reply is stored). "
-    "Failures before the stream starts (validation, unknown session, MongoDB down) are plain JSON errors."
+    "Failures before the stream starts (validation, unknown session, MongoDB down, the model upstream's circuit "
+    "open) are plain JSON errors."
 )
 
 # One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
@@ -74,10 +83,23 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
     """Send a message and get the reply
 
     No `session_id` starts a new session. The message is stored before the agent is asked; if the agent fails it
-    stays in the session as `unanswered`.
+    stays in the session as `unanswered`. While the model upstream is known to be down (its circuit is open) the
+    turn is refused at once with a 503 and nothing is stored; so is a retry with an `Idempotency-Key`, whose
+    stored answer is replayed once the circuit closes.
     """
-    answer, replayed = services().chat.send(body["message"], body["session_id"], idempotency_key)
+    svc = services()
+    answer, replayed = svc.chat.send(body["message"], body["session_id"],
+                                     _per_caller(idempotency_key, bool(svc.settings.api_key_list)))
     return answer.as_dict(), 200, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+def _per_caller(idempotency_key: str | None, keys_on: bool) -> str | None:
+    """With API keys on, each key has its own Idempotency-Key space: two callers who happen to pick the
+    same key (and send the same body) must never be handed each other's answer and session."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if idempotency_key is None or not keys_on or token is None:
+        return idempotency_key
+    return f"{key_fingerprint(token)}:{idempotency_key}"
 
 
 @blp.post("/stream")

@@ -15,8 +15,23 @@ MAX_MESSAGE_CHARS = 4000
 MAX_SESSION_ID_CHARS = 128
 
 
-class TrimmedString(ma.fields.String):
-    """A string with surrounding whitespace removed before validation, so "   " is empty."""
+class Text(ma.fields.String):
+    """A string that is text: JSON may escape an unpaired UTF-16 surrogate ("\\ud800"), which Python accepts
+    but no UTF-8 store can hold (BSON refused it with a 500 before this check)."""
+
+    default_error_messages = {"surrogate": "Not valid Unicode text (an unpaired surrogate)."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("surrogate") from None
+        return text
+
+
+class TrimmedString(Text):
+    """Text with surrounding whitespace removed before validation, so "   " is empty."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -31,7 +46,7 @@ class SendSchema(ma.Schema):
         metadata={"description": "What the traveller says: 1 to 4,000 characters after trimming.",
                   "pattern": r"\S",  # documents "not only whitespace" (the check itself is the trimmed length)
                   "example": "Plan 5 days in Lisbon for two in May, mid-range."})
-    session_id = ma.fields.String(
+    session_id = Text(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_SESSION_ID_CHARS),
         metadata={"description": "The conversation to continue; omit (or null) to start a new one."})
 

@@ -23,3 +23,12 @@ class IdempotencyKeyInFlight(TravelAgentError):
     status_code = 409
     message = "A request with this Idempotency-Key is still in progress. Retry it shortly."
     retry_after = 1
+
+
+class PositionTaken(TravelAgentError):
+    """The position handed out for a message is already used: the database lost a session's counter update
+    (a crash before it was journaled, a rollback). A retry is given the next free position."""
+
+    status_code = 503
+    message = "The conversation could not be stored just now. Please retry."
+    retry_after = 1

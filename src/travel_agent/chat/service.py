@@ -82,6 +82,9 @@ class ChatService:
         """The answer, and whether it is a replay of an earlier request with the same Idempotency-Key."""
         if idempotency_key is None:
             return self._run(TurnPlan.fresh(session_id), message), False
+        # Before the key's bookkeeping (two MongoDB writes): with the agent known down the answer is a fast 503,
+        # even for a retry whose answer is stored; it is replayed once the circuit closes.
+        self.agent.check_available()
         claim = self._claim(idempotency_key, fingerprint(message, session_id), session_id)
         if claim.response is not None:
             return Answer(**claim.response), True
@@ -151,6 +154,8 @@ class ChatService:
             # left alone (its version says nothing about this older position).
             history = self.store.recent(plan.session_id, self.cache.limit, before_seq=question.seq)
             return StartedTurn(plan, question, history, None, answer)
+        # Nothing is stored for a turn the agent cannot take: its circuit is open, the answer is a fast 503.
+        self.agent.check_available()
         seq = self.store.reserve_turn(plan.session_id, create=plan.new_session)
         question = Message(plan.user_message_id, plan.session_id, seq, "user", message, now())
         version = self.store.add(question)

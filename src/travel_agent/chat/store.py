@@ -8,6 +8,7 @@ any write is never used (see ``context_cache``).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,11 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from travel_agent.agent.offline import Turn
-from travel_agent.chat.errors import SessionNotFound
+from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.indexes import MESSAGES, SESSIONS
 from travel_agent.mongo import MongoGateway
+
+log = logging.getLogger("travel_agent.chat.store")
 
 
 def new_session_id() -> str:
@@ -91,7 +95,14 @@ class ChatStore:
     def add(self, message: Message) -> int:
         """Store a message, then count it in the session's version; returns that version."""
         with self.mongo.call() as db:
-            db[MESSAGES].insert_one(message.to_doc())
+            try:
+                db[MESSAGES].insert_one(message.to_doc())
+            except DuplicateKeyError as exc:
+                if (exc.details or {}).get("keyPattern") != {"session_id": 1, "seq": 1}:
+                    raise
+                log.error("message position %d of a session is already taken: the database lost writes",
+                          message.seq)
+                raise PositionTaken() from exc
             session = db[SESSIONS].find_one_and_update(
                 {"_id": message.session_id}, {"$inc": {"version": 1}},
                 return_document=ReturnDocument.AFTER, projection={"version": 1})

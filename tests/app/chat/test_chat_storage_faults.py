@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from tests.support.chat import SEND, assert_envelope
+from tests.support.chat import SEND, STREAM, assert_envelope
 
 from harness.upstream import UpstreamServer
 
@@ -60,3 +60,43 @@ def test_idempotency_record_updates_that_fail_never_hide_the_turns_outcome(
     assert_envelope(refused, 502)  # the agent's error, not the bookkeeping's
     assert "could not release Idempotency-Key" in log_file()
     mongo.clear_fail_points()
+
+
+def test_every_answered_turn_survives_a_crash_of_mongodb_right_after(
+        make_mongo: Callable[..., Any], build_app: Callable[..., Flask]) -> None:
+    """Found by the chaos run: with w:1 and j:false the server's last ~100 ms of acknowledged writes died with it
+    (SIGKILL), so messages answered 200 were missing afterwards; writes are now acknowledged once journaled."""
+    mongo = make_mongo()
+    app = build_app(MONGODB_URI=mongo.uri, REDIS_URL=None)
+    client = app.test_client()
+    session_id = None
+    answered = []
+    for turn in range(8):
+        response = client.post(SEND, json={"message": f"turn {turn}", "session_id": session_id})
+        assert response.status_code == 200
+        session_id = response.get_json()["session_id"]
+        answered.append(response.get_json()["message_id"])
+    mongo.kill()  # at once: whatever the server had not journaled is gone
+    mongo.start()
+    stored = mongo.client()["travel_agent"]["chat_messages"]
+    assert [doc["_id"] for doc in stored.find({"session_id": session_id, "role": "assistant"}).sort("seq")] == answered
+    assert mongo.client()["travel_agent"]["chat_sessions"].find_one({"_id": session_id})["seq"] == 16
+
+
+def test_a_position_the_database_already_holds_is_a_503_and_the_retry_works(
+        app: Flask, mongo_server: Any, log_file: Callable[[], str]) -> None:
+    """Found by the chaos run: after MongoDB lost a session's counter update, the next reply collided with a
+    stored message on (session_id, seq) and the DuplicateKeyError came out as a 500."""
+    client = app.test_client()
+    session_id = client.post(SEND, json={"message": "first"}).get_json()["session_id"]
+    messages = mongo_server.client()["travel_agent"]["chat_messages"]
+    # The next turn will be handed positions 3 and 4: make 3 taken, as a lost counter update would leave it.
+    messages.insert_one({"_id": "orphan", "session_id": session_id, "seq": 0, "role": "user", "content": "lost"})
+    for path, taken in ((SEND, 3), (STREAM, 5)):
+        messages.update_one({"_id": "orphan"}, {"$set": {"seq": taken}})
+        refused = client.post(path, json={"message": "second", "session_id": session_id})
+        assert_envelope(refused, 503)
+        assert refused.headers["Retry-After"] == "1"
+        assert "already taken: the database lost writes" in log_file()
+    retried = client.post(SEND, json={"message": "second", "session_id": session_id})
+    assert retried.status_code == 200 and retried.get_json()["reply"]

@@ -120,6 +120,41 @@ def test_the_circuit_opens_after_consecutive_failures_and_closes_when_it_answers
     wait_until(lambda: client.post(SEND, json={"message": "three"}).status_code == 200, 5, interval=0.2)
 
 
+def test_an_open_circuit_refuses_the_turn_before_storing_it(
+        openai_app: Callable[..., Flask], upstream: UpstreamServer, mongo_server: Any) -> None:
+    """Found by the chaos run: a turn refused for an open circuit used to store its question first (three
+    MongoDB writes before the 503), so failures of an upstream known down were not fast."""
+    client = openai_app(BREAKER_FAILURE_THRESHOLD=1, BREAKER_RESET_SECONDS=30).test_client()
+    session_id = start_session(client)
+    upstream.fail_status = 500
+    assert_envelope(client.post(SEND, json={"message": "opens it", "session_id": session_id}), 503)
+    before = client.get(session_path(session_id)).get_json()["messages"]
+    sessions = mongo_server.client()["travel_agent"]["chat_sessions"].count_documents({})
+    for path in (SEND, STREAM):
+        response = client.post(path, json={"message": "refused", "session_id": session_id})
+        assert_envelope(response, 503)
+        assert 1 <= int(response.headers["Retry-After"]) <= 30
+        new = assert_envelope(client.post(path, json={"message": "no session either"}), 503)
+        assert "session_id" not in new  # no session was made for it
+    # With an Idempotency-Key: refused before the key's bookkeeping too (no record to write, then release).
+    keyed = client.post(SEND, json={"message": "keyed", "session_id": session_id},
+                        headers={"Idempotency-Key": "open-circuit-key"})
+    assert_envelope(keyed, 503)
+    assert mongo_server.client()["travel_agent"]["chat_idempotency"].find_one({"_id": "open-circuit-key"}) is None
+    assert client.get(session_path(session_id)).get_json()["messages"] == before
+    assert mongo_server.client()["travel_agent"]["chat_sessions"].count_documents({}) == sessions
+
+
+def test_the_failure_that_opens_the_circuit_answers_without_a_back_off(
+        openai_app: Callable[..., Flask], upstream: UpstreamServer, log_file: Callable[[], str]) -> None:
+    client = openai_app(BREAKER_FAILURE_THRESHOLD=1, BREAKER_RESET_SECONDS=30).test_client()
+    upstream.fail_status = 500
+    assert_envelope(client.post(SEND, json={"message": "one"}), 503)
+    assert len(upstream.requests) == 1  # no retry: the circuit it opened would refuse it
+    assert "model upstream answered 500" in log_file()
+    assert "retrying in" not in log_file()  # nor a back-off sleep before that refusal
+
+
 class _NotOpenAI(BaseHTTPRequestHandler):
     """A real HTTP server that answers 200 with something that is not a chat completion."""
 

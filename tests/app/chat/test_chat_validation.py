@@ -34,6 +34,27 @@ def test_invalid_fields_are_422_naming_the_field(app: Flask, route: str, body: d
 
 
 @pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize(("data", "field"), [('{"message": "hi \\ud800 there"}', "message"),
+                                             ('{"message": "\\udfff"}', "message"),
+                                             ('{"message": "hi", "session_id": "s\\ud83d"}', "session_id")])
+def test_an_unpaired_surrogate_is_422_and_nothing_is_stored(app: Flask, mongo_server: Any, route: str, data: str,
+                                                            field: str) -> None:
+    """Found by the raw-abuse run: JSON may escape half a surrogate pair, Python decodes it, and BSON could not
+    encode it (a 500, after an empty session had been created)."""
+    sessions = mongo_server.client()["travel_agent"]["chat_sessions"]
+    before = sessions.count_documents({})
+    response = app.test_client().post(route, data=data, content_type="application/json")
+    assert list(assert_envelope(response, 422)["errors"]["json"]) == [field]
+    assert sessions.count_documents({}) == before
+
+
+def test_a_whole_surrogate_pair_is_just_an_emoji(app: Flask) -> None:
+    response = app.test_client().post(SEND, data='{"message": "Beach \\ud83c\\udfd6"}',
+                                      content_type="application/json")
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("body", ["[]", '"hello"', "42", "null", '[{"message": "hi"}]'])
 def test_a_body_that_is_not_an_object_is_422(app: Flask, route: str, body: str) -> None:
     assert_envelope(app.test_client().post(route, data=body, content_type="application/json"), 422)
@@ -43,6 +64,18 @@ def test_a_body_that_is_not_an_object_is_422(app: Flask, route: str, body: str) 
 @pytest.mark.parametrize("data", [b'{"message": "hi"', b"{'message': 'hi'}", b'{"message": "\xff\xfe"}', b"\x00"])
 def test_malformed_json_is_400(app: Flask, route: str, data: bytes) -> None:
     assert_envelope(app.test_client().post(route, data=data, content_type="application/json"), 400)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("data", [
+    '{"message": 1' + "0" * 5000 + "}",  # more digits than Python converts (a ValueError, not a JSONDecodeError)
+    "[" * 30_000 + "]" * 30_000,  # nested deeper than the decoder recurses, within the 64 KiB limit
+    '{"message": ' + '{"a": ' * 8_000 + "1" + "}" * 8_001,
+])
+def test_json_python_cannot_load_is_400(app: Flask, route: str, data: str) -> None:
+    """Found by the raw-abuse run: webargs only catches JSONDecodeError, so these were 500s."""
+    response = app.test_client().post(route, data=data, content_type="application/json")
+    assert assert_envelope(response, 400)["errors"] == {"json": ["Invalid JSON body."]}
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -1,0 +1,1 @@
+"""Chaos under load: the real service and its dependencies, broken on a schedule while clients talk."""

@@ -1,0 +1,28 @@
+"""A tiny chaos run, so the harness behind `make chaos` cannot rot: two short phases, the three zero counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaos.phases import select
+from chaos.run import Config, run
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_short_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
+    figures = run(Config(select("mongo-kill,worker-kill"), clients=3, scale=0.25, lead=0.5, tail=1.5,
+                         tail_max=10, workdir=tmp_path))
+    phases = {p["phase"]: p for p in figures["phases"]}
+    assert list(phases) == ["mongo-kill", "worker-kill"]
+    for name, phase in phases.items():
+        assert phase["requests"] > 0, name
+        assert (phase["bad"], phase["crosstalk"], phase["lost"]) == (0, 0, 0), (name, phase["examples"])
+        assert phase["recovery_s"] is not None, f"{name}: no run of successes after the fault was lifted"
+    assert phases["mongo-kill"]["fault"]["statuses"].keys() - {"200", "503", "504"} == set()
+    verification = figures["verification"]
+    assert verification["acknowledged"] > 0 and verification["prompts_checked"] > 0
+    assert {k: verification[k] for k in ("lost", "duplicated", "foreign", "unreadable", "context_crosstalk")} == \
+        dict.fromkeys(("lost", "duplicated", "foreign", "unreadable", "context_crosstalk"), 0), verification
