@@ -1,12 +1,14 @@
 # One command per verb; each is a thin alias of a script in scripts/.
-.PHONY: run test check chaos fuzz
+.PHONY: run test check chaos fuzz bench
 run:
 	scripts/run
 test:
 	scripts/test
 check:
-	scripts/bootstrap && .venv/bin/ruff check src wsgi tests chaos fuzz gunicorn.conf.py
+	scripts/bootstrap && .venv/bin/ruff check src wsgi tests chaos fuzz benchmarks gunicorn.conf.py
 chaos:
 	scripts/chaos
 fuzz:
 	scripts/fuzz
+bench:
+	scripts/bench

@@ -90,6 +90,9 @@ def require_json_bodies(app: Flask) -> None:
 
     @app.before_request
     def _require_json() -> None:
+        # The method first: a GET (every probe) is then done without parsing any header.
+        if request.method not in BODY_METHODS:
+            return
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
-        if request.method in BODY_METHODS and has_body and not request.is_json:
+        if has_body and not request.is_json:
             raise UnsupportedMediaType("Send the body as application/json.")

@@ -7,6 +7,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+try:  # imported once: admission runs on every request
+    import greenlet
+except ImportError:  # pragma: no cover - greenlet ships with gevent, a runtime dependency
+    greenlet = None
+
 
 class RequestExpired(BaseException):
     """Thrown into a request's greenlet when its budget's backstop fires or the drain deadline arrives.
@@ -66,8 +71,4 @@ class InFlight:
 
 
 def _current_greenlet() -> Any:
-    try:
-        import greenlet
-    except ImportError:  # pragma: no cover - greenlet ships with gevent, a runtime dependency
-        return None
-    return greenlet.getcurrent()
+    return None if greenlet is None else greenlet.getcurrent()

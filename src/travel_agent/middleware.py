@@ -21,6 +21,11 @@ from travel_agent import metrics, request_scope
 from travel_agent.errors import envelope
 from travel_agent.inflight import InFlight, RequestExpired, Ticket
 
+try:  # imported once here: an import statement inside the per-request path cost a few microseconds each time
+    from gevent import Timeout, monkey
+except ImportError:  # pragma: no cover - gevent is a runtime dependency
+    Timeout = monkey = None
+
 log = logging.getLogger("travel_agent.middleware")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -42,11 +47,7 @@ def budget_for(path: str, request_timeout: float, chat_timeout: float) -> float:
 
 def _arm_backstop(seconds: float) -> Any:
     """A gevent.Timeout raising RequestExpired in this greenlet, where gevent runs the server; else None."""
-    try:
-        from gevent import Timeout, monkey
-    except ImportError:  # pragma: no cover - gevent is a runtime dependency
-        return None
-    if not monkey.is_module_patched("socket"):
+    if monkey is None or not monkey.is_module_patched("socket"):
         return None  # a threaded test server or the Flask test client: nothing to interrupt safely
     timer = Timeout(seconds, RequestExpired("budget"))
     timer.start()

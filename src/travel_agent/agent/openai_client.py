@@ -40,8 +40,6 @@ SYSTEM_PROMPT = (
     "dates or length of stay, who is travelling, budget, and a day-by-day outline. Ask briefly for what is still "
     "missing, keep answers concise, and never invent bookings or prices you cannot know."
 )
-# One worker may run many chats at once; beyond this, connections are opened and discarded instead of pooled.
-POOL_SIZE = 50
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 2.0
 BROKE_OFF = "The travel assistant's answer broke off. Please try again."
@@ -58,8 +56,11 @@ class OpenAIAgent:
         self.default_budget = settings.chat_timeout_seconds
         self.breaker = breaker
         self.session = requests.Session()
-        # urllib3's own retries are off: ours below know the budget, the back-off and the breaker.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
+        # urllib3's own retries are off: ours below know the budget, the back-off and the breaker. The pool keeps
+        # as many connections as the worker admits requests: a smaller one made every chat past it open a new
+        # connection (a TLS handshake to a real upstream) and log a warning as it threw it away (found by the
+        # capacity benchmark, docs/PERFORMANCE.md). Connections are opened on demand, so an idle worker holds few.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.max_in_flight, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         if settings.openai_api_key:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
-from flask.typing import ResponseReturnValue
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 
 from travel_agent.services import services
@@ -37,24 +39,36 @@ class LiveSchema(ProbeSchema):
 @blp.get("")
 @blp.response(200, HealthSchema, description="healthy, or degraded (MongoDB up, Redis not)")
 @blp.alt_response(503, schema=HealthSchema, description="unhealthy: MongoDB does not answer")
-def health() -> ResponseReturnValue:
+def health() -> Response:
     report = services().health.report()
-    return report.as_dict(), report.http_status, {"Cache-Control": "no-store"}
+    return _json(report.as_dict(), report.http_status, {"Cache-Control": "no-store"})
 
 
 @blp.get("/live")
 @blp.response(200, LiveSchema, description="The process serves requests")
-def live() -> ResponseReturnValue:
-    return {"status": "alive", "in_flight": len(services().state.inflight)}
+def live() -> Response:
+    return _json({"status": "alive", "in_flight": len(services().state.inflight)})
 
 
 @blp.get("/ready")
 @blp.response(200, ProbeSchema, description="MongoDB answers and the worker is not draining")
 @blp.alt_response(503, schema=ProbeSchema, description="Not ready: draining, or MongoDB down")
-def ready() -> ResponseReturnValue:
+def ready() -> Response:
     svc = services()
     if svc.state.draining:
-        return {"status": "draining"}, 503, {"Retry-After": "1"}
+        return _json({"status": "draining"}, 503, {"Retry-After": "1"})
     if svc.health.report().checks["mongodb"].status != "healthy":
-        return {"status": "unavailable"}, 503, {"Retry-After": "2"}
-    return {"status": "ready"}
+        return _json({"status": "unavailable"}, 503, {"Retry-After": "2"})
+    return _json({"status": "ready"})
+
+
+def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """The body as built, without flask-smorest's marshmallow dump (a Response is passed through as is).
+
+    Probes are polled constantly, and the dump cost more than the rest of /health (docs/PERFORMANCE.md). The
+    bodies are built by our own code in the documented shapes, so the schemas above still describe them.
+    """
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response

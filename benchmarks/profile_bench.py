@@ -1,0 +1,123 @@
+"""Profiles under load: py-spy on the worker while wrk drives it, turned into CPU microseconds per request by
+package, for the service and the floor side by side (health), or for the service alone (chat)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import machine, profiling, results, wrk
+from benchmarks.conversation import MESSAGES, SEND_PATH
+from benchmarks.stack import REPO_ROOT, GunicornServer, Stack, python_env, worker_pid
+
+ACCESS_LINE = '" 200 '  # gunicorn's access log format puts the status right after the quoted request line
+
+
+def under_load(server: GunicornServer, pid: int, url_path: str, script: Path, out: Path, *, seconds: float = 8.0,
+               connections: int = 32, inclusive: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Drive ``url_path`` with wrk (``script``) while py-spy samples the worker for ``seconds``; the answered
+    requests in that window are counted from the access log, the worker's CPU time from /proc."""
+    load = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{round(seconds) + 3}s", "-s", str(script),
+                             f"http://127.0.0.1:{server.port}{url_path}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        log_from = len(server.log_text())
+        cpu_from = machine.cpu_times(pid)
+        profiling.record(pid, seconds, out)
+        cpu_to = machine.cpu_times(pid)
+        answered = server.log_text()[log_from:].count(ACCESS_LINE)
+    finally:
+        load.wait(timeout=seconds + 30)
+    summary = profiling.summarize(out, inclusive=inclusive)
+    user_us = sys_us = 0.0
+    if answered and cpu_from is not None and cpu_to is not None:
+        user_us = (cpu_to[0] - cpu_from[0]) / answered * 1e6
+        sys_us = (cpu_to[1] - cpu_from[1]) / answered * 1e6
+    summary["answered"] = answered
+    summary["cpu_us_per_request"] = round(user_us + sys_us, 1)
+    summary["user_us_per_request"] = round(user_us, 1)
+    summary["system_us_per_request"] = round(sys_us, 1)
+    # The samples are of Python (user) time only, so their shares divide the user time.
+    summary["us_by_package"] = profiling.per_request_us(summary, user_us, "self_by_package_pct")
+    summary["us_inclusive"] = profiling.per_request_us(summary, user_us, "inclusive_pct")
+    return summary
+
+
+def compare(floor: dict[str, Any], service: dict[str, Any]) -> list[tuple[str, float, float, float]]:
+    """(package, floor us, service us, difference) for every package, largest difference first."""
+    names = set(floor["us_by_package"]) | set(service["us_by_package"])
+    rows = [(n, floor["us_by_package"].get(n, 0.0), service["us_by_package"].get(n, 0.0)) for n in names]
+    return sorted(((n, f, s, round(s - f, 1)) for n, f, s in rows), key=lambda r: -abs(r[3]))
+
+
+# Frames whose inclusive time says where a request's CPU goes (substrings of "function (file)").
+HEALTH_FRAMES = ("RequestScopeMiddleware.__call__", "Flask.wsgi_app", "Flask.full_dispatch_request",
+                 "Logger.access", "flask_smorest", "marshmallow", "_ScopedBody", "Flask.preprocess_request")
+CHAT_FRAMES = ("RequestScopeMiddleware.__call__", "Flask.wsgi_app", "Logger.access", "flask_smorest", "webargs",
+               "marshmallow", "ChatService.begin", "ChatService.finish", "ReplyPump", "offline.py", "pymongo",
+               "bson", "redis", "ContextCache", "IdempotencyStore", "Logger._log")
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    seconds: float = 5.0
+    connections: int = 16
+
+
+def run(options: ProfileOptions) -> dict[str, Any]:
+    if not (profiling.available() and wrk.available()):
+        return {"skipped": "needs py-spy and wrk (pip install -r benchmarks/requirements.txt; apt-get install wrk)"}
+    out: dict[str, Any] = {"options": options.__dict__}
+    with Stack() as stack:
+        mongo, redis = stack.mongo(), stack.redis()
+        out["layers_us"] = layers(mongo.uri, redis.url)
+        servers = {"floor": stack.floor(), "service": stack.service(mongo, redis)}
+        report = wrk.report_script(stack.root)
+        for path in ("/health/live", "/health"):
+            slug = path.strip("/").replace("/", "-")
+            sides = {name: under_load(server, worker_pid(server), path, report, stack.root / f"{name}-{slug}.txt",
+                                      seconds=options.seconds, connections=options.connections,
+                                      inclusive=HEALTH_FRAMES) for name, server in servers.items()}
+            out[path] = {**sides, "by_package": compare(sides["floor"], sides["service"])}
+        chat = wrk.chat_script(stack.root, SEND_PATH, MESSAGES)
+        server = servers["service"]
+        out[SEND_PATH] = under_load(server, worker_pid(server), SEND_PATH, chat, stack.root / "chat.txt",
+                                    seconds=options.seconds, connections=options.connections, inclusive=CHAT_FRAMES)
+    return out
+
+
+def layers(mongo_uri: str, redis_url: str) -> dict[str, dict[str, float]]:
+    """benchmarks.layers in its own (gevent-patched) process: CPU us per request of each layer, in-process."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo_uri, "--redis", redis_url],
+                         capture_output=True, text=True, cwd=REPO_ROOT, env=python_env(), timeout=300, check=True)
+    result: dict[str, dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def print_table(data: dict[str, Any]) -> None:
+    if "skipped" in data:
+        print("profile skipped:", data["skipped"])
+        return
+    by_path = data["layers_us"]
+    names = list(next(iter(by_path.values())))
+    print(results.table("CPU us per request of each layer, in-process (no socket, no gunicorn; min of 7 repeats)",
+                        ["layer", *by_path], [[name, *(by_path[path][name] for path in by_path)] for name in names]))
+    for path in ("/health/live", "/health"):
+        d = data[path]
+        print(results.table(
+            f"{path}: worker CPU us per request by package (self time; py-spy), floor "
+            f"{d['floor']['cpu_us_per_request']} vs service {d['service']['cpu_us_per_request']}",
+            ["package", "floor us", "service us", "difference"], d["by_package"][:10]))
+    chat = data[SEND_PATH]
+    print(results.table(f"{SEND_PATH}: {chat['cpu_us_per_request']} us of worker CPU per request, by package",
+                        ["package", "us"], list(chat["us_by_package"].items())[:12]))
+    print(results.table(f"{SEND_PATH}: inclusive us per request of frames of interest", ["frame", "us"],
+                        sorted(chat["us_inclusive"].items(), key=lambda kv: -kv[1])))
+    print(results.table(f"{SEND_PATH}: top functions (self %)", ["function", "%"],
+                        list(chat["self_by_function_pct"].items())))
