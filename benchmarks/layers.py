@@ -1,7 +1,8 @@
 """What each layer of the service adds to a request, measured in-process: the WSGI app called directly (no
 socket, no gunicorn) in a loop, its CPU time per request (process time, so other processes on the machine do
 not count), the minimum of several repeats. The layers, innermost first: the Flask app with its blueprints and
-hooks, the request-scope middleware (request id, deadline, admission, backstop), the metrics middleware.
+hooks, the request-scope middleware (request id, deadline, admission, backstop), then the same middleware with
+its metrics recorder.
 
 Run as ``python -m benchmarks.layers --mongo URI --redis URL``: gevent patches first, as in a worker.
 """
@@ -65,12 +66,14 @@ def main(argv: list[str] | None = None) -> int:
 
     service = create_app()
     logging.getLogger().handlers.clear()  # start-up lines only; requests log nothing on these paths
-    layers: dict[str, WSGI] = {"floor app": floor.wsgi_app, "service: Flask app": service.wsgi_app}
-    scope = getattr(service.wsgi_app, "app", None)  # the request-scope middleware, inside the metrics one
-    flask_app = getattr(scope, "app", None)
-    if scope is not None and flask_app is not None:
-        layers = {"floor app": floor.wsgi_app, "service: Flask app": flask_app,
-                  "+ request-scope middleware": scope, "+ metrics middleware (all)": service.wsgi_app}
+    from travel_agent.middleware import RequestScopeMiddleware
+
+    scope = service.wsgi_app
+    assert isinstance(scope, RequestScopeMiddleware), "the request-scope middleware is the outermost layer"
+    # The same middleware without its metrics recorder, around the same Flask app: what the metrics cost.
+    unmetered = RequestScopeMiddleware(scope.app, scope.request_timeout, scope.chat_timeout, scope.inflight)
+    layers: dict[str, WSGI] = {"floor app": floor.wsgi_app, "service: Flask app": scope.app,
+                               "+ request-scope middleware": unmetered, "+ metrics (all)": scope}
     result = {path: {name: cpu_us_per_request(app, path, args.calls, args.repeats) for name, app in layers.items()}
               for path in ("/health/live", "/health")}
     sys.stdout.write(json.dumps(result) + "\n")

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
@@ -31,7 +31,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from pymongo import monitoring
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
-from werkzeug.wsgi import ClosingIterator
 
 from travel_agent.auth import check_bearer
 from travel_agent.breaker import CircuitBreaker, State
@@ -64,6 +63,8 @@ class _Metrics:
         self.latency = Histogram("travel_agent_http_request_duration_seconds",
                                  "Time from the request's arrival to the end of its response body",
                                  ["method", "route"], buckets=LATENCY_BUCKETS)
+        # Sampled (``sample_in_flight``), not counted up and down by every request: two file writes a
+        # request cost more than the rest of the metrics, and a gauge scraped every few seconds is a sample.
         self.in_flight = Gauge("travel_agent_http_requests_in_flight", "Requests being served now",
                                multiprocess_mode="livesum")
         self.budget_timeouts = Counter("travel_agent_budget_timeouts",
@@ -84,6 +85,18 @@ class _Metrics:
         self.upstream_errors = Counter("travel_agent_upstream_errors", "Failed calls to the upstream", ["outcome"])
         self.rate_limit = Counter("travel_agent_rate_limit_decisions", "Rate-limit checks, by counter store",
                                   ["store", "outcome"])
+        # labels() validates and locks on every call (about 2 us); the series of a label set never changes, and
+        # the label sets are bounded (methods, URL rules, statuses), so each request's pair is looked up once.
+        self._http: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def http_series(self, method: str, route: str, status: str) -> tuple[Any, Any]:
+        """The request counter and the latency histogram of one method, route and status."""
+        key = (method, route, status)
+        series = self._http.get(key)
+        if series is None:
+            series = (self.requests.labels(method, route, status), self.latency.labels(method, route))
+            self._http[key] = series
+        return series
 
 
 _metrics: _Metrics | None = None
@@ -105,14 +118,19 @@ def _get() -> _Metrics:
 
 def _safely(record: Callable[[_Metrics], object]) -> None:
     """Run a recording; a failure (a full disk, a removed directory) is logged at most once a minute."""
-    global _last_failure_log
     try:
         record(_get())
-    except Exception:  # metrics are best effort: the request must go on
-        now = time.monotonic()
-        if now - _last_failure_log >= FAILURE_LOG_INTERVAL_SECONDS:
-            _last_failure_log = now
-            log.exception("recording a metric failed; requests continue without it")
+    except Exception:  # noqa: BLE001  (logged by _log_failure; metrics are best effort, the request goes on)
+        _log_failure()
+
+
+def _log_failure() -> None:
+    """Called from an ``except`` block: logs the exception being handled, at most once a minute."""
+    global _last_failure_log
+    now = time.monotonic()
+    if now - _last_failure_log >= FAILURE_LOG_INTERVAL_SECONDS:
+        _last_failure_log = now
+        log.exception("recording a metric failed; requests continue without it")
 
 
 # -- what other modules call -------------------------------------------------------------------------------
@@ -143,6 +161,11 @@ def observe_upstream(seconds: float, outcome: str) -> None:
 
 def record_rate_limit(store: str, allowed: bool) -> None:
     _safely(lambda m: m.rate_limit.labels(store, "allowed" if allowed else "limited").inc())
+
+
+def sample_in_flight(count: int) -> None:
+    """This worker's requests in flight now: from the gunicorn worker's heartbeat (each second) and the scrape."""
+    _safely(lambda m: m.in_flight.set(count))
 
 
 def record_circuit(dependency: str, state: State) -> None:
@@ -176,35 +199,40 @@ class MongoPoolMetrics(monitoring.ConnectionPoolListener):
 
 # -- HTTP ---------------------------------------------------------------------------------------------------
 
-class MetricsMiddleware:
-    """The outermost WSGI layer, so it also sees answers made outside Flask (a shed 503, a backstop 504).
+class RequestMetrics:
+    """The per-request series, recorded by the request-scope middleware (the outermost WSGI layer), so they
+    also count answers made outside Flask: a shed 503, a backstop 504.
 
-    The route label is the URL rule (``/api/chat/<session_id>``), never the raw path, so the number of
-    series stays bounded; Flask reports the rule it matched, and a request that never reached Flask is
-    matched here against the same map.
+    Not a middleware of its own: a second WSGI layer cost about 15 us per request in wrappers and closures
+    (docs/PERFORMANCE.md), as much as the values it wrote. The route label is the URL rule
+    (``/api/chat/<session_id>``), never the raw path, so the number of series stays bounded; Flask reports the
+    rule it matched, and a request that never reached Flask is matched here against the same map.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], url_map: Map) -> None:
-        self.app = app
+    def __init__(self, url_map: Map) -> None:
         self.url_map = url_map
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        started = time.perf_counter()
-        status = ["500"]  # what the server sends if the app raises before starting the response
-
-        def capture(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status[0] = status_line.split(" ", 1)[0]
-            return start_response(status_line, headers, exc_info)
-
-        _safely(lambda m: m.in_flight.inc())
+    def finished(self, environ: dict[str, Any], status_line: str | None, started: float) -> None:
+        """One answered request, shed ones included; ``status_line`` is None when the app raised before starting
+        a response (the server then sends a 500)."""
+        elapsed = time.perf_counter() - started
         try:
-            body = self.app(environ, capture)
-        except BaseException:
-            self._finish(environ, status[0], started)
-            raise
-        return ClosingIterator(body, lambda: self._finish(environ, status[0], started))
+            self._record(_get(), environ, status_line, elapsed)
+        except Exception:  # noqa: BLE001  (logged by _log_failure; the request goes on)
+            _log_failure()
 
-    def _route(self, environ: dict[str, Any]) -> str:
+    def _record(self, m: _Metrics, environ: dict[str, Any], status_line: str | None, elapsed: float) -> None:
+        method = environ.get("REQUEST_METHOD", "GET")
+        method = method if method in METHODS else "other"
+        status = status_line.split(" ", 1)[0] if status_line else "500"
+        route = self.route(environ)
+        count, latency = m.http_series(method, route, status)
+        count.inc()
+        latency.observe(elapsed)
+        if status == "504":
+            m.budget_timeouts.labels(route).inc()
+
+    def route(self, environ: dict[str, Any]) -> str:
         route = environ.get(ROUTE_KEY)
         if route is None:
             try:
@@ -213,21 +241,6 @@ class MetricsMiddleware:
             except HTTPException:
                 route = UNMATCHED
         return str(route)
-
-    def _finish(self, environ: dict[str, Any], status: str, started: float) -> None:
-        elapsed = time.perf_counter() - started
-        method = environ.get("REQUEST_METHOD", "GET")
-        method = method if method in METHODS else "other"
-
-        def record(m: _Metrics) -> None:
-            m.in_flight.dec()
-            route = self._route(environ)
-            m.requests.labels(method, route, status).inc()
-            m.latency.labels(method, route).observe(elapsed)
-            if status == "504":
-                m.budget_timeouts.labels(route).inc()
-
-        _safely(record)
 
 
 def _breakers(svc: Services) -> list[CircuitBreaker]:
@@ -242,6 +255,7 @@ def render(svc: Services) -> bytes:
             _safely(lambda m, n=name, up=check.status == "healthy": m.dependency_up.labels(n).set(1 if up else 0))
     for breaker in _breakers(svc):
         record_circuit(breaker.name, breaker.state)
+    sample_in_flight(len(svc.state.inflight))  # exact for this worker; the others' are at most a second old
     directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
     if not directory:
         return generate_latest(REGISTRY)
@@ -250,9 +264,9 @@ def render(svc: Services) -> bytes:
     return generate_latest(registry)
 
 
-def install_metrics(app: Flask, svc: Services) -> None:
-    """``GET /metrics`` (behind METRICS_TOKEN when set), route labels, breaker gauges and the middleware.
-    Install it last: its middleware must be the outermost."""
+def install_metrics(app: Flask, svc: Services) -> RequestMetrics:
+    """``GET /metrics`` (behind METRICS_TOKEN when set), route labels and breaker gauges; returns the recorder
+    the request-scope middleware gives every request to."""
     _safely(lambda m: None)  # create them now; a broken directory is logged, and the worker still boots
     for breaker in _breakers(svc):
         breaker.add_listener(record_circuit)
@@ -262,7 +276,8 @@ def install_metrics(app: Flask, svc: Services) -> None:
     @app.url_value_preprocessor
     def _label_route(endpoint: str | None, values: dict[str, Any] | None) -> None:
         # Runs for every request Flask handles, before any before_request hook can answer it.
-        request.environ[ROUTE_KEY] = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+        req = request._get_current_object()  # type: ignore[attr-defined]  (one proxy lookup, not three)
+        req.environ[ROUTE_KEY] = req.url_rule.rule if req.url_rule is not None else UNMATCHED
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -271,4 +286,4 @@ def install_metrics(app: Flask, svc: Services) -> None:
             return denied
         return Response(render(svc), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
-    app.wsgi_app = MetricsMiddleware(app.wsgi_app, app.url_map)  # type: ignore[method-assign]
+    return RequestMetrics(app.url_map)

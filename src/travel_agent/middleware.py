@@ -1,4 +1,5 @@
-"""WSGI middleware around the Flask app: request id, time budget by route, load shedding, and the backstop.
+"""WSGI middleware around the Flask app: request id, time budget by route, load shedding, the backstop, and
+the per-request metrics.
 
 Every request gets an id and a deadline (chat routes ``CHAT_TIMEOUT_SECONDS``, the rest
 ``REQUEST_TIMEOUT_SECONDS``). The deadline is what the drivers obey, so the app normally answers a spent budget
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from http import HTTPStatus
@@ -20,6 +22,7 @@ from typing import Any
 from travel_agent import metrics, request_scope
 from travel_agent.errors import envelope
 from travel_agent.inflight import InFlight, RequestExpired, Ticket
+from travel_agent.metrics import RequestMetrics
 
 try:  # imported once here: an import statement inside the per-request path cost a few microseconds each time
     from gevent import Timeout, monkey
@@ -72,14 +75,17 @@ def sse_error_event(code: int, message: str) -> bytes:
 
 
 class _Request:
-    """One request's lifetime: bound scope, admission ticket, backstop; released exactly once."""
+    """One request's lifetime: bound scope, admission ticket, backstop, metrics; released exactly once."""
 
-    def __init__(self, tokens: tuple[Token[Any], Token[Any]], ticket: Ticket, inflight: InFlight,
-                 timer: Any) -> None:
+    def __init__(self, environ: dict[str, Any], started: float, tokens: tuple[Token[Any], Token[Any]],
+                 ticket: Ticket, inflight: InFlight, timer: Any, recorder: RequestMetrics | None) -> None:
+        self.environ = environ
+        self.started = started
         self.tokens = tokens
         self.ticket = ticket
         self.inflight = inflight
         self.timer = timer
+        self.recorder = recorder
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
         self.done = False
@@ -92,6 +98,8 @@ class _Request:
             self.timer.close()
         self.inflight.release(self.ticket)
         request_scope.unbind(self.tokens)
+        if self.recorder is not None:
+            self.recorder.finished(self.environ, self.status, self.started)
 
     @property
     def is_stream(self) -> bool:
@@ -142,13 +150,19 @@ class _ScopedBody:
 
 
 class RequestScopeMiddleware:
-    def __init__(self, app: WSGIApp, request_timeout: float, chat_timeout: float, inflight: InFlight) -> None:
+    """The outermost WSGI layer: it owns a request from arrival to the server closing its body, and records
+    its metrics (``recorder``; None leaves them out)."""
+
+    def __init__(self, app: WSGIApp, request_timeout: float, chat_timeout: float, inflight: InFlight,
+                 recorder: RequestMetrics | None = None) -> None:
         self.app = app
         self.request_timeout = request_timeout
         self.chat_timeout = chat_timeout
         self.inflight = inflight
+        self.recorder = recorder
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
         req_id = request_scope.sane_request_id(environ.get("HTTP_X_REQUEST_ID"))
         environ["travel_agent.request_id"] = req_id
         path = environ.get("PATH_INFO", "")
@@ -158,8 +172,11 @@ class RequestScopeMiddleware:
         if ticket is None:
             request_scope.unbind(tokens)
             metrics.record_shed("overload")
+            if self.recorder is not None:
+                self.recorder.finished(environ, "503", started)
             return json_error(start_response, 503, "The service is busy. Please retry shortly.", req_id, 1)
-        request = _Request(tokens, ticket, self.inflight, _arm_backstop(budget + BACKSTOP_GRACE_SECONDS))
+        request = _Request(environ, started, tokens, ticket, self.inflight,
+                           _arm_backstop(budget + BACKSTOP_GRACE_SECONDS), self.recorder)
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
@@ -170,12 +187,14 @@ class RequestScopeMiddleware:
         try:
             body = self.app(environ, start_with_id)
         except RequestExpired as exc:
-            request.finish()
             code, message, retry_after = EXPIRED[exc.reason]
             log.warning("%s %s cut off by the %s backstop", environ.get("REQUEST_METHOD"), path, exc.reason)
             if exc.reason == "drain":
                 metrics.record_shed("draining")
-            return json_error(start_response, code, message, req_id, retry_after, sys.exc_info())
+            try:
+                return json_error(start_with_id, code, message, req_id, retry_after, sys.exc_info())
+            finally:
+                request.finish()
         except BaseException:
             request.finish()
             raise

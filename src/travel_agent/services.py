@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app
 from redis import Redis
 
+from travel_agent import metrics
 from travel_agent.breaker import CircuitBreaker
 from travel_agent.chat import build_chat
 from travel_agent.chat.service import ChatService
@@ -40,6 +41,10 @@ class Services:
     chat: ChatService
     state: WorkerState
     closed: bool = False
+
+    def heartbeat(self) -> None:
+        """Called by the gunicorn worker about once a second: refresh what is sampled rather than counted."""
+        metrics.sample_in_flight(len(self.state.inflight))
 
     def close(self) -> None:
         """Close Redis, then MongoDB, logging each step; safe to call twice."""

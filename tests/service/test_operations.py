@@ -84,7 +84,10 @@ def test_two_workers_forty_requests_one_scrape(make_mongo: Callable[..., Any], m
     assert len(buckets) == 15 and buckets[-1] == (float("inf"), 40)
     assert [v for _, v in buckets] == sorted(v for _, v in buckets), "buckets are cumulative"
     assert samples[("travel_agent_dependency_up", frozenset({("dependency", "mongodb")}))] == 1
-    assert samples[("travel_agent_http_requests_in_flight", frozenset())] == 1  # the scrape itself
+    # Each worker samples its in-flight count every second, the scraping one at the scrape: once the other
+    # worker's sample follows its last request, only the scrape itself is in flight.
+    wait_until(lambda: in_flight(service.base_url) == 1, 5, interval=0.2,
+               message="the idle worker's in-flight sample never came back to 0")
 
     # A worker killed outright: its counts stay in the totals, its live gauges are dropped in child_exit.
     metrics_dir = Path(wait_until(lambda: _logged_metrics_dir(service), 5))
@@ -98,6 +101,31 @@ def test_two_workers_forty_requests_one_scrape(make_mongo: Callable[..., Any], m
     wait_until(every_worker_serves, 30, interval=0.2, message="the replacement worker never served")
     samples = scrape(service.base_url)
     assert samples[("travel_agent_http_requests_total", frozenset(route | {("status", "200")}))] == 40
+
+
+def in_flight(base_url: str) -> float:
+    return scrape(base_url)[("travel_agent_http_requests_in_flight", frozenset())]
+
+
+def test_in_flight_gauge_counts_held_requests_on_every_worker(make_mongo: Callable[..., Any],
+                                                              make_gunicorn: Callable[..., Any],
+                                                              wait_until: Callable[..., Any]) -> None:
+    service = make_gunicorn(mongo_uri=make_mongo().uri, app=FAULT_APP, workers=2, env=FAST)
+    service.wait_for_workers(2)
+    held = [threading.Thread(target=lambda: requests.get(service.base_url + "/_test/sleep?seconds=4", timeout=10))
+            for _ in range(6)]
+    for thread in held:
+        thread.start()
+    try:
+        # Six held requests, spread over both workers by the kernel, plus the scrape: the worker that answers
+        # the scrape counts its own exactly, the other one's sample is at most a second old.
+        wait_until(lambda: in_flight(service.base_url) == 7, 3, interval=0.2,
+                   message="the held requests never all showed in the gauge")
+    finally:
+        for thread in held:
+            thread.join(15)
+    wait_until(lambda: in_flight(service.base_url) == 1, 3, interval=0.2,
+               message="the finished requests stayed in the gauge")
 
 
 def _logged_metrics_dir(service: Any) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 FAULT_APP = "tests.support.fault_app:app"
 FAST = {"STARTUP_RETRIES": "1", "HEALTH_CACHE_SECONDS": "0.5"}
@@ -162,6 +163,14 @@ def test_past_the_in_flight_cap_the_excess_is_shed_fast(serve: Callable[..., Any
         assert seconds < 0.1, seconds
     assert [r.status_code for r, _ in done] == [200] * 10
     assert live.status_code == 200 and ready.status_code == 200
+    # Shed before reaching Flask, and still counted under the route they asked for.
+    counts = {(s.name, s.labels.get("route"), s.labels.get("status"), s.labels.get("reason")): s.value
+              for family in text_string_to_metric_families(requests.get(service.base_url + "/metrics",
+                                                                         timeout=5).text)
+              for s in family.samples}
+    assert counts[("travel_agent_http_requests_total", "/api/chat/_test/sleep", "503", None)] == 10
+    assert counts[("travel_agent_http_requests_total", "/api/chat/_test/sleep", "200", None)] == 10
+    assert counts[("travel_agent_shed_requests_total", None, None, "overload")] == 10
 
 
 
