@@ -15,6 +15,7 @@ from chaos.clients import Ack
 
 TAG = re.compile(r"^(c\d+s\d+) t\d+ ")
 SESSION_PATH = "/api/chat/sessions/"
+PAGE = 500  # messages per session read, the most the API gives
 
 
 @dataclass
@@ -39,10 +40,25 @@ class Verdict:
 
 
 def fetch(base_url: str, session_id: str, http: requests.Session, attempts: int = 20) -> dict[str, Any] | None:
-    """The session as the API shows it; retried while the service is still finding its feet."""
+    """The session as the API shows it, every page of it (oldest message first); None if it is unknown or
+    could not be read. Each page is retried while the service is still finding its feet."""
+    messages: list[dict[str, Any]] = []
+    before: int | None = None
+    while True:
+        body = _page(base_url + SESSION_PATH + session_id, before, http, attempts)
+        if body is None:
+            return None
+        messages[:0] = body["messages"]
+        if not body["has_more"]:
+            return body | {"messages": messages}
+        before = body["next_before"]
+
+
+def _page(url: str, before: int | None, http: requests.Session, attempts: int) -> dict[str, Any] | None:
+    params = {"limit": PAGE} | ({"before": before} if before is not None else {})
     for _ in range(attempts):
         try:
-            response = http.get(base_url + SESSION_PATH + session_id, timeout=10)
+            response = http.get(url, params=params, timeout=10)
         except requests.RequestException:
             time.sleep(0.5)
             continue

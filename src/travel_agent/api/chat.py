@@ -11,7 +11,13 @@ from flask import Response, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
-from travel_agent.api.chat_schemas import AnswerSchema, IdempotencyHeaderSchema, SendSchema, SessionSchema
+from travel_agent.api.chat_schemas import (
+    AnswerSchema,
+    IdempotencyHeaderSchema,
+    SendSchema,
+    SessionPageArgs,
+    SessionSchema,
+)
 from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.json_parser import JsonParser
 from travel_agent.auth import bearer_token, key_fingerprint
@@ -116,13 +122,20 @@ def stream(body: dict[str, Any]) -> ResponseReturnValue:
 
 
 @blp.get("/sessions/<session_id>")
-@blp.response(200, SessionSchema, description="The session and its messages, oldest first")
+@blp.arguments(SessionPageArgs, location="query", as_kwargs=True)
+@blp.response(200, SessionSchema, description="The session and its newest messages (or those before `before`), "
+                                              "oldest first")
 @errors(404, 503, 504)
-def get_session(session_id: str) -> ResponseReturnValue:
-    """Read a session"""
-    stored, status = services().chat.session(session_id)
+def get_session(session_id: str, limit: int, before: int | None = None) -> ResponseReturnValue:
+    """Read a session, a page at a time
+
+    The newest `limit` messages come first; follow `next_before` (as `before`) while `has_more` is true to read
+    older ones. A page never splits a question from its answer.
+    """
+    stored, status = services().chat.session(session_id, limit, before)
     return {"session_id": stored.id, "created_at": stored.created_at,
-            "messages": [_message(message, status) for message in stored.messages]}
+            "messages": [_message(message, status) for message in stored.messages],
+            "has_more": stored.next_before is not None, "next_before": stored.next_before}
 
 
 @blp.delete("/sessions/<session_id>")

@@ -13,6 +13,9 @@ from marshmallow import validate
 
 MAX_MESSAGE_CHARS = 4000
 MAX_SESSION_ID_CHARS = 128
+# A session read is paged so that its cost stays bounded however long a conversation grows: at most
+# 500 messages of 4,000 characters is 2 MB of text in one answer.
+MIN_PAGE_MESSAGES, DEFAULT_PAGE_MESSAGES, MAX_PAGE_MESSAGES = 2, 100, 500
 
 
 class Text(ma.fields.String):
@@ -82,8 +85,25 @@ class MessageSchema(ma.Schema):
     reply_to = ma.fields.String(metadata={"description": "Assistant messages only: the user message answered"})
 
 
+class SessionPageArgs(ma.Schema):
+    """Which messages of a session to read: the newest ``limit`` before ``before``."""
+
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_PAGE_MESSAGES, validate=validate.Range(MIN_PAGE_MESSAGES, MAX_PAGE_MESSAGES),
+        metadata={"description": f"At most this many messages ({MIN_PAGE_MESSAGES} to {MAX_PAGE_MESSAGES}); "
+                                 "a page never splits a question from its answer, so it may hold one fewer"})
+    before = ma.fields.Integer(
+        validate=validate.Range(min=0),
+        metadata={"description": "The `next_before` of the page read before: older messages than that page's"})
+
+
 class SessionSchema(ma.Schema):
     session_id = ma.fields.String(required=True)
     created_at = ma.fields.DateTime(required=True)
     messages = ma.fields.List(ma.fields.Nested(MessageSchema), required=True,
-                              metadata={"description": "Oldest first"})
+                              metadata={"description": "The newest page of the session (or the page before "
+                                                       "`before`), oldest first"})
+    has_more = ma.fields.Boolean(required=True, metadata={"description": "Older messages than these exist"})
+    next_before = ma.fields.Integer(
+        required=True, allow_none=True,
+        metadata={"description": "Pass as `before` to read the older page; null when there is none"})

@@ -204,9 +204,10 @@ class ChatService:
 
     # -- sessions -----------------------------------------------------------------------------------------
 
-    def session(self, session_id: str) -> tuple[StoredSession, dict[str, str]]:
-        """The session and the status of each of its questions (answered or unanswered), by message id."""
-        stored = self.store.load(session_id)
+    def session(self, session_id: str, limit: int, before: int | None = None) -> tuple[StoredSession, dict[str, str]]:
+        """A page of the session and the status of each of its questions (answered or unanswered), by message
+        id; a page holds the answers of all its questions (see ``ChatStore.load``)."""
+        stored = self.store.load(session_id, limit, before)
         answered = {m.reply_to for m in stored.messages if m.role == "assistant"}
         status = {m.id: ANSWERED if m.id in answered else UNANSWERED for m in stored.messages if m.role == "user"}
         return stored, status

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from travel_agent.agent.offline import Turn
@@ -69,9 +69,12 @@ class Message:
 
 @dataclass(frozen=True)
 class StoredSession:
+    """One page of a session's messages, oldest first; ``next_before`` reads the page before it."""
+
     id: str
     created_at: datetime
-    messages: list[Message]  # oldest first
+    messages: list[Message]
+    next_before: int | None = None
 
 
 class ChatStore:
@@ -124,13 +127,27 @@ class ChatStore:
             docs = list(db[MESSAGES].find(query).sort("seq", DESCENDING).limit(limit))
         return [Message.from_doc(doc) for doc in reversed(docs)]
 
-    def load(self, session_id: str) -> StoredSession:
+    def load(self, session_id: str, limit: int, before: int | None = None) -> StoredSession:
+        """The newest ``limit`` (at least 2) messages below position ``before``, never splitting a turn.
+
+        A turn holds positions q (the question, always odd) and q + 1 (its answer). A page that would start
+        with an answer whose question is older leaves that answer to the older page, so every question in a
+        page has its answer in the same page when one was stored, and the next page ends at a question.
+        """
+        query: dict[str, Any] = {"session_id": session_id}
+        if before is not None:
+            # Snapped to a turn boundary: a position between a question and its answer would split them.
+            query["seq"] = {"$lt": before if before % 2 else before - 1}
         with self.mongo.call() as db:
             session = db[SESSIONS].find_one({"_id": session_id}, projection={"created_at": 1})
             if session is None:
                 raise SessionNotFound()
-            docs = list(db[MESSAGES].find({"session_id": session_id}).sort("seq", ASCENDING))
-        return StoredSession(session_id, session["created_at"], [Message.from_doc(doc) for doc in docs])
+            docs = list(db[MESSAGES].find(query).sort("seq", DESCENDING).limit(limit + 1))
+        page = [Message.from_doc(doc) for doc in docs[:limit]]
+        more = len(docs) > limit
+        if more and page[-1].role == "assistant":
+            page.pop()  # its question is older: both go in the next page
+        return StoredSession(session_id, session["created_at"], page[::-1], page[-1].seq if more else None)
 
     def delete(self, session_id: str) -> None:
         """The session first: from then on it is unknown, even if removing its messages is cut short."""

@@ -9,7 +9,7 @@ from flask import Flask
 CHAT_OPERATIONS = {
     ("/api/chat/send", "post"): {"200", "400", "404", "409", "413", "415", "422", "502", "503", "504"},
     ("/api/chat/stream", "post"): {"200", "400", "404", "413", "415", "422", "502", "503", "504"},
-    ("/api/chat/sessions/{session_id}", "get"): {"200", "404", "503", "504"},
+    ("/api/chat/sessions/{session_id}", "get"): {"200", "404", "422", "503", "504"},
     ("/api/chat/sessions/{session_id}", "delete"): {"204", "404", "503", "504"},
 }
 
@@ -31,6 +31,11 @@ def test_every_chat_route_and_error_is_documented(app: Flask) -> None:
     assert body["required"] == ["message"] and body["properties"]["message"]["maxLength"] == 4000
     stream = spec["paths"]["/api/chat/stream"]["post"]["responses"]["200"]
     assert list(stream["content"]) == ["text/event-stream"] and "heartbeat" in stream["description"]
+    read = spec["paths"]["/api/chat/sessions/{session_id}"]["get"]
+    paging = {p["name"]: p for p in read["parameters"] if p["in"] == "query"}
+    assert paging["limit"]["schema"].items() >= {"minimum": 2, "maximum": 500, "default": 100}.items()
+    assert set(paging) == {"limit", "before"}
+    assert {"has_more", "next_before"} <= set(spec["components"]["schemas"]["Session"]["required"])
     message = spec["components"]["schemas"]["Message"]["properties"]
     assert message["status"]["enum"] == ["answered", "unanswered"]
 
