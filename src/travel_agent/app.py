@@ -34,8 +34,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 class TravelAgentFlask(Flask):
     """Flask, with one cost taken off every request.
 
-    Flask asks ``inspect.iscoroutinefunction`` of every hook and view on every request (``ensure_sync``), four
-    times per probe here: about 2 us each on this machine, a tenth of what the app adds to ``/health/live``.
+    Flask (and flask-smorest) ask ``inspect.iscoroutinefunction`` of every hook and view on every request
+    (``ensure_sync``), three times per probe here at about 0.7 us each, where a dictionary lookup takes 0.1.
     The answer for a function never changes, so it is remembered; an async view would still be wrapped. The
     memo holds the registered hooks and views, capped in case some code passes fresh callables each time.
     """
