@@ -16,6 +16,8 @@ MAX_SESSION_ID_CHARS = 128
 # A session read is paged so that its cost stays bounded however long a conversation grows: at most
 # 500 messages of 4,000 characters is 2 MB of text in one answer.
 MIN_PAGE_MESSAGES, DEFAULT_PAGE_MESSAGES, MAX_PAGE_MESSAGES = 2, 100, 500
+# BSON integers are 64-bit: a larger cursor would fail in the driver (a 500) instead of being refused (a 422).
+MAX_POSITION = 2**63 - 1
 
 
 class Text(ma.fields.String):
@@ -93,7 +95,7 @@ class SessionPageArgs(ma.Schema):
         metadata={"description": f"At most this many messages ({MIN_PAGE_MESSAGES} to {MAX_PAGE_MESSAGES}); "
                                  "a page never splits a question from its answer, so it may hold one fewer"})
     before = ma.fields.Integer(
-        validate=validate.Range(min=0),
+        validate=validate.Range(0, MAX_POSITION),
         metadata={"description": "The `next_before` of the page read before: older messages than that page's"})
 
 

@@ -85,9 +85,11 @@ def test_a_cursor_inside_a_turn_is_snapped_to_its_start(conversation: tuple[Flas
     # not one that holds that question without its answer.
     assert page(client, session_id, limit=2, before=cursor + 1) == page(client, session_id, limit=2, before=cursor)
     assert page(client, session_id, limit=5, before=0)["messages"] == []
+    assert shown(page(client, session_id, before=2**63 - 1)["messages"]) == EVERYTHING  # BSON's largest integer
 
 
-@pytest.mark.parametrize("query", ["limit=1", "limit=501", "limit=ten", "before=-1", "before=x", "limit=2.5"])
+@pytest.mark.parametrize("query", ["limit=1", "limit=501", "limit=ten", "before=-1", "before=x", "limit=2.5",
+                                   f"before={2**63}", "before=99999999999999999999999999", "limit="])
 def test_bad_paging_arguments_are_422_naming_the_field(conversation: tuple[FlaskClient, str], query: str) -> None:
     client, session_id = conversation
     body = assert_envelope(client.get(f"{session_path(session_id)}?{query}"), 422)
