@@ -96,6 +96,9 @@ class Settings:
     breaker_reset_seconds: float = 1.0
     request_timeout_seconds: float = 30.0
     chat_timeout_seconds: float = 90.0
+    # How long a running Idempotency-Key attempt holds its key without renewing it (it renews every third of
+    # this while it runs): after a worker was killed or MongoDB died under a turn, retries get 409 this long.
+    idempotency_lease_seconds: float = dataclasses.field(default=10.0, metadata={"minimum": 1})
     max_body_bytes: int = 65536
     # Requests one worker runs at once before it answers a fast 503 instead of queueing. A waiting chat costs
     # a greenlet and a socket, so hundreds fit; keep it below WORKER_CONNECTIONS, which also counts idle

@@ -17,5 +17,5 @@ def build_chat(settings: Settings, mongo: MongoGateway, redis: RedisGateway | No
     """One per worker; touches no network (the agent's HTTP pool connects on first use)."""
     return ChatService(
         ChatStore(mongo), Indexes(mongo), ContextCache(redis, settings.chat_history_messages),
-        IdempotencyStore(mongo, lease_seconds=settings.chat_timeout_seconds), build_agent(settings),
+        IdempotencyStore(mongo, lease_seconds=settings.idempotency_lease_seconds), build_agent(settings),
         settings.chat_heartbeat_seconds)

@@ -4,12 +4,19 @@ A record is created by the first request with a key (the unique ``_id`` decides 
 that request's *plan* (the ids its session and messages will get) and, once answered, the response. The plan
 makes every retry safe: a retry that takes over a failed or abandoned attempt writes to the same ids, so
 nothing is ever stored twice. The record lives in MongoDB, not Redis, so it survives a Redis outage.
+
+A running attempt holds the record by a short *lease* that it renews while it runs (``LeaseKeeper``). An attempt
+that cannot say it failed (its worker was killed, or MongoDB died under it) stops renewing, so a retry takes
+over seconds after MongoDB is back, not after the whole chat budget.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import secrets
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +26,10 @@ from pymongo.errors import DuplicateKeyError
 from travel_agent.chat.errors import IdempotencyKeyReused
 from travel_agent.chat.indexes import IDEMPOTENCY, IDEMPOTENCY_TTL_SECONDS
 from travel_agent.chat.store import new_message_id, new_session_id, now
+from travel_agent.errors import TravelAgentError
 from travel_agent.mongo import MongoGateway
+
+log = logging.getLogger("travel_agent.chat.idempotency")
 
 RUNNING, FAILED, DONE = "running", "failed", "done"
 
@@ -41,10 +51,12 @@ class TurnPlan:
 
 @dataclass(frozen=True)
 class Claim:
-    """Either ``plan`` (run the turn), ``response`` (replay it), or neither (another request is running it)."""
+    """Either ``plan`` (run the turn, as ``attempt``), ``response`` (replay it), or neither (another request is
+    running it)."""
 
     plan: TurnPlan | None = None
     response: dict[str, Any] | None = None
+    attempt: str | None = None  # this request's hold on the record: only it renews the lease
 
 
 def fingerprint(message: str, session_id: str | None) -> str:
@@ -55,18 +67,19 @@ def fingerprint(message: str, session_id: str | None) -> str:
 class IdempotencyStore:
     def __init__(self, mongo: MongoGateway, lease_seconds: float) -> None:
         self.mongo = mongo
-        # A running attempt cannot outlive its request's budget; after that its record may be taken over.
+        self.lease_seconds = lease_seconds
         self.lease = timedelta(seconds=lease_seconds)
 
     def claim(self, key: str, body_fingerprint: str, plan: TurnPlan) -> Claim:
         moment = now()
+        attempt = secrets.token_hex(8)
         record = {"_id": key, "fingerprint": body_fingerprint, "state": RUNNING, "plan": asdict(plan),
-                  "created_at": moment, "lease_until": moment + self.lease}
+                  "created_at": moment, "lease_until": moment + self.lease, "attempt": attempt}
         with self.mongo.call() as db:
             records = db[IDEMPOTENCY]
             try:
                 records.insert_one(record)
-                return Claim(plan=plan)
+                return Claim(plan=plan, attempt=attempt)
             except DuplicateKeyError:
                 pass
             existing = records.find_one({"_id": key})
@@ -76,7 +89,7 @@ class IdempotencyStore:
                 # Past its 24 h but not yet removed (the TTL monitor runs once a minute): start afresh. Matching
                 # on the old created_at lets only one of two racing requests replace it.
                 replaced = records.find_one_and_replace({"_id": key, "created_at": existing["created_at"]}, record)
-                return Claim(plan=plan) if replaced is not None else Claim()
+                return Claim(plan=plan, attempt=attempt) if replaced is not None else Claim()
             if existing["fingerprint"] != body_fingerprint:
                 raise IdempotencyKeyReused()
             if existing["state"] == DONE:
@@ -84,10 +97,21 @@ class IdempotencyStore:
             taken = records.find_one_and_update(
                 {"_id": key, "state": existing["state"], "lease_until": existing["lease_until"],
                  "$or": [{"state": FAILED}, {"lease_until": {"$lt": moment}}]},
-                {"$set": {"state": RUNNING, "lease_until": moment + self.lease}})
+                {"$set": {"state": RUNNING, "lease_until": moment + self.lease, "attempt": attempt}})
         if taken is None:
             return Claim()  # running elsewhere, or another retry took it over a moment ago
-        return Claim(plan=TurnPlan(**(existing["plan"] | {"resumed": True})))
+        return Claim(plan=TurnPlan(**(existing["plan"] | {"resumed": True})), attempt=attempt)
+
+    def renew(self, key: str, attempt: str) -> bool:
+        """Extend the lease of a record this attempt still holds; False if it no longer does."""
+        with self.mongo.call() as db:
+            result = db[IDEMPOTENCY].update_one({"_id": key, "state": RUNNING, "attempt": attempt},
+                                                {"$set": {"lease_until": now() + self.lease}})
+        return result.matched_count == 1
+
+    def keep(self, key: str, attempt: str) -> LeaseKeeper:
+        """Renew the lease in the background until the returned keeper is stopped (use it as a context)."""
+        return LeaseKeeper(self, key, attempt)
 
     def complete(self, key: str, response: dict[str, Any]) -> None:
         with self.mongo.call() as db:
@@ -97,6 +121,35 @@ class IdempotencyStore:
         """The attempt failed: let a retry take over now instead of after the lease."""
         with self.mongo.call() as db:
             db[IDEMPOTENCY].update_one({"_id": key, "state": RUNNING}, {"$set": {"state": FAILED}})
+
+
+class LeaseKeeper:
+    """Renews one attempt's lease every third of it, from a thread of its own (a greenlet under gevent).
+
+    Outside the request's context on purpose: a renewal is not part of the request's budget, and its MongoDB
+    call gets the gateway's own operation timeout. A failed renewal is only logged: if they keep failing, the
+    lease runs out and a retry may take over, which the plan makes safe.
+    """
+
+    def __init__(self, store: IdempotencyStore, key: str, attempt: str) -> None:
+        self.store, self.key, self.attempt = store, key, attempt
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="idempotency-lease", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.store.lease_seconds / 3):
+            try:
+                if not self.store.renew(self.key, self.attempt):
+                    return  # taken over, or already answered
+            except TravelAgentError as exc:
+                log.warning("could not renew the lease of an Idempotency-Key (%s)", type(exc).__name__)
 
 
 def _expired(record: dict[str, Any], moment: datetime) -> bool:

@@ -88,12 +88,14 @@ class ChatService:
         claim = self._claim(idempotency_key, fingerprint(message, session_id), session_id)
         if claim.response is not None:
             return Answer(**claim.response), True
-        assert claim.plan is not None
+        assert claim.plan is not None and claim.attempt is not None
         try:
-            answer = self._run(claim.plan, message)
+            with self.idempotency.keep(idempotency_key, claim.attempt):
+                answer = self._run(claim.plan, message)
         except TravelAgentError as exc:
             # Let a retry take over now rather than when the lease runs out; not when MongoDB is down (the
-            # attempt would only add its timeout to this answer, and the lease expires anyway).
+            # attempt would only add its timeout to this answer, and the lease, no longer renewed, runs out
+            # within IDEMPOTENCY_LEASE_SECONDS anyway).
             if not (isinstance(exc, DependencyUnavailable) and exc.dependency == "mongodb"):
                 self._release(idempotency_key)
             raise

@@ -160,3 +160,55 @@ def test_records_expire_through_a_ttl_index(app: Flask, mongo_server: Any) -> No
     indexes = {index["name"]: index for index in records(mongo_server).list_indexes()}
     assert indexes["expire_after_24h"]["expireAfterSeconds"] == 86400
     assert dict(indexes["expire_after_24h"]["key"]) == {"created_at": 1}
+
+
+def test_a_running_attempt_renews_its_lease_so_a_retry_waits_for_its_answer(
+        openai_app: Callable[..., Flask], upstream: UpstreamServer, mongo_server: Any,
+        wait_until: Callable[..., Any]) -> None:
+    app, key = openai_app(IDEMPOTENCY_LEASE_SECONDS=1), new_key()
+    upstream.delay = 2.5  # the turn outlives its 1 s lease more than twice
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post, app, key, {"message": "Kyoto"})
+        wait_until(lambda: len(upstream.requests) == 1, 5, message="the first attempt never asked the upstream")
+        claimed = records(mongo_server).find_one({"_id": key})["lease_until"]
+        # Renewed while it runs: an unrenewed lease would have run out, and this retry would take the turn over.
+        wait_until(lambda: records(mongo_server).find_one({"_id": key})["lease_until"] > claimed, 3, interval=0.1,
+                   message="the lease was never renewed")
+        retry = post(app, key, {"message": "Kyoto"})
+        original = first.result(10)
+    assert original.status_code == 200
+    assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json() == original.get_json()
+    assert len(upstream.requests) == 1  # the retry waited for the answer instead of asking again
+
+
+def test_after_mongodb_died_under_a_keyed_turn_a_retry_succeeds_within_the_lease(
+        make_mongo: Callable[..., Any], build_app: Callable[..., Flask], upstream: UpstreamServer,
+        wait_until: Callable[..., Any]) -> None:
+    mongo = make_mongo()
+    app = build_app(MONGODB_URI=mongo.uri, REDIS_URL=None, AGENT_PROVIDER="openai",
+                    OPENAI_BASE_URL=upstream.base_url, IDEMPOTENCY_LEASE_SECONDS=2, MONGO_OPERATION_TIMEOUT_MS=1000,
+                    BREAKER_RESET_SECONDS=0.2)
+    key, body = new_key(), {"message": "Oslo"}
+    upstream.delay = 1.0
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post, app, key, body)
+        wait_until(lambda: len(upstream.requests) == 1, 5, interval=0.02, message="the turn never asked the upstream")
+        mongo.kill()  # the question is stored; the answer cannot be, nor can the key be marked failed
+        assert_envelope(first.result(10), 503)
+    upstream.delay = 0.0
+    mongo.start()
+    back = time.monotonic()
+    statuses = []
+    while time.monotonic() - back < 15:
+        response = post(app, key, body)
+        statuses.append(response.status_code)
+        if response.status_code == 200:
+            break
+        assert response.status_code in (409, 503), response.get_json()
+        time.sleep(0.2)
+    # With the lease tied to the chat budget (90 s) every retry got 409 for that long; now the unrenewed lease
+    # of the dead attempt runs out 2 s after its last renewal.
+    assert statuses[-1] == 200 and time.monotonic() - back < 6, statuses
+    answer = response.get_json()
+    assert stored(app, answer["session_id"]) == [("user", "Oslo", "answered"), ("assistant", "echo: Oslo", None)]
