@@ -172,6 +172,25 @@ def test_redis_pool_exhausted_callers_fall_back_after_pool_timeout(stack: Callab
     assert get(service, "/health").json()["checks"]["redis"]["circuit"] == "closed"
 
 
+def test_a_request_late_in_its_budget_waits_for_a_redis_connection_only_half_of_what_is_left(
+        stack: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
+    _, redis, service = stack({"REDIS_MAX_CONNECTIONS": "1", "REDIS_POOL_TIMEOUT_SECONDS": "10",
+                               "REQUEST_TIMEOUT_SECONDS": "1"})
+    with ThreadPoolExecutor(1) as pool:
+        # On the chat budget, the one pooled connection is held by a BLPOP for 3 s.
+        holder = pool.submit(get, service, "/api/chat/_test/cache-hold?seconds=3")
+        wait_until(lambda: any(c["cmd"] == "blpop" for c in redis.client().client_list()), 5,
+                   message="the connection was never taken")
+        started = time.monotonic()
+        late = get(service, "/_test/cache/late")
+        elapsed = time.monotonic() - started
+        assert holder.result(10).json()["result"] == "held"
+    # Its set waited half of its 1 s budget for a connection, its get half of the rest: a fallback answered in
+    # time, where the pool's own 10 s wait would have run into the backstop (a 504 at 1.3 s).
+    assert late.status_code == 200 and late.json() == {"source": "fallback", "value": None}, late.text
+    assert 0.6 <= elapsed < 1.0, elapsed
+
+
 def test_mongo_pool_exhausted_callers_get_503_within_budget(stack: Callable[..., Any],
                                                            wait_until: Callable[..., Any]) -> None:
     mongo, _, service = stack({"MONGO_MAX_POOL_SIZE": "2", "MONGO_MIN_POOL_SIZE": "0",

@@ -130,6 +130,7 @@ def install(app: Flask) -> Flask:
     app.add_url_rule("/api/chat/_test/mongo-hold", view_func=mongo_hold)
     app.add_url_rule("/api/chat/_test/sleep", view_func=sleep_ignoring_deadline)
     app.add_url_rule("/api/chat/_test/stream", view_func=stream_events)
+    app.add_url_rule("/api/chat/_test/cache-hold", view_func=cache_hold, endpoint="cache_hold_chat_budget")
     app.add_url_rule("/_test/sleep", view_func=sleep_ignoring_deadline, endpoint="sleep_short_budget")
     app.add_url_rule("/api/_test/ping", view_func=api_ping, methods=["GET", "POST"])
     return app
