@@ -7,10 +7,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
-from werkzeug.exceptions import UnsupportedMediaType
 
 from travel_agent import __version__
 from travel_agent.api import create_api
@@ -24,13 +23,11 @@ from travel_agent.middleware import RequestScopeMiddleware
 from travel_agent.mongo import describe_failure as describe_mongo_failure
 from travel_agent.rate_limit import limit_rates
 from travel_agent.redis_store import describe_failure as describe_redis_failure
+from travel_agent.request_bodies import guard_request_bodies
 from travel_agent.services import EXTENSION_KEY, Services, build_services
 from travel_agent.startup import verify_dependency
 
 log = logging.getLogger("travel_agent.app")
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
 class TravelAgentFlask(Flask):
     """Flask, with one cost taken off every request.
 
@@ -76,7 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     require_api_keys(app, settings)
     limit_rates(app, settings, svc.redis)
     register_error_handlers(app)
-    require_json_bodies(app)
+    guard_request_bodies(app, settings.body_read_timeout_seconds)
     recorder = install_metrics(app, svc)
     # Outermost, so that it owns every request from arrival to the server closing the body, and counts the
     # answers it gives itself (a shed 503, a backstop 504) in the metrics.
@@ -115,16 +112,3 @@ def verify_dependencies(svc: Services) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-
-
-def require_json_bodies(app: Flask) -> None:
-    """A body that is not JSON is a 415 before any parsing, not a confusing 422 (the API takes JSON only)."""
-
-    @app.before_request
-    def _require_json() -> None:
-        # The method first: a GET (every probe) is then done without parsing any header.
-        if request.method not in BODY_METHODS:
-            return
-        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
-        if has_body and not request.is_json:
-            raise UnsupportedMediaType("Send the body as application/json.")

@@ -100,6 +100,9 @@ class Settings:
     # this while it runs): after a worker was killed or MongoDB died under a turn, retries get 409 this long.
     idempotency_lease_seconds: float = dataclasses.field(default=10.0, metadata={"minimum": 1})
     max_body_bytes: int = 65536
+    # A body not received in full within this is a 408: a slow or stalled sender must not hold its request (and
+    # a MAX_IN_FLIGHT slot) for the whole budget.
+    body_read_timeout_seconds: float = 10.0
     # Requests one worker runs at once before it answers a fast 503 instead of queueing. A waiting chat costs
     # a greenlet and a socket, so hundreds fit; keep it below WORKER_CONNECTIONS, which also counts idle
     # keep-alive connections.

@@ -4,6 +4,7 @@ the watchdog. Real gunicorn processes against real SecantusDB and redis-server."
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -172,6 +173,42 @@ def test_past_the_in_flight_cap_the_excess_is_shed_fast(serve: Callable[..., Any
     assert counts[("travel_agent_http_requests_total", "/api/chat/_test/sleep", "200", None)] == 10
     assert counts[("travel_agent_shed_requests_total", None, None, "overload")] == 10
 
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408_and_frees_its_slot(serve: Callable[..., Any],
+                                                                         wait_until: Callable[..., Any]) -> None:
+    service = serve(BODY_READ_TIMEOUT_SECONDS="1")
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    try:
+        conn.putrequest("POST", "/api/chat/send")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", "100")
+        conn.endheaders(b'{"message": ')  # 12 of the 100 bytes announced, then nothing
+        started = time.monotonic()
+        # The stalled request holds a slot while its body is awaited (the probe counts itself too).
+        wait_until(lambda: in_flight(service) == 2, 2, interval=0.1, message="the stalled request never started")
+        response = conn.getresponse()
+        elapsed = time.monotonic() - started
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 408, body
+    envelope = json.loads(body)
+    assert envelope["code"] == 408 and envelope["request_id"] == response.getheader("X-Request-ID")
+    assert "did not arrive within 1 seconds" in envelope["message"]
+    assert 0.9 <= elapsed < 2.0, elapsed  # the body's own 1 s, not the chat budget
+    assert in_flight(service) == 1  # released: only the probe itself
+    # A body that arrives slowly but within the time is served as usual.
+    slow = requests.post(service.base_url + "/api/chat/send", data=_trickle(b'{"message": "Rome"}', 0.05),
+                         headers={"Content-Type": "application/json"}, timeout=10)
+    assert slow.status_code == 200 and "Rome" in slow.json()["reply"]
+
+
+def _trickle(data: bytes, pause: float) -> Any:
+    """A chunked body sent four bytes at a time."""
+    for i in range(0, len(data), 4):
+        time.sleep(pause)
+        yield data[i:i + 4]
 
 
 # -- drain -----------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ blp = ChatBlueprint("chat", __name__, url_prefix="/api/chat",
 ERRORS = {
     400: "The body is not valid JSON.",
     404: "There is no chat session with that id.",
+    408: "The body did not arrive in full within BODY_READ_TIMEOUT_SECONDS (10 s by default).",
     409: "The first request with this Idempotency-Key is still running; retry after Retry-After seconds.",
     413: "The body is larger than MAX_BODY_BYTES (64 KiB by default).",
     415: "The body is not application/json.",
@@ -48,7 +49,7 @@ ERRORS = {
     504: "The request's time budget (CHAT_TIMEOUT_SECONDS) was spent.",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
-BODY_ERRORS = (400, 404, 413, 415, 502, 503, 504)  # 422 is documented by the arguments decorator
+BODY_ERRORS = (400, 404, 408, 413, 415, 502, 503, 504)  # 422 is documented by the arguments decorator
 STREAM_DOC = (
     "Server-sent events. `start` {session_id, user_message_id} at once; `chunk` {text} as the reply is produced; "
     "a `: heartbeat` comment whenever CHAT_HEARTBEAT_SECONDS (at most 15) pass without one; then `done` "

@@ -1,0 +1,57 @@
+"""Request bodies: JSON only (415 otherwise), and received within ``BODY_READ_TIMEOUT_SECONDS`` (408 otherwise).
+
+A client that announces a body and sends it slowly, or never, would otherwise hold its request, and one of the
+worker's ``MAX_IN_FLIGHT`` slots, for the route's whole budget (90 s for a chat). The body is read here, in full,
+before any view runs, under a timer of its own; the views then parse what was read.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from travel_agent.errors import error_response
+
+try:  # imported once: the check runs on every request with a body
+    from gevent import Timeout, monkey
+except ImportError:  # pragma: no cover - gevent is a runtime dependency
+    Timeout = monkey = None
+
+log = logging.getLogger("travel_agent.request_bodies")
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class _BodyTooSlow(Exception):
+    """Raised by the read's timer: the body did not arrive in time."""
+
+
+def guard_request_bodies(app: Flask, read_timeout: float) -> None:
+    @app.before_request
+    def _guard_body() -> Response | None:
+        # The method first: a GET (every probe) is then done without parsing any header.
+        if request.method not in BODY_METHODS:
+            return None
+        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+        if not has_body:
+            return None
+        if not request.is_json:
+            raise UnsupportedMediaType("Send the body as application/json.")
+        if not _timer_can_interrupt():
+            return None  # a threaded test server or the test client: nothing to interrupt safely
+        try:
+            with Timeout(read_timeout, _BodyTooSlow):
+                request.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here, as before
+        except _BodyTooSlow:
+            log.info("%s %s: the body did not arrive within %.1f s (client %s)", request.method, request.path,
+                     read_timeout, request.remote_addr)
+            # The connection is left to gunicorn, which drops it after its keep-alive time if the rest of the
+            # body never comes; the request and its slot are released now.
+            return error_response(408, f"The request body did not arrive within {read_timeout:g} seconds.")
+        return None
+
+
+def _timer_can_interrupt() -> bool:
+    return monkey is not None and monkey.is_module_patched("socket")
