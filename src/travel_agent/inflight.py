@@ -9,10 +9,18 @@ from typing import Any
 
 try:  # imported once: admission runs on every request
     import greenlet
+    from gevent import monkey
     from gevent.monkey import get_original
 except ImportError:  # pragma: no cover - greenlet and gevent are runtime dependencies
     greenlet = None
+    monkey = None
     get_original = None
+
+
+def timers_can_interrupt() -> bool:
+    """Whether requests run in gevent greenlets (a patched gunicorn worker), where a ``gevent.Timeout`` can
+    interrupt one safely; not in a threaded test server or the Flask test client."""
+    return monkey is not None and bool(monkey.is_module_patched("socket"))
 
 
 def _native_lock() -> Any:

@@ -21,13 +21,13 @@ from typing import Any
 
 from travel_agent import metrics, request_scope
 from travel_agent.errors import envelope
-from travel_agent.inflight import InFlight, RequestExpired, Ticket
+from travel_agent.inflight import InFlight, RequestExpired, Ticket, timers_can_interrupt
 from travel_agent.metrics import RequestMetrics
 
 try:  # imported once here: an import statement inside the per-request path cost a few microseconds each time
-    from gevent import Timeout, monkey
+    from gevent import Timeout
 except ImportError:  # pragma: no cover - gevent is a runtime dependency
-    Timeout = monkey = None
+    Timeout = None
 
 log = logging.getLogger("travel_agent.middleware")
 
@@ -50,7 +50,7 @@ def budget_for(path: str, request_timeout: float, chat_timeout: float) -> float:
 
 def _arm_backstop(seconds: float) -> Any:
     """A gevent.Timeout raising RequestExpired in this greenlet, where gevent runs the server; else None."""
-    if monkey is None or not monkey.is_module_patched("socket"):
+    if not timers_can_interrupt():
         return None  # a threaded test server or the Flask test client: nothing to interrupt safely
     timer = Timeout(seconds, RequestExpired("budget"))
     timer.start()

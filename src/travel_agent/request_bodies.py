@@ -13,11 +13,12 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from travel_agent.errors import error_response
+from travel_agent.inflight import timers_can_interrupt
 
 try:  # imported once: the check runs on every request with a body
-    from gevent import Timeout, monkey
+    from gevent import Timeout
 except ImportError:  # pragma: no cover - gevent is a runtime dependency
-    Timeout = monkey = None
+    Timeout = None
 
 log = logging.getLogger("travel_agent.request_bodies")
 
@@ -39,7 +40,7 @@ def guard_request_bodies(app: Flask, read_timeout: float) -> None:
             return None
         if not request.is_json:
             raise UnsupportedMediaType("Send the body as application/json.")
-        if not _timer_can_interrupt():
+        if not timers_can_interrupt():
             return None  # a threaded test server or the test client: nothing to interrupt safely
         try:
             with Timeout(read_timeout, _BodyTooSlow):
@@ -51,7 +52,3 @@ def guard_request_bodies(app: Flask, read_timeout: float) -> None:
             # body never comes; the request and its slot are released now.
             return error_response(408, f"The request body did not arrive within {read_timeout:g} seconds.")
         return None
-
-
-def _timer_can_interrupt() -> bool:
-    return monkey is not None and monkey.is_module_patched("socket")

@@ -4,10 +4,10 @@ anything; every other turn is refused at once, and the holder's call goes ahead.
 from __future__ import annotations
 
 import contextvars
-import time
 
 import pytest
 
+from harness import wait_until
 from travel_agent import request_scope
 from travel_agent.agent.errors import AgentUnavailable
 from travel_agent.agent.openai_client import OpenAIAgent
@@ -32,7 +32,7 @@ def test_the_first_turn_after_the_cool_down_holds_the_trial_and_the_rest_are_ref
         first, second = in_request("first"), in_request("second")
         with pytest.raises(AgentUnavailable):
             first.run(agent.check_available)  # open, not cooled down
-        time.sleep(0.06)
+        wait_until(lambda: not breaker.refusing(), 2, interval=0.01, message="the breaker never cooled down")
         first.run(agent.check_available)  # takes the trial
         first.run(agent.check_available)  # and keeps it (a keyed send asks twice)
         with pytest.raises(AgentUnavailable):
