@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
+from travel_agent.agent.interface import Turn
 from travel_agent.agent.trip_facts import Money, TripFacts, extract, facts_from, merge
 
 MAX_DAY_LINES = 10  # a chat reply, not an itinerary document: long stays are condensed
@@ -27,14 +27,6 @@ _LEVEL_TIPS = {
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 # Daily-spend judgements only make sense where a unit of currency buys roughly what a dollar does.
 _DOLLAR_LIKE = {"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD"}
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One earlier message of the conversation."""
-
-    role: str  # "user" or "assistant"
-    content: str
 
 
 def reply(history: Sequence[Turn], message: str) -> str:

@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Protocol
 
 from travel_agent.agent import offline
-from travel_agent.agent.offline import Turn
+from travel_agent.agent.interface import Agent, Turn
 from travel_agent.agent.openai_client import OpenAIAgent
 from travel_agent.breaker import CircuitBreaker
 from travel_agent.config import Settings
-
-
-class Agent(Protocol):
-    """Answers a message given the earlier turns (oldest first). Errors are the ``agent.errors`` family or
-    ``BudgetExceeded``; calls never outlive the request's budget."""
-
-    def reply(self, history: Sequence[Turn], message: str) -> str: ...
-
-    def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]: ...
-
-    def check_available(self) -> None:
-        """Raise ``AgentUnavailable`` at once when the agent is known to be down (its circuit is open), so a
-        turn is refused before anything is stored instead of storing a question nobody can answer."""
-
-    def close(self) -> None: ...
 
 
 class OfflineAgent:

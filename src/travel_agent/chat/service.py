@@ -19,7 +19,7 @@ from pymongo.errors import PyMongoError
 
 from travel_agent import request_scope
 from travel_agent.agent.budget import RESERVE_SECONDS
-from travel_agent.agent.provider import Agent
+from travel_agent.agent.interface import Agent
 from travel_agent.chat.context_cache import ContextCache, merge
 from travel_agent.chat.errors import IdempotencyKeyInFlight
 from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint

@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from travel_agent.agent.offline import Turn
+from travel_agent.agent.interface import Turn
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.indexes import MESSAGES, SESSIONS
 from travel_agent.mongo import MongoGateway

@@ -12,7 +12,7 @@ from tests.support.chat import API_KEY, MODEL, SEND, assert_envelope, session_pa
 
 from harness.upstream import UpstreamServer
 from travel_agent.agent import offline
-from travel_agent.agent.offline import Turn
+from travel_agent.agent.interface import Turn
 from travel_agent.agent.openai_client import SYSTEM_PROMPT
 from travel_agent.chat.context_cache import key as context_key
 

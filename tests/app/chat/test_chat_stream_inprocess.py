@@ -12,7 +12,7 @@ from tests.support.chat import SEND, STREAM, blocks, chunks_text, parse_block, p
 
 from harness.upstream import UpstreamServer, split_words
 from travel_agent.agent import offline
-from travel_agent.agent.offline import Turn
+from travel_agent.agent.interface import Turn
 
 
 def stream(client: FlaskClient, message: str, session_id: str | None = None) -> list[tuple[str, Any]]:
