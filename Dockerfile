@@ -7,21 +7,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONPATH=/app/src \
     PORT=8000
 
 WORKDIR /app
-# Dependencies first: this layer is rebuilt only when requirements.txt changes.
+# Dependencies first: this layer is rebuilt only when requirements.txt changes. requirements.txt ends by
+# installing the service itself (`-e .`), which needs the project's files, so the pins are installed here
+# without that line and the package after the code is copied.
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+RUN grep -v '^-e ' requirements.txt > /tmp/pins.txt && pip install -r /tmp/pins.txt
 
 # The code stays root-owned and read-only to the service; only data/ (the log files) is writable.
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin app \
     && mkdir -p /app/data/logs \
     && chown -R app:app /app/data
-COPY gunicorn.conf.py ./
+COPY pyproject.toml gunicorn.conf.py ./
 COPY wsgi ./wsgi
 COPY src ./src
+RUN pip install --no-deps -e .
 
 USER app
 EXPOSE 8000
@@ -29,5 +31,6 @@ EXPOSE 8000
 # Docker only marks the container unhealthy after 3 failures; it does not restart it (see README).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python", "-m", "travel_agent", "healthcheck"]
-# Exec form: gunicorn's master is PID 1 and receives Docker's SIGTERM itself (graceful shutdown).
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+# Exec form, as the Procfile: the settings are checked, then the process becomes gunicorn's master, PID 1,
+# which receives Docker's SIGTERM itself (graceful shutdown).
+CMD ["python", "-m", "travel_agent", "serve"]

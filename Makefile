@@ -5,7 +5,7 @@ run:
 test:
 	scripts/test
 check:
-	scripts/bootstrap && .venv/bin/ruff check src wsgi tests chaos fuzz benchmarks gunicorn.conf.py
+	scripts/bootstrap && .venv/bin/ruff check src wsgi tests harness chaos fuzz benchmarks gunicorn.conf.py
 chaos:
 	scripts/chaos
 fuzz:

@@ -29,9 +29,9 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument  # noqa: E402
 from benchmarks.conversation import MESSAGES  # noqa: E402
 from travel_agent.agent.interface import Turn  # noqa: E402
 from travel_agent.agent.offline import reply  # noqa: E402
+from travel_agent.backends.mongo import create_client  # noqa: E402
+from travel_agent.backends.redis_store import create_pool  # noqa: E402
 from travel_agent.config import Settings  # noqa: E402
-from travel_agent.mongo import create_client  # noqa: E402
-from travel_agent.redis_store import create_pool  # noqa: E402
 
 TTL_SECONDS = 3600
 

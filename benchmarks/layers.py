@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     service = create_app()
     logging.getLogger().handlers.clear()  # start-up lines only; requests log nothing on these paths
-    from travel_agent.middleware import RequestScopeMiddleware
+    from travel_agent.web.middleware import RequestScopeMiddleware
 
     scope = service.wsgi_app
     assert isinstance(scope, RequestScopeMiddleware), "the request-scope middleware is the outermost layer"

@@ -13,13 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# The harness is imported the way pytest imports it (tests/ on sys.path), so there is one copy of it.
-if str(REPO_ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-from harness import GunicornServer, MongoServer, RedisServer, ServerPool  # noqa: E402
-from harness.upstream import UpstreamServer  # noqa: E402
+from harness import REPO_ROOT, GunicornServer, MongoServer, RedisServer, ServerPool
+from harness.upstream import UpstreamServer
 
 SERVICE_APP = "wsgi:app"
 FLOOR_APP = "benchmarks.floor_app:app"
@@ -92,11 +87,9 @@ class Stack:
 
 
 def python_env() -> dict[str, str]:
-    """Our environment with src/ and the repository root on PYTHONPATH, for the benchmark's own processes."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT),
-                                                      env.get("PYTHONPATH")]))
-    return env
+    """Our environment for the benchmark's own processes (``python -m benchmarks...`` run from the repository
+    root, which puts the root, and with it the harness, on their import path)."""
+    return dict(os.environ)
 
 
 def worker_pid(server: GunicornServer) -> int:

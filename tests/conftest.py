@@ -1,4 +1,4 @@
-"""Fixtures wiring the harness (tests/harness) into pytest: real servers, cleaned up even when tests fail."""
+"""Fixtures wiring the harness (harness/) into pytest: real servers, cleaned up even when tests fail."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m travel_agent run`` (local service) and ``healthcheck`` (container probe)."""
+"""Command line: ``serve`` (what the Procfile runs), ``run`` (a local service) and ``healthcheck`` (a probe)."""
 
 from __future__ import annotations
 
@@ -38,14 +38,38 @@ def healthcheck(url: str, timeout: float) -> int:
     return 0 if status in HEALTHY_STATES else 1
 
 
+def serve(gunicorn_args: list[str]) -> int:
+    """Validate the settings, then become gunicorn (same process, so it receives the platform's signals).
+
+    gunicorn parses ``WEB_CONCURRENCY`` itself when it is imported, before ``gunicorn.conf.py`` runs, and a
+    bad value ends in its traceback; checking first makes it one line naming the variable, exit 2, like
+    every other setting. Run from the project directory, where ``gunicorn.conf.py`` and ``wsgi/`` are."""
+    from travel_agent.config import ConfigError, Settings
+
+    try:
+        Settings.from_env()
+    except ConfigError as exc:
+        print(f"travel_agent: {exc}", file=sys.stderr)
+        return 2
+    argv = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *gunicorn_args, "wsgi:app"]
+    os.execv(sys.executable, argv)
+    return 0  # not reached: execv replaces this process
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m travel_agent")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="check the settings, then run gunicorn as the Procfile does",
+                        add_help=False)
     commands.add_parser("run", help="run the service locally, with embedded MongoDB and Redis when unset")
     probe = commands.add_parser("healthcheck", help="exit 0 when /health says healthy or degraded")
     probe.add_argument("--url", default=None, help="default: http://127.0.0.1:$PORT/health")
     probe.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "serve":
+        return serve(extra)
+    if extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
     if args.command == "run":
         from travel_agent.local_run import run
 

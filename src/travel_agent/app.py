@@ -13,19 +13,19 @@ from redis.exceptions import RedisError
 
 from travel_agent import __version__
 from travel_agent.api import create_api
-from travel_agent.auth import require_api_keys
+from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
+from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
+from travel_agent.backends.startup import verify_dependency
 from travel_agent.config import Settings
-from travel_agent.error_reporting import init_error_reporting
 from travel_agent.errors import register_error_handlers
-from travel_agent.logging_setup import configure_logging
-from travel_agent.metrics import install_metrics
-from travel_agent.middleware import RequestScopeMiddleware
-from travel_agent.mongo import describe_failure as describe_mongo_failure
-from travel_agent.rate_limit import limit_rates
-from travel_agent.redis_store import describe_failure as describe_redis_failure
-from travel_agent.request_bodies import guard_request_bodies
+from travel_agent.observability.error_reporting import init_error_reporting
+from travel_agent.observability.logging_setup import configure_logging
+from travel_agent.observability.metrics_view import install_metrics
 from travel_agent.services import EXTENSION_KEY, Services, build_services
-from travel_agent.startup import verify_dependency
+from travel_agent.web.auth import require_api_keys
+from travel_agent.web.middleware import RequestScopeMiddleware
+from travel_agent.web.rate_limit import limit_rates
+from travel_agent.web.request_bodies import guard_request_bodies
 
 log = logging.getLogger("travel_agent.app")
 class TravelAgentFlask(Flask):

@@ -40,7 +40,26 @@ class Settings:
     port: int = 8000
     # Platforms route to 0.0.0.0:$PORT; tests and a laptop may keep it on loopback.
     host: str = "0.0.0.0"
+    # gunicorn's worker processes. gunicorn itself parses WEB_CONCURRENCY when it is imported, before any
+    # configuration of ours runs, so a bad value is caught by ``python -m travel_agent serve`` (the Procfile).
     web_concurrency: int = 2
+    # Connections (greenlets, idle keep-alive ones included) per worker; MAX_IN_FLIGHT sheds before this fills.
+    worker_connections: int = 1000
+    # gunicorn's watchdog: under gevent it does not bound a request, it kills a worker whose event loop stopped
+    # turning (a CPU loop, a blocking C call). Request budgets are REQUEST_TIMEOUT_SECONDS/CHAT_TIMEOUT_SECONDS.
+    gunicorn_timeout: int = 30
+    # SIGTERM: stop accepting, finish requests, answer stragglers 503 DRAIN_MARGIN_SECONDS before this runs
+    # out, then exit. 25 s stays under Heroku's SIGKILL 30 s after SIGTERM.
+    graceful_timeout_seconds: int = 25
+    # Time to write the stragglers' 503s and close the pools before gunicorn's SIGKILL.
+    drain_margin_seconds: float = 3.0
+    # Behind a load balancer keep this longer than the balancer's idle timeout, or the balancer may reuse a
+    # connection we are closing.
+    gunicorn_keepalive: int = 5
+    # Proxies whose X-Forwarded-* headers gunicorn trusts (comma-separated addresses, or *).
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Where workers keep metric values (prometheus_client reads it too); unset: a fresh private temp directory.
+    prometheus_multiproc_dir: str | None = None
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_db: str = "travel_agent"
     # The seed's MongoDB pool: selection 5 s, connect 10 s, socket 20 s, heartbeat 10 s, 5..50 connections,
@@ -172,6 +191,8 @@ class Settings:
         if values["mongo_min_pool_size"] > values["mongo_max_pool_size"]:
             errors.append("MONGO_MIN_POOL_SIZE: must not exceed MONGO_MAX_POOL_SIZE")
         _check_chat(values, errors)
+        if values["drain_margin_seconds"] >= values["graceful_timeout_seconds"]:
+            errors.append("DRAIN_MARGIN_SECONDS: must be below GRACEFUL_TIMEOUT_SECONDS")
         if errors:
             raise ConfigError("invalid configuration: " + "; ".join(errors))
         return cls(**values)
@@ -187,7 +208,7 @@ def _check_chat(values: dict[str, Any], errors: list[str]) -> None:
 
 _CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}
 _MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, "port": 1,
-            "trusted_proxy_hops": 0}
+            "trusted_proxy_hops": 0, "gunicorn_keepalive": 0}
 # A secret a header can carry as is, long enough not to be guessed.
 _SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
 _RATE = re.compile(r"^(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?$", re.IGNORECASE)

@@ -10,8 +10,8 @@ from flask import Flask, Response, jsonify, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
-from travel_agent import request_scope
-from travel_agent.request_scope import request_id
+from travel_agent.web import request_scope
+from travel_agent.web.request_scope import request_id
 
 log = logging.getLogger("travel_agent.errors")
 

@@ -8,15 +8,19 @@ from dataclasses import dataclass
 from flask import current_app
 from redis import Redis
 
-from travel_agent import metrics
-from travel_agent.breaker import CircuitBreaker
-from travel_agent.chat import build_chat
+from travel_agent.agent.provider import build_agent
+from travel_agent.backends.breaker import CircuitBreaker
+from travel_agent.backends.health import HealthMonitor
+from travel_agent.backends.mongo import MongoGateway, create_client
+from travel_agent.backends.redis_store import RedisGateway, create_pool, create_probe_client
+from travel_agent.chat.context_cache import ContextCache
+from travel_agent.chat.idempotency import IdempotencyStore
+from travel_agent.chat.indexes import Indexes
 from travel_agent.chat.service import ChatService
+from travel_agent.chat.store import ChatStore
 from travel_agent.config import Settings
-from travel_agent.health import HealthMonitor
-from travel_agent.inflight import InFlight
-from travel_agent.mongo import MongoGateway, create_client
-from travel_agent.redis_store import RedisGateway, create_pool, create_probe_client
+from travel_agent.observability import metrics
+from travel_agent.web.inflight import InFlight
 
 log = logging.getLogger("travel_agent.services")
 EXTENSION_KEY = "travel_agent"
@@ -75,6 +79,14 @@ def build_services(settings: Settings) -> Services:
                            settings.health_cache_seconds)
     return Services(settings, mongo, redis_gateway, health, build_chat(settings, mongo, redis_gateway),
                     WorkerState(InFlight(settings.max_in_flight)))
+
+
+def build_chat(settings: Settings, mongo: MongoGateway, redis: RedisGateway | None) -> ChatService:
+    """One per worker; touches no network (the agent's HTTP pool connects on first use)."""
+    return ChatService(
+        ChatStore(mongo), Indexes(mongo), ContextCache(redis, settings.chat_history_messages),
+        IdempotencyStore(mongo, lease_seconds=settings.idempotency_lease_seconds), build_agent(settings),
+        settings.chat_heartbeat_seconds)
 
 
 def services() -> Services:

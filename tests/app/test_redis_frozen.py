@@ -9,8 +9,8 @@ from typing import Any
 import redis
 from flask import Flask
 
+from travel_agent.backends.redis_store import create_pool
 from travel_agent.config import Settings
-from travel_agent.redis_store import create_pool
 
 
 def test_the_pool_retries_a_dropped_connection_but_not_a_timeout() -> None:

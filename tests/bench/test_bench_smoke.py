@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from benchmarks import cli, profiling, wrk
 from benchmarks.stack import REPO_ROOT, Stack, python_env
 

@@ -276,7 +276,7 @@ def test_base_url_needs_a_running_server() -> None:
 
 
 @pytest.mark.parametrize(
-    "entry", [["-m", "tests.harness.upstream"], ["tests/harness/upstream.py"]], ids=["module", "script"]
+    "entry", [["-m", "harness.upstream"], ["harness/upstream.py"]], ids=["module", "script"]
 )
 def test_runs_as_its_own_process(entry: list[str]) -> None:
     proc = subprocess.Popen(

@@ -170,7 +170,7 @@ def test_json_logs_every_line_of_a_real_run(make_mongo: Callable[..., Any], make
 def healthcheck(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, float]:
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "travel_agent", "healthcheck", *args], cwd=REPO_ROOT,
-                          env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT / "src")} | (env or {}),
+                          env=dict(os.environ) | (env or {}),
                           capture_output=True, text=True, timeout=60)
     return done.returncode, done.stdout.strip(), time.monotonic() - started
 

@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from travel_agent import request_scope
-from travel_agent.logging_setup import JsonFormatter, RequestIdFilter, SharedRotatingFileHandler
+from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFilter, SharedRotatingFileHandler
+from travel_agent.web import request_scope
 
 
 def record(message: str) -> logging.LogRecord:

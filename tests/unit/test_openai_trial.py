@@ -8,11 +8,11 @@ import contextvars
 import pytest
 
 from harness import wait_until
-from travel_agent import request_scope
 from travel_agent.agent.errors import AgentUnavailable
 from travel_agent.agent.openai_client import OpenAIAgent
-from travel_agent.breaker import CircuitBreaker
+from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.config import Settings
+from travel_agent.web import request_scope
 
 
 def in_request(request_id: str) -> contextvars.Context:

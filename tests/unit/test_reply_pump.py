@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from travel_agent import request_scope
 from travel_agent.agent.budget import RESERVE_SECONDS
 from travel_agent.agent.errors import AgentError, AgentUnavailable
 from travel_agent.chat.pump import ReplyPump
 from travel_agent.errors import BudgetExceeded
+from travel_agent.web import request_scope
 
 
 @pytest.fixture(autouse=True)

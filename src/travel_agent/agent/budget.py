@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from travel_agent import request_scope
 from travel_agent.errors import BudgetExceeded
+from travel_agent.web import request_scope
 
 # Storing the reply takes two quick MongoDB writes, and an error still has to reach the client (for a stream,
 # before the middleware's last-resort timeout cuts it): the agent stops this long before the deadline.

@@ -20,13 +20,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
-from travel_agent import request_scope
 from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
 from travel_agent.agent.errors import AgentError, AgentUnavailable, UpstreamRefused
 from travel_agent.agent.interface import Turn
-from travel_agent.breaker import CircuitBreaker, State
+from travel_agent.backends.breaker import CircuitBreaker, State
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
+from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.agent.openai")
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from travel_agent.agent import offline
 from travel_agent.agent.interface import Agent, Turn
 from travel_agent.agent.openai_client import OpenAIAgent
-from travel_agent.breaker import CircuitBreaker
+from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.config import Settings
 
 

@@ -20,11 +20,11 @@ from travel_agent.api.chat_schemas import (
 )
 from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.json_parser import JsonParser
-from travel_agent.auth import bearer_token, key_fingerprint
 from travel_agent.chat.service import ChatService, StartedTurn
 from travel_agent.chat.store import Message
 from travel_agent.errors import envelope
 from travel_agent.services import services
+from travel_agent.web.auth import bearer_token, key_fingerprint
 
 log = logging.getLogger("travel_agent.api.chat")
 

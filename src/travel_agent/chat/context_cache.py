@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from travel_agent.backends.redis_store import RedisGateway
 from travel_agent.chat.store import Message
-from travel_agent.redis_store import RedisGateway
 
 log = logging.getLogger("travel_agent.chat.context_cache")
 

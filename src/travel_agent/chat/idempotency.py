@@ -23,11 +23,11 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from travel_agent.backends.mongo import MongoGateway
 from travel_agent.chat.errors import IdempotencyKeyReused
 from travel_agent.chat.indexes import IDEMPOTENCY, IDEMPOTENCY_TTL_SECONDS
 from travel_agent.chat.store import new_message_id, new_session_id, now
 from travel_agent.errors import TravelAgentError
-from travel_agent.mongo import MongoGateway
 
 log = logging.getLogger("travel_agent.chat.idempotency")
 

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.errors import OperationFailure
 
-from travel_agent.mongo import MongoGateway
+from travel_agent.backends.mongo import MongoGateway
 
 log = logging.getLogger("travel_agent.chat.indexes")
 

@@ -17,7 +17,6 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
-from travel_agent import request_scope
 from travel_agent.agent.budget import RESERVE_SECONDS
 from travel_agent.agent.interface import Agent
 from travel_agent.chat.context_cache import ContextCache, merge
@@ -27,6 +26,7 @@ from travel_agent.chat.indexes import Indexes
 from travel_agent.chat.pump import ReplyPump
 from travel_agent.chat.store import ChatStore, Message, StoredSession, now
 from travel_agent.errors import DependencyUnavailable, TravelAgentError
+from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.chat")
 

@@ -19,9 +19,9 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from travel_agent.agent.interface import Turn
+from travel_agent.backends.mongo import MongoGateway
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.indexes import MESSAGES, SESSIONS
-from travel_agent.mongo import MongoGateway
 
 log = logging.getLogger("travel_agent.chat.store")
 

@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from travel_agent.errors import error_response
-from travel_agent.inflight import timers_can_interrupt
+from travel_agent.web.inflight import timers_can_interrupt
 
 try:  # imported once: the check runs on every request with a body
     from gevent import Timeout

@@ -7,7 +7,6 @@ app or driver code: the app is reached through ``self.wsgi`` only inside the wor
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from dataclasses import dataclass
@@ -17,10 +16,8 @@ import gevent
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.ggevent import GeventWorker
 
-from travel_agent import request_scope
-
-# Stragglers are cut this long before gunicorn's SIGKILL: time to write their 503s and close the pools.
-DRAIN_MARGIN_SECONDS = float(os.environ.get("DRAIN_MARGIN_SECONDS", "3"))
+from travel_agent.config import Settings
+from travel_agent.web import request_scope
 
 
 @dataclass
@@ -34,6 +31,8 @@ class TravelAgentWorker(GeventWorker):
         super().__init__(*args, **kwargs)
         self._connections: dict[Any, _Connection] = {}
         self._draining = False
+        # Read once, like every setting; gunicorn.conf.py has already validated the same environment.
+        self._drain_margin = Settings.from_env().drain_margin_seconds
 
     def init_signals(self) -> None:
         super().init_signals()
@@ -80,7 +79,7 @@ class TravelAgentWorker(GeventWorker):
 
     def _drain(self) -> None:
         services = self._services()
-        cutoff = time.monotonic() + max(0.0, self.cfg.graceful_timeout - DRAIN_MARGIN_SECONDS)
+        cutoff = time.monotonic() + max(0.0, self.cfg.graceful_timeout - self._drain_margin)
         request_scope.set_drain_cutoff(cutoff)
         in_flight = 0
         if services is not None:

@@ -16,8 +16,8 @@ from . import proctable
 from .procs import ManagedProcess, tail
 from .waiting import wait_until
 
-# tests/harness/<this file> -> the repository root
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# harness/<this file> -> the repository root
+REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_LOG_FILE = "travel_agent.log"
 
 

@@ -1,6 +1,6 @@
-"""Prometheus metrics: what each worker records, and ``GET /metrics`` summed over every worker.
+"""Prometheus metrics: what each worker records (``metrics_view`` serves them as ``GET /metrics``).
 
-Under gunicorn the master sets ``PROMETHEUS_MULTIPROC_DIR`` (see ``metrics_files``) before forking, so each
+Under gunicorn the master sets ``PROMETHEUS_MULTIPROC_DIR`` (see ``runtime.metrics_files``) before forking, so each
 worker's prometheus_client writes its values to files there and a scrape answered by any one worker reads
 them all. Outside gunicorn (tests, a shell) the values live in this process only.
 
@@ -15,28 +15,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import Flask, Response, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import Counter, Gauge, Histogram
 from pymongo import monitoring
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
-from travel_agent.auth import check_bearer
-from travel_agent.breaker import CircuitBreaker, State
-
-if TYPE_CHECKING:  # services imports mongo, which imports this module for its pool listener
-    from travel_agent.services import Services
+from travel_agent.backends.breaker import State
 
 log = logging.getLogger("travel_agent.metrics")
 
@@ -168,6 +154,15 @@ def sample_in_flight(count: int) -> None:
     _safely(lambda m: m.in_flight.set(count))
 
 
+def record_dependency_up(dependency: str, up: bool) -> None:
+    _safely(lambda m: m.dependency_up.labels(dependency).set(1 if up else 0))
+
+
+def create_now() -> None:
+    """Create the metrics at worker start: a broken directory is logged then, and the worker still boots."""
+    _safely(lambda m: None)
+
+
 def record_circuit(dependency: str, state: State) -> None:
     _safely(lambda m: m.circuit.labels(dependency).set(CIRCUIT_VALUES[state]))
 
@@ -241,49 +236,3 @@ class RequestMetrics:
             except HTTPException:
                 route = UNMATCHED
         return str(route)
-
-
-def _breakers(svc: Services) -> list[CircuitBreaker]:
-    return [svc.mongo.breaker] + ([svc.redis.breaker] if svc.redis is not None else [])
-
-
-def render(svc: Services) -> bytes:
-    """The exposition text: all workers' files in multiprocess mode, else this process's registry."""
-    report = svc.health.report()  # cached and bounded (about a second even with a dependency frozen)
-    for name, check in report.checks.items():
-        if check.status != "disabled":
-            _safely(lambda m, n=name, up=check.status == "healthy": m.dependency_up.labels(n).set(1 if up else 0))
-    for breaker in _breakers(svc):
-        record_circuit(breaker.name, breaker.state)
-    sample_in_flight(len(svc.state.inflight))  # exact for this worker; the others' are at most a second old
-    directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
-    if not directory:
-        return generate_latest(REGISTRY)
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=directory)
-    return generate_latest(registry)
-
-
-def install_metrics(app: Flask, svc: Services) -> RequestMetrics:
-    """``GET /metrics`` (behind METRICS_TOKEN when set), route labels and breaker gauges; returns the recorder
-    the request-scope middleware gives every request to."""
-    _safely(lambda m: None)  # create them now; a broken directory is logged, and the worker still boots
-    for breaker in _breakers(svc):
-        breaker.add_listener(record_circuit)
-        record_circuit(breaker.name, breaker.state)
-    tokens = (svc.settings.metrics_token,) if svc.settings.metrics_token else ()
-
-    @app.url_value_preprocessor
-    def _label_route(endpoint: str | None, values: dict[str, Any] | None) -> None:
-        # Runs for every request Flask handles, before any before_request hook can answer it.
-        req = request._get_current_object()  # type: ignore[attr-defined]  (one proxy lookup, not three)
-        req.environ[ROUTE_KEY] = req.url_rule.rule if req.url_rule is not None else UNMATCHED
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        denied = check_bearer(tokens, "a metrics token") if tokens else None
-        if denied is not None:
-            return denied
-        return Response(render(svc), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
-
-    return RequestMetrics(app.url_map)

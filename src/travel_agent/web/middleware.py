@@ -19,10 +19,11 @@ from contextvars import Token
 from http import HTTPStatus
 from typing import Any
 
-from travel_agent import metrics, request_scope
 from travel_agent.errors import envelope
-from travel_agent.inflight import InFlight, RequestExpired, Ticket, timers_can_interrupt
-from travel_agent.metrics import RequestMetrics
+from travel_agent.observability import metrics
+from travel_agent.observability.metrics import RequestMetrics
+from travel_agent.web import request_scope
+from travel_agent.web.inflight import InFlight, RequestExpired, Ticket, timers_can_interrupt
 
 try:  # imported once here: an import statement inside the per-request path cost a few microseconds each time
     from gevent import Timeout

@@ -13,10 +13,10 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from travel_agent import request_scope
-from travel_agent.breaker import CircuitBreaker
+from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
+from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.redis")
 

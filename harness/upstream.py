@@ -2,7 +2,7 @@
 
 Runs on real OS threads (``ThreadingHTTPServer``), so it serves many slow requests at once in a test process that
 gevent has not monkey-patched; it uses only the standard library so it can also run as its own process:
-``python -m tests.harness.upstream --port 0 --delay 1`` prints its base URL as the first line of stdout.
+``python -m harness.upstream --port 0 --delay 1`` prints its base URL as the first line of stdout.
 """
 
 from __future__ import annotations

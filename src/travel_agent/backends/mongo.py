@@ -11,11 +11,11 @@ import pymongo
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, PyMongoError, WaitQueueTimeoutError
 
-from travel_agent import request_scope
-from travel_agent.breaker import CircuitBreaker
+from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded, DependencyUnavailable
-from travel_agent.metrics import MongoPoolMetrics
+from travel_agent.observability.metrics import MongoPoolMetrics
+from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.mongo")
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, Response, request
 
-from travel_agent import metrics
-from travel_agent.auth import bearer_token, is_api_path, key_fingerprint
+from travel_agent.backends.redis_store import RedisGateway
 from travel_agent.config import Settings
 from travel_agent.errors import error_response
-from travel_agent.redis_store import RedisGateway
+from travel_agent.observability import metrics
+from travel_agent.web.auth import bearer_token, is_api_path, key_fingerprint
 
 KEY_PREFIX = "travel_agent:ratelimit:"
 # Bounds the fallback's memory when many addresses call during a Redis outage.

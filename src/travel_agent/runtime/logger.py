@@ -18,7 +18,7 @@ from typing import Any
 from gunicorn import glogging
 
 from travel_agent.config import Settings
-from travel_agent.logging_setup import JsonFormatter, RequestIdFilter
+from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFilter
 
 
 def _header(headers: Any, name: str) -> str | None:
