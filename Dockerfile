@@ -28,7 +28,7 @@ RUN pip install --no-deps -e .
 USER app
 EXPOSE 8000
 # No curl in the image: the probe is the service's own command (exit 0 healthy or degraded, else 1).
-# Docker only marks the container unhealthy after 3 failures; it does not restart it (see README).
+# Docker only marks the container unhealthy after 3 failures; it does not restart it (see docs/operations.md, "Containers").
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python", "-m", "travel_agent", "healthcheck"]
 # Exec form, as the Procfile: the settings are checked, then the process becomes gunicorn's master, PID 1,

@@ -126,7 +126,7 @@ class Settings:
     # a greenlet and a socket, so hundreds fit; keep it below WORKER_CONNECTIONS, which also counts idle
     # keep-alive connections.
     max_in_flight: int = 500
-    # Operations and protection (see README, "Operations").
+    # Operations and protection (docs/operations.md).
     api_keys: str | None = None  # comma-separated; set: /api/... needs "Authorization: Bearer <key>"
     rate_limit: str | None = None  # e.g. "30/minute", per API key (or client address); unset: no limit
     # Proxies in front of the service that append to X-Forwarded-For (1 on Heroku); 0 trusts no header.
@@ -179,8 +179,13 @@ class Settings:
                 values[field.name] = _parse(env, name, default, int, lambda v, low=low: v >= low,
                                             f"a whole number >= {low}", errors)
             elif isinstance(default, float):
-                values[field.name] = _parse(env, name, default, float, lambda v: 0 < v < 86400,
-                                            "a number of seconds above 0", errors)
+                low = field.metadata.get("minimum")
+                if low is None:
+                    values[field.name] = _parse(env, name, default, float, lambda v: 0 < v < 86400,
+                                                "a number of seconds above 0", errors)
+                else:
+                    values[field.name] = _parse(env, name, default, float, lambda v, low=low: low <= v < 86400,
+                                                f"a number of seconds >= {low:g}", errors)
             else:
                 raw = env.get(name, "").strip()
                 values[field.name] = raw or default

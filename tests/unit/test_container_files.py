@@ -1,7 +1,7 @@
 """The Dockerfile and docker-compose.yml, checked statically.
 
 No Docker engine runs on the machines that run these tests, so the image is never built and the compose file
-never started here: these tests read both files and hold them to what the README promises (non-root user, the
+never started here: these tests read both files and hold them to what docs/operations.md promises (non-root user, the
 healthcheck command, 30 s / 10 s / 3 retries, restart unless-stopped, gunicorn started as the Procfile
 starts it, every variable one the service knows).
 """
