@@ -1,0 +1,6 @@
+"""The deterministic offline travel assistant: ``reply(history, message)`` and its word-by-word stream."""
+
+from travel_agent.agent.offline.conversation import reply, reply_chunks
+from travel_agent.agent.offline.itinerary import MAX_DAY_LINES
+
+__all__ = ["MAX_DAY_LINES", "reply", "reply_chunks"]
