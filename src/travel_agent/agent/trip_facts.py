@@ -374,7 +374,7 @@ _PARTY = re.compile(
 
 _FOR_N = re.compile(
     rf"\bfor\s+{_NUM}\b(?!\s*(?:days?|nights?|weeks?|months?|years?|hours?|of\b|[$€£¥₹%]|k\b|usd|eur|gbp|dollars?|euros?))"
-    r"(?![\d.,])")
+    r"(?!\d|[.,]\d)")
 _ASIAN_PEOPLE = re.compile(r"(\d{1,2})\s*(?:人|名|คน)")
 
 

@@ -29,15 +29,15 @@ def reply(history: Sequence[Turn], message: str) -> str:
     if changes := st.changes():
         lines.append("Updated: " + "; ".join(changes) + ".")
     topics = [t for t in st.asked if t != "plan"]
-    weak = st.new_facts and set(topics) <= {"sights"} and not st.accepted  # "I want to see Rome" plans a trip
-    if topics and not weak:
+    if topics:
         lines += _topics(topics[:MAX_TOPICS], place, st)
     elif st.new_facts or "plan" in st.asked:
         lines += _plan(st, place, message)
     elif st.facts.is_empty():
         lines += [render.acknowledge(st.facts, message), *render.questions(st.facts)]
     elif st.declined or intents.is_thanks(message):
-        lines += ["Happy to help. Whenever you like, I can cover:", *render.CAN_HELP]
+        opener = "You're welcome!" if intents.is_thanks(message) else "No problem."
+        lines += [f"{opener} Whenever you like, I can also cover:", *render.CAN_HELP]
     else:
         where = f" for {place.name}" if place else ""
         lines += ["I can't tell that offline: there's no live data or model behind me here.",

@@ -18,7 +18,7 @@ _JANUARY, _JULY = datetime(2025, 1, 15, 12), datetime(2025, 7, 15, 12)
 @lru_cache(maxsize=512)
 def currency(code: str) -> str | None:
     """"the euro (EUR, €)" for a country code, from CLDR's current legal tender."""
-    found = get_territory_currencies(code, date=_JANUARY.date())
+    found = get_territory_currencies(code, start_date=_JANUARY.date())
     if not found:
         return None
     iso = found[0]

@@ -20,7 +20,8 @@ _PATTERNS = {
     "transport": r"\bget(?:ting)? around\b|\btransport|\btransit\b|\bmetro\b|\bsubway\b|\btrams?\b|\bbus(?:es)?\b"
                  r"|\btaxis?\b|\buber\b|\bairport\b|\btransfers?\b|\btrain(?:s| pass)?\b|\bpublic transport"
                  r"|交通|電車|空港|地下鉄|การเดินทาง|รถไฟ|สนามบิน",
-    "sights": r"\bsights?\b|\bsee\b|\bthings to do\b|\bwhat to do\b|\battractions?\b|\bmuseums?\b|\bday trips?\b"
+    "sights": r"\bsights?\b|\b(?:what|places|things) to see\b|\bthings to do\b|\bwhat to do\b|\battractions?\b"
+              r"|\bmuseums?\b|(?<!\d )(?<!\d-)\bday trips?\b"
               r"|\bmust[- ]see\b|観光|見どころ|ที่เที่ยว",
     "weather": r"\bweather\b|\btemperatures?\b|\brain(?:y|fall)?\b|\bclimate\b|\bhow (?:hot|cold|warm)\b"
                r"|\bbest (?:time|season|month)\b|\bwhen (?:to|should (?:we|i)) (?:go|visit)\b|\bforecast\b"

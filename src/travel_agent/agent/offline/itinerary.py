@@ -53,12 +53,9 @@ def _middle(place: Destination, style: str) -> list[str]:
              if area != place.stay[style][0] and "hostel" not in area and "guesthouse" not in area]
     food = [f"Food day: {place.dishes[1]} for lunch, {place.dishes[2]} in the evening."]
     wander = [f"Wander {area} at your own pace." for area in areas[:3]]
-    plan: list[str] = []
-    for i in range(max(len(pairs), len(trips), len(food), len(wander))):
-        for group in (pairs, trips if i else [], food, wander):
-            if i < len(group):
-                plan.append(group[i])
-    plan += trips[:1]
+    extras = food + wander
+    plan = [group[i] for i in range(max(len(pairs), len(trips), len(extras)))
+            for group in (pairs, trips, extras) if i < len(group)]
     return list(dict.fromkeys(plan))
 
 
