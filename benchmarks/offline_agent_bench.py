@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     turns = history()  # also loads the gazetteer once, as a worker's first chat turn would
-    print(f"warm-up (gazetteer load + first history): {time.perf_counter() - started:.2f} s; history {len(turns)} turns")
+    print(f"warm-up (gazetteer + first history): {time.perf_counter() - started:.2f} s; {len(turns)} turns")
     wall: list[tuple[float, float]] = []
     cpu: list[tuple[float, float]] = []
     for _ in range(args.repeats):
