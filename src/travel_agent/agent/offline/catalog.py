@@ -1,4 +1,4 @@
-"""The curated destinations and country notes the project ships (``data/destinations.json``), read once."""
+"""The curated destinations and country notes the project ships (``destinations.json`` beside this module), read once."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def source_name(key: str) -> str:
 
 @cache
 def _load() -> tuple[tuple[Destination, ...], dict[str, Destination], dict[str, CountryNotes], dict[str, str]]:
-    raw = json.loads(resources.files(__package__).joinpath("data/destinations.json").read_text("utf-8"))
+    raw = json.loads(resources.files(__package__).joinpath("destinations.json").read_text("utf-8"))
     found = tuple(_destination(entry) for entry in raw["destinations"])
     notes = {code: _notes(code, entry) for code, entry in raw["countries"].items()}
     return found, {d.name: d for d in found}, notes, raw["sources"]
