@@ -1,4 +1,4 @@
-"""The curated destinations and country notes the project ships (``destinations.json`` beside this module), read once."""
+"""The curated destinations and country notes the project ships (``destinations.json``), read once."""
 
 from __future__ import annotations
 
