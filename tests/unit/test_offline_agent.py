@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from travel_agent.agent import offline
-from travel_agent.agent.offline import MAX_DAY_LINES, Turn, reply, reply_chunks
+from travel_agent.agent.interface import Turn
+from travel_agent.agent.offline import MAX_DAY_LINES, reply, reply_chunks
 from travel_agent.agent.trip_facts import Money, extract, facts_from
 
 QUESTIONS = [
@@ -38,7 +39,10 @@ def day_lines(text: str) -> list[str]:
         ("a trip to Rio de Janeiro with friends", "Rio de Janeiro"),
         ("heading to the Maldives", "the Maldives"),
         ("a long weekend in Zürich", "Zürich"),
-        ("поездка to Москва", "Москва"),
+        ("поездка to Москва", "Moscow"),  # resolved through the gazetteer
+        ("a week in München", "Munich"),
+        ("東京に5日間行きたい", "Tokyo"),
+        ("อยากไปเชียงใหม่", "Chiang Mai"),
         ("I WANT TO GO TO LISBON", "Lisbon"),
         ("paris trip ideas?", "Paris"),
         ("flying from London to Rome", "Rome"),
@@ -243,7 +247,8 @@ def test_second_turn_can_change_the_destination() -> None:
     history = [Turn("user", "3 days in Paris"), Turn("assistant", reply([], "3 days in Paris"))]
     text = reply(history, "Actually, let's go to Berlin instead")
     assert "a trip to Berlin for 3 days" in text
-    assert "Paris" not in text
+    assert "Updated: destination Paris → Berlin." in text
+    assert "outline for Berlin" in text and "outline for Paris" not in text
 
 
 def test_assistant_turns_are_not_read_as_facts() -> None:
@@ -254,9 +259,11 @@ def test_assistant_turns_are_not_read_as_facts() -> None:
 
 
 def test_long_stays_are_condensed() -> None:
-    text = reply([], "30 days in Japan")
+    text = reply([], "30 days in Tokyo")
     lines = day_lines(text)
     assert len(lines) == MAX_DAY_LINES
+    contents = [line.split(": ", 1)[1] for line in lines]
+    assert len(set(contents)) == len(contents)  # no day plan repeated verbatim
     assert lines[-2].startswith("Days 9-29:") and lines[-1].startswith("Day 30:")
     assert "(condensed)" in text
 
@@ -297,7 +304,7 @@ def test_same_input_same_output() -> None:
 
 
 def test_deterministic_across_processes_and_hash_seeds() -> None:
-    src = str(Path(offline.__file__).resolve().parents[2])
+    src = str(Path(offline.__file__).resolve().parents[3])
     code = "from travel_agent.agent.offline import reply; print(reply([], 'Lisbon 5 days with my wife, cheap, $900'))"
     outputs = {
         subprocess.run(

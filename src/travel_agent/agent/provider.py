@@ -17,6 +17,7 @@ class OfflineAgent:
 
     def __init__(self, chunk_delay_seconds: float = 0.0) -> None:
         self.chunk_delay_seconds = chunk_delay_seconds
+        offline.warm()
 
     def reply(self, history: Sequence[Turn], message: str) -> str:
         return offline.reply(history, message)

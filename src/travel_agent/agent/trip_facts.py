@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import TypeVar
 
+from travel_agent.agent.offline import places
+
 T = TypeVar("T")
 Candidates = Iterable[tuple[tuple[int, int], T]]  # (where it ends, tie-break) -> value; the latest one wins
 
@@ -127,47 +129,29 @@ _FOLLOW_OK = set(
     "region itself because".split()
 )
 _HOME = re.compile(r"\b(?:live|living|lives|based|reside|residing|born|home)\s*$")
-_FROM = re.compile(r"\bfrom\s+$")
-_GAZETTEER = {
-    name.lower(): name
-    for name in (
-        "Paris London Rome Lisbon Porto Madrid Barcelona Seville Berlin Amsterdam Prague Vienna Budapest Athens "
-        "Istanbul Dubai Tokyo Kyoto Osaka Seoul Bangkok Singapore Bali Hanoi Sydney Melbourne Chicago Miami "
-        "Marrakech Cairo Reykjavik Copenhagen Stockholm Oslo Edinburgh Dublin Florence Venice Milan Munich "
-        "Zurich Japan Italy Spain Portugal France Iceland Thailand Vietnam Mexico Peru Morocco Greece Egypt"
-    ).split()
-    + ["New York", "Los Angeles", "San Francisco", "Mexico City", "Buenos Aires", "Rio de Janeiro", "Cape Town"]
-}
-_BY_FIRST_WORD: dict[str, list[str]] = {}
-for _name in sorted(_GAZETTEER, key=len, reverse=True):
-    _BY_FIRST_WORD.setdefault(_name.split()[0], []).append(_name)
+_NEGATED = re.compile(r"\b(?:not|instead\s+of|rather\s+than|no\s+longer|skip|from)\s+(?:the\s+)?$")
 
 
 def _destinations(text: str, low: str) -> Candidates[str]:
     for trig in _newest_first(_TRIGGER, low):
         name, end = (None, 0) if text[trig.end() : trig.end() + 1].islower() else _name_at(text, trig.end())
-        if not name or _HOME.search(low, max(0, trig.start() - 20), trig.start()):
+        if not name or _HOME.search(low, max(0, trig.start() - 20), trig.start()) or _NEGATED.search(
+                low, max(0, trig.start() - 16), trig.start()):
             continue
         if trig.group(1) in _WEAK_TRIGGERS and not _ends_phrase(text, end):
             continue
         if name.isupper() and len(name) > 3:
             name = name.title()
+        known = places.lookup(name)
+        name = known.name if known else name
         yield (end, 1), (f"the {name}" if trig.group(2) else name)
         break
-    # Well-known places count even in lower case or without a preposition ("paris trip").
-    for word in _newest_first(_WORD, low):
-        known = _known_place_at(low, word)
-        if known and not _FROM.search(low, max(0, word.start() - 10), word.start()):
-            yield (word.start() + len(known), 0), _GAZETTEER[known]
-            break
-
-
-def _known_place_at(low: str, word: re.Match[str]) -> str | None:
-    for known in _BY_FIRST_WORD.get(word.group(), ()):
-        end = word.start() + len(known)
-        if low.startswith(known, word.start()) and not low[end : end + 1].isalnum():
-            return known
-    return None
+    # Known places count in any case, script or position ("paris trip", "東京に5日間"), unless negated.
+    found = [(end, place.name) for start, end, place in places.mentions(text, low)
+             if not _NEGATED.search(low, max(0, start - 16), start)]
+    if found:
+        end, name = max(found)
+        yield (end, 0), name
 
 
 def _is_name_word(token: str) -> bool:
@@ -220,6 +204,7 @@ def _ends_phrase(text: str, end: int) -> bool:
 _UNITS = {"day": 1, "night": 1, "week": 7, "fortnight": 14, "month": 30}
 _FUZZY = {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
 _STAY = re.compile(rf"\b(?P<n>{_NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{'|'.join(_UNITS)})s?\b")
+_ASIAN_STAY = re.compile(r"(?<![月\d])(\d{1,3})\s*(日間|日|泊|วัน|คืน)")  # Japanese and Thai: 5日間, 5 วัน
 _WEEKEND = re.compile(r"\b(long\s+)?weekend\b")
 _RELATIVE = re.compile(r"\b(?:in|within)\s+$")  # "leaving in 2 weeks" says when, not how long
 _ISO = r"(\d{4})-(\d{2})-(\d{2})"
@@ -229,6 +214,7 @@ _RANGE_ISO = re.compile(rf"\b{_ISO}{_TO}{_ISO}\b")
 _ONE_MD = re.compile(rf"\b{_MONTH}\s+{_DAY}|\b{_DAY}\s+(?:of\s+)?{_MONTH}")
 _ONE_ISO = re.compile(rf"\b{_ISO}\b")
 _IN_MONTH = re.compile(rf"\b(?:in|during|around|this|next|over)\s+(?:(early|mid|late)[-\s]+)?{_MONTH}")
+_JA_MONTH = re.compile(r"(?<!\d)(1[0-2]|[1-9])\s*月")
 Range = tuple[tuple[int, int], int, str]  # span, days, label
 
 
@@ -252,6 +238,11 @@ def _stays(low: str, latest_range: Range | None) -> Candidates[tuple[int, str]]:
     if latest_range:
         (_start, end), days, _label = latest_range
         yield (end, 1), (days, _count(days, "day"))
+    for m in _newest_first(_ASIAN_STAY, low):
+        n = int(m.group(1)) + (1 if m.group(2) in ("泊", "คืน") else 0)
+        if 0 < n <= 365:
+            yield (m.end(), 0), (n, _count(n, "day"))
+            break
 
 
 def _count(n: int, unit: str) -> str:
@@ -347,6 +338,9 @@ def _whens(text: str, low: str, latest_range: Range | None, in_range: bytearray)
                 part = f"{m.group(1)} " if m.group(1) else ""
                 yield (m.end(), 0), f"in {part}{_MONTHS[_month_number(m.group(2)) - 1].title()}"
                 break
+    for m in _newest_first(_JA_MONTH, low):
+        yield (m.end(), 0), f"in {_MONTHS[int(m.group(1)) - 1].title()}"
+        break
     if "-" in low:
         for m in _newest_first(_ONE_ISO, low):
             when = None if in_range[m.start()] else _iso(m.groups())
@@ -378,7 +372,18 @@ _PARTY = re.compile(
 )
 
 
+_FOR_N = re.compile(
+    rf"\bfor\s+{_NUM}\b(?!\s*(?:days?|nights?|weeks?|months?|years?|hours?|of\b|[$€£¥₹%]|k\b|usd|eur|gbp|dollars?|euros?))"
+    r"(?!\d|[.,]\d)")
+_ASIAN_PEOPLE = re.compile(r"(\d{1,2})\s*(?:人|名|คน)")
+
+
 def _travellers(low: str) -> Candidates[int]:
+    for pattern in (_FOR_N, _ASIAN_PEOPLE):
+        for m in _newest_first(pattern, low):
+            if 0 < (n := _number(m.group(1))) < 30:
+                yield (m.end(), 1), n
+                break
     totals = [(_TOTAL, _mentions(low, _PEOPLE)), (_GROUP_OF, " of " in low), (_WE_ARE, "we" in low)]
     for pattern, worth_it in totals:
         for m in _newest_first(pattern, low) if worth_it else ():
