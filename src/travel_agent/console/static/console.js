@@ -197,6 +197,7 @@
   function renderErrors(errors) {
     var body = document.querySelector("#errors tbody");
     document.getElementById("no-errors").hidden = errors.length > 0;
+    document.getElementById("errors").hidden = errors.length === 0;
     body.replaceChildren.apply(body, errors.map(function (e) {
       var row = el("tr");
       row.setAttribute("data-request-id", e.request_id);
