@@ -145,3 +145,11 @@ def test_a_failing_console_write_never_breaks_the_heartbeat(console_app: Flask, 
     with caplog.at_level(logging.ERROR, "travel_agent.console"):
         svc.heartbeat()
     assert "console bookkeeping failed" in caplog.text
+
+
+def test_the_login_form_is_the_only_non_json_body_accepted(console_app: Flask) -> None:
+    client = console_app.test_client()
+    form = {"token": TOKEN}
+    assert client.post("/console/login", data=form).status_code == 303
+    assert client.post("/api/_test/ping", data=form, headers=bearer(SECRETS["API_KEYS"])).status_code == 415
+    assert client.post("/console/login", data="token=x", content_type="text/plain").status_code == 415
