@@ -221,6 +221,7 @@
     fetch(stateUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (response.status === 401) { window.location.assign("/console"); return null; }
+        if (!response.ok) throw new Error("state answered " + response.status);  // busy or restarting
         return response.json();
       })
       .then(function (state) {
