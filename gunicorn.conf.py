@@ -44,6 +44,7 @@ logger_class = "travel_agent.runtime.logger.GunicornLogger"
 
 
 def on_starting(server):
+    from travel_agent.runtime import console_files
     from travel_agent.runtime.hooks import log_master_start
     from travel_agent.runtime.metrics_files import prepare_directory
 
@@ -52,12 +53,15 @@ def on_starting(server):
     log_master_start(server)
     # Before the first fork: every worker writes its metric values there, /metrics sums them.
     server.log.info("metrics directory %s", prepare_directory(os.environ))
+    console_files.prepare(os.environ)
 
 
 def child_exit(server, worker):
+    from travel_agent.runtime.console_files import forget_worker
     from travel_agent.runtime.metrics_files import mark_worker_dead
 
     mark_worker_dead(worker.pid, os.environ)
+    forget_worker(worker.pid, os.environ)
 
 
 def on_exit(server):

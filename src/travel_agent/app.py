@@ -17,6 +17,7 @@ from travel_agent.backends.mongo import describe_failure as describe_mongo_failu
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
 from travel_agent.backends.startup import verify_dependency
 from travel_agent.config import Settings
+from travel_agent.console import install_console
 from travel_agent.errors import register_error_handlers
 from travel_agent.observability.error_reporting import init_error_reporting
 from travel_agent.observability.logging_setup import configure_logging
@@ -75,6 +76,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     guard_request_bodies(app, settings.body_read_timeout_seconds)
     recorder = install_metrics(app, svc)
+    install_console(app, svc, recorder)  # GET /console, only with CONSOLE_TOKEN set
     # Outermost, so that it owns every request from arrival to the server closing the body, and counts the
     # answers it gives itself (a shed 503, a backstop 504) in the metrics.
     app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]

@@ -132,6 +132,9 @@ class Settings:
     # Proxies in front of the service that append to X-Forwarded-For (1 on Heroku); 0 trusts no header.
     trusted_proxy_hops: int = 0
     metrics_token: str | None = None  # set: GET /metrics needs "Authorization: Bearer <token>"
+    # The operator console (GET /console, docs/console.md) is served only with a token: it shows what an
+    # attacker would like to see, and a loopback address may still be a reverse proxy's upstream.
+    console_token: str | None = dataclasses.field(default=None, repr=False)
     access_log_skip_paths: str = ""  # comma-separated path prefixes left out of the access log
     sentry_dsn: str | None = None
     sentry_environment: str = "production"
@@ -255,6 +258,9 @@ def _check_protection(values: dict[str, Any], errors: list[str]) -> None:
     token = values["metrics_token"]
     if token and not _SECRET.match(token):
         errors.append("METRICS_TOKEN: expected at least 16 letters, digits or ._~+/=-")
+    console = values["console_token"]
+    if console and not _SECRET.match(console):
+        errors.append("CONSOLE_TOKEN: expected at least 16 letters, digits or ._~+/=-")
     if values["rate_limit"]:
         try:
             parse_rate_limit(values["rate_limit"])

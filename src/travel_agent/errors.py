@@ -78,6 +78,8 @@ def envelope(code: int, message: str | None = None, errors: dict[str, Any] | Non
 def error_response(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
                    headers: dict[str, str] | None = None, context: dict[str, str] | None = None) -> Response:
     response = jsonify(envelope(code, message, errors, context=context))
+    if message:
+        request.environ[request_scope.ERROR_MESSAGE_KEY] = message
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value

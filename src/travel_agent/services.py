@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from flask import current_app
 from redis import Redis
@@ -45,10 +46,14 @@ class Services:
     chat: ChatService
     state: WorkerState
     closed: bool = False
+    # More work for the heartbeat (the console's sampling); each one catches and logs its own failures.
+    heartbeat_hooks: list[Callable[[], None]] = field(default_factory=list)
 
     def heartbeat(self) -> None:
         """Called by the gunicorn worker about once a second: refresh what is sampled rather than counted."""
         metrics.sample_in_flight(len(self.state.inflight))
+        for hook in self.heartbeat_hooks:
+            hook()
 
     def close(self) -> None:
         """Close Redis, then MongoDB, logging each step; safe to call twice."""

@@ -12,7 +12,8 @@ import sys
 from harness import REPO_ROOT
 
 FORBIDDEN = ("flask", "pymongo", "redis", "gevent", "prometheus_client", "sentry_sdk")
-MASTER_SIDE = ("travel_agent.runtime.hooks", "travel_agent.runtime.logger", "travel_agent.runtime.metrics_files")
+MASTER_SIDE = ("travel_agent.runtime.hooks", "travel_agent.runtime.logger", "travel_agent.runtime.metrics_files",
+               "travel_agent.runtime.console_files")
 
 
 def loaded_by_the_master() -> list[str]:

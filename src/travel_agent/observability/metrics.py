@@ -30,6 +30,8 @@ MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 ROUTE_KEY = "travel_agent.route"
 UNMATCHED = "<unmatched>"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Client errors that say something about the service (a body too slow to arrive, rate limiting), unlike a 404.
+NOTABLE_CLIENT_ERRORS = frozenset({"408", "429"})
 SHED_REASONS = frozenset({"overload", "draining"})
 UPSTREAM_OUTCOMES = frozenset({"ok", "timeout", "error", "unavailable", "invalid"})
 CIRCUIT_VALUES = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
@@ -206,6 +208,9 @@ class RequestMetrics:
 
     def __init__(self, url_map: Map) -> None:
         self.url_map = url_map
+        # Told of every error answer (5xx, 408, 429) with (environ, status, route): the console's error list.
+        # Only error answers pay for it; a 200 pays one comparison.
+        self.error_sink: Callable[[dict[str, Any], str, str], None] | None = None
 
     def finished(self, environ: dict[str, Any], status_line: str | None, started: float) -> None:
         """One answered request, shed ones included; ``status_line`` is None when the app raised before starting
@@ -226,6 +231,8 @@ class RequestMetrics:
         latency.observe(elapsed)
         if status == "504":
             m.budget_timeouts.labels(route).inc()
+        if self.error_sink is not None and (status[0] == "5" or status in NOTABLE_CLIENT_ERRORS):
+            self.error_sink(environ, status, route)
 
     def route(self, environ: dict[str, Any]) -> str:
         route = environ.get(ROUTE_KEY)

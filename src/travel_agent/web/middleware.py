@@ -136,6 +136,7 @@ class _ScopedBody:
                     metrics.record_shed("draining")
                 yield sse_error_event(code, message)
             elif not sent_any:
+                self._request.environ[request_scope.ERROR_MESSAGE_KEY] = message
                 yield from json_error(self._start_response, code, message, self._req_id, retry_after,
                                       sys.exc_info())
             else:
@@ -173,6 +174,7 @@ class RequestScopeMiddleware:
         if ticket is None:
             request_scope.unbind(tokens)
             metrics.record_shed("overload")
+            environ[request_scope.ERROR_MESSAGE_KEY] = "The service is busy. Please retry shortly."
             if self.recorder is not None:
                 self.recorder.finished(environ, "503", started)
             return json_error(start_response, 503, "The service is busy. Please retry shortly.", req_id, 1)
@@ -192,6 +194,7 @@ class RequestScopeMiddleware:
             log.warning("%s %s cut off by the %s backstop", environ.get("REQUEST_METHOD"), path, exc.reason)
             if exc.reason == "drain":
                 metrics.record_shed("draining")
+            environ[request_scope.ERROR_MESSAGE_KEY] = message
             try:
                 return json_error(start_with_id, code, message, req_id, retry_after, sys.exc_info())
             finally:

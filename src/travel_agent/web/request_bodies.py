@@ -23,6 +23,9 @@ except ImportError:  # pragma: no cover - gevent is a runtime dependency
 log = logging.getLogger("travel_agent.request_bodies")
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The one body that is not JSON: the operator console's login form, as a browser posts it without script.
+FORM_PATHS = frozenset({"/console/login"})
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class _BodyTooSlow(Exception):
@@ -38,7 +41,7 @@ def guard_request_bodies(app: Flask, read_timeout: float) -> None:
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
         if not has_body:
             return None
-        if not request.is_json:
+        if not request.is_json and not (request.path in FORM_PATHS and request.mimetype == FORM_TYPE):
             raise UnsupportedMediaType("Send the body as application/json.")
         if not timers_can_interrupt():
             return None  # a threaded test server or the test client: nothing to interrupt safely

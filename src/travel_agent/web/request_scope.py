@@ -12,6 +12,9 @@ import secrets
 import time
 from contextvars import ContextVar, Token
 
+# The environ key under which an error answer leaves its client-safe message for the console's error list.
+ERROR_MESSAGE_KEY = "travel_agent.error_message"
+
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
 

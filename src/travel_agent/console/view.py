@@ -1,0 +1,93 @@
+"""``/console``: the page, its login form and its data, each behind CONSOLE_TOKEN; unset, no route exists."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request
+
+from travel_agent.console import access
+from travel_agent.console.records import ConsoleRecords
+from travel_agent.console.state import assemble, effective_config
+from travel_agent.errors import error_response
+from travel_agent.observability.metrics import RequestMetrics
+from travel_agent.runtime.console_files import directory_for
+from travel_agent.services import Services
+
+log = logging.getLogger("travel_agent.console")
+
+# Nothing from elsewhere, no inline script or style, never framed; the page only talks to this service.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                           "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+POLL_MILLISECONDS = 1500
+
+
+def install_console(app: Flask, svc: Services, recorder: RequestMetrics) -> None:
+    token = svc.settings.console_token
+    if not token:
+        log.info("console off: set CONSOLE_TOKEN (16+ letters, digits or ._~+/=-) to serve it at /console")
+        return
+    records = ConsoleRecords(svc, directory_for(os.environ))
+    recorder.error_sink = records.record_error
+    svc.heartbeat_hooks.append(records.heartbeat)
+    records.write_worker_state()
+    app.register_blueprint(_blueprint(svc, records, token))
+    log.info("console on at /console (CONSOLE_TOKEN set)")
+
+
+def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
+    bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+                   static_folder="static", static_url_path="/static")
+
+    @bp.after_request
+    def _secure(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @bp.get("")
+    def page() -> Any:
+        if not access.allowed(request, token):
+            return _login(401)
+        return render_template("console.html", poll_ms=POLL_MILLISECONDS, config=effective_config(svc.settings),
+                               settings=svc.settings)
+
+    @bp.post("/login")
+    def login() -> Any:
+        if not access.token_matches(request.form.get("token", ""), token):
+            log.info("console login refused (client %s)", request.remote_addr)
+            return _login(401, "That token is not right.")
+        response = redirect("/console", code=303)
+        response.set_cookie(access.COOKIE, access.new_session(token), max_age=access.SESSION_SECONDS,
+                            path="/console", secure=request.is_secure, httponly=True, samesite="Strict")
+        return response
+
+    @bp.post("/logout")
+    def logout() -> Any:
+        response = redirect("/console", code=303)
+        response.delete_cookie(access.COOKIE, path="/console", secure=request.is_secure, httponly=True,
+                               samesite="Strict")
+        return response
+
+    @bp.get("/state")
+    def state() -> Response:
+        if not access.allowed(request, token):
+            return error_response(401, "Send the console token as 'Authorization: Bearer <token>', or log in.",
+                                  headers={"WWW-Authenticate": 'Bearer realm="travel_agent console"'})
+        return jsonify(assemble(svc, records))
+
+    return bp
+
+
+def _login(status: int, error: str | None = None) -> Response:
+    response = Response(render_template("console_login.html", error=error), status=status, mimetype="text/html")
+    return response

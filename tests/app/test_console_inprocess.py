@@ -1,0 +1,155 @@
+"""The operator console in process: off without a token, its protection, its data, and no secret in either."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from travel_agent.console.records import ConsoleRecords
+from travel_agent.services import EXTENSION_KEY
+
+TOKEN = "console-token-0123456789abcdef"
+SECRETS = {"API_KEYS": "api-key-secret-0123456789", "METRICS_TOKEN": "metrics-token-secret-0123456789",
+           "OPENAI_API_KEY": "sk-openai-secret-0123456789", "CONSOLE_TOKEN": TOKEN}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def console_app(build_app: Callable[..., Flask]) -> Flask:
+    return build_app(**SECRETS)
+
+
+def test_without_a_token_there_is_no_console_and_the_log_says_how(build_app: Callable[..., Flask],
+                                                                   log_file: Callable[[], str]) -> None:
+    client = build_app(CONSOLE_TOKEN=None).test_client()
+    for path in ("/console", "/console/state", "/console/static/console.js"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.json["code"] == 404
+    assert "console off: set CONSOLE_TOKEN" in log_file()
+
+
+def test_a_console_token_must_look_like_a_secret() -> None:
+    from travel_agent.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="CONSOLE_TOKEN"):
+        Settings.from_env({"CONSOLE_TOKEN": "short"})
+
+
+def test_page_without_credentials_is_a_login_form_and_state_is_401(console_app: Flask) -> None:
+    client = console_app.test_client()
+    page = client.get("/console")
+    assert page.status_code == 401
+    assert b'<form method="post" action="/console/login">' in page.data
+    state = client.get("/console/state")
+    assert state.status_code == 401
+    assert state.json["code"] == 401 and state.json["request_id"]
+    assert client.get("/console/state", headers=bearer("wrong-token-0123456789abcdef")).status_code == 401
+
+
+def test_wrong_token_is_refused_and_the_right_one_logs_in_with_a_strict_cookie(console_app: Flask) -> None:
+    client = console_app.test_client()
+    refused = client.post("/console/login", data={"token": TOKEN + "x"})
+    assert refused.status_code == 401 and b"not right" in refused.data
+    assert "Set-Cookie" not in refused.headers
+    assert client.get("/console/state").status_code == 401
+    accepted = client.post("/console/login", data={"token": TOKEN})
+    assert accepted.status_code == 303 and accepted.headers["Location"].endswith("/console")
+    cookie = accepted.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; over HTTPS the cookie is Secure (next test)
+    assert TOKEN not in cookie
+    assert client.get("/console").status_code == 200
+    assert client.get("/console/state").status_code == 200
+    client.post("/console/logout")
+    assert client.get("/console/state").status_code == 401
+
+
+def test_cookie_is_secure_over_https(console_app: Flask) -> None:
+    client = console_app.test_client()
+    accepted = client.post("/console/login", data={"token": TOKEN}, base_url="https://localhost")
+    assert "Secure" in accepted.headers["Set-Cookie"]
+
+
+def test_only_gets_and_the_login_post_exist(console_app: Flask) -> None:
+    client = console_app.test_client()
+    assert client.post("/console/state", headers=bearer(TOKEN)).status_code == 405
+    assert client.delete("/console", headers=bearer(TOKEN)).status_code == 405
+
+
+def test_page_and_state_carry_a_strict_csp_and_no_secret(console_app: Flask) -> None:
+    client = console_app.test_client()
+    client.get("/_test/boom", buffered=True)  # its exception text holds a password in a connection string
+    page = client.get("/console", headers=bearer(TOKEN))
+    state = client.get("/console/state", headers=bearer(TOKEN))
+    for response in (page, state):
+        assert response.status_code == 200
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert response.headers["Cache-Control"] == "no-store"
+        for secret in [*SECRETS.values(), "hunter2"]:
+            assert secret.encode() not in response.data
+    assert b"<script>" not in page.data and b" style=" not in page.data  # nothing the CSP would block
+
+
+def test_state_shows_errors_with_request_ids_and_config(console_app: Flask) -> None:
+    client = console_app.test_client()
+    # Buffered: the middleware records a request when the server closes its body, as gunicorn always does.
+    client.get("/_test/too-slow", headers={"X-Request-ID": "rid-slow-1"}, buffered=True)
+    client.get("/_test/unavailable", headers={"X-Request-ID": "rid-down-1"}, buffered=True)
+    client.get("/health", headers={"X-Request-ID": "rid-fine-1"}, buffered=True)
+    body = client.get("/console/state", headers=bearer(TOKEN)).json
+    errors = {e["request_id"]: e for e in body["errors"]}
+    assert errors["rid-slow-1"]["status"] == 504 and errors["rid-slow-1"]["route"] == "/_test/too-slow"
+    assert errors["rid-slow-1"]["message"] == "The request took too long and was stopped."
+    assert errors["rid-down-1"]["status"] == 503
+    assert "rid-fine-1" not in errors
+    assert body["service"]["status"] == "healthy"
+    assert {d["key"]: d["status"] for d in body["dependencies"]} == {
+        "mongodb": "healthy", "redis": "healthy", "upstream": "disabled"}
+    config = {item["name"]: item["value"] for group in body["config"] for item in group["items"]}
+    assert config["API_KEYS"] == "1 key(s)" and config["CONSOLE_TOKEN"] == "set"
+    assert len(body["workers"]) == 1 and body["workers"][0]["in_flight"] >= 1
+
+
+def test_traffic_history_counts_each_route_between_samples(console_app: Flask) -> None:
+    svc = console_app.extensions[EXTENSION_KEY]
+    records = next(h.__self__ for h in svc.heartbeat_hooks if isinstance(h.__self__, ConsoleRecords))
+    client = console_app.test_client()
+    records.sample_history()
+    for _ in range(3):
+        client.get("/_test/too-slow", buffered=True)
+    for _ in range(2):
+        client.get("/health/live", buffered=True)
+    records.sample_history()
+    routes = {r["route"]: r for r in client.get("/console/state", headers=bearer(TOKEN)).json["traffic"]["routes"]}
+    assert routes["/_test/too-slow"]["requests"] == 3 and routes["/_test/too-slow"]["timeouts_504"] == 3
+    assert routes["/_test/too-slow"]["error_rate"]["5xx"] == 1.0
+    assert routes["/health/live"]["requests"] == 2 and routes["/health/live"]["timeouts_504"] == 0
+    assert not any(route.startswith("/console") for route in routes)
+
+
+def test_a_failing_console_write_never_breaks_the_heartbeat(console_app: Flask, tmp_path: Any,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    svc = console_app.extensions[EXTENSION_KEY]
+    records = next(h.__self__ for h in svc.heartbeat_hooks if isinstance(h.__self__, ConsoleRecords))
+    records.directory = str(tmp_path / "gone" / "deeper")
+    with caplog.at_level(logging.ERROR, "travel_agent.console"):
+        svc.heartbeat()
+    assert "console bookkeeping failed" in caplog.text
+
+
+def test_the_login_form_is_the_only_non_json_body_accepted(console_app: Flask) -> None:
+    client = console_app.test_client()
+    form = {"token": TOKEN}
+    assert client.post("/console/login", data=form).status_code == 303
+    assert client.post("/api/_test/ping", data=form, headers=bearer(SECRETS["API_KEYS"])).status_code == 415
+    assert client.post("/console/login", data="token=x", content_type="text/plain").status_code == 415
