@@ -126,7 +126,7 @@ class Settings:
     # a greenlet and a socket, so hundreds fit; keep it below WORKER_CONNECTIONS, which also counts idle
     # keep-alive connections.
     max_in_flight: int = 500
-    # Operations and protection (see README, "Operations").
+    # Operations and protection (docs/operations.md).
     api_keys: str | None = None  # comma-separated; set: /api/... needs "Authorization: Bearer <key>"
     rate_limit: str | None = None  # e.g. "30/minute", per API key (or client address); unset: no limit
     # Proxies in front of the service that append to X-Forwarded-For (1 on Heroku); 0 trusts no header.
