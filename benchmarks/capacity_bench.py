@@ -20,7 +20,9 @@ from typing import Any
 from benchmarks import machine, pyload, results, stats
 from benchmarks.conversation import MESSAGES, SEND_PATH
 from benchmarks.sampler import with_sampler
-from benchmarks.stack import GunicornServer, Stack, worker_pid
+from benchmarks.servers import BenchStack, worker_pid
+from harness import GunicornServer
+from harness.stats import ms, percentile
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def capacity_step(server: GunicornServer, pid: int, clients: int, options: Capac
     return {"clients": clients, **summary, "held": held,
             "peak_in_flight": max(sampler.in_flight, default=None),
             "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
-            "probe_p99_ms": stats.ms(stats.percentile(sampler.probe_latency, 99)),
+            "probe_p99_ms": ms(percentile(sampler.probe_latency, 99)),
             "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
             "log_warnings": warnings_since(server, log_offset), "load_average": machine.load_average()}
 
@@ -115,7 +117,7 @@ def warm_up(port: int, chats: int, delay: float) -> None:
     asyncio.run(all_of_them())
 
 
-def hold(stack: Stack, mongo: Any, redis: Any, options: CapacityOptions) -> dict[str, Any]:
+def hold(stack: BenchStack, mongo: Any, redis: Any, options: CapacityOptions) -> dict[str, Any]:
     """``hold_chats`` chats in flight at once behind a ``hold_delay`` upstream: do they all succeed, and what
     does the worker's RSS grow by, per held chat?"""
     upstream = stack.upstream_process(options.hold_delay)
@@ -204,13 +206,13 @@ def overload(server: GunicornServer, pid: int, rate: float, options: CapacityOpt
             "dependency_503_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in dependency_latency]),
             "peak_in_flight": max(sampler.in_flight, default=None),
             "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
-            "probe_p99_ms": stats.ms(stats.percentile(sampler.probe_latency, 99)),
+            "probe_p99_ms": ms(percentile(sampler.probe_latency, 99)),
             "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
             "log_warnings": warnings_since(server, log_offset), "load_average": machine.load_average()}
 
 
 def run(options: CapacityOptions) -> dict[str, Any]:
-    with Stack() as stack:
+    with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         upstream = stack.upstream_process(options.delay)
         ceiling = max(options.steps)
@@ -255,7 +257,7 @@ def run(options: CapacityOptions) -> dict[str, Any]:
 def run_overload(rate: float, cap: int, options: CapacityOptions) -> dict[str, Any]:
     """Only the overload, on fresh servers: chats arriving at ``rate`` per second with MAX_IN_FLIGHT=``cap``
     (and gunicorn's WORKER_CONNECTIONS at its default of 1000), to compare caps at a given load."""
-    with Stack() as stack:
+    with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         upstream = stack.upstream_process(options.delay)
         server = stack.service(mongo, redis, env={**service_env(upstream.base_url, cap), "WORKER_CONNECTIONS": "1000",

@@ -13,7 +13,9 @@ from typing import Any
 
 from benchmarks import machine, pyload, results, stats, wrk
 from benchmarks.conversation import MESSAGES, SEND_PATH
-from benchmarks.stack import REPO_ROOT, MongoServer, RedisServer, Stack, python_env, worker_pid
+from benchmarks.servers import BenchStack, worker_pid
+from harness import REPO_ROOT, MongoServer, RedisServer
+from harness.stats import median
 
 FLOOR_DB = "travel_agent_floor"
 OP_CHECK_CONVERSATIONS = 10
@@ -46,7 +48,7 @@ def run_floor(mongo: MongoServer, redis: RedisServer, connections: int, duration
     cpu_before = machine.cpu_of(backends(mongo, redis))
     argv = floor_command(mongo, redis, "--concurrency", str(connections), "--duration", str(duration),
                          "--warmup", str(warmup))
-    out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT, env=python_env(),
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT,
                          timeout=duration + warmup + 120)
     if out.returncode != 0:
         raise RuntimeError(f"chat floor failed:\n{out.stderr[-3000:]}")
@@ -86,7 +88,7 @@ def python_client() -> pyload.Client:
     return run
 
 
-def run_service(stack: Stack, port: int, pid: int, connections: int, duration: float,
+def run_service(stack: BenchStack, port: int, pid: int, connections: int, duration: float,
                 use_wrk: bool, servers: dict[str, int] | None = None) -> dict[str, Any]:
     cpu_before = machine.cpu_seconds(pid)
     backend_before = machine.cpu_of(servers or {})
@@ -123,7 +125,7 @@ def per_turn(before: dict[str, int], after: dict[str, int], turns: int) -> dict[
     return {k: round((after.get(k, 0) - before.get(k, 0)) / turns, 2) for k in sorted(set(before) | set(after))}
 
 
-def check_operations(stack: Stack, mongo: MongoServer, redis: RedisServer, port: int) -> dict[str, Any]:
+def check_operations(stack: BenchStack, mongo: MongoServer, redis: RedisServer, port: int) -> dict[str, Any]:
     """The operations per turn of the service and of the floor, each counted by the servers themselves."""
     turns = OP_CHECK_CONVERSATIONS * len(MESSAGES)
 
@@ -141,7 +143,7 @@ def check_operations(stack: Stack, mongo: MongoServer, redis: RedisServer, port:
     asyncio.run(service_conversations())
     middle = operation_counts(mongo, redis)
     subprocess.run(floor_command(mongo, redis, "--conversations", str(OP_CHECK_CONVERSATIONS)), check=True,
-                   capture_output=True, cwd=REPO_ROOT, env=python_env(), timeout=120)
+                   capture_output=True, cwd=REPO_ROOT, timeout=120)
     after = operation_counts(mongo, redis)
     service, floor = per_turn(before, middle, turns), per_turn(middle, after, turns)
     return {"service_per_turn": service, "floor_per_turn": floor, "same": service == floor}
@@ -149,7 +151,7 @@ def check_operations(stack: Stack, mongo: MongoServer, redis: RedisServer, port:
 
 def run(options: ChatOptions) -> dict[str, Any]:
     use_wrk = options.prefer_wrk and wrk.available()
-    with Stack() as stack:
+    with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         service = stack.service(mongo, redis)
         ops = check_operations(stack, mongo, redis, service.port)
@@ -177,16 +179,16 @@ def run(options: ChatOptions) -> dict[str, Any]:
             runs.append({"run": i + 1, **pair, "ratio": stats.ratio(pair["service"]["rps"], pair["floor"]["rps"])})
     tool = wrk.version() if use_wrk else "python-asyncio"
     summary = {
-        "floor_rps": stats.median(r["floor"]["rps"] for r in runs),
-        "service_rps": stats.median(r["service"]["rps"] for r in runs),
-        "ratio": stats.median(r["ratio"] for r in runs),
-        "floor_p50_ms": stats.median(r["floor"]["latency_ms"]["p50"] for r in runs),
-        "service_p50_ms": stats.median(r["service"]["latency_ms"]["p50"] for r in runs),
-        "floor_cpu_us": stats.median(r["floor"].get("cpu_us_per_request") for r in runs),
-        "service_cpu_us": stats.median(r["service"].get("worker_cpu_us_per_request") for r in runs),
+        "floor_rps": median(r["floor"]["rps"] for r in runs),
+        "service_rps": median(r["service"]["rps"] for r in runs),
+        "ratio": median(r["ratio"] for r in runs),
+        "floor_p50_ms": median(r["floor"]["latency_ms"]["p50"] for r in runs),
+        "service_p50_ms": median(r["service"]["latency_ms"]["p50"] for r in runs),
+        "floor_cpu_us": median(r["floor"].get("cpu_us_per_request") for r in runs),
+        "service_cpu_us": median(r["service"].get("worker_cpu_us_per_request") for r in runs),
         "service_non_2xx": sum(r["service"]["non_2xx"] for r in runs),
-        "floor_mongo_cpu_us": stats.median(r["floor"]["backend_cpu_us_per_request"]["mongo"] for r in runs),
-        "service_mongo_cpu_us": stats.median(r["service"]["backend_cpu_us_per_request"]["mongo"] for r in runs),
+        "floor_mongo_cpu_us": median(r["floor"]["backend_cpu_us_per_request"]["mongo"] for r in runs),
+        "service_mongo_cpu_us": median(r["service"]["backend_cpu_us_per_request"]["mongo"] for r in runs),
         "same_operations": ops["same"],
     }
     return {"tool": tool, "options": options.__dict__, "operations": ops, "runs": runs, "summary": summary}

@@ -7,7 +7,8 @@ from typing import Any
 
 from benchmarks import results, stats
 from benchmarks.loads import Tool, measure_get
-from benchmarks.stack import Stack, worker_pid
+from benchmarks.servers import BenchStack, worker_pid
+from harness.stats import median
 
 # The targets: each path's throughput as a fraction of the floor's.
 TARGETS = {"/health/live": 0.8, "/health": 0.7}
@@ -24,7 +25,7 @@ class HealthOptions:
 
 
 def run(options: HealthOptions) -> dict[str, Any]:
-    with Stack() as stack:
+    with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         servers = {"service": stack.service(mongo, redis, workers=options.workers),
                    "floor": stack.floor(workers=options.workers)}
@@ -52,14 +53,14 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         mine = [r for r in runs if r["path"] == path]
 
         def med(side: str, key: str, rows: list[dict[str, Any]] = mine) -> float | None:
-            return stats.median(r[side].get(key) for r in rows)
+            return median(r[side].get(key) for r in rows)
 
-        ratio = stats.median(r["ratio"] for r in mine)
+        ratio = median(r["ratio"] for r in mine)
         summary[path] = {
             "floor_rps": med("floor", "rps"), "service_rps": med("service", "rps"),
             "ratio": ratio, "target": target, "met": ratio is not None and ratio >= target,
-            "floor_p99_ms": stats.median(r["floor"]["latency_ms"]["p99"] for r in mine),
-            "service_p99_ms": stats.median(r["service"]["latency_ms"]["p99"] for r in mine),
+            "floor_p99_ms": median(r["floor"]["latency_ms"]["p99"] for r in mine),
+            "service_p99_ms": median(r["service"]["latency_ms"]["p99"] for r in mine),
             "floor_cpu_us": med("floor", "worker_cpu_us_per_request"),
             "service_cpu_us": med("service", "worker_cpu_us_per_request"),
             "service_non_2xx": sum(r["service"]["non_2xx"] for r in mine),

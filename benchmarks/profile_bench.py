@@ -13,7 +13,8 @@ from typing import Any
 
 from benchmarks import machine, profiling, results, wrk
 from benchmarks.conversation import MESSAGES, SEND_PATH
-from benchmarks.stack import REPO_ROOT, GunicornServer, Stack, python_env, worker_pid
+from benchmarks.servers import BenchStack, worker_pid
+from harness import REPO_ROOT, GunicornServer
 
 ACCESS_LINE = '" 200 '  # gunicorn's access log format puts the status right after the quoted request line
 
@@ -74,7 +75,7 @@ def run(options: ProfileOptions) -> dict[str, Any]:
     if not (profiling.available() and wrk.available()):
         return {"skipped": "needs py-spy and wrk (pip install -r benchmarks/requirements.txt; apt-get install wrk)"}
     out: dict[str, Any] = {"options": options.__dict__}
-    with Stack() as stack:
+    with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         out["layers_us"] = layers(mongo.uri, redis.url)
         servers = {"floor": stack.floor(), "service": stack.service(mongo, redis)}
@@ -95,7 +96,7 @@ def run(options: ProfileOptions) -> dict[str, Any]:
 def layers(mongo_uri: str, redis_url: str) -> dict[str, dict[str, float]]:
     """benchmarks.layers in its own (gevent-patched) process: CPU us per request of each layer, in-process."""
     out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo_uri, "--redis", redis_url],
-                         capture_output=True, text=True, cwd=REPO_ROOT, env=python_env(), timeout=300, check=True)
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=True)
     result: dict[str, dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

@@ -17,7 +17,8 @@ from typing import Any
 from benchmarks import machine, pyload, results, stats
 from benchmarks.conversation import MESSAGES, SEND_PATH
 from benchmarks.sampler import Sampler, with_sampler
-from benchmarks.stack import Stack, worker_pid
+from benchmarks.servers import BenchStack, worker_pid
+from harness.stats import median, ms, percentile
 
 # The target: worker memory growth under 5 % over the soak.
 TARGET_GROWTH_PCT = 5.0
@@ -72,7 +73,7 @@ def analyse(rss: list[tuple[float, int]], started: float, options: SoakOptions) 
     first_t, last_t = after[0][0], after[-1][0]
     start = [r for t, r in after if t <= first_t + options.window]
     end = [r for t, r in after if t >= last_t - options.window]
-    start_level, end_level = stats.median(start) or 0, stats.median(end) or 0
+    start_level, end_level = median(start) or 0, median(end) or 0
     hours = (last_t - first_t) / 3600
     slope = _slope([(t, r / 2**20) for t, r in after])
     return {
@@ -107,7 +108,7 @@ def timeline(rss: list[tuple[float, int]], started: float, every: float = 60.0) 
 
 def run(options: SoakOptions) -> dict[str, Any]:
     duration = options.minutes * 60
-    with Stack() as stack:
+    with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         server = stack.service(mongo, redis)
         pid = worker_pid(server)
@@ -130,7 +131,7 @@ def run(options: SoakOptions) -> dict[str, Any]:
             "timeline_mib": timeline(sampler.rss, started, every=max(10.0, duration / 10)),
             "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
             "secantusdb_rss_mib_at_end": None if mongo_rss is None else round(mongo_rss / 2**20, 1),
-            "probe_p99_ms": stats.ms(stats.percentile(sampler.probe_latency, 99))}
+            "probe_p99_ms": ms(percentile(sampler.probe_latency, 99))}
 
 
 def print_table(data: dict[str, Any]) -> None:

@@ -1,13 +1,13 @@
-"""Medians and percentiles, and the per-status summary of a list of timed requests."""
+"""The per-status summary of a list of timed requests (built on harness.stats)."""
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from harness.stats import ms, percentile
 
 
 @dataclass(frozen=True)
@@ -22,24 +22,6 @@ class Sample:
     @property
     def latency(self) -> float:
         return self.end - self.start
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def median(values: Iterable[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-def ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 2)
 
 
 def latency_ms(samples: Sequence[Sample]) -> dict[str, float | None]:

@@ -18,6 +18,8 @@ from typing import Any
 
 import requests
 
+from harness.envelope import envelope_problem
+
 SEND, STREAM = "/api/chat/send", "/api/chat/stream"
 # The statuses the service may answer a chat with under faults; 409 only to a retry of an Idempotency-Key.
 ALLOWED = frozenset({200, 502, 503, 504})
@@ -190,7 +192,7 @@ class Conversation(threading.Thread):
         event, data = final
         if event == "error":
             sample.status = data.get("code") if isinstance(data.get("code"), int) else None
-            if sample.status not in ALLOWED or not data.get("request_id"):
+            if sample.status not in ALLOWED or envelope_problem(sample.status, data) is not None:
                 sample.bad = f"stream error event {data}"
             return Outcome(sample, known)
         sample.status = 200
@@ -242,7 +244,7 @@ def _refusal(sample: Sample, data: Any, allowed: frozenset[int], session_id: str
     message was stored (unanswered), which a new conversation then continues."""
     if sample.status not in allowed:
         sample.bad = f"status {sample.status}"
-    elif not isinstance(data, dict) or data.get("code") != sample.status or not data.get("request_id"):
+    elif envelope_problem(sample.status, data) is not None:
         sample.bad = f"{sample.status} without the JSON error envelope"
     named = data.get("session_id") if isinstance(data, dict) else None
     if session_id is not None and named not in (None, session_id):

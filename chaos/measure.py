@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.clients import Sample
+from harness import stats
+from harness.stats import percentile
 
 # A dependency known to be down must cost its callers less than this (the issue's target, at p99).
 FAST_FAIL_SECONDS = 0.1
@@ -27,17 +29,8 @@ class Marks:
     circuits_closed: float | None = None  # seconds after the lift until every worker's circuit closed
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100), at least the first
-    return ordered[int(rank) - 1]
-
-
 def ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
+    return stats.ms(seconds, digits=1)
 
 
 def statuses(samples: Sequence[Sample]) -> dict[str, int]:

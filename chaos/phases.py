@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chaos.stack import Stack
+from chaos.servers import Servers
 
 # Undoes a fault; returns once the dependency is back (a restarted server answers again).
 Lift = Callable[[], None]
@@ -20,39 +20,39 @@ class Phase:
     name: str
     dependency: str  # redis | mongodb | upstream | worker | service | none
     what: str
-    inject: Callable[[Stack], Lift]
+    inject: Callable[[Servers], Lift]
     hold: float  # seconds between the fault and its lift, before scaling
     down: bool  # the dependency refuses or never answers: its failures must become fast once known
 
 
-def _nothing(stack: Stack) -> Lift:
+def _nothing(stack: Servers) -> Lift:
     return lambda: None
 
 
-def _kill_restart(server: str) -> Callable[[Stack], Lift]:
-    def inject(stack: Stack) -> Lift:
+def _kill_restart(server: str) -> Callable[[Servers], Lift]:
+    def inject(stack: Servers) -> Lift:
         process = getattr(stack, server)
         process.kill()
         return process.start
     return inject
 
 
-def _freeze_thaw(server: str) -> Callable[[Stack], Lift]:
-    def inject(stack: Stack) -> Lift:
+def _freeze_thaw(server: str) -> Callable[[Servers], Lift]:
+    def inject(stack: Servers) -> Lift:
         process = getattr(stack, server)
         process.freeze()
         return process.thaw
     return inject
 
 
-def _mongo_slow(stack: Stack) -> Lift:
+def _mongo_slow(stack: Servers) -> Lift:
     # Each of a turn's five to seven commands waits 0.9 s: a turn takes about the whole 5 s budget, so some
     # finish and some are cut off mid-turn (the edge where an acknowledged reply could go missing).
     stack.mongo.fail_command(TURN_COMMANDS, block_ms=900, app_name="travel_agent")
     return stack.mongo.clear_fail_points
 
 
-def _upstream_slow(stack: Stack) -> Lift:
+def _upstream_slow(stack: Servers) -> Lift:
     """Answers just inside and just past what the agent may spend of the budget, alternating."""
     stop = threading.Event()
     factors = (0.75, 0.85, 0.9, 0.95, 1.1)
@@ -74,17 +74,17 @@ def _upstream_slow(stack: Stack) -> Lift:
     return lift
 
 
-def _upstream_500(stack: Stack) -> Lift:
+def _upstream_500(stack: Servers) -> Lift:
     stack.upstream.fail_status = 500
     return stack.upstream.reset
 
 
-def _upstream_hang(stack: Stack) -> Lift:
+def _upstream_hang(stack: Servers) -> Lift:
     stack.upstream.mode = "hang"
     return stack.upstream.reset
 
 
-def _worker_kill(stack: Stack) -> Lift:
+def _worker_kill(stack: Servers) -> Lift:
     victim = stack.service.worker_pids()[0]
     stack.service.kill_worker(victim)
 
@@ -94,7 +94,7 @@ def _worker_kill(stack: Stack) -> Lift:
     return lift
 
 
-def _service_restart(stack: Stack) -> Lift:
+def _service_restart(stack: Servers) -> Lift:
     stack.service.terminate()  # graceful: stop accepting, finish what runs, then exit
 
     def lift() -> None:

@@ -15,7 +15,7 @@ import requests
 from chaos.clients import Conversation, Recorder
 from chaos.measure import Marks, recovery, summarise
 from chaos.phases import PHASES, Phase
-from chaos.stack import Stack, start_stack
+from chaos.servers import Servers, start_servers
 from chaos.verify import check_histories, check_prompts
 
 KINDS = ("send", "idem", "stream")
@@ -37,7 +37,7 @@ class Config:
 def run(config: Config) -> dict[str, Any]:
     """Start the stack, run every phase with the clients talking, verify the histories; the figures."""
     started = time.time()
-    with start_stack(config.workdir) as stack:
+    with start_servers(config.workdir) as stack:
         recorder, stop = Recorder(), threading.Event()
         clients = [Conversation(f"c{i + 1}", KINDS[i % len(KINDS)], stack.base_url, recorder, stop,
                                 timeout=stack.budget + 5) for i in range(config.clients)]
@@ -65,7 +65,7 @@ def run(config: Config) -> dict[str, Any]:
             "verification": verdict.as_dict(), "samples": samples}
 
 
-def run_phase(stack: Stack, phase: Phase, recorder: Recorder, config: Config) -> dict[str, Any]:
+def run_phase(stack: Servers, phase: Phase, recorder: Recorder, config: Config) -> dict[str, Any]:
     start = time.monotonic()
     time.sleep(config.lead)
     inject = time.monotonic()
@@ -99,7 +99,7 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, failure: str | None
     return True
 
 
-def _circuit(stack: Stack, dependency: str) -> float | None:
+def _circuit(stack: Servers, dependency: str) -> float | None:
     """The worst circuit state of the live workers (0 closed, 1 half-open, 2 open), from /metrics."""
     try:
         text = requests.get(stack.base_url + "/metrics", timeout=2).text
@@ -109,7 +109,7 @@ def _circuit(stack: Stack, dependency: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def _watch_circuit(stack: Stack, dependency: str, lift: float, limit: float) -> tuple[list[float], threading.Thread]:
+def _watch_circuit(stack: Servers, dependency: str, lift: float, limit: float) -> tuple[list[float], threading.Thread]:
     """Seconds after the lift until every worker's circuit for ``dependency`` is closed again, i.e. the service
     uses it again (polled in the background); the list stays empty if that did not happen within ``limit``."""
     found: list[float] = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuzz.wire import Exchange, exchange, request
+from harness.envelope import envelope_problem
 
 SEND = "/api/chat/send"
 LIVE = "/health/live"
@@ -141,9 +142,7 @@ def _envelope_problem(result: Exchange, status: int) -> str | None:
         body = json.loads(result.body.split(b"\r\nHTTP/1.")[0])
     except ValueError:
         return "a JSON error that is not JSON"
-    if not isinstance(body, dict) or body.get("code") != status or not body.get("request_id"):
-        return f"a {status} without the error envelope: {body!r:.200}"
-    return None
+    return envelope_problem(status, body)
 
 
 def run_case(port: int, case: Case) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import requests
 
-from chaos.measure import ms, percentile
+from chaos.measure import ms
+from harness.stats import percentile
 
 
 class LiveProbe(threading.Thread):

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from chaos.stack import Stack, start_stack
+from chaos.servers import Servers, start_servers
 from fuzz.abuse import CASES, Case, run_case
 from fuzz.probe import LiveProbe
 from fuzz.schema import campaign
@@ -16,7 +16,7 @@ from fuzz.schema import campaign
 FUZZ_ENV = {"AGENT_PROVIDER": "offline", "CHAT_TIMEOUT_SECONDS": "90", "REQUEST_TIMEOUT_SECONDS": "30"}
 
 
-def abuse(stack: Stack, cases: tuple[Case, ...] = CASES) -> dict[str, Any]:
+def abuse(stack: Servers, cases: tuple[Case, ...] = CASES) -> dict[str, Any]:
     """Every case in turn while a probe measures /health/live; the workers must all survive it."""
     workers = stack.service.worker_pids()
     probe = LiveProbe(stack.base_url)
@@ -34,7 +34,7 @@ def abuse(stack: Stack, cases: tuple[Case, ...] = CASES) -> dict[str, Any]:
 
 
 def run(examples: int, *, skip_schema: bool = False) -> dict[str, Any]:
-    with start_stack(env=FUZZ_ENV) as stack:
+    with start_servers(env=FUZZ_ENV) as stack:
         figures: dict[str, Any] = {"abuse": abuse(stack)}
         if not skip_schema:
             figures["schemathesis"] = campaign(stack.base_url, examples)

@@ -1,4 +1,9 @@
-"""Test harness: real SecantusDB, redis-server and gunicorn processes on 127.0.0.1, and bounded waits."""
+"""Test harness: real SecantusDB, redis-server and gunicorn processes on 127.0.0.1, and bounded waits.
+
+Everything that starts servers goes through it: the tests (tests/conftest.py), chaos, fuzz and the benchmarks
+(``stack.Stack``), and the developer's run (``local_run``, what ``scripts/run`` runs). ``stats`` holds the
+latency statistics and ``envelope`` the one check of the JSON error envelope.
+"""
 
 from .gunicorn_server import REPO_ROOT, GunicornServer
 from .mongo_server import MongoServer

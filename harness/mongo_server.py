@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
 import sys
@@ -29,15 +31,18 @@ def secantus_binary() -> str:
 
 
 class MongoServer(ManagedProcess):
-    """A SecantusDB server on 127.0.0.1 whose storage lives in ``workdir/data`` and survives restarts."""
+    """A SecantusDB server on 127.0.0.1 whose storage lives in ``storage_path`` (default ``workdir/data``) and
+    survives restarts; ``test_commands`` enables ``configureFailPoint`` (tests yes, a developer's run no)."""
 
     kind = "secantusd"
     log_name = "secantusd.log"
     ready_timeout = 20.0
 
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None, storage_path: Path | None = None,
+                 test_commands: bool = True) -> None:
         super().__init__(workdir, port=port)
-        self.storage_path = self.workdir / "data"
+        self.storage_path = self.workdir / "data" if storage_path is None else Path(storage_path)
+        self.test_commands = test_commands
         # An explicit (empty) config turns off the auto-discovery of ./secantusd.toml, ~/.secantus/... and
         # /etc/secantus/..., so that no file of this machine changes the server under test.
         self._config_path = self.workdir / "secantusd.toml"
@@ -60,8 +65,24 @@ class MongoServer(ManagedProcess):
             str(self.port),
             "--storage-path",
             str(self.storage_path),
-            "--enable-test-commands",
+            *(["--enable-test-commands"] if self.test_commands else []),
         ]
+
+    def storage_in_use(self) -> bool:
+        """True while another process holds the storage's lock (WiredTiger's ``WiredTiger.lock``, an fcntl
+        lock): a SecantusDB started on it now would exit at once."""
+        try:
+            lock = open(self.storage_path / "WiredTiger.lock", "r+b")
+        except FileNotFoundError:
+            return False
+        with lock:
+            try:
+                fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the file is closed
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EAGAIN):
+                    return True
+                raise
+        return False
 
     def client(self, **options: Any) -> MongoClient[dict[str, Any]]:
         """A short-timeout client for assertions, closed by the harness at teardown; ``options`` override."""

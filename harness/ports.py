@@ -9,8 +9,11 @@ import socket
 _handed_out: set[int] = set()
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that was free a moment ago (a server that loses the race is restarted elsewhere)."""
+def free_port(preferred: int | None = None) -> int:
+    """A port on 127.0.0.1 that was free a moment ago (a server that loses the race is restarted elsewhere):
+    ``preferred`` if it is, else any."""
+    if preferred is not None and _bindable(preferred):
+        return preferred
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
@@ -19,3 +22,12 @@ def free_port() -> int:
             _handed_out.add(port)
             return port
     raise RuntimeError("no unused free port found in 100 tries")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

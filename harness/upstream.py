@@ -491,7 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream chunks")
     parser.add_argument("--fail-status", type=int, default=None, help="answer every request with this status")
     parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds on 429/503")
+    parser.add_argument("--backlog", type=int, default=_HTTPServer.request_queue_size, help="listen backlog")
     args = parser.parse_args(argv)
+    _HTTPServer.request_queue_size = args.backlog
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,4 +1,4 @@
-"""Command line: ``serve`` (what the Procfile runs), ``run`` (a local service) and ``healthcheck`` (a probe)."""
+"""Command line: ``serve`` (what the Procfile runs) and ``healthcheck`` (a probe)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 HEALTHY_STATES = frozenset({"healthy", "degraded"})
 
@@ -61,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="check the settings, then run gunicorn as the Procfile does",
                         add_help=False)
-    commands.add_parser("run", help="run the service locally, with embedded MongoDB and Redis when unset")
     probe = commands.add_parser("healthcheck", help="exit 0 when /health says healthy or degraded")
     probe.add_argument("--url", default=None, help="default: http://127.0.0.1:$PORT/health")
     probe.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
@@ -70,10 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         return serve(extra)
     if extra:
         parser.error("unrecognized arguments: " + " ".join(extra))
-    if args.command == "run":
-        from travel_agent.local_run import run
-
-        return run(Path.cwd())
     return healthcheck(args.url or default_health_url(), args.timeout)
 
 

@@ -1,4 +1,27 @@
-"""The service's exception family and the one place that turns any error into the JSON envelope."""
+"""The service's exception family and the one place that turns any error into the JSON envelope.
+
+Every error raised on purpose is a ``TravelAgentError`` that carries its status, a client-safe message and,
+when the client should come back, a ``Retry-After``; the handlers below and the WSGI middleware answer with
+exactly those:
+
+    TravelAgentError                          500
+    ├── DependencyUnavailable                 503  MongoDB or Redis down, frozen, or its breaker open (Retry-After 2)
+    ├── BudgetExceeded                        504  the request's time budget ran out
+    ├── ServiceBusy                           503  the worker is over its in-flight cap (Retry-After 1)
+    │   └── ServerRestarting                  503  the shutdown drain cut the request short (Retry-After 1)
+    ├── agent.errors.AgentError               502  the model upstream answered something unusable
+    │   ├── UpstreamRefused                   502  it refused the request itself: a configuration fault
+    │   └── AgentUnavailable                  503  unreachable, rate limiting, or its breaker open (Retry-After 2)
+    ├── chat.errors.SessionNotFound           404  no session with that id
+    ├── chat.errors.IdempotencyKeyReused      422  the key came with another body
+    ├── chat.errors.IdempotencyKeyInFlight    409  the key's first request still runs (Retry-After 1)
+    └── chat.errors.PositionTaken             503  a message's position was taken; a retry gets the next (Retry-After 1)
+
+Outside the family: ``config.ConfigError`` stops the process at start (exit 2); ``web.inflight.RequestExpired``
+is a BaseException the backstop or the drain throws into a request, answered as ``BudgetExceeded`` or
+``ServerRestarting``; werkzeug's HTTP errors (404, 405, 413, 422 ...) and gunicorn's body ``ParseException`` get
+the same envelope; anything else is a 500 that reveals nothing.
+"""
 
 from __future__ import annotations
 
@@ -52,13 +75,17 @@ class BudgetExceeded(TravelAgentError):
 
 
 class ServiceBusy(TravelAgentError):
-    """The worker is shedding load or draining."""
+    """The worker is shedding load: more requests in flight than its cap."""
 
     status_code = 503
     message = "The service is busy. Please retry shortly."
+    retry_after = 1
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
-        super().__init__(message, retry_after=retry_after)
+
+class ServerRestarting(ServiceBusy):
+    """The worker is shutting down and its drain cut the request short, however quick the request was."""
+
+    message = "The server is restarting. Please retry."
 
 
 def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
@@ -108,7 +135,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 def handle_travel_agent_error(error: TravelAgentError) -> Response:
     if isinstance(error, BudgetExceeded) and request_scope.cut_by_drain():
         # The time ran out because the worker is shutting down, not because the request was slow.
-        error = ServiceBusy("The server is restarting. Please retry.", retry_after=1)
+        error = ServerRestarting()
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     # A refusal of the client's request (404, 409, 422) is routine; a dependency failing or a spent budget is
     # worth a warning; anything else of ours at 5xx is an error.

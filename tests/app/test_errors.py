@@ -10,16 +10,7 @@ import pytest
 from flask import Flask
 from gunicorn.http.errors import InvalidChunkSize
 
-
-def assert_envelope(response, code: int, status: str) -> dict:
-    assert response.status_code == code
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["X-Request-ID"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body
+from harness.envelope import assert_envelope
 
 
 def test_unknown_route_is_a_json_404(app: Flask) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import cli, profiling, wrk
-from benchmarks.stack import REPO_ROOT, Stack, python_env
+from harness import REPO_ROOT
+from harness.stack import Stack
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:1/health/live
   1 threads and 2 connections
@@ -92,7 +93,7 @@ def test_layers_measure_every_layer(tmp_path: Path) -> None:
         mongo, redis = stack.mongo(), stack.redis()
         out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo.uri, "--redis", redis.url,
                               "--calls", "20", "--repeats", "1"], capture_output=True, text=True, cwd=REPO_ROOT,
-                             env=python_env(), timeout=120, check=True)
+                             timeout=120, check=True)
     layers = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(layers) == {"/health/live", "/health"}
     assert len(layers["/health/live"]) == 4 and all(us > 0 for us in layers["/health/live"].values())

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chaos.stack import Stack, start_stack
+from chaos.servers import Servers, start_servers
 from fuzz.run import FUZZ_ENV, abuse
 from fuzz.schema import campaign
 
@@ -15,12 +15,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with start_stack(tmp_path_factory.mktemp("bad-input"), env=FUZZ_ENV) as started:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    with start_servers(tmp_path_factory.mktemp("bad-input"), env=FUZZ_ENV) as started:
         yield started
 
 
-def test_every_abuse_case_is_refused_cleanly_while_others_are_served(stack: Stack) -> None:
+def test_every_abuse_case_is_refused_cleanly_while_others_are_served(stack: Servers) -> None:
     figures = abuse(stack)
     failed = {r["case"]: r["problems"] for r in figures["cases"] if not r["ok"]}
     assert failed == {}
@@ -31,7 +31,7 @@ def test_every_abuse_case_is_refused_cleanly_while_others_are_served(stack: Stac
     assert figures["workers_survived"] and figures["health_after"] == "healthy", figures
 
 
-def test_a_small_schemathesis_campaign_finds_nothing(stack: Stack) -> None:
+def test_a_small_schemathesis_campaign_finds_nothing(stack: Servers) -> None:
     figures = campaign(stack.base_url, examples=25, timeout=100)
     assert figures["exit_code"] == 0 and not figures["cases_failed"], figures["output_tail"] or figures
     assert figures["operations"] == 7 and figures["cases"] > 100, figures

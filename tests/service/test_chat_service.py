@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import requests
-from tests.support.chat import SEND, STREAM, assert_envelope, blocks, parse_block, session_path
+from tests.support.chat import SEND, STREAM, blocks, parse_block, session_path
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
-FAST = {"STARTUP_RETRIES": "1", "HEALTH_CACHE_SECONDS": "0.5"}
 
 
 def send(service: Any, message: str, session_id: str | None = None, timeout: float = 15) -> requests.Response:
@@ -38,20 +38,10 @@ def history(service: Any, session_id: str) -> list[tuple[str, str, str | None]]:
     return [(m["role"], m["content"], m.get("status")) for m in response.json()["messages"]]
 
 
-@pytest.fixture
-def stack(make_mongo: Callable[..., Any], make_redis: Callable[..., Any], make_gunicorn: Callable[..., Any],
-          upstream: UpstreamServer) -> Callable[..., tuple[Any, Any, Any]]:
-    def build(**env: str) -> tuple[Any, Any, Any]:
-        mongo, redis = make_mongo(), make_redis()
-        settings = FAST | {"OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-test-key"} | env
-        return mongo, redis, make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, env=settings)
-    return build
-
-
 @pytest.mark.parametrize("provider", ["offline", "openai"])
 def test_a_stream_arrives_in_chunks_with_heartbeats_then_done_and_the_reply_is_stored(
-        stack: Callable[..., Any], upstream: UpstreamServer, provider: str) -> None:
-    _, _, service = stack(AGENT_PROVIDER=provider, CHAT_HEARTBEAT_SECONDS="0.25", OFFLINE_CHUNK_DELAY_MS="20")
+        chat_stack: Callable[..., Any], upstream: UpstreamServer, provider: str) -> None:
+    _, _, service = chat_stack(AGENT_PROVIDER=provider, CHAT_HEARTBEAT_SECONDS="0.25", OFFLINE_CHUNK_DELAY_MS="20")
     upstream.configure(delay=1.0, chunk_delay=0.1)  # (openai) a second of thinking, then a word at a time
     events = timed_stream(service, "A weekend in Porto for two, mid-range please")
     kinds = [kind for _, kind, _ in events]
@@ -70,8 +60,8 @@ def test_a_stream_arrives_in_chunks_with_heartbeats_then_done_and_the_reply_is_s
 
 
 def test_upstream_failures_under_gunicorn_end_on_time_with_the_message_kept(
-        stack: Callable[..., Any], upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
-    _, _, service = stack(AGENT_PROVIDER="openai", CHAT_TIMEOUT_SECONDS="3", CHAT_HEARTBEAT_SECONDS="0.5")
+        chat_stack: Callable[..., Any], upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    _, _, service = chat_stack(AGENT_PROVIDER="openai", CHAT_TIMEOUT_SECONDS="3", CHAT_HEARTBEAT_SECONDS="0.5")
     # A stream that breaks mid-way: an error event, the question unanswered, no partial answer stored.
     upstream.configure(mode="stream_break", break_after=2)
     events = timed_stream(service, "one two three four")
@@ -94,8 +84,8 @@ def test_upstream_failures_under_gunicorn_end_on_time_with_the_message_kept(
 
 
 def test_chat_survives_redis_and_mongodb_outages_and_recovers_without_a_restart(
-        stack: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
-    mongo, redis, service = stack()
+        chat_stack: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
+    mongo, redis, service = chat_stack()
     first = send(service, "I want to go to Lisbon")
     assert first.status_code == 200
     session_id = first.json()["session_id"]

@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-
-FAULT_APP = "tests.support.fault_app:app"
-# Short retries and a short cache keep each scenario quick; every other setting is the production default.
-FAST = {"STARTUP_RETRIES": "2", "STARTUP_RETRY_DELAY_SECONDS": "0.2", "HEALTH_CACHE_SECONDS": "0.5"}
+from tests.support.service import FAST, FAULT_APP
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +29,9 @@ def finds_in_progress(mongo: Any) -> int:
 
 
 @pytest.fixture
-def stack(make_mongo: Callable[..., Any], make_redis: Callable[..., Any],
-          make_gunicorn: Callable[..., Any]) -> Callable[..., tuple[Any, Any, Any]]:
-    def build(env: dict[str, str] | None = None, start_deps: bool = True) -> tuple[Any, Any, Any]:
-        mongo = make_mongo(start=start_deps)
-        redis = make_redis(start=start_deps)
-        service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, env=FAST | (env or {}))
-        return mongo, redis, service
-    return build
+def service_env() -> dict[str, str]:
+    """Booting with a dependency down takes a second, quick start-up attempt."""
+    return FAST | {"STARTUP_RETRIES": "2", "STARTUP_RETRY_DELAY_SECONDS": "0.2"}
 
 
 def test_both_up_is_healthy_live_and_ready(stack: Callable[..., Any]) -> None:
@@ -148,10 +140,11 @@ def test_boot_with_both_down_then_both_come_up(stack: Callable[..., Any], wait_u
 
 def test_boot_with_only_redis_down_is_degraded_and_serving(make_mongo: Callable[..., Any],
                                                           make_redis: Callable[..., Any],
-                                                          make_gunicorn: Callable[..., Any]) -> None:
+                                                          make_gunicorn: Callable[..., Any],
+                                                          service_env: dict[str, str]) -> None:
     mongo = make_mongo()
     redis = make_redis(start=False)
-    service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, env=FAST)
+    service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, env=service_env)
     assert get(service, "/health").json()["status"] == "degraded"
     assert get(service, "/health/ready").status_code == 200
     assert get(service, "/_test/mongo/find").status_code == 200

@@ -20,11 +20,9 @@ from typing import Any
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from tests.support.service import FAST, FAULT_APP
 
 from harness import REPO_ROOT, free_port
-
-FAULT_APP = "tests.support.fault_app:app"
-FAST = {"STARTUP_RETRIES": "1", "HEALTH_CACHE_SECONDS": "0.5"}
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-FAULT_APP = "tests.support.fault_app:app"
-FAST = {"STARTUP_RETRIES": "1", "HEALTH_CACHE_SECONDS": "0.5"}
+from harness.envelope import assert_envelope
 
 pytestmark = pytest.mark.slow
 
@@ -27,27 +26,6 @@ def timed_get(url: str, timeout: float = 15.0) -> tuple[requests.Response, float
     started = time.monotonic()
     response = requests.get(url, timeout=timeout)
     return response, time.monotonic() - started
-
-
-@pytest.fixture
-def deps(make_mongo: Callable[..., Any], make_redis: Callable[..., Any]) -> tuple[Any, Any]:
-    return make_mongo(), make_redis()
-
-
-@pytest.fixture
-def serve(deps: tuple[Any, Any], make_gunicorn: Callable[..., Any]) -> Callable[..., Any]:
-    mongo, redis = deps
-
-    def start(**env: str) -> Any:
-        return make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, env=FAST | env)
-    return start
-
-
-def assert_envelope(response: requests.Response, code: int) -> dict[str, Any]:
-    assert response.status_code == code, response.text
-    body = response.json()
-    assert body["code"] == code and body["request_id"] == response.headers["X-Request-ID"]
-    return body
 
 
 # -- budgets ---------------------------------------------------------------------------------------------

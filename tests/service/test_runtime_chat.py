@@ -10,22 +10,12 @@ from typing import Any
 
 import pytest
 import requests
-from tests.support.chat import SEND, assert_envelope, session_path
+from tests.support.chat import SEND, session_path
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def chat_service(make_mongo: Callable[..., Any], make_redis: Callable[..., Any],
-                 make_gunicorn: Callable[..., Any], upstream: UpstreamServer) -> Callable[..., Any]:
-    def start(**env: str) -> Any:
-        mongo, redis = make_mongo(), make_redis()
-        settings = {"STARTUP_RETRIES": "1", "AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url,
-                    "OPENAI_API_KEY": "sk-test-0123456789"} | env
-        return make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, env=settings)
-    return start
 
 
 def send(service: Any, message: str) -> tuple[requests.Response, float]:
@@ -35,8 +25,8 @@ def send(service: Any, message: str) -> tuple[requests.Response, float]:
 
 
 def test_chat_slower_than_its_budget_gets_504_on_time_and_keeps_the_message(
-        chat_service: Callable[..., Any], upstream: UpstreamServer) -> None:
-    service = chat_service(CHAT_TIMEOUT_SECONDS="3")
+        chat_stack: Callable[..., Any], upstream: UpstreamServer) -> None:
+    _, _, service = chat_stack(AGENT_PROVIDER="openai", CHAT_TIMEOUT_SECONDS="3")
     upstream.delay = 10
     response, seconds = send(service, "plan Lisbon for me")
     body = assert_envelope(response, 504)
@@ -50,9 +40,9 @@ def test_chat_slower_than_its_budget_gets_504_on_time_and_keeps_the_message(
     assert after.status_code == 200 and after.json()["reply"] == "echo: and now?"
 
 
-def test_one_worker_holds_60_concurrent_chats_with_a_1s_upstream(chat_service: Callable[..., Any],
+def test_one_worker_holds_60_concurrent_chats_with_a_1s_upstream(chat_stack: Callable[..., Any],
                                                                 upstream: UpstreamServer) -> None:
-    service = chat_service()
+    _, _, service = chat_stack(AGENT_PROVIDER="openai")
     assert len(service.worker_pids()) == 1
     upstream.delay = 1
     started = time.monotonic()
@@ -64,10 +54,10 @@ def test_one_worker_holds_60_concurrent_chats_with_a_1s_upstream(chat_service: C
     assert wall < 5.0, wall
 
 
-def test_sigterm_with_5_chats_in_flight_lets_them_finish(chat_service: Callable[..., Any],
+def test_sigterm_with_5_chats_in_flight_lets_them_finish(chat_stack: Callable[..., Any],
                                                          upstream: UpstreamServer,
                                                          wait_until: Callable[..., Any]) -> None:
-    service = chat_service(GRACEFUL_TIMEOUT_SECONDS="20")
+    _, _, service = chat_stack(AGENT_PROVIDER="openai", GRACEFUL_TIMEOUT_SECONDS="20")
     upstream.delay = 2.5
     with ThreadPoolExecutor(5) as pool:
         calls = [pool.submit(send, service, f"chat {i}") for i in range(5)]

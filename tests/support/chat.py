@@ -1,4 +1,4 @@
-"""Helpers for chat tests: calls that assert the envelope, and an SSE parser (in-process or over HTTP)."""
+"""Helpers for chat tests: paths and an SSE parser (in-process or over HTTP)."""
 
 from __future__ import annotations
 
@@ -14,19 +14,6 @@ STREAM = "/api/chat/stream"
 
 def session_path(session_id: str) -> str:
     return f"/api/chat/sessions/{session_id}"
-
-
-def assert_envelope(response: Any, code: int) -> dict[str, Any]:
-    """A JSON error envelope with this status (a Flask test response or a requests one)."""
-    assert response.status_code == code, (response.status_code, _text(response))
-    body = response.get_json() if hasattr(response, "get_json") else response.json()
-    assert body["code"] == code and body["status"] and body["request_id"], body
-    assert "Traceback" not in _text(response)
-    return body
-
-
-def _text(response: Any) -> str:
-    return response.get_data(as_text=True) if hasattr(response, "get_data") else response.text
 
 
 def parse_sse(text: str) -> list[tuple[str, Any]]:

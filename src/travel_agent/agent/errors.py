@@ -1,8 +1,5 @@
-"""The agent's error family: what can go wrong with a model upstream, each mapped to one status.
-
-Upstream refused or broken -> 502; unavailable, rate limited or its circuit open -> 503 with Retry-After; the
-request's budget spent -> 504, which is the service-wide ``BudgetExceeded`` rather than a class of its own.
-"""
+"""What can go wrong with a model upstream, each mapped to one status; the whole family is drawn in
+``travel_agent.errors``. A spent budget is the service-wide ``BudgetExceeded``, not a class of its own."""
 
 from __future__ import annotations
 

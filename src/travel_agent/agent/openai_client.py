@@ -57,9 +57,9 @@ class OpenAIAgent:
         self.breaker = breaker
         self.session = requests.Session()
         # urllib3's own retries are off: ours below know the budget, the back-off and the breaker. The pool keeps
-        # as many connections as the worker admits requests: a smaller one made every chat past it open a new
-        # connection (a TLS handshake to a real upstream) and log a warning as it threw it away (found by the
-        # capacity benchmark, docs/PERFORMANCE.md). Connections are opened on demand, so an idle worker holds few.
+        # as many connections as the worker admits requests: a smaller one makes every chat past it open a new
+        # connection (a TLS handshake to a real upstream) and log a warning as it throws it away (the capacity
+        # benchmark, docs/PERFORMANCE.md). Connections are opened on demand, so an idle worker holds few.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.max_in_flight, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -85,7 +85,7 @@ class OpenAIAgent:
     def check_available(self) -> None:
         """Refuse at once while the circuit is open. After its cool-down the first turn to ask takes the trial
         here, before it stores anything: otherwise every turn arriving until one reached the upstream would
-        pass this check, store its question, and only then be refused (the chaos run's slowest 503s)."""
+        pass this check, store its question, and only then be refused."""
         holder = request_scope.request_id()
         if holder is not None and _TRIAL_HOLDER.get() == holder:
             return  # this request already holds the trial (a keyed send asks twice)

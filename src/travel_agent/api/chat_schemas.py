@@ -22,7 +22,7 @@ MAX_POSITION = 2**63 - 1
 
 class Text(ma.fields.String):
     """A string that is text: JSON may escape an unpaired UTF-16 surrogate ("\\ud800"), which Python accepts
-    but no UTF-8 store can hold (BSON refused it with a 500 before this check)."""
+    but no UTF-8 store can hold (BSON refuses to encode it, which would end the request in a 500)."""
 
     default_error_messages = {"surrogate": "Not valid Unicode text (an unpaired surrogate)."}
 

@@ -65,7 +65,7 @@ def ready() -> Response:
 def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """The body as built, without flask-smorest's marshmallow dump (a Response is passed through as is).
 
-    Probes are polled constantly, and the dump cost more than the rest of /health (docs/PERFORMANCE.md). The
+    Probes are polled constantly, and the dump costs more than the rest of /health (docs/PERFORMANCE.md). The
     bodies are built by our own code in the documented shapes, so the schemas above still describe them.
     """
     response = jsonify(body)

@@ -1,4 +1,5 @@
-"""The MongoDB client of a worker: the seed's pool settings, start-up verification, and a guard for every call."""
+"""The MongoDB client of a worker: its pool settings and the guard around every call (the start-up check is in
+``backends/startup.py``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from travel_agent.web import request_scope
 log = logging.getLogger("travel_agent.mongo")
 
 # What a call leaves unused of the request budget, so the error can still be turned into a response
-# before the middleware's last-resort timeout fires inside the driver (see docs/architecture notes).
+# before the middleware's last-resort timeout fires inside the driver (docs/architecture.md, budgets).
 DEADLINE_MARGIN_SECONDS = 0.15
 
 
@@ -36,9 +37,8 @@ def create_client(settings: Settings) -> pymongo.MongoClient:
         retryWrites=True,
         retryReads=True,
         # w:1 with j:true: a write is acknowledged once it is in the server's journal. With j:false a server
-        # that crashes loses its last ~100 ms of acknowledged writes (the chaos run lost answered messages and
-        # rolled a session's counter back under a SIGKILL of the database); every write here is a chat turn
-        # the client is about to be told is stored.
+        # that crashes loses its last ~100 ms of acknowledged writes (answered messages, a session's counter
+        # rolled back); every write here is a chat turn the client is about to be told is stored.
         journal=True,
         maxPoolSize=settings.mongo_max_pool_size,
         minPoolSize=settings.mongo_min_pool_size,

@@ -104,7 +104,7 @@ def create_pool(settings: Settings) -> redis.BlockingConnectionPool:
         health_check_interval=settings.redis_health_check_interval_seconds,
         # base and cap by keyword: the positional order is (cap, base). Only a connection error is retried
         # (an idle connection the server dropped); a timeout is not: a frozen Redis would make every cache
-        # call wait twice (the chaos run's first requests after a SIGSTOP paid 3.8 s of a 5 s budget).
+        # call wait for two socket timeouts, most of a chat's budget.
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), settings.redis_retries,
                     supported_errors=(redis.ConnectionError,)),
         client_name="travel_agent",

@@ -200,7 +200,7 @@ class RequestMetrics:
     """The per-request series, recorded by the request-scope middleware (the outermost WSGI layer), so they
     also count answers made outside Flask: a shed 503, a backstop 504.
 
-    Not a middleware of its own: a second WSGI layer meant a second set of wrappers and closures on every
+    Not a middleware of its own: a second WSGI layer would add a second set of wrappers and closures to every
     request (docs/PERFORMANCE.md, section 1). The route label is the URL rule
     (``/api/chat/<session_id>``), never the raw path, so the number of series stays bounded; Flask reports the
     rule it matched, and a request that never reached Flask is matched here against the same map.

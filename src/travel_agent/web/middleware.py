@@ -19,16 +19,13 @@ from contextvars import Token
 from http import HTTPStatus
 from typing import Any
 
-from travel_agent.errors import envelope
+from gevent import Timeout
+
+from travel_agent.errors import BudgetExceeded, ServerRestarting, ServiceBusy, envelope
 from travel_agent.observability import metrics
 from travel_agent.observability.metrics import RequestMetrics
 from travel_agent.web import request_scope
 from travel_agent.web.inflight import InFlight, RequestExpired, Ticket, timers_can_interrupt
-
-try:  # imported once here: an import statement inside the per-request path cost a few microseconds each time
-    from gevent import Timeout
-except ImportError:  # pragma: no cover - gevent is a runtime dependency
-    Timeout = None
 
 log = logging.getLogger("travel_agent.middleware")
 
@@ -39,10 +36,9 @@ NEVER_SHED = frozenset({"/health/live", "/health/ready"})
 # How long after the deadline the backstop fires: the drivers stop ~0.1-0.15 s before it, so this only
 # catches code that ignored the deadline, and still answers within half a second of it.
 BACKSTOP_GRACE_SECONDS = 0.3
-EXPIRED = {
-    "budget": (504, "The request took too long and was stopped.", None),
-    "drain": (503, "The server is restarting. Please retry.", 1),
-}
+# (status, message, Retry-After) of a request cut off by the backstop ("budget") or the drain ("drain").
+EXPIRED = {reason: (error.status_code, error.message, error.retry_after)
+           for reason, error in (("budget", BudgetExceeded), ("drain", ServerRestarting))}
 
 
 def budget_for(path: str, request_timeout: float, chat_timeout: float) -> float:
@@ -177,7 +173,8 @@ class RequestScopeMiddleware:
             environ[request_scope.ERROR_MESSAGE_KEY] = "The service is busy. Please retry shortly."
             if self.recorder is not None:
                 self.recorder.finished(environ, "503", started)
-            return json_error(start_response, 503, "The service is busy. Please retry shortly.", req_id, 1)
+            return json_error(start_response, ServiceBusy.status_code, ServiceBusy.message, req_id,
+                              ServiceBusy.retry_after)
         request = _Request(environ, started, tokens, ticket, self.inflight,
                            _arm_backstop(budget + BACKSTOP_GRACE_SECONDS), self.recorder)
 

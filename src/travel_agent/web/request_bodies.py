@@ -47,7 +47,7 @@ def guard_request_bodies(app: Flask, read_timeout: float) -> None:
             return None  # a threaded test server or the test client: nothing to interrupt safely
         try:
             with Timeout(read_timeout, _BodyTooSlow):
-                request.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here, as before
+                request.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here
         except _BodyTooSlow:
             log.info("%s %s: the body did not arrive within %.1f s (client %s)", request.method, request.path,
                      read_timeout, request.remote_addr)

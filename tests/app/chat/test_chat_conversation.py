@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from tests.support.chat import API_KEY, MODEL, SEND, assert_envelope, session_path
+from tests.support.chat import API_KEY, MODEL, SEND, session_path
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 from travel_agent.agent import offline
 from travel_agent.agent.interface import Turn

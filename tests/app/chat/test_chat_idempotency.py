@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from tests.support.chat import SEND, assert_envelope, session_path
+from tests.support.chat import SEND, session_path
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 from travel_agent.chat.idempotency import fingerprint
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from tests.support.chat import SEND, assert_envelope, session_path
+from tests.support.chat import SEND, session_path
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from tests.support.chat import SEND, STREAM, assert_envelope
+from tests.support.chat import SEND, STREAM
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 
 

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from tests.support.chat import SEND, STREAM, assert_envelope, parse_sse, session_path
+from tests.support.chat import SEND, STREAM, parse_sse, session_path
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 
 BUDGET = 3.0

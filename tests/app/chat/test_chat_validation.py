@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from tests.support.chat import SEND, STREAM, assert_envelope
+from tests.support.chat import SEND, STREAM
+
+from harness.envelope import assert_envelope
 
 ROUTES = [SEND, STREAM]
 NOT_STRINGS = [{"$ne": None}, {"$gt": ""}, ["a"], 5, 1.5, True]
