@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -101,10 +102,17 @@ def run(data: Path) -> int:
                 helpers.append(redis)
                 env["REDIS_URL"] = redis.url
                 log.info("redis-server at %s", redis.url)
+        # A laptop's run stays on loopback unless told otherwise, and so the operator console can be on: with a
+        # token made for this run (printed below) when the developer did not set one.
+        env.setdefault("HOST", "127.0.0.1")
+        if not env.get("CONSOLE_TOKEN"):
+            env["CONSOLE_TOKEN"] = secrets.token_urlsafe(24)
         # Its own session, so that the terminal's Ctrl+C reaches only us and we choose the order of the stops.
         gunicorn = subprocess.Popen([sys.executable, "-m", "travel_agent", "serve"], cwd=REPO_ROOT, env=env,
                                     start_new_session=True)
-        log.info("travel_agent on http://localhost:%s (Ctrl+C stops everything)", env.get("PORT", "8000"))
+        port = env.get("PORT", "8000")
+        log.info("travel_agent on http://localhost:%s (Ctrl+C stops everything)", port)
+        log.info("console: http://localhost:%s/console   token: %s", port, env["CONSOLE_TOKEN"])
         while gunicorn.poll() is None and not stopping:
             time.sleep(0.2)
         if gunicorn.poll() is None:
