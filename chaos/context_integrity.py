@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from pymongo.errors import AutoReconnect
 
 from harness.mongo_server import MongoServer
 from harness.pool import ServerPool
@@ -73,9 +74,18 @@ class Figures:
 
 
 def messages_of(mongo: MongoServer, session_id: str) -> list[dict[str, Any]]:
-    """The session's stored messages in position order (the harness's client: no fault reaches it)."""
+    """The session's stored messages in position order (the harness's client: no fault is aimed at it, but a
+    connection SecantusDB drops for a fault can be one of its pooled ones, so a failed read is tried again)."""
     collection = mongo.client()["travel_agent"]["chat_messages"]
-    return list(collection.find({"session_id": session_id}, {"seq": 1, "role": 1, "content": 1}).sort("seq"))
+    for attempt in range(5):
+        try:
+            return list(collection.find({"session_id": session_id}, {"seq": 1, "role": 1, "content": 1})
+                        .sort("seq"))
+        except AutoReconnect:
+            if attempt == 4:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 def turn(base_url: str, message: str, session_id: str, stream: bool) -> str:
