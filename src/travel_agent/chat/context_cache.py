@@ -1,11 +1,21 @@
-"""The recent context of a session cached in Redis, tagged with the session's version so it is never stale.
+"""Recent messages of a session kept in Redis, so a turn reads their text without fetching it from MongoDB.
 
-Every stored message bumps the session's ``version`` in MongoDB (after the insert). An entry tagged ``v`` holds
-at least every message counted up to ``v``, so a turn whose own message made the version ``v + 1`` may use an
-entry tagged ``v`` plus its own message, and nothing else. Any other write in between changes the version and
-the entry is simply not used: that is the invalidation, and it holds even when Redis was down while the write
-happened (a delete sent to a dead Redis would be lost; a version kept in MongoDB is not). With Redis down or
-disabled every read is a miss and the context comes from MongoDB.
+The cache never decides WHICH messages make up a context: MongoDB does, every turn, in one read of the
+positions and ids of the newest messages before the question (``ChatStore.positions``). The cache only supplies
+the text of those it holds, matched by id and position; the rest is fetched from MongoDB. Why that is correct
+whatever happens:
+
+* A stored message never changes (it is inserted once, at a position reserved for it, and only deleted with its
+  session), so a cached copy of message ``id`` at position ``seq`` is that message for as long as it exists.
+* Which messages exist is read from MongoDB after the turn's own question is stored. Whatever other turns did
+  before (stored a message without caching it, cached without storing, failed between the two, overwrote this
+  entry with another subset), the context is exactly what MongoDB held at that read; at worst a message is
+  fetched from MongoDB that could have come from Redis.
+* An entry is only ever written with messages whose insert MongoDB acknowledged or that were read from it, so a
+  message that was never stored is never served (and, not being listed by MongoDB, it would not be asked for).
+
+So any interleaving of concurrent turns and any single failed write (MongoDB's or Redis's) leaves the context
+equal to MongoDB's. With Redis down or disabled every lookup is a miss and the text comes from MongoDB.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from travel_agent.chat.store import Message
 
 log = logging.getLogger("travel_agent.chat.context_cache")
 
-# Long enough to span a conversation's pauses; after that the next turn reads MongoDB once.
+# Long enough to span a conversation's pauses; after that the next turn reads the text from MongoDB once.
 TTL_SECONDS = 3600
 
 
@@ -29,38 +39,37 @@ def key(session_id: str) -> str:
     return f"chat:context:{session_id}"
 
 
-def merge(messages: Iterable[Message], limit: int) -> list[Message]:
-    """The last ``limit`` distinct messages in position order (an entry may already hold a newer one)."""
-    unique = {message.id: message for message in messages}
-    return sorted(unique.values(), key=lambda message: message.seq)[-limit:]
-
-
 class ContextCache:
     def __init__(self, redis: RedisGateway | None, limit: int) -> None:
         self.redis = redis
         self.limit = limit
 
-    def get(self, session_id: str, version: int) -> list[Message] | None:
-        """The cached messages if the entry is tagged ``version``, else None (a miss)."""
+    @property
+    def enabled(self) -> bool:
+        return self.redis is not None
+
+    def get(self, session_id: str) -> dict[str, Message]:
+        """The cached messages by id ({} on a miss, with Redis down or disabled)."""
         if self.redis is None:
-            return None
+            return {}
         raw = self.redis.run("get context", lambda r: r.get(key(session_id)), fallback=None)
         if raw is None:
-            return None
+            return {}
         try:
-            entry = json.loads(raw)
-            if entry["version"] != version:
-                return None
-            return [_decode(session_id, item) for item in entry["messages"]]
+            items = json.loads(raw)["messages"]
+            return {item["id"]: _decode(session_id, item) for item in items}
         except (ValueError, LookupError, TypeError) as exc:
             # Written by another release, or damaged: MongoDB has the truth, and the next put replaces it.
             log.warning("ignoring an unreadable context entry for a session: %s", type(exc).__name__)
-            return None
+            return {}
 
-    def put(self, session_id: str, version: int, messages: Iterable[Message]) -> None:
+    def put(self, session_id: str, messages: Iterable[Message]) -> None:
+        """Keep these (stored) messages, the newest ``limit + 1`` by position: the next turn's context and
+        its question. Replaces the entry: another turn's put in between only costs a miss."""
         if self.redis is None:
             return
-        entry = json.dumps({"version": version, "messages": [_encode(m) for m in merge(messages, self.limit)]})
+        newest = sorted({m.id: m for m in messages}.values(), key=lambda m: m.seq)[-(self.limit + 1):]
+        entry = json.dumps({"messages": [_encode(m) for m in newest]})
         self.redis.run("set context", lambda r: r.set(key(session_id), entry, ex=TTL_SECONDS), fallback=None)
 
     def drop(self, session_id: str) -> None:

@@ -8,6 +8,11 @@ nothing is ever stored twice. The record lives in MongoDB, not Redis, so it surv
 A running attempt holds the record by a short *lease* that it renews while it runs (``LeaseKeeper``). An attempt
 that cannot say it failed (its worker was killed, or MongoDB died under it) stops renewing, so a retry takes
 over seconds after MongoDB is back, not after the whole chat budget.
+
+Deleting a session turns the records of its turns into tombstones (``forget_session``): state "gone", with the
+plan and the response removed, so nothing of the session is left in them, and a retry with such a key answers
+404 instead of running its plan again (which would create the deleted session anew). Tombstones expire with the
+other records.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from travel_agent.backends.mongo import MongoGateway
-from travel_agent.chat.errors import IdempotencyKeyReused
+from travel_agent.chat.errors import IdempotencyKeyReused, SessionNotFound
 from travel_agent.chat.indexes import IDEMPOTENCY, IDEMPOTENCY_TTL_SECONDS
 from travel_agent.chat.store import new_message_id, new_session_id, now
 from travel_agent.errors import TravelAgentError
 
 log = logging.getLogger("travel_agent.chat.idempotency")
 
-RUNNING, FAILED, DONE = "running", "failed", "done"
+RUNNING, FAILED, DONE, GONE = "running", "failed", "done", "gone"
+# What a tombstone keeps: the key and what decides a reuse of it (its first body) and its expiry.
+_DROPPED = {"plan": "", "response": "", "attempt": "", "lease_until": ""}
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ class IdempotencyStore:
                 return Claim(plan=plan, attempt=attempt) if replaced is not None else Claim()
             if existing["fingerprint"] != body_fingerprint:
                 raise IdempotencyKeyReused()
+            if existing["state"] == GONE:
+                raise SessionNotFound()  # its session was deleted: running the plan again would recreate it
             if existing["state"] == DONE:
                 return Claim(response=existing["response"])
             taken = records.find_one_and_update(
@@ -114,8 +123,27 @@ class IdempotencyStore:
         return LeaseKeeper(self, key, attempt)
 
     def complete(self, key: str, response: dict[str, Any]) -> None:
+        """Record the answer, unless the session was deleted meanwhile (the record is a tombstone)."""
         with self.mongo.call() as db:
-            db[IDEMPOTENCY].update_one({"_id": key}, {"$set": {"state": DONE, "response": response}})
+            db[IDEMPOTENCY].update_one({"_id": key, "state": {"$ne": GONE}},
+                                       {"$set": {"state": DONE, "response": response}})
+
+    def forget(self, key: str) -> None:
+        """The turn found its session deleted: a retry with this key answers 404 too."""
+        with self.mongo.call() as db:
+            db[IDEMPOTENCY].update_one({"_id": key}, {"$set": {"state": GONE}, "$unset": _DROPPED})
+
+    def forget_session(self, session_id: str) -> None:
+        """Tombstone every record of the session's turns, whatever its state (a running one included)."""
+        with self.mongo.call() as db:
+            db[IDEMPOTENCY].update_many({"plan.session_id": session_id},
+                                        {"$set": {"state": GONE}, "$unset": _DROPPED})
+
+    def forgotten(self, key: str) -> bool:
+        """Whether the record was tombstoned (or is gone): its session was deleted."""
+        with self.mongo.call() as db:
+            record = db[IDEMPOTENCY].find_one({"_id": key}, projection={"state": 1})
+        return record is None or record["state"] == GONE
 
     def release(self, key: str) -> None:
         """The attempt failed: let a retry take over now instead of after the lease."""

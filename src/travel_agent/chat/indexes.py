@@ -20,6 +20,8 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     # The history query, and the guard that no two messages of a session share a position.
     (MESSAGES, [("session_id", ASCENDING), ("seq", ASCENDING)], {"name": "session_seq", "unique": True}),
+    # Deleting a session finds the Idempotency-Key records of its turns by this.
+    (IDEMPOTENCY, [("plan.session_id", ASCENDING)], {"name": "plan_session"}),
     # MongoDB's TTL monitor removes idempotency records a day after their first use (it runs every 60 s, so
     # the code also treats an older record as absent).
     (IDEMPOTENCY, [("created_at", ASCENDING)], {"name": "expire_after_24h",

@@ -3,6 +3,10 @@
 The user's message is stored before the agent is asked, so a failed or cut-off turn leaves it in the history
 without an answer (reported as ``unanswered``); an answer is stored before the client hears it, so an answered
 message is never lost.
+
+A session deleted while one of its turns runs loses everything: the turn removes what it stored after the
+delete and answers 404 (``ChatStore.confirm``), and a retry with its Idempotency-Key answers 404 without
+creating the session again (``IdempotencyStore.forget_session`` and the check after ``reserve_turn``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from pymongo.errors import PyMongoError
 
 from travel_agent.agent.budget import RESERVE_SECONDS
 from travel_agent.agent.interface import Agent
-from travel_agent.chat.context_cache import ContextCache, merge
-from travel_agent.chat.errors import IdempotencyKeyInFlight
+from travel_agent.chat.context_cache import ContextCache
+from travel_agent.chat.errors import IdempotencyKeyInFlight, SessionNotFound
 from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint
 from travel_agent.chat.indexes import Indexes
 from travel_agent.chat.pump import ReplyPump
@@ -54,7 +58,6 @@ class StartedTurn:
     plan: TurnPlan
     question: Message
     history: list[Message]  # the context before the question, oldest first (bounded)
-    version: int | None  # the session's version after the question was stored; None: do not touch the cache
     answer: Message | None = None  # already answered by an earlier attempt (an idempotent retry)
 
 
@@ -81,7 +84,7 @@ class ChatService:
     def send(self, message: str, session_id: str | None, idempotency_key: str | None = None) -> tuple[Answer, bool]:
         """The answer, and whether it is a replay of an earlier request with the same Idempotency-Key."""
         if idempotency_key is None:
-            return self._run(TurnPlan.fresh(session_id), message), False
+            return self._run(TurnPlan.fresh(session_id), message, None), False
         # Before the key's bookkeeping (two MongoDB writes): with the agent known down the answer is a fast 503,
         # even for a retry whose answer is stored; it is replayed once the circuit closes.
         self.agent.check_available()
@@ -91,7 +94,10 @@ class ChatService:
         assert claim.plan is not None and claim.attempt is not None
         try:
             with self.idempotency.keep(idempotency_key, claim.attempt):
-                answer = self._run(claim.plan, message)
+                answer = self._run(claim.plan, message, idempotency_key)
+        except SessionNotFound:
+            self._forget(idempotency_key)
+            raise
         except TravelAgentError as exc:
             # Let a retry take over now rather than when the lease runs out; not when MongoDB is down (the
             # attempt would only add its timeout to this answer, and the lease, no longer renewed, runs out
@@ -130,8 +136,16 @@ class ChatService:
             log.warning("could not release Idempotency-Key after a failed turn (%s); its lease will expire",
                         type(exc).__name__)
 
-    def _run(self, plan: TurnPlan, message: str) -> Answer:
-        turn = self.begin(plan, message)
+    def _forget(self, key: str) -> None:
+        try:
+            self.idempotency.forget(key)
+        except TravelAgentError as exc:
+            # The record still holds the plan; a retry runs it and finds the session gone (404) again, unless
+            # it is one that creates its session: that one checks the record first (see ``begin``).
+            log.warning("could not mark an Idempotency-Key of a deleted session (%s)", type(exc).__name__)
+
+    def _run(self, plan: TurnPlan, message: str, key: str | None) -> Answer:
+        turn = self.begin(plan, message, key)
         if turn.answer is not None:
             return _answer_of(turn.answer)
         history = [m.turn() for m in turn.history]
@@ -144,38 +158,68 @@ class ChatService:
 
     # -- the steps, shared with streaming -----------------------------------------------------------------
 
-    def begin(self, plan: TurnPlan, message: str) -> StartedTurn:
-        """Store the question (unless an earlier attempt did) and gather its context."""
+    def begin(self, plan: TurnPlan, message: str, key: str | None = None) -> StartedTurn:
+        """Store the question (unless an earlier attempt did) and gather its context. ``key``: the
+        Idempotency-Key running this plan, if any."""
         self.indexes.ensure()
         question = answer = None
         if plan.resumed:
             found = self.store.find(plan.session_id, [plan.user_message_id, plan.reply_id])
             question, answer = found.get(plan.user_message_id), found.get(plan.reply_id)
         if question is not None:
-            # A retry of a turn whose question is stored: its context comes from MongoDB, and the cache is
-            # left alone (its version says nothing about this older position).
+            # A retry of a turn whose question is stored: its context comes from MongoDB.
             history = self.store.recent(plan.session_id, self.cache.limit, before_seq=question.seq)
-            return StartedTurn(plan, question, history, None, answer)
+            return StartedTurn(plan, question, history, answer)
         # Nothing is stored for a turn the agent cannot take: its circuit is open, the answer is a fast 503.
         self.agent.check_available()
         seq = self.store.reserve_turn(plan.session_id, create=plan.new_session)
+        if plan.new_session and key is not None and self.idempotency.forgotten(key):
+            # The session was created by this keyed plan, deleted, and the reservation above created it
+            # again (a retry, or a first attempt that stalled while a retry answered). The delete tombstoned
+            # the key before removing the session, so seeing no tombstone here means the delete had not
+            # removed the session yet and will; seeing one means this turn removes it itself.
+            self._discard(plan.session_id)
+            raise SessionNotFound()
         question = Message(plan.user_message_id, plan.session_id, seq, "user", message, now())
-        version = self.store.add(question)
-        recent = self.cache.get(plan.session_id, version - 1)
-        if recent is None:
-            recent = self.store.recent(plan.session_id, self.cache.limit + 1)
-        recent = merge([*recent, question], self.cache.limit + 1)
-        self.cache.put(plan.session_id, version, recent)
-        return StartedTurn(plan, question, [m for m in recent if m.seq < question.seq][-self.cache.limit:], version)
+        self.store.insert(question)
+        history = self._context(plan.session_id, question.seq)
+        self.cache.put(plan.session_id, [*history, question])
+        self._confirm(question)  # after the put, so a delete that finished meanwhile also removes the entry
+        return StartedTurn(plan, question, history)
+
+    def _context(self, session_id: str, before_seq: int) -> list[Message]:
+        """The newest ``limit`` messages MongoDB holds before position ``before_seq``: which ones, always read
+        from MongoDB; their text from the cache when it has them (see ``context_cache`` for why that is exact)."""
+        if not self.cache.enabled:
+            return self.store.recent(session_id, self.cache.limit, before_seq=before_seq)
+        listed = self.store.positions(session_id, self.cache.limit, before_seq=before_seq)
+        cached = self.cache.get(session_id)
+        found = {id_: cached[id_] for seq, id_ in listed if id_ in cached and cached[id_].seq == seq}
+        missing = [id_ for _seq, id_ in listed if id_ not in found]
+        if missing:
+            found |= self.store.find(session_id, missing)
+        # A listed message missing from both: its session was deleted between the reads; confirm says so.
+        return [found[id_] for _seq, id_ in listed if id_ in found]
+
+    def _confirm(self, message: Message) -> None:
+        try:
+            self.store.confirm(message)
+        except SessionNotFound:
+            self.cache.drop(message.session_id)
+            raise
+
+    def _discard(self, session_id: str) -> None:
+        self.store.delete(session_id)  # SessionNotFound if someone else removed it meanwhile: also 404
+        self.cache.drop(session_id)
 
     def finish(self, turn: StartedTurn, text: str) -> Answer:
-        """Store the agent's answer right after its question, and keep the cache current if nobody else
-        wrote in between."""
+        """Store the agent's answer right after its question (404, stored nowhere, if the session was deleted
+        meanwhile) and keep its text in the cache for the next turn."""
         reply = Message(turn.plan.reply_id, turn.plan.session_id, turn.question.seq + 1, "assistant", text, now(),
                         reply_to=turn.question.id)
-        version = self.store.add(reply)
-        if turn.version is not None and version == turn.version + 1:
-            self.cache.put(turn.plan.session_id, version, [*turn.history, turn.question, reply])
+        self.store.insert(reply)
+        self.cache.put(turn.plan.session_id, [*turn.history, turn.question, reply])
+        self._confirm(reply)
         return _answer_of(reply)
 
     # -- stream -------------------------------------------------------------------------------------------
@@ -215,8 +259,15 @@ class ChatService:
         return stored, status
 
     def delete(self, session_id: str) -> None:
-        self.store.delete(session_id)
-        self.cache.drop(session_id)
+        """The keys' records first (a keyed retry then answers 404 rather than create the session again; see
+        ``begin``), then the session and its messages, then the cache (after the session: a turn's cache write
+        is followed by its ``_confirm``, which either ran before the session's removal, and this drop comes
+        later, or drops the entry itself)."""
+        self.idempotency.forget_session(session_id)
+        try:
+            self.store.delete(session_id)
+        finally:
+            self.cache.drop(session_id)
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 

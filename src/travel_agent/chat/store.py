@@ -1,9 +1,12 @@
 """Sessions and messages in MongoDB, every call through the gateway.
 
-A session document counts two things. ``seq`` hands out message positions (two per turn: the question and
-the slot of its answer), so a reply sits right after its question even when turns overlap. ``version`` counts
-stored messages, bumped after each insert; the context cache is tagged with it, so a cached context that missed
-any write is never used (see ``context_cache``).
+A session document hands out message positions (``seq``, two per turn: the question and the slot of its
+answer), so a reply sits right after its question even when turns overlap. A message is one insert: nothing
+else has to be updated with it, so no failed second write can leave a stored message uncounted (the context
+cache relies on that, see ``context_cache``).
+
+Deleting a session races the turns running on it; ``confirm`` after each insert and the order of ``delete``
+make sure nothing of a deleted session stays behind (see ``confirm``).
 """
 
 from __future__ import annotations
@@ -89,14 +92,14 @@ class ChatStore:
             session = db[SESSIONS].find_one_and_update(
                 {"_id": session_id},
                 {"$inc": {"seq": 2}, "$set": {"updated_at": moment},
-                 "$setOnInsert": {"created_at": moment, "version": 0}},
+                 "$setOnInsert": {"created_at": moment}},
                 upsert=create, return_document=ReturnDocument.AFTER, projection={"seq": 1})
         if session is None:
             raise SessionNotFound()
         return int(session["seq"]) - 1
 
-    def add(self, message: Message) -> int:
-        """Store a message, then count it in the session's version; returns that version."""
+    def insert(self, message: Message) -> None:
+        """Store a message at its reserved position; follow with ``confirm``."""
         with self.mongo.call() as db:
             try:
                 db[MESSAGES].insert_one(message.to_doc())
@@ -106,12 +109,26 @@ class ChatStore:
                 log.error("message position %d of a session is already taken: the database lost writes",
                           message.seq)
                 raise PositionTaken() from exc
-            session = db[SESSIONS].find_one_and_update(
-                {"_id": message.session_id}, {"$inc": {"version": 1}},
-                return_document=ReturnDocument.AFTER, projection={"version": 1})
-        if session is None:  # deleted while this turn ran: the message is an orphan nobody can reach
-            raise SessionNotFound()
-        return int(session["version"])
+
+    def confirm(self, message: Message) -> None:
+        """After ``insert``: SessionNotFound, with the message removed again, if the session was deleted.
+
+        ``delete`` removes the session, then its messages. If this read finds the session, it ran before the
+        session's removal, so the insert did too, and the removal of the messages that follows takes it. If it
+        does not, the delete's removal of messages may have run before the insert: this turn removes its own.
+        """
+        with self.mongo.call() as db:
+            if db[SESSIONS].find_one({"_id": message.session_id}, projection={"_id": 1}) is not None:
+                return
+            db[MESSAGES].delete_one({"_id": message.id, "session_id": message.session_id})
+        raise SessionNotFound()
+
+    def positions(self, session_id: str, limit: int, *, before_seq: int) -> list[tuple[int, str]]:
+        """(position, id) of the session's last ``limit`` messages before position ``before_seq``, oldest first."""
+        with self.mongo.call() as db:
+            docs = list(db[MESSAGES].find({"session_id": session_id, "seq": {"$lt": before_seq}},
+                                          projection={"_id": 1, "seq": 1}).sort("seq", DESCENDING).limit(limit))
+        return [(int(doc["seq"]), doc["_id"]) for doc in reversed(docs)]
 
     def find(self, session_id: str, ids: Iterable[str]) -> dict[str, Message]:
         with self.mongo.call() as db:
@@ -150,8 +167,11 @@ class ChatStore:
         return StoredSession(session_id, session["created_at"], page[::-1], page[-1].seq if more else None)
 
     def delete(self, session_id: str) -> None:
-        """The session first: from then on it is unknown, even if removing its messages is cut short."""
+        """The session, then its messages (the order ``confirm`` relies on). The messages are removed even when
+        the session is already gone, so repeating a delete that failed half-way finishes it; SessionNotFound
+        then still tells the caller there was no session."""
         with self.mongo.call() as db:
-            if db[SESSIONS].delete_one({"_id": session_id}).deleted_count == 0:
-                raise SessionNotFound()
+            found = db[SESSIONS].delete_one({"_id": session_id}).deleted_count == 1
             db[MESSAGES].delete_many({"session_id": session_id})
+        if not found:
+            raise SessionNotFound()

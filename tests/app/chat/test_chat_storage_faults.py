@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -92,7 +93,8 @@ def test_a_position_the_database_already_holds_is_a_503_and_the_retry_works(
     session_id = client.post(SEND, json={"message": "first"}).get_json()["session_id"]
     messages = mongo_server.client()["travel_agent"]["chat_messages"]
     # The next turn will be handed positions 3 and 4: make 3 taken, as a lost counter update would leave it.
-    messages.insert_one({"_id": "orphan", "session_id": session_id, "seq": 0, "role": "user", "content": "lost"})
+    messages.insert_one({"_id": "orphan", "session_id": session_id, "seq": 0, "role": "user", "content": "lost",
+                         "created_at": datetime.now(UTC)})
     for path, taken in ((SEND, 3), (STREAM, 5)):
         messages.update_one({"_id": "orphan"}, {"$set": {"seq": taken}})
         refused = client.post(path, json={"message": "second", "session_id": session_id})
