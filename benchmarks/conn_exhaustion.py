@@ -202,6 +202,17 @@ def _rss_kib(pid: int) -> int | None:
     return None
 
 
+def _listen_drops() -> dict[str, int]:
+    """The kernel's count of connections it could not queue for accept (a full listen queue): the client's
+    SYN is then dropped and retried after 1 s, 3 s, 7 s..., which is what a fresh client's wait is made of."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], (int(v) for v in values.split()[1:]), strict=False))
+            return {"ListenOverflows": table.get("ListenOverflows", 0), "ListenDrops": table.get("ListenDrops", 0)}
+    return {}
+
+
 @dataclass
 class Options:
     workers: int = 2
@@ -247,6 +258,7 @@ def run(options: Options) -> dict[str, Any]:
             for thread in threads:
                 thread.start()
             peak_rss: dict[int, int | None] = dict(idle_rss)
+            drops_before = _listen_drops()
             cpu_before = machine.cpu_of({str(pid): pid for pid in pids} | {"attacker": attacker.pid})
             while time.monotonic() < until:
                 time.sleep(1.0)
@@ -254,6 +266,7 @@ def run(options: Options) -> dict[str, Any]:
                     rss = _rss_kib(pid)
                     if rss is not None and (peak_rss.get(pid) or 0) < rss:
                         peak_rss[pid] = rss
+            drops_after = _listen_drops()
             cpu_after = machine.cpu_of({str(pid): pid for pid in pids} | {"attacker": attacker.pid})
             for thread in threads:
                 thread.join(PROBE_TIMEOUT + 5)
@@ -277,6 +290,8 @@ def run(options: Options) -> dict[str, Any]:
             "cpu_share": {name: None if spent is None else round(spent / options.seconds, 2)
                           for name, spent in machine.cpu_spent(cpu_before, cpu_after).items()},
             "load_average_after": machine.load_average(),
+            # Machine-wide counters (other programs' listeners included), over the measured window.
+            "listen_drops": {name: drops_after.get(name, 0) - value for name, value in drops_before.items()},
         }
 
 
@@ -291,6 +306,7 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"  attack: {result['attack']}")
     print(f"  worker RSS KiB: {result['worker_rss_kib']}")
     print(f"  CPU share: {result['cpu_share']}  load average after: {result['load_average_after']}")
+    print(f"  listen queue drops: {result['listen_drops']}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,15 @@ class WaitingConnections:
         return taken
 
 
+# gunicorn's gevent workers accept one connection per wake-up of the listening socket when there are several
+# workers (so that one worker does not take a burst that another could serve). Under a flood of connections each
+# wake-up waits for a turn of an event loop busy with thousands of sockets, the kernel's listen queue fills and
+# drops new connections, and a fresh client waits for its SYN to be retried after 1 s, 3 s, 7 s. Twenty per
+# wake-up keeps the queue short (docs/RELIABILITY.md, "Connection exhaustion"); a burst still spreads over
+# the workers, since each takes at most twenty before the others get their turn.
+ACCEPTS_PER_WAKEUP = 20
+
+
 def room_limit(worker_connections: int) -> int:
     """How many connections a worker holds before it closes waiting ones to make room.
 

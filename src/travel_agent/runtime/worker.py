@@ -15,12 +15,28 @@ from typing import Any
 import gevent
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
+from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
 from travel_agent.config import Settings
-from travel_agent.runtime.connection_slots import WaitingConnections, room_limit
+from travel_agent.runtime.connection_slots import ACCEPTS_PER_WAKEUP, WaitingConnections, room_limit
 from travel_agent.runtime.error_pages import CapturedErrorPage, json_error_page
 from travel_agent.web import request_scope
+
+
+class _EagerAcceptServer(ggevent.StreamServer):  # type: ignore[misc]
+    """gunicorn's gevent StreamServer, accepting up to ACCEPTS_PER_WAKEUP queued connections per wake-up.
+
+    gunicorn sets ``max_accept = 1`` when there are several workers; the setter below keeps ours instead.
+    """
+
+    @property  # type: ignore[override]
+    def max_accept(self) -> int:
+        return ACCEPTS_PER_WAKEUP
+
+    @max_accept.setter
+    def max_accept(self, value: int) -> None:
+        pass
 
 
 @dataclass
@@ -138,6 +154,12 @@ class TravelAgentWorker(GeventWorker):
         self._head_timeout = settings.request_head_timeout_seconds
         self._evicted = 0
         self._evictions_logged_at = 0.0
+
+    def run(self) -> None:
+        # GeventWorker.run builds its servers from the module's StreamServer; this process is a worker, and
+        # only ever runs ours.
+        ggevent.StreamServer = _EagerAcceptServer
+        super().run()
 
     def timeout_ctx(self) -> Any:
         # gunicorn bounds the wait for every request head, the first included, by the keep-alive time. A new
