@@ -1,7 +1,8 @@
 """gunicorn's gevent worker, taught to drain: readiness off, idle keep-alive closed, stragglers answered 503.
 
-Relies on gunicorn's AsyncWorker internals (``handle``, ``handle_request``, ``alive``); gunicorn is pinned in
-requirements.txt for that reason. The master imports this module to find the worker class, so it imports no
+Relies on gunicorn's AsyncWorker internals (``handle``, ``handle_request``, ``alive``, ``timeout_ctx``,
+``handle_error``, the gevent worker's module-level ``StreamServer``); gunicorn is pinned in requirements.txt for
+that reason. The master imports this module to find the worker class, so it imports no
 app or driver code: the app is reached through ``self.wsgi`` only inside the worker, after gevent patched.
 """
 
