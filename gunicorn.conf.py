@@ -38,6 +38,10 @@ loglevel = _settings.log_level
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # Headers from a proxy in front (Heroku's router, a load balancer) are trusted for the client address.
 forwarded_allow_ips = _settings.forwarded_allow_ips
+# Those proxies may set the scheme and the client address, not SCRIPT_NAME or PATH_INFO (gunicorn trusts both
+# from them by default): a SCRIPT_NAME that does not prefix the path makes gunicorn answer 500, and the app is
+# mounted at the root. A deployment under a path prefix sets GUNICORN_CMD_ARGS="--forwarder-headers SCRIPT_NAME".
+forwarder_headers = ""
 # JSON lines with LOG_FORMAT=json, health probes left out with ACCESS_LOG_SKIP_PATHS; a dotted path, so the
 # master imports only that small module.
 logger_class = "travel_agent.runtime.logger.GunicornLogger"

@@ -56,6 +56,12 @@ class Settings:
     # Behind a load balancer keep this longer than the balancer's idle timeout, or the balancer may reuse a
     # connection we are closing.
     gunicorn_keepalive: int = 5
+    # How long a new connection may take to send its first complete request head (request line and headers).
+    # gunicorn would allow GUNICORN_KEEPALIVE for it; a client sends its head with its first packets, so 2 s
+    # spares a lossy mobile link (a retransmission or two) while a slowloris connection, one header byte at a
+    # time, holds a connection slot for 2 s instead of 5. Later heads on a keep-alive connection keep
+    # GUNICORN_KEEPALIVE. See docs/RELIABILITY.md, "Connection exhaustion", for the measurements.
+    request_head_timeout_seconds: float = 2.0
     # Proxies whose X-Forwarded-* headers gunicorn trusts (comma-separated addresses, or *).
     forwarded_allow_ips: str = "127.0.0.1,::1"
     # Where workers keep metric values (prometheus_client reads it too); unset: a fresh private temp directory.

@@ -1,7 +1,8 @@
 """gunicorn's gevent worker, taught to drain: readiness off, idle keep-alive closed, stragglers answered 503.
 
-Relies on gunicorn's AsyncWorker internals (``handle``, ``handle_request``, ``alive``); gunicorn is pinned in
-requirements.txt for that reason. The master imports this module to find the worker class, so it imports no
+Relies on gunicorn's AsyncWorker internals (``handle``, ``handle_request``, ``alive``, ``timeout_ctx``,
+``handle_error``, the gevent worker's module-level ``StreamServer``); gunicorn is pinned in requirements.txt for
+that reason. The master imports this module to find the worker class, so it imports no
 app or driver code: the app is reached through ``self.wsgi`` only inside the worker, after gevent patched.
 """
 
@@ -13,11 +14,30 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
+from gunicorn import util
 from gunicorn.http.errors import NoMoreData
+from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
 from travel_agent.config import Settings
+from travel_agent.runtime.connection_slots import ACCEPTS_PER_WAKEUP, WaitingConnections, room_limit
+from travel_agent.runtime.error_pages import CapturedErrorPage, json_error_page
 from travel_agent.web import request_scope
+
+
+class _EagerAcceptServer(ggevent.StreamServer):  # type: ignore[misc]
+    """gunicorn's gevent StreamServer, accepting up to ACCEPTS_PER_WAKEUP queued connections per wake-up.
+
+    gunicorn sets ``max_accept = 1`` when there are several workers; the setter below keeps ours instead.
+    """
+
+    @property  # type: ignore[override]
+    def max_accept(self) -> int:
+        return ACCEPTS_PER_WAKEUP
+
+    @max_accept.setter
+    def max_accept(self, value: int) -> None:
+        pass
 
 
 @dataclass
@@ -33,6 +53,7 @@ class TravelAgentWorker(GeventWorker):
         self._draining = False
         # Read once, like every setting; gunicorn.conf.py has already validated the same environment.
         self._drain_margin = Settings.from_env().drain_margin_seconds
+        self._init_connection_slots(Settings.from_env())
 
     def init_signals(self) -> None:
         super().init_signals()
@@ -49,21 +70,25 @@ class TravelAgentWorker(GeventWorker):
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
         self._connections[client] = _Connection(gevent.getcurrent())
+        self._connection_opened(client)
         try:
             super().handle(listener, client, addr)
         finally:
             self._connections.pop(client, None)
+            self._connection_closed(client)
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
         connection = self._connections.get(sock)
         if connection is not None:
             connection.idle = False
+        self._request_began(sock)
         try:
             handled: bool = super().handle_request(listener_name, req, sock, addr)
             return handled
         finally:
             if connection is not None:
                 connection.idle = True
+            self._request_ended(sock)
 
     def notify(self) -> None:
         # gunicorn's heartbeat to the master, about once a second from the worker's main loop: a clock the
@@ -120,3 +145,79 @@ class TravelAgentWorker(GeventWorker):
         connection = self._connections.get(client)
         if connection is not None and connection.idle and not connection.greenlet.dead:
             connection.greenlet.throw(NoMoreData(b""))
+
+    # -- connection slots: a bounded wait for a request head, and room made by closing waiting connections ----
+
+    def _init_connection_slots(self, settings: Settings) -> None:
+        self._waiting = WaitingConnections()
+        self._awaiting_first_head: set[Any] = set()
+        self._room_limit = room_limit(self.worker_connections)
+        self._head_timeout = settings.request_head_timeout_seconds
+        self._evicted = 0
+        self._evictions_logged_at = 0.0
+
+    def run(self) -> None:
+        # GeventWorker.run builds its servers from the module's StreamServer; this process is a worker, and
+        # only ever runs ours.
+        ggevent.StreamServer = _EagerAcceptServer
+        super().run()
+
+    def timeout_ctx(self) -> Any:
+        # gunicorn bounds the wait for every request head, the first included, by the keep-alive time. A new
+        # connection has no reason to be slower than its first packets: REQUEST_HEAD_TIMEOUT_SECONDS bounds it,
+        # so a slowloris connection holds its slot for that long, not for the keep-alive.
+        if gevent.getcurrent() in self._awaiting_first_head:
+            return gevent.Timeout(self._head_timeout, False)
+        return super().timeout_ctx()
+
+    def _connection_opened(self, client: Any) -> None:
+        self._awaiting_first_head.add(gevent.getcurrent())
+        excess = len(self._connections) - self._room_limit
+        if excess > 0:
+            self._make_room(excess)  # before this one joins the waiting: never the newcomer itself
+        self._waiting.waiting(client)
+
+    def _connection_closed(self, client: Any) -> None:
+        self._awaiting_first_head.discard(gevent.getcurrent())
+        self._waiting.not_waiting(client)
+
+    def _request_began(self, client: Any) -> None:
+        self._awaiting_first_head.discard(gevent.getcurrent())
+        self._waiting.not_waiting(client)
+
+    def _request_ended(self, client: Any) -> None:
+        if client in self._connections:
+            self._waiting.waiting(client)
+
+    def _make_room(self, count: int) -> None:
+        """Closes the ``count`` connections that have waited longest for a request head, in a hub callback
+        (as the drain does) so that one whose request arrived meanwhile is spared."""
+        loop = gevent.get_hub().loop
+        for client in self._waiting.take_longest_waiting(count):
+            loop.run_callback(self._evict_if_waiting, client)
+
+    def _evict_if_waiting(self, client: Any) -> None:
+        connection = self._connections.get(client)
+        if connection is not None and connection.idle and not connection.greenlet.dead:
+            self._evicted += 1
+            connection.greenlet.throw(NoMoreData(b""))
+        now = time.monotonic()
+        if self._evicted and now - self._evictions_logged_at >= 10.0:
+            # One line per 10 s at most: under a flood of connections a line per eviction would flood the log.
+            self.log.warning("Connection slots full (pid:%s): %d connection(s) waiting for a request closed to "
+                             "make room (WORKER_CONNECTIONS=%d)", self.pid, self._evicted, self.worker_connections)
+            self._evicted = 0
+            self._evictions_logged_at = now
+
+    # -- gunicorn's own errors in the JSON envelope ----------------------------------------------------------
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn chooses the status and logs the error while writing its HTML page to a stand-in; the
+        # client gets the service's JSON envelope with that status instead.
+        page = CapturedErrorPage()
+        super().handle_error(req, page, addr, exc)
+        try:
+            util.write_nonblock(client, json_error_page(page.status or 500, req))
+        except OSError:
+            # The client went away or its socket is broken: nothing left to tell it.
+            self.log.debug("Failed to send error message.")
