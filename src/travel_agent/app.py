@@ -73,7 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     require_api_keys(app, settings)
     limit_rates(app, settings, svc.redis)
     register_error_handlers(app)
-    guard_request_bodies(app, settings.body_read_timeout_seconds)
+    guard_request_bodies(app, settings.body_read_timeout_seconds, settings.max_body_bytes)
     recorder = install_metrics(app, svc)
     # Outermost, so that it owns every request from arrival to the server closing the body, and counts the
     # answers it gives itself (a shed 503, a backstop 504) in the metrics.
