@@ -61,7 +61,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build one app (one per gunicorn worker). ``overrides`` are environment-style settings for tests."""
     settings = Settings.from_env(overrides=overrides)
     log_file = configure_logging(settings.log_dir, settings.log_level, settings.log_format)
-    log.info("starting travel_agent %s (log file %s)", __version__, log_file)
+    log.info("starting travel_agent %s (log file %s)", __version__, log_file or "off: stdout only")
     init_error_reporting(settings)
     app = TravelAgentFlask("travel_agent")
     configure_flask(app, settings)
