@@ -103,10 +103,19 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(code, message, errors, headers)
 
 
-def handle_travel_agent_error(error: TravelAgentError) -> Response:
+RESTARTING = "The server is restarting. Please retry."
+
+
+def as_seen_by_client(error: TravelAgentError) -> TravelAgentError:
+    """A spent budget is the client's 504 only if the request was slow: when the time ran out because the
+    worker is shutting down (the drain shortens every deadline), it is a 503 to retry, on another worker."""
     if isinstance(error, BudgetExceeded) and request_scope.cut_by_drain():
-        # The time ran out because the worker is shutting down, not because the request was slow.
-        error = ServiceBusy("The server is restarting. Please retry.", retry_after=1)
+        return ServiceBusy(RESTARTING, retry_after=1)
+    return error
+
+
+def handle_travel_agent_error(error: TravelAgentError) -> Response:
+    error = as_seen_by_client(error)
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     # A refusal of the client's request (404, 409, 422) is routine; a dependency failing or a spent budget is
     # worth a warning; anything else of ours at 5xx is an error.
