@@ -101,6 +101,12 @@ class Settings:
     # A stream sends a comment this often while the agent is silent, so proxies with a first-byte or idle
     # limit (Heroku: 30 s, then 55 s between bytes) keep the connection.
     chat_heartbeat_seconds: float = 10.0
+    # The longest reply the service accepts from the model upstream, in characters; past it the turn fails with
+    # a 502 and nothing of the reply is stored. 100,000 is several times the longest answer today's models
+    # write in one go (about 16k tokens, some 64,000 characters) and keeps a stored message far below
+    # MongoDB's 16 MiB document limit (at most 400 KB of UTF-8); a hostile or looping upstream is cut off
+    # there instead of filling the worker's memory.
+    max_reply_chars: int = 100_000
     # A pause between the offline agent's streamed words (a demo's typing effect; tests use it for timing).
     offline_chunk_delay_ms: int = dataclasses.field(default=0, metadata={"minimum": 0})
     startup_retries: int = 3
@@ -201,11 +207,16 @@ class Settings:
 def _check_chat(values: dict[str, Any], errors: list[str]) -> None:
     if values["chat_heartbeat_seconds"] > 15:
         errors.append("CHAT_HEARTBEAT_SECONDS: expected at most 15 (a stream must show life at least every 15 s)")
+    if values["max_reply_chars"] > MAX_REPLY_CHARS_LIMIT:
+        errors.append(f"MAX_REPLY_CHARS: expected at most {MAX_REPLY_CHARS_LIMIT:,} (a stored message must stay far"
+                      " below MongoDB's 16 MiB document limit)")
     base = urlsplit(values["openai_base_url"])
     if base.scheme not in ("http", "https") or not base.netloc:
         errors.append("OPENAI_BASE_URL: expected http(s)://host[:port]/path, e.g. https://api.openai.com/v1")
 
 
+# A million characters is at most 4 MB of UTF-8: a stored reply stays well inside a 16 MiB BSON document.
+MAX_REPLY_CHARS_LIMIT = 1_000_000
 _CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}
 _MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, "port": 1,
             "trusted_proxy_hops": 0, "gunicorn_keepalive": 0}

@@ -166,3 +166,11 @@ def test_a_redis_database_path_that_is_not_a_number_is_refused() -> None:
     """Stricter than redis-py, which ignores such a path and silently uses database 0."""
     with pytest.raises(ConfigError, match="REDIS_URL"):
         Settings.from_env({"REDIS_URL": "redis://h:6379/zero"})
+
+
+def test_max_reply_chars_is_bounded_below_mongodbs_document_limit() -> None:
+    assert Settings.from_env({}).max_reply_chars == 100_000
+    assert Settings.from_env({"MAX_REPLY_CHARS": "1000000"}).max_reply_chars == 1_000_000
+    for bad in ("0", "1000001", "lots"):
+        with pytest.raises(ConfigError, match="MAX_REPLY_CHARS"):
+            Settings.from_env({"MAX_REPLY_CHARS": bad})

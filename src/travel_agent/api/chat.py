@@ -44,7 +44,7 @@ ERRORS = {
     413: "The body is larger than MAX_BODY_BYTES (64 KiB by default).",
     415: "The body is not application/json.",
     422: "Invalid fields (see `errors`), or an Idempotency-Key first used with another body.",
-    502: "The model upstream refused the request or answered something unusable.",
+    502: "The model upstream refused the request or answered something unusable or longer than MAX_REPLY_CHARS.",
     503: "MongoDB or the model upstream is unavailable, or its circuit is open; retry after Retry-After seconds.",
     504: "The request's time budget (CHAT_TIMEOUT_SECONDS) was spent.",
 }
