@@ -29,6 +29,7 @@ def test_stop_while_workers_are_still_pinging_is_prompt_and_quiet(make_mongo: Ca
     service.signal(sig)
     assert service.wait_exit(10) == 0
     took = time.monotonic() - started
+    print(f"{sig.name}: master exited {took:.2f} s after the signal")
     assert took < 2.5, took
     output = service.log_text()
     assert "Traceback" not in output and "AttributeError" not in output, output[-3000:]
