@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name)
 def test_stop_while_workers_are_still_pinging_is_prompt_and_quiet(make_mongo: Callable[..., Any],
                                                                   make_gunicorn: Callable[..., Any],
                                                                   sig: signal.Signals) -> None:

@@ -43,7 +43,7 @@ def stream_until_first_chunk(service: Any) -> tuple[threading.Event, list[tuple[
     return first_chunk, events, thread
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGTTOU])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGTTOU], ids=lambda sig: sig.name)
 def test_a_stream_cut_by_the_drain_ends_with_503_and_a_retry_hint(make_mongo: Callable[..., Any],
                                                                   make_gunicorn: Callable[..., Any],
                                                                   wait_until: Callable[..., Any],
