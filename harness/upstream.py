@@ -23,7 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any
 
-MODES = ("echo", "hang", "stream_break")
+MODES = ("echo", "hang", "stream_break", "huge", "flood", "flood_text", "endless_line")
+# Hostile modes send as fast as the socket allows, in writes of about this size.
+_FLOOD_WRITE_BYTES = 64 * 1024
 CHAT_PATH = "/v1/chat/completions"
 DEFAULT_MODEL = "upstream-test-model"
 _ERRORS = {  # status -> (type, code, message), shaped like OpenAI's own error bodies
@@ -66,6 +68,7 @@ class _Plan:
     break_after: int
     fail_status: int | None
     retry_after: float | None
+    huge_chars: int
 
 
 class _Setting:
@@ -87,7 +90,12 @@ class UpstreamServer:
     ``mode``: "echo" answers ``"echo: " + last user message``; "hang" accepts and never answers until the mode
     changes or the server stops; "stream_break" sends ``break_after`` stream chunks, then drops the connection.
     ``delay`` is slept before answering, ``chunk_delay`` between stream chunks; ``fail_status`` fails every
-    request, ``fail_next`` only the next few. ``requests`` records every request as {method, path, headers, json}.
+    request, ``fail_next`` only the next few.
+    Hostile modes, for a broken or malicious upstream: "huge" answers a completion of ``huge_chars`` characters
+    (streamed: in one chunk event); "flood" streams valid chunk events with empty content without end, as fast
+    as the socket takes them, "flood_text" the same with one character of content each; "endless_line" sends
+    ``data: `` and then bytes without ever a newline. The endless ones stop when the client goes away.
+    ``requests`` records every request as {method, path, headers, json}.
     """
 
     def __init__(
@@ -101,6 +109,7 @@ class UpstreamServer:
         break_after: int = 2,
         fail_status: int | None = None,
         retry_after: float | None = None,
+        huge_chars: int = 17_000_000,
     ) -> None:
         self._address = (host, port)
         self._cond = threading.Condition()
@@ -115,7 +124,7 @@ class UpstreamServer:
         self._settings: dict[str, Any] = {}
         self.configure(
             mode=mode, delay=delay, chunk_delay=chunk_delay, break_after=break_after,
-            fail_status=fail_status, retry_after=retry_after,
+            fail_status=fail_status, retry_after=retry_after, huge_chars=huge_chars,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -176,7 +185,8 @@ class UpstreamServer:
 
     def configure(self, **changes: Any) -> None:
         """Change several settings at once (mode, delay, chunk_delay, break_after, fail_status, retry_after)."""
-        unknown = set(changes) - {"mode", "delay", "chunk_delay", "break_after", "fail_status", "retry_after"}
+        unknown = set(changes) - {"mode", "delay", "chunk_delay", "break_after", "fail_status", "retry_after",
+                                  "huge_chars"}
         if unknown:
             raise TypeError(f"unknown upstream settings: {sorted(unknown)}")
         if changes.get("mode", "echo") not in MODES:
@@ -194,7 +204,8 @@ class UpstreamServer:
         """Back to a plain, fast echo server; the request log is kept (see ``clear_requests``)."""
         with self._cond:
             self._failures.clear()
-        self.configure(mode="echo", delay=0.0, chunk_delay=0.0, break_after=2, fail_status=None, retry_after=None)
+        self.configure(mode="echo", delay=0.0, chunk_delay=0.0, break_after=2, fail_status=None, retry_after=None,
+                       huge_chars=17_000_000)
 
     mode = _Setting()
     delay = _Setting()
@@ -202,6 +213,7 @@ class UpstreamServer:
     break_after = _Setting()
     fail_status = _Setting()
     retry_after = _Setting()
+    huge_chars = _Setting()
 
     def _get(self, name: str) -> Any:
         with self._cond:
@@ -272,7 +284,7 @@ class UpstreamServer:
             return _Plan(
                 mode=settings["mode"], delay=settings["delay"], chunk_delay=settings["chunk_delay"],
                 break_after=settings["break_after"], fail_status=status or settings["fail_status"],
-                retry_after=retry_after if status else settings["retry_after"],
+                retry_after=retry_after if status else settings["retry_after"], huge_chars=settings["huge_chars"],
             )
 
     def _pause(self, seconds: float) -> bool:
@@ -347,7 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._drop()
             if plan.fail_status:
                 return self._send_error(plan.fail_status, plan.retry_after)
-            content = "echo: " + _last_user_text(payload["messages"])
+            content = "x" * plan.huge_chars if plan.mode == "huge" else "echo: " + _last_user_text(payload["messages"])
             model = str(payload.get("model") or DEFAULT_MODEL)
             completion_id = f"chatcmpl-{sequence:06d}"
             if payload.get("stream"):
@@ -371,6 +383,13 @@ class _Handler(BaseHTTPRequestHandler):
                     "choices": [choice]}
 
         self._send_event(event({"role": "assistant", "content": ""}))
+        if plan.mode in ("flood", "flood_text", "endless_line"):
+            return self._flood(plan.mode, event({"content": "x" if plan.mode == "flood_text" else ""}))
+        if plan.mode == "huge":
+            self._send_event(event({"content": content}))
+            self._send_event(event({}, "stop"))
+            self._send_chunk(b"data: [DONE]\n\n")
+            return self._send_chunk(b"")
         for i, piece in enumerate(split_words(content)):
             if plan.mode == "stream_break" and i >= plan.break_after:
                 return self._drop()
@@ -385,6 +404,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_event({**event({}), "choices": [], "usage": usage})
         self._send_chunk(b"data: [DONE]\n\n")
         self._send_chunk(b"")  # the zero-length chunk that ends a chunked body
+
+    def _flood(self, mode: str, data: dict[str, Any]) -> None:
+        """Write without pause until the client goes away or the server stops (hostile modes)."""
+        if mode == "endless_line":
+            self._send_chunk(b"data: ")
+            block = b"x" * _FLOOD_WRITE_BYTES
+        else:
+            one = b"data: " + json.dumps(data).encode() + b"\n\n"
+            block = one * max(1, _FLOOD_WRITE_BYTES // len(one))
+        owner = self.server.owner
+        try:
+            while not owner._stopping.is_set():
+                self._send_chunk(block)
+        except OSError:
+            pass  # the client hung up: what these modes wait for
+        self.close_connection = True
 
     def _send_event(self, data: dict[str, Any]) -> None:
         self._send_chunk(b"data: " + json.dumps(data).encode() + b"\n\n")

@@ -35,7 +35,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build one app (one per gunicorn worker). ``overrides`` are environment-style settings for tests."""
     settings = Settings.from_env(overrides=overrides)
     log_file = configure_logging(settings.log_dir, settings.log_level, settings.log_format)
-    log.info("starting travel_agent %s (log file %s)", __version__, log_file)
+    log.info("starting travel_agent %s (log file %s)", __version__, log_file or "off: stdout only")
     init_error_reporting(settings)
     app = Flask("travel_agent")
     configure_flask(app, settings)
@@ -47,7 +47,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     require_api_keys(app, settings)
     limit_rates(app, settings, svc.redis)
     register_error_handlers(app)
-    guard_request_bodies(app, settings.body_read_timeout_seconds)
+    guard_request_bodies(app, settings.body_read_timeout_seconds, settings.max_body_bytes)
     recorder = install_metrics(app, svc)
     install_console(app, svc, recorder)  # GET /console, only with CONSOLE_TOKEN set
     # Outermost, so that it owns every request from arrival to the server closing the body, and counts the

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 T = TypeVar("T")
 
@@ -107,6 +107,12 @@ class Settings:
     # A stream sends a comment this often while the agent is silent, so proxies with a first-byte or idle
     # limit (Heroku: 30 s, then 55 s between bytes) keep the connection.
     chat_heartbeat_seconds: float = 10.0
+    # The longest reply the service accepts from the model upstream, in characters; past it the turn fails with
+    # a 502 and nothing of the reply is stored. 100,000 is several times the longest answer today's models
+    # write in one go (about 16k tokens, some 64,000 characters) and keeps a stored message far below
+    # MongoDB's 16 MiB document limit (at most 400 KB of UTF-8); a hostile or looping upstream is cut off
+    # there instead of filling the worker's memory.
+    max_reply_chars: int = 100_000
     # A pause between the offline agent's streamed words (a demo's typing effect; tests use it for timing).
     offline_chunk_delay_ms: int = dataclasses.field(default=0, metadata={"minimum": 0})
     startup_retries: int = 3
@@ -215,11 +221,16 @@ class Settings:
 def _check_chat(values: dict[str, Any], errors: list[str]) -> None:
     if values["chat_heartbeat_seconds"] > 15:
         errors.append("CHAT_HEARTBEAT_SECONDS: expected at most 15 (a stream must show life at least every 15 s)")
+    if values["max_reply_chars"] > MAX_REPLY_CHARS_LIMIT:
+        errors.append(f"MAX_REPLY_CHARS: expected at most {MAX_REPLY_CHARS_LIMIT:,} (a stored message must stay far"
+                      " below MongoDB's 16 MiB document limit)")
     base = urlsplit(values["openai_base_url"])
     if base.scheme not in ("http", "https") or not base.netloc:
         errors.append("OPENAI_BASE_URL: expected http(s)://host[:port]/path, e.g. https://api.openai.com/v1")
 
 
+# A million characters is at most 4 MB of UTF-8: a stored reply stays well inside a 16 MiB BSON document.
+MAX_REPLY_CHARS_LIMIT = 1_000_000
 _CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}
 _MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, "port": 1,
             "trusted_proxy_hops": 0, "gunicorn_keepalive": 0}
@@ -242,18 +253,82 @@ def parse_rate_limit(raw: str) -> tuple[int, int]:
 
 
 def _check_uris(values: dict[str, Any], env: Mapping[str, str], errors: list[str]) -> None:
+    # What the drivers would refuse when a worker builds its clients is refused here, naming the variable:
+    # a worker that raises while loading makes gunicorn halt the whole server ("Worker failed to boot") with a
+    # traceback. The rules are those of PyMongo's and redis-py's URI parsers (tests/unit/test_config.py checks
+    # them against the drivers); the drivers themselves cannot be imported here, in gunicorn's master.
+    # A URI is never echoed: it may carry a password.
     uri = values["mongodb_uri"]
     parts = urlsplit(uri)
     if parts.scheme not in ("mongodb", "mongodb+srv") or not parts.netloc:
-        # Never echo the value: a URI may carry a password.
         errors.append("MONGODB_URI: expected mongodb://host[:port]/[database]")
     else:
+        problem = _mongodb_uri_problem(uri, srv=parts.scheme == "mongodb+srv")
+        if problem:
+            errors.append(f"MONGODB_URI: {problem}")
         path_db = parts.path.lstrip("/")
         explicit = env.get("MONGODB_DB", "").strip()
         values["mongodb_db"] = path_db or explicit or "travel_agent"
+        if not problem and _BAD_DB_NAME.search(values["mongodb_db"]):
+            source = "MONGODB_URI: the database name in its path" if path_db else f"MONGODB_DB={explicit!r}"
+            errors.append(f"{source}: expected a database name without spaces, dots or any of / \\ \" $")
     redis_url = values["redis_url"]
-    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-        errors.append("REDIS_URL: expected redis://host[:port]/[db]")
+    if redis_url:
+        # REDIS_URL is optional, but a value that cannot be used is refused like any other setting: starting
+        # without the cache would hide a typo until someone wonders why nothing is cached.
+        problem = _redis_url_problem(redis_url)
+        if problem:
+            errors.append(f"REDIS_URL: {problem}")
+
+
+# PyMongo's rules: uri_parser's bad characters in a URI's database, and Database's in any database name.
+_BAD_URI_DB = re.compile(r'[/ "$]')
+_BAD_DB_NAME = re.compile(r'[/\\. "$\x00]')
+_PORT_RULE = "expected each port to be a number from 1 to 65535"
+
+
+def _mongodb_uri_problem(uri: str, *, srv: bool) -> str | None:
+    hosts_and_more = uri.split("://", 1)[1]
+    host_part, _, path_part = hosts_and_more.partition("/")
+    host_part = host_part.partition("?")[0]
+    hosts = host_part.rpartition("@")[2]
+    if not hosts:
+        return "expected at least one host"
+    if srv:
+        if "," in hosts or _port_of(hosts) is not None:
+            return "expected one host name and no port with mongodb+srv://"
+    for host in hosts.split(","):
+        port = _port_of(host)
+        if port is not None and not (port.isdigit() and 0 < int(port) <= 65535):
+            return _PORT_RULE
+    database = unquote_plus(path_part.partition("?")[0]).split(".", 1)[0]
+    if _BAD_URI_DB.search(database):
+        return "expected a database name without spaces or any of / \" $ in its path"
+    return None
+
+
+def _port_of(host: str) -> str | None:
+    if host.startswith("["):  # an IPv6 literal: [::1]:27017
+        _, _, after = host.partition("]")
+        return after[1:] if after.startswith(":") else None
+    return host.rpartition(":")[2] if ":" in host else None
+
+
+def _redis_url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return "expected redis://host[:port]/[db]"
+    try:
+        parts.port  # noqa: B018 - urllib checks the port when asked for it, as redis-py does
+    except ValueError:
+        return "expected the port to be a number from 0 to 65535"
+    databases = [value for name, value in parse_qsl(parts.query) if name == "db"]
+    if parts.scheme != "unix":  # a unix socket's path is the socket's
+        databases.append(parts.path.lstrip("/"))
+    # redis-py ignores a path that is not a number (and uses database 0): refused here, as surely a typo.
+    if any(database and not database.isdigit() for database in databases):
+        return "expected the database to be a number, e.g. redis://host:6379/0"
+    return None
 
 
 def _check_protection(values: dict[str, Any], errors: list[str]) -> None:

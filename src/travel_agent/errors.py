@@ -132,10 +132,16 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(code, message, errors, headers)
 
 
-def handle_travel_agent_error(error: TravelAgentError) -> Response:
+def as_seen_by_client(error: TravelAgentError) -> TravelAgentError:
+    """A spent budget is the client's 504 only if the request was slow: when the time ran out because the
+    worker is shutting down (the drain shortens every deadline), it is a 503 to retry, on another worker."""
     if isinstance(error, BudgetExceeded) and request_scope.cut_by_drain():
-        # The time ran out because the worker is shutting down, not because the request was slow.
-        error = ServerRestarting()
+        return ServerRestarting()
+    return error
+
+
+def handle_travel_agent_error(error: TravelAgentError) -> Response:
+    error = as_seen_by_client(error)
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     # A refusal of the client's request (404, 409, 422) is routine; a dependency failing or a spent budget is
     # worth a warning; anything else of ours at 5xx is an error.

@@ -83,3 +83,94 @@ def test_chat_settings_defaults_and_validation() -> None:
     message = str(caught.value)
     for name in ("AGENT_PROVIDER", "CHAT_HEARTBEAT_SECONDS", "OPENAI_BASE_URL", "OPENAI_MAX_RETRIES"):
         assert name in message
+
+
+# -- values the drivers would refuse when a worker builds its clients -----------------------------------------
+
+REFUSED_MONGODB_URIS = [
+    "mongodb://127.0.0.1:99999/", "mongodb://127.0.0.1:0/", "mongodb://127.0.0.1:port/", "mongodb://h1:1,h2:x/",
+    "mongodb://u:hunter2@127.0.0.1:99999/", "mongodb://127.0.0.1/my db", "mongodb://127.0.0.1/a$b",
+    "mongodb+srv://u:hunter2@cluster.example.com:27017/",
+    "mongodb+srv://a.example.com,b.example.com/",
+]
+ACCEPTED_MONGODB_URIS = [
+    "mongodb://127.0.0.1:27017/", "mongodb://h1:1,h2:2/trips?replicaSet=rs0", "mongodb://[::1]:27017/",
+    "mongodb://u:p%40ss@h/db?authSource=admin", "mongodb+srv://u:p@cluster0.example.com/trips",
+]
+REFUSED_REDIS_URLS = ["redis://127.0.0.1:notaport/0", "redis://127.0.0.1:99999/0",
+                      "redis://:hunter2@h:x/0", "unix:///tmp/redis.sock?db=a"]
+ACCEPTED_REDIS_URLS = ["redis://127.0.0.1:6379/0", "rediss://:p@h:6380/2", "redis://h", "unix:///tmp/r.sock?db=1"]
+
+
+@pytest.mark.parametrize("uri", REFUSED_MONGODB_URIS)
+def test_a_mongodb_uri_the_driver_refuses_is_named_never_echoed(uri: str) -> None:
+    with pytest.raises(ConfigError, match="MONGODB_URI") as caught:
+        Settings.from_env({"MONGODB_URI": uri})
+    assert "hunter2" not in str(caught.value) and uri not in str(caught.value)
+    assert "MONGODB_DB" not in str(caught.value)
+
+
+@pytest.mark.parametrize("uri", REFUSED_MONGODB_URIS + ACCEPTED_MONGODB_URIS)
+def test_mongodb_uri_rules_agree_with_pymongo(uri: str) -> None:
+    """The config's verdict is PyMongo's own (its parser, without the SRV lookup that needs DNS)."""
+    from pymongo.errors import ConfigurationError, InvalidName
+    from pymongo.uri_parser_shared import _validate_uri
+
+    try:
+        parsed = _validate_uri(uri, srv_max_hosts=None)
+        from pymongo import MongoClient
+        MongoClient(connect=False)[parsed["database"] or "travel_agent"]
+        driver_accepts = True
+    except (ValueError, ConfigurationError, InvalidName):
+        driver_accepts = False
+    try:
+        Settings.from_env({"MONGODB_URI": uri})
+        config_accepts = True
+    except ConfigError:
+        config_accepts = False
+    assert config_accepts == driver_accepts
+
+
+@pytest.mark.parametrize("name", ["my db", "a.b", "x$", "a/b"])
+def test_a_database_name_the_driver_refuses_is_named(name: str) -> None:
+    from pymongo import MongoClient
+    from pymongo.errors import InvalidName
+
+    with pytest.raises(InvalidName):
+        MongoClient(connect=False)[name]
+    with pytest.raises(ConfigError, match="MONGODB_DB"):
+        Settings.from_env({"MONGODB_DB": name})
+
+
+@pytest.mark.parametrize("url", REFUSED_REDIS_URLS + ACCEPTED_REDIS_URLS)
+def test_redis_url_rules_agree_with_redis_py(url: str) -> None:
+    """An optional REDIS_URL that cannot be used stops the start like any other bad setting (exit 2, named);
+    redis-py's own parser is the judge of what it can use."""
+    from redis import ConnectionPool
+
+    try:
+        ConnectionPool.from_url(url)  # parses; connects only on first use
+        driver_accepts = True
+    except ValueError:
+        driver_accepts = False
+    try:
+        Settings.from_env({"REDIS_URL": url})
+        config_accepts = True
+    except ConfigError as exc:
+        assert "REDIS_URL" in str(exc) and url not in str(exc) and "hunter2" not in str(exc)
+        config_accepts = False
+    assert config_accepts == driver_accepts
+
+
+def test_a_redis_database_path_that_is_not_a_number_is_refused() -> None:
+    """Stricter than redis-py, which ignores such a path and silently uses database 0."""
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        Settings.from_env({"REDIS_URL": "redis://h:6379/zero"})
+
+
+def test_max_reply_chars_is_bounded_below_mongodbs_document_limit() -> None:
+    assert Settings.from_env({}).max_reply_chars == 100_000
+    assert Settings.from_env({"MAX_REPLY_CHARS": "1000000"}).max_reply_chars == 1_000_000
+    for bad in ("0", "1000001", "lots"):
+        with pytest.raises(ConfigError, match="MAX_REPLY_CHARS"):
+            Settings.from_env({"MAX_REPLY_CHARS": bad})

@@ -77,3 +77,26 @@ def test_the_deadline_is_kept_even_when_the_agent_is_stuck_and_the_agent_is_then
         release.set()
     wait_until(lambda: produced, 2, message="the abandoned agent was never closed")
     assert produced == ["closed"]
+
+
+def test_a_fast_agent_waits_for_the_reader_and_stops_once_abandoned(wait_until: Callable[..., object]) -> None:
+    """Back-pressure: the agent runs at most QUEUE_PIECES ahead of the request, and a request that went away
+    stops the agent (here: the consumer reads three pieces, then closes)."""
+    produced = 0
+    bound = 200  # QUEUE_PIECES (64) and a few in hand, with room to change the constant
+
+    def endless() -> Iterator[str]:
+        nonlocal produced
+        while True:
+            produced += 1
+            yield "x"
+
+    pieces = ReplyPump(endless, heartbeat_seconds=5).pieces()
+    assert [next(pieces) for _ in range(3)] == ["x", "x", "x"]
+    wait_until(lambda: produced >= 3 + 10, 2)
+    time.sleep(0.3)  # a producer not held back would be millions ahead by now
+    assert produced <= bound, produced
+    pieces.close()
+    at_close = produced
+    time.sleep(0.6)  # longer than the producer's look at a full queue
+    assert produced <= at_close + 1

@@ -14,6 +14,13 @@ class AgentError(TravelAgentError):
     message = "The travel assistant could not answer. Please try again."
 
 
+class ReplyTooLong(AgentError):
+    """The upstream's answer passed MAX_REPLY_CHARS: a broken or hostile upstream, or a runaway answer. The
+    turn fails rather than storing a part of it; the question stays unanswered."""
+
+    message = "The travel assistant's answer was too long. Please ask for something shorter."
+
+
 class UpstreamRefused(AgentError):
     """The upstream rejected the request itself (4xx other than 429): a wrong key, model or URL. Retrying
     the same request cannot help, so it is not retried; the operator must fix the configuration."""

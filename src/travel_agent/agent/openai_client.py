@@ -21,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
 from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
-from travel_agent.agent.errors import AgentError, AgentUnavailable, UpstreamRefused
+from travel_agent.agent.errors import AgentError, AgentUnavailable, ReplyTooLong, UpstreamRefused
 from travel_agent.agent.interface import Turn
 from travel_agent.backends.breaker import CircuitBreaker, State
 from travel_agent.config import Settings
@@ -43,6 +43,12 @@ SYSTEM_PROMPT = (
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 2.0
 BROKE_OFF = "The travel assistant's answer broke off. Please try again."
+# The upstream's body is read in pieces of this size, with a turn of the event loop after each.
+READ_CHUNK_BYTES = 16 * 1024
+# Bytes of a body (or of one stream line) per character of MAX_REPLY_CHARS: JSON may escape a character as
+# \uXXXX, or two of them for one outside the BMP; plus room for the envelope around the text.
+BYTES_PER_CHAR = 12
+ENVELOPE_BYTES = 64 * 1024
 
 
 class OpenAIAgent:
@@ -54,6 +60,8 @@ class OpenAIAgent:
         self.max_retries = settings.openai_max_retries
         self.connect_timeout = settings.openai_connect_timeout_seconds
         self.default_budget = settings.chat_timeout_seconds
+        self.max_reply_chars = settings.max_reply_chars
+        self.max_body_bytes = settings.max_reply_chars * BYTES_PER_CHAR + ENVELOPE_BYTES
         self.breaker = breaker
         self.session = requests.Session()
         # urllib3's own retries are off: ours below know the budget, the back-off and the breaker. The pool keeps
@@ -67,13 +75,17 @@ class OpenAIAgent:
             self.session.headers["Authorization"] = f"Bearer {settings.openai_api_key}"
 
     def reply(self, history: Sequence[Turn], message: str) -> str:
-        with closing(self._post(self._payload(history, message, stream=False), stream=False)) as response:
+        # Streamed at the HTTP level even though the completion is not: the body is read here, bounded.
+        with closing(self._post(self._payload(history, message, stream=False), stream=True)) as response:
+            body = self._read_body(response)
             try:
-                content = response.json()["choices"][0]["message"]["content"]
-            except (ValueError, LookupError, TypeError) as exc:  # requests' JSONDecodeError is a ValueError
+                content = json.loads(body)["choices"][0]["message"]["content"]
+            except (ValueError, LookupError, TypeError) as exc:
                 raise self._broken("the answer was not a chat completion", exc) from exc
         if not isinstance(content, str):
             raise self._broken("the answer had no text", None)
+        if len(content) > self.max_reply_chars:
+            raise self._too_long()
         return content  # verbatim: the upstream's text is the reply
 
     def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]:
@@ -159,10 +171,49 @@ class OpenAIAgent:
 
     # -- the stream ---------------------------------------------------------------------------------------
 
+    def _chunks(self, response: requests.Response) -> Iterator[bytes]:
+        """The body as it arrives, turning the event loop after every piece and keeping to the budget.
+
+        gevent switches greenlets only when a read would block: an upstream that sends as fast as the socket
+        allows keeps it readable, and without the explicit turn this greenlet would hold the worker (every other
+        request, /health/live, the budget's timers) for as long as the upstream kept sending.
+        """
+        for chunk in response.iter_content(READ_CHUNK_BYTES):
+            yield chunk
+            time.sleep(0)  # gevent.sleep(0) once patched: let the loop run
+            left = time_left()
+            if left is not None and left <= 0:
+                # Whoever waits for this answer has given up (the request answered 504): stop reading.
+                raise self._hung(TimeoutError("the upstream was still sending at the deadline"))
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        body = bytearray()
+        try:
+            for chunk in self._chunks(response):
+                body += chunk
+                if len(body) > self.max_body_bytes:
+                    raise self._too_long()
+        except requests.RequestException as exc:
+            raise self._broken("the answer broke off", exc, BROKE_OFF) from exc
+        return bytes(body)
+
+    def _lines(self, response: requests.Response) -> Iterator[bytes]:
+        """The stream's lines; a line longer than any answer allowed could be (no newline ever) is refused."""
+        pending = b""
+        for chunk in self._chunks(response):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                yield line.rstrip(b"\r")
+            if len(pending) > self.max_body_bytes:
+                raise self._too_long()
+        if pending:
+            yield pending.rstrip(b"\r")
+
     def _deltas(self, response: requests.Response) -> Iterator[str]:
         finished = False
+        length = 0
         try:
-            for line in response.iter_lines():
+            for line in self._lines(response):
                 if not line.startswith(b"data:"):
                     continue  # blank separators, comments, event names
                 data = line[len(b"data:"):].strip()
@@ -170,6 +221,9 @@ class OpenAIAgent:
                     return
                 content, done = self._delta(data)
                 finished = finished or done
+                length += len(content)
+                if length > self.max_reply_chars:
+                    raise self._too_long()
                 if content:
                     yield content
         except requests.ConnectionError as exc:
@@ -200,6 +254,11 @@ class OpenAIAgent:
         self.breaker.record_failure()
         log.warning("model upstream timed out with the request's budget: %s", type(exc).__name__)
         return BudgetExceeded()
+
+    def _too_long(self) -> ReplyTooLong:
+        # Not counted by the breaker: the upstream is up, and one runaway answer says nothing about the next.
+        log.warning("model upstream answer longer than MAX_REPLY_CHARS (%d): turn failed", self.max_reply_chars)
+        return ReplyTooLong()
 
     def _broken(self, what: str, exc: BaseException | None, message: str | None = None) -> AgentError:
         self.breaker.record_failure()

@@ -22,7 +22,7 @@ from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.json_parser import JsonParser
 from travel_agent.chat.service import ChatService, StartedTurn
 from travel_agent.chat.store import Message
-from travel_agent.errors import envelope
+from travel_agent.errors import as_seen_by_client, envelope
 from travel_agent.services import services
 from travel_agent.web.auth import bearer_token, key_fingerprint
 
@@ -44,7 +44,7 @@ ERRORS = {
     413: "The body is larger than MAX_BODY_BYTES (64 KiB by default).",
     415: "The body is not application/json.",
     422: "Invalid fields (see `errors`), or an Idempotency-Key first used with another body.",
-    502: "The model upstream refused the request or answered something unusable.",
+    502: "The model upstream refused the request or answered something unusable or longer than MAX_REPLY_CHARS.",
     503: "MongoDB or the model upstream is unavailable, or its circuit is open; retry after Retry-After seconds.",
     504: "The request's time budget (CHAT_TIMEOUT_SECONDS) was spent.",
 }
@@ -171,7 +171,8 @@ def _events(chat: ChatService, turn: StartedTurn) -> Iterator[str]:
                 done = AnswerSchema(exclude=("reply",)).dump(event.answer.as_dict())
                 yield _sse("done", done)
             elif event.error is not None:
-                error = event.error
+                # The same status a plain request would get: a drain's cut-off is a 503 with a retry hint.
+                error = as_seen_by_client(event.error)
                 data = envelope(error.status_code, error.message, context={"session_id": session_id})
                 if error.retry_after is not None:
                     data["retry_after"] = error.retry_after

@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 
 import pymongo
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure, PyMongoError, WaitQueueTimeoutError
+from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError, WaitQueueTimeoutError
 
 from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.config import Settings
@@ -50,8 +50,31 @@ def create_client(settings: Settings) -> pymongo.MongoClient:
     )
 
 
+# What dnspython's failures mean, by class name (dnspython is PyMongo's, imported only for mongodb+srv).
+_DNS_FAILURES = {"NXDOMAIN": "the name does not exist", "LifetimeTimeout": "timed out", "Timeout": "timed out",
+                 "NoNameservers": "no DNS server answered", "NoAnswer": "no SRV record",
+                 "NoResolverConfiguration": "no DNS resolver configured"}
+
+
+def srv_lookup_failure(exc: BaseException) -> str | None:
+    """Why the SRV lookup of a mongodb+srv:// URI failed, or None if ``exc`` is not such a failure.
+
+    PyMongo resolves the SRV record on the client's first operation, not when the client is built, and
+    reports a failed lookup as a ConfigurationError raised from dnspython's error. The URI is fine: DNS is
+    down or does not know the name yet. That is an outage like a dead server (503, counted by the breaker,
+    retried by the next operation), not a bug answered 500.
+    """
+    cause = exc.__cause__
+    if not isinstance(exc, ConfigurationError) or cause is None or not type(cause).__module__.startswith("dns."):
+        return None
+    return _DNS_FAILURES.get(type(cause).__name__, "lookup failed")
+
+
 def describe_failure(exc: BaseException) -> str:
     """A reason fit for logs and /health: the kind of failure, never the driver's text (it names hosts)."""
+    dns_failure = srv_lookup_failure(exc)
+    if dns_failure is not None:
+        return f"DNS lookup of the mongodb+srv:// host failed: {dns_failure}"
     if isinstance(exc, WaitQueueTimeoutError):
         return "connection pool busy"
     if isinstance(exc, PyMongoError) and exc.timeout:
@@ -65,7 +88,7 @@ def is_outage(exc: PyMongoError) -> bool:
     """Failures that say the server is gone or not answering, as opposed to a busy pool or a bad query."""
     if isinstance(exc, WaitQueueTimeoutError):
         return False
-    return isinstance(exc, ConnectionFailure) or exc.timeout
+    return isinstance(exc, ConnectionFailure) or exc.timeout or srv_lookup_failure(exc) is not None
 
 
 class MongoGateway:

@@ -21,11 +21,16 @@ from travel_agent.errors import BudgetExceeded, TravelAgentError
 log = logging.getLogger("travel_agent.chat.pump")
 
 _END = object()
+# Pieces the agent may run ahead of the request. Bounded, so an upstream that sends faster than the client
+# reads waits (back-pressure) instead of piling its text up in the worker's memory.
+QUEUE_PIECES = 64
+# How often a producer blocked on a full queue looks whether the request is still listening.
+OFFER_POLL_SECONDS = 0.25
 
 
 class ReplyPump:
     def __init__(self, produce: Callable[[], Iterable[str]], heartbeat_seconds: float) -> None:
-        self._pieces: queue.Queue[object] = queue.Queue()
+        self._pieces: queue.Queue[object] = queue.Queue(maxsize=QUEUE_PIECES)
         self._abandoned = threading.Event()
         self._heartbeat = heartbeat_seconds
         # A new thread or greenlet starts with empty context variables: copy the request's, so the agent
@@ -38,20 +43,29 @@ class ReplyPump:
             pieces = iter(produce())
             try:
                 for piece in pieces:
-                    if self._abandoned.is_set():
+                    if not self._offer(piece):
                         return  # nobody is listening any more: stop reading the upstream
-                    self._pieces.put(piece)
             finally:
                 close = getattr(pieces, "close", None)
                 if close is not None:
                     close()  # a generator closes its upstream response
         except TravelAgentError as exc:
-            self._pieces.put(exc)
+            self._offer(exc)
         except Exception as exc:  # a provider's bug must end the turn with an error, not hang it
             log.error("the agent failed unexpectedly", exc_info=exc)
-            self._pieces.put(AgentError())
+            self._offer(AgentError())
         else:
-            self._pieces.put(_END)
+            self._offer(_END)
+
+    def _offer(self, item: object) -> bool:
+        """Queue ``item``, waiting while the queue is full; False once the request stopped listening."""
+        while not self._abandoned.is_set():
+            try:
+                self._pieces.put(item, timeout=OFFER_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def pieces(self) -> Iterator[str | None]:
         """The agent's text pieces as they come, and None each time ``heartbeat_seconds`` pass without one.

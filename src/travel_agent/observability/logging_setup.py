@@ -89,21 +89,35 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def configure_logging(log_dir: str, level: str, fmt: str) -> Path:
-    """Install our handlers on the root logger once per process (a second app in tests replaces them)."""
+def _open_log_file(log_dir: str) -> tuple[logging.Handler | None, str | None]:
+    """The rotated file handler, or None and why not (in words, without a traceback)."""
     path = Path(log_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    log_file = path / LOG_FILE_NAME
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handler = SharedRotatingFileHandler(path / LOG_FILE_NAME, maxBytes=10 * 1024 * 1024, backupCount=5,
+                                            encoding="utf-8")
+    except OSError as exc:
+        return None, exc.strerror or type(exc).__name__
+    return handler, None
+
+
+def configure_logging(log_dir: str, level: str, fmt: str) -> Path | None:
+    """Install our handlers on the root logger once per process (a second app in tests replaces them).
+
+    Returns the log file, or None when LOG_DIR cannot be written (a read-only root filesystem, a typo): the
+    service exists to stay up, so it then logs to stdout alone and says so in one warning.
+    """
+    file_handler, why_not = _open_log_file(log_dir)
+    log_file = None if file_handler is None else Path(log_dir) / LOG_FILE_NAME
     formatter: logging.Formatter = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _HANDLER_MARK, False):
             root.removeHandler(handler)
             handler.close()
-    handlers: list[logging.Handler] = [
-        logging.StreamHandler(sys.stdout),
-        SharedRotatingFileHandler(log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"),
-    ]
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if file_handler is not None:
+        handlers.append(file_handler)
     for handler in handlers:
         setattr(handler, _HANDLER_MARK, True)
         handler.addFilter(RequestIdFilter())
@@ -115,4 +129,7 @@ def configure_logging(log_dir: str, level: str, fmt: str) -> Path:
     # The drivers are chatty at INFO/DEBUG; their failures reach our logs through our own lines.
     for noisy in ("pymongo", "redis"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    if why_not is not None:
+        logging.getLogger("travel_agent.logging").warning(
+            "LOG_DIR=%s cannot be written (%s): the log file is off, logging to stdout only", log_dir, why_not)
     return log_file

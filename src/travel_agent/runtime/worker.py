@@ -8,7 +8,9 @@ app or driver code: the app is reached through ``self.wsgi`` only inside the wor
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,8 @@ class TravelAgentWorker(GeventWorker):
         signal.signal(signal.SIGINT, self.handle_exit)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        if not hasattr(self, "wsgi"):
+            self._exit_while_booting()
         super().handle_exit(sig, frame)
         if not self._draining:
             self._draining = True
@@ -99,8 +103,22 @@ class TravelAgentWorker(GeventWorker):
             services.heartbeat()
 
     def _services(self) -> Any:
-        extensions = getattr(self.wsgi, "extensions", {})
+        extensions = getattr(getattr(self, "wsgi", None), "extensions", {})
         return extensions.get("travel_agent")
+
+    def _exit_while_booting(self) -> None:
+        """Asked to stop while the app is still loading: exit now, with nothing to drain.
+
+        Loading runs the start-up pings (up to STARTUP_RETRIES x STARTUP_PING_TIMEOUT_SECONDS plus the delays
+        while MongoDB is down), and gunicorn would let it finish before looking at the signal, holding a deploy
+        or a Ctrl+C that long. No request has been accepted and nothing is stored yet; the half-built clients
+        hold only sockets, which the exit closes. ``os._exit`` because a SystemExit raised here would unwind
+        through gunicorn's boot code and its worker_exit hook, which expect a loaded app.
+        """
+        self.log.info("Worker stopped while booting (pid: %s)", self.pid)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(0)
 
     def _drain(self) -> None:
         services = self._services()

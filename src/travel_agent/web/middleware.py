@@ -66,9 +66,13 @@ def json_error(start_response: Callable[..., Any], code: int, message: str, req_
     return [body]
 
 
-def sse_error_event(code: int, message: str) -> bytes:
-    """The final event of a text/event-stream that could not finish."""
-    return b"event: error\ndata: " + json.dumps(envelope(code, message)).encode() + b"\n\n"
+def sse_error_event(code: int, message: str, retry_after: int | None = None) -> bytes:
+    """The final event of a text/event-stream that could not finish, with the retry hint a status line would
+    have carried as Retry-After (as the chat's own error events do)."""
+    data = envelope(code, message)
+    if retry_after is not None:
+        data["retry_after"] = retry_after
+    return b"event: error\ndata: " + json.dumps(data).encode() + b"\n\n"
 
 
 class _Request:
@@ -130,7 +134,7 @@ class _ScopedBody:
                     metrics.record_budget_timeout(self._route)
                 else:
                     metrics.record_shed("draining")
-                yield sse_error_event(code, message)
+                yield sse_error_event(code, message, retry_after)
             elif not sent_any:
                 self._request.environ[request_scope.ERROR_MESSAGE_KEY] = message
                 yield from json_error(self._start_response, code, message, self._req_id, retry_after,

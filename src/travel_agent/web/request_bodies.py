@@ -1,4 +1,5 @@
-"""Request bodies: JSON only (415 otherwise), and received within ``BODY_READ_TIMEOUT_SECONDS`` (408 otherwise).
+"""Request bodies: JSON only (415 otherwise), at most ``MAX_BODY_BYTES`` (413 otherwise, however the body is
+framed), and received within ``BODY_READ_TIMEOUT_SECONDS`` (408 otherwise).
 
 A client that announces a body and sends it slowly, or never, would otherwise hold its request, and one of the
 worker's ``MAX_IN_FLIGHT`` slots, for the route's whole budget (90 s for a chat). The body is read here, in full,
@@ -7,10 +8,11 @@ before any view runs, under a timer of its own; the views then parse what was re
 
 from __future__ import annotations
 
+import io
 import logging
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from travel_agent.errors import error_response
 from travel_agent.web.inflight import timers_can_interrupt
@@ -32,21 +34,40 @@ class _BodyTooSlow(Exception):
     """Raised by the read's timer: the body did not arrive in time."""
 
 
-def guard_request_bodies(app: Flask, read_timeout: float) -> None:
+def _read_chunked(limit: int) -> None:
+    """Read a chunked body whole, refusing it once it passes ``limit`` bytes.
+
+    Werkzeug caps a body of unknown length by reading at most the limit and stopping there without a word:
+    what was left unread was silently dropped (a valid JSON prefix answered 200). Reading one byte past the
+    limit tells the two apart. The body read is handed on as a plain stream of known length, so Flask's own
+    parsing sees exactly what was sent.
+    """
+    data = request.environ["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    request.environ["wsgi.input"] = io.BytesIO(data)
+    request.environ["CONTENT_LENGTH"] = str(len(data))
+
+
+def guard_request_bodies(app: Flask, read_timeout: float, max_body_bytes: int) -> None:
     @app.before_request
     def _guard_body() -> Response | None:
         # The method first: a GET (every probe) is then done without parsing any header.
         if request.method not in BODY_METHODS:
             return None
-        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
-        if not has_body:
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if not (request.content_length or chunked):
             return None
         if not request.is_json and not (request.path in FORM_PATHS and request.mimetype == FORM_TYPE):
             raise UnsupportedMediaType("Send the body as application/json.")
         if not timers_can_interrupt():
+            if chunked:
+                _read_chunked(max_body_bytes)
             return None  # a threaded test server or the test client: nothing to interrupt safely
         try:
             with Timeout(read_timeout, _BodyTooSlow):
+                if chunked:
+                    _read_chunked(max_body_bytes)
                 request.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here
         except _BodyTooSlow:
             log.info("%s %s: the body did not arrive within %.1f s (client %s)", request.method, request.path,
