@@ -54,8 +54,9 @@ class TravelAgentWorker(GeventWorker):
         self._connections: dict[Any, _Connection] = {}
         self._draining = False
         # Read once, like every setting; gunicorn.conf.py has already validated the same environment.
-        self._drain_margin = Settings.from_env().drain_margin_seconds
-        self._init_connection_slots(Settings.from_env())
+        settings = Settings.from_env()
+        self._drain_margin = settings.drain_margin_seconds
+        self._init_connection_slots(settings)
 
     def init_signals(self) -> None:
         super().init_signals()
