@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 import requests
-from tests.support.chat import SEND, STREAM, assert_envelope, blocks, parse_block
+from tests.support.chat import SEND, STREAM, blocks, parse_block
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
