@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .gunicorn_server import GunicornServer
 from .mongo_server import MongoServer
@@ -33,16 +33,16 @@ class ServerPool:
     ) -> None:
         self.close()
 
-    def mongo(self, *, port: int | None = None, start: bool = True) -> MongoServer:
-        """A new SecantusDB server, started unless ``start`` is False."""
-        server = self._adopt(MongoServer(self._mktemp("mongo"), port=port))
+    def mongo(self, *, port: int | None = None, start: bool = True, **options: Any) -> MongoServer:
+        """A new SecantusDB server, started unless ``start`` is False; ``options``: users, tls, ca_file."""
+        server = self._adopt(MongoServer(self._mktemp("mongo"), port=port, **options))
         if start:
             server.start()
         return server
 
-    def redis(self, *, port: int | None = None, start: bool = True) -> RedisServer:
-        """A new redis-server, started unless ``start`` is False."""
-        server = self._adopt(RedisServer(self._mktemp("redis"), port=port))
+    def redis(self, *, port: int | None = None, start: bool = True, **options: Any) -> RedisServer:
+        """A new redis-server, started unless ``start`` is False; ``options``: password, tls, ca_file, args."""
+        server = self._adopt(RedisServer(self._mktemp("redis"), port=port, **options))
         if start:
             server.start()
         return server

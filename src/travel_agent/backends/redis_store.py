@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from travel_agent.backends.breaker import CircuitBreaker
+from travel_agent.backends.failures import connection_reason
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
 from travel_agent.web import request_scope
@@ -122,12 +123,15 @@ def create_probe_client(settings: Settings, timeout: float) -> redis.Redis:
 
 
 def describe_failure(exc: BaseException) -> str:
+    """A reason fit for logs and /health, never redis-py's text (it names hosts)."""
+    if isinstance(exc, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+        return "authentication failed"
     if isinstance(exc, redis.TimeoutError):
         return "timed out"
     if isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
         return "connection pool busy"
     if isinstance(exc, redis.ConnectionError):
-        return "unreachable"
+        return connection_reason(exc) or "unreachable"
     return type(exc).__name__
 
 
