@@ -11,6 +11,7 @@ from .gunicorn_server import GunicornServer
 from .mongo_server import MongoServer
 from .procs import ManagedProcess
 from .redis_server import RedisServer
+from .router import HAProxyRouter
 
 S = TypeVar("S", bound=ManagedProcess)
 
@@ -73,6 +74,13 @@ class ServerPool:
         )
         if start:
             server.start(wait_ready=wait_ready)
+        return server
+
+    def router(self, backends: dict[str, int], *, start: bool = True, **options: Any) -> HAProxyRouter:
+        """A new HAProxy from deploy/haproxy.cfg routing to ``backends`` (app1, app2 -> port)."""
+        server = self._adopt(HAProxyRouter(self._mktemp("router"), backends, **options))
+        if start:
+            server.start()
         return server
 
     def close(self) -> None:
