@@ -12,6 +12,7 @@ from .mongo_server import MongoServer
 from .procs import ManagedProcess
 from .redis_server import RedisServer
 from .router import HAProxyRouter
+from .sentinel import SentinelServer
 
 S = TypeVar("S", bound=ManagedProcess)
 
@@ -74,6 +75,13 @@ class ServerPool:
         )
         if start:
             server.start(wait_ready=wait_ready)
+        return server
+
+    def sentinel(self, primary_port: int, *, start: bool = True, **options: Any) -> SentinelServer:
+        """A new Redis Sentinel monitoring the primary on ``primary_port`` (options: quorum, down_after_ms, ...)."""
+        server = self._adopt(SentinelServer(self._mktemp("sentinel"), primary_port, **options))
+        if start:
+            server.start()
         return server
 
     def router(self, backends: dict[str, int], *, start: bool = True, **options: Any) -> HAProxyRouter:
