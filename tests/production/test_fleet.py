@@ -31,27 +31,30 @@ def fleet_factory(make_mongo: Callable[..., Any], make_redis: Callable[..., Any]
     return build
 
 
-def test_rate_limit_holds_across_instances(fleet_factory: Callable[..., Fleet]) -> None:
-    fleet = fleet_factory({"RATE_LIMIT": "10/minute"}, router=False)
+LIMITED_KEY = "key-limited-0123456789abcdef"
+OTHER_KEY = "key-other-0123456789abcdef01"
+
+
+def test_rate_limit_and_idempotency_are_shared_across_instances(
+        fleet_factory: Callable[..., Fleet], upstream: UpstreamServer) -> None:
+    # Limits count per API key: one key spends its limit, the other shows one key's turn at both instances.
+    fleet = fleet_factory({"RATE_LIMIT": "10/minute", "API_KEYS": f"{LIMITED_KEY},{OTHER_KEY}"}, router=False)
+    limited = {"Authorization": f"Bearer {LIMITED_KEY}"}
     statuses = [requests.get(fleet.instances[i % 2].base_url + "/api/chat/sessions/0123456789abcdef01234567",
-                             timeout=10).status_code for i in range(24)]
+                             headers=limited, timeout=10).status_code for i in range(24)]
     assert statuses.count(429) == 14, statuses
     assert len(statuses) - statuses.count(429) == 10
 
-
-def test_one_idempotency_key_sent_to_both_instances_at_once_runs_one_turn(
-        fleet_factory: Callable[..., Fleet], upstream: UpstreamServer) -> None:
-    fleet = fleet_factory(router=False)
     upstream.configure(delay=1.0)  # the turn is still running when the second copy arrives
     upstream.clear_requests()
     body = {"message": "Both at once: a week in Kyoto", "session_id": None}
+    headers = {"Idempotency-Key": "both-at-once-1", "Authorization": f"Bearer {OTHER_KEY}"}
     start = threading.Barrier(2)
     answers: list[requests.Response] = []
 
     def post(instance: Any) -> None:
         start.wait()
-        answers.append(requests.post(instance.base_url + SEND, json=body, timeout=30,
-                                     headers={"Idempotency-Key": "both-at-once-1"}))
+        answers.append(requests.post(instance.base_url + SEND, json=body, timeout=30, headers=headers))
 
     threads = [threading.Thread(target=post, args=(instance,)) for instance in fleet.instances]
     for thread in threads:
@@ -69,14 +72,19 @@ def test_one_idempotency_key_sent_to_both_instances_at_once_runs_one_turn(
         assert len({r.json()["message_id"] for r in answers}) == 1
     # A retry at either instance replays the one answer.
     for instance in fleet.instances:
-        replay = requests.post(instance.base_url + SEND, json=body, headers={"Idempotency-Key": "both-at-once-1"},
-                               timeout=30)
+        replay = requests.post(instance.base_url + SEND, json=body, headers=headers, timeout=30)
         assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
         assert replay.json()["message_id"] == winner["message_id"]
     assert len(upstream.requests) == 1
     stored = fleet.mongo.client()["travel_agent"]["chat_messages"]
     assert stored.count_documents({"content": body["message"]}) == 1
     assert stored.count_documents({"session_id": winner["session_id"]}) == 2
+    scan = SecretScan()
+    for secret in (LIMITED_KEY, OTHER_KEY, OPENAI_KEY):
+        scan.secret(secret)
+    scan.watch(*fleet.instances)
+    scan.bodies += [r.text for r in answers]
+    scan.assert_clean()
 
 
 def test_rolling_restart_under_load_answers_every_turn_exactly_once(

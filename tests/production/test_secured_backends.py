@@ -38,6 +38,8 @@ class Secured:
         self.cert = self.ca.server("server")
         self.untrusted_ca = CertificateAuthority(tmp / "other-ca", name="a CA nobody trusts")
         self.scan = scan
+        for key_line in self.ca.key_texts() + self.untrusted_ca.key_texts():  # private keys are secrets too
+            scan.secret(key_line)
         self.mongo_password = scan.secret("mpw-" + secrets.token_urlsafe(18))
         self.redis_password = scan.secret("rpw-" + secrets.token_urlsafe(18))
         self.mongo = pool.mongo(users={"travel": self.mongo_password}, tls=self.cert, ca_file=self.ca.cert)
