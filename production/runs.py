@@ -57,9 +57,11 @@ def rolling_restarts(minutes: float, clients: int) -> tuple[Figures, list[str]]:
         routed = fleet.router.routed()
     late = 0
     served_while_draining = 0
+    not_answered = 0
     for record in records:
         to_it = [r for r in routed if r.server == record.instance and record.sigterm_at < r.at < record.ready_at]
         served_while_draining += len(to_it)
+        not_answered += sum(1 for r in to_it if r.status != 200)
         late += sum(1 for r in to_it if r.at > record.router_down_at + 0.01)
     gaps = sorted(record.router_gap * 1000 for record in records)
     figures: Figures = {
@@ -68,12 +70,15 @@ def rolling_restarts(minutes: float, clients: int) -> tuple[Figures, list[str]]:
         "replayed": stats.replayed, "gave up": stats.gave_up, "lost": len(found.lost),
         "duplicated": len(found.duplicated), "statuses": dict(stats.statuses),
         "drain gap ms (SIGTERM -> router DOWN) median/max": f"{statistics.median(gaps):.0f}/{max(gaps):.0f}",
-        "requests routed to a draining instance before the router noticed (all answered)": served_while_draining,
+        "requests routed to a draining instance before the router noticed": served_while_draining,
+        "... of which not answered 200": not_answered,
         "requests routed to an instance after the router marked it DOWN": late,
         "restart ms (SIGTERM -> back UP) median":
             f"{statistics.median([(r.router_up_at - r.sigterm_at) * 1000 for r in records]):.0f}",
     }
     broken = [f"{name}: {figures[name]}" for name in ("gave up", "lost", "duplicated") if figures[name]]
+    if not_answered:
+        broken.append(f"{not_answered} request(s) routed to a draining instance were not answered 200")
     if late:
         broken.append(f"{late} request(s) routed to an instance the router had marked DOWN")
     return figures, broken

@@ -95,12 +95,11 @@ def chat_round_trip(secured: Secured, server: Any) -> None:
     assert [m["role"] for m in session.json()["messages"]] == ["user", "assistant"]
 
 
-@pytest.mark.parametrize("redis_form", ["rediss-ca", "rediss-cert-reqs-none"])
-def test_works_with_scram_tls_mongodb_and_rediss(secured: Secured, service: Callable[..., Any],
-                                                 redis_form: str) -> None:
-    query = "ssl_cert_reqs=none" if redis_form == "rediss-cert-reqs-none" else None
-    # Heroku Redis: a self-signed certificate the client is told not to verify (ssl_cert_reqs=none).
-    server = service(secured.mongo_uri(), secured.redis_tls.url_for(secured.redis_password, query=query))
+def test_works_with_scram_tls_mongodb_and_heroku_style_rediss(secured: Secured, service: Callable[..., Any]) -> None:
+    # Heroku Redis: a self-signed certificate the client is told not to verify (ssl_cert_reqs=none). The other
+    # URL forms (rediss:// with ssl_ca_certs, redis:// with a password) go through the same code: see below.
+    server = service(secured.mongo_uri(),
+                     secured.redis_tls.url_for(secured.redis_password, query="ssl_cert_reqs=none"))
     status, found = checks(secured, server)
     assert status == 200
     assert {name: check["status"] for name, check in found.items()} == {"mongodb": "healthy", "redis": "healthy"}
@@ -171,6 +170,8 @@ def test_redis_failures_are_told_apart(secured: Secured) -> None:
     wrong = secured.scan.secret("wrong-" + secrets.token_urlsafe(18))
     plain, tls = secured.redis_plain, secured.redis_tls
     assert redis_failure(plain.url_for(secured.redis_password)) == "ok"
+    assert redis_failure(tls.url_for(secured.redis_password)) == "ok"  # rediss:// with ssl_ca_certs
+    assert redis_failure(tls.url_for(secured.redis_password, query="ssl_cert_reqs=none")) == "ok"
     assert redis_failure(plain.url_for(wrong)) == "authentication failed"
     assert redis_failure(plain.url_for(None)) == "authentication failed"
     assert redis_failure(tls.url_for(secured.redis_password, query=f"ssl_ca_certs={secured.untrusted_ca.cert}")) \
