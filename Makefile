@@ -1,14 +1,16 @@
 # One command per verb; each is a thin alias of a script in scripts/.
-.PHONY: run test check chaos fuzz bench
+.PHONY: run test check chaos fuzz bench production
 run:
 	scripts/run
 test:
 	scripts/test
 check:
-	scripts/bootstrap && .venv/bin/ruff check src wsgi tests harness chaos fuzz benchmarks gunicorn.conf.py
+	scripts/bootstrap && .venv/bin/ruff check src wsgi tests harness chaos fuzz benchmarks production gunicorn.conf.py
 chaos:
 	scripts/chaos
 fuzz:
 	scripts/fuzz
 bench:
 	scripts/bench
+production:
+	scripts/production

@@ -49,11 +49,12 @@ logger_class = "travel_agent.runtime.logger.GunicornLogger"
 
 def on_starting(server):
     from travel_agent.runtime import console_files
-    from travel_agent.runtime.hooks import log_master_start
+    from travel_agent.runtime.hooks import log_master_start, reexec_as_module
     from travel_agent.runtime.metrics_files import prepare_directory
 
     # Ctrl+C in a terminal: gunicorn's master would quit at once (SIGINT); make it the graceful SIGTERM path.
     server.handle_int = server.handle_term
+    reexec_as_module(server)  # USR2's new master must import as this one did
     log_master_start(server)
     # Before the first fork: every worker writes its metric values there, /metrics sums them.
     server.log.info("metrics directory %s", prepare_directory(os.environ))

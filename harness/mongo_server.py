@@ -14,6 +14,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from .procs import ManagedProcess
+from .tls import ServerCert
 
 BINARY = "secantusd-py"
 
@@ -39,10 +40,20 @@ class MongoServer(ManagedProcess):
     ready_timeout = 20.0
 
     def __init__(self, workdir: Path, *, port: int | None = None, storage_path: Path | None = None,
-                 test_commands: bool = True) -> None:
+                 test_commands: bool = True, users: dict[str, str] | None = None, tls: ServerCert | None = None,
+                 ca_file: Path | None = None) -> None:
+        """``users`` (name -> password, each with the root role) turn on SCRAM authentication: the first
+        start makes them without auth, stops the server (SIGTERM, so they reach the disk) and starts it again
+        with ``--auth``. ``tls`` (with ``ca_file``, the CA that signed it) serves TLS only."""
         super().__init__(workdir, port=port)
         self.storage_path = self.workdir / "data" if storage_path is None else Path(storage_path)
         self.test_commands = test_commands
+        self.users = dict(users or {})
+        self.tls = tls
+        self.ca_file = ca_file
+        if tls is not None and ca_file is None:
+            raise ValueError("a TLS server needs ca_file, the CA its clients trust")
+        self._auth_on = False
         # An explicit (empty) config turns off the auto-discovery of ./secantusd.toml, ~/.secantus/... and
         # /etc/secantus/..., so that no file of this machine changes the server under test.
         self._config_path = self.workdir / "secantusd.toml"
@@ -51,8 +62,23 @@ class MongoServer(ManagedProcess):
 
     @property
     def uri(self) -> str:
-        """The connection string of this server."""
-        return f"mongodb://127.0.0.1:{self.port}/"
+        """The connection string of this server (no credentials; with TLS, the CA's options)."""
+        return self.uri_for()
+
+    def uri_for(self, user: str | None = None, password: str | None = None, database: str = "",
+                ca_file: Path | None = None) -> str:
+        """A connection string as a service would be given it: credentials (authSource=admin) and TLS with
+        ``ca_file`` (default: the CA that signed the server's certificate) when the server has them."""
+        from urllib.parse import quote_plus
+
+        credentials = f"{quote_plus(user)}:{quote_plus(password or '')}@" if user is not None else ""
+        options: list[str] = []
+        if user is not None:
+            options.append("authSource=admin")
+        if self.tls is not None:
+            options += ["tls=true", f"tlsCAFile={quote_plus(str(ca_file or self.ca_file))}"]
+        query = "?" + "&".join(options) if options else ""
+        return f"mongodb://{credentials}127.0.0.1:{self.port}/{database}{query}"
 
     def command(self) -> list[str]:
         return [
@@ -66,6 +92,8 @@ class MongoServer(ManagedProcess):
             "--storage-path",
             str(self.storage_path),
             *(["--enable-test-commands"] if self.test_commands else []),
+            *(["--auth"] if self._auth_on else []),
+            *(["--tls-cert-file", str(self.tls.cert), "--tls-key-file", str(self.tls.key)] if self.tls else []),
         ]
 
     def storage_in_use(self) -> bool:
@@ -84,6 +112,16 @@ class MongoServer(ManagedProcess):
                 raise
         return False
 
+    def start(self, wait_ready: bool = True) -> None:
+        if self.users and not self._auth_on:
+            super().start(wait_ready=True)
+            with self._new_client() as c:
+                for name, password in self.users.items():
+                    c.admin.command("createUser", name, pwd=password, roles=[{"role": "root", "db": "admin"}])
+            self.stop()  # SIGTERM: the users are written before it exits
+            self._auth_on = True
+        super().start(wait_ready=wait_ready)
+
     def client(self, **options: Any) -> MongoClient[dict[str, Any]]:
         """A short-timeout client for assertions, closed by the harness at teardown; ``options`` override."""
         client = self._new_client(**options)
@@ -100,6 +138,11 @@ class MongoServer(ManagedProcess):
             "socketTimeoutMS": 10000,
             "appname": "harness",
         }
+        if self._auth_on:
+            name, password = next(iter(self.users.items()))
+            settings.update(username=name, password=password, authSource="admin")
+        if self.tls is not None:
+            settings.update(tls=True, tlsCAFile=str(self.ca_file))
         settings.update(options)
         return MongoClient(self.uri, **settings)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .gunicorn_server import GunicornServer
 from .mongo_server import MongoServer
 from .procs import ManagedProcess
 from .redis_server import RedisServer
+from .router import HAProxyRouter
+from .sentinel import SentinelServer
 
 S = TypeVar("S", bound=ManagedProcess)
 
@@ -33,16 +35,16 @@ class ServerPool:
     ) -> None:
         self.close()
 
-    def mongo(self, *, port: int | None = None, start: bool = True) -> MongoServer:
-        """A new SecantusDB server, started unless ``start`` is False."""
-        server = self._adopt(MongoServer(self._mktemp("mongo"), port=port))
+    def mongo(self, *, port: int | None = None, start: bool = True, **options: Any) -> MongoServer:
+        """A new SecantusDB server, started unless ``start`` is False; ``options``: users, tls, ca_file."""
+        server = self._adopt(MongoServer(self._mktemp("mongo"), port=port, **options))
         if start:
             server.start()
         return server
 
-    def redis(self, *, port: int | None = None, start: bool = True) -> RedisServer:
-        """A new redis-server, started unless ``start`` is False."""
-        server = self._adopt(RedisServer(self._mktemp("redis"), port=port))
+    def redis(self, *, port: int | None = None, start: bool = True, **options: Any) -> RedisServer:
+        """A new redis-server, started unless ``start`` is False; ``options``: password, tls, ca_file, args."""
+        server = self._adopt(RedisServer(self._mktemp("redis"), port=port, **options))
         if start:
             server.start()
         return server
@@ -73,6 +75,20 @@ class ServerPool:
         )
         if start:
             server.start(wait_ready=wait_ready)
+        return server
+
+    def sentinel(self, primary_port: int, *, start: bool = True, **options: Any) -> SentinelServer:
+        """A new Redis Sentinel monitoring the primary on ``primary_port`` (options: quorum, down_after_ms, ...)."""
+        server = self._adopt(SentinelServer(self._mktemp("sentinel"), primary_port, **options))
+        if start:
+            server.start()
+        return server
+
+    def router(self, backends: dict[str, int], *, start: bool = True, **options: Any) -> HAProxyRouter:
+        """A new HAProxy from deploy/haproxy.cfg routing to ``backends`` (app1, app2 -> port)."""
+        server = self._adopt(HAProxyRouter(self._mktemp("router"), backends, **options))
+        if start:
+            server.start()
         return server
 
     def close(self) -> None:

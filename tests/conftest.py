@@ -69,3 +69,14 @@ def wait_until_fixture() -> Callable[..., Any]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Fixture teardown normally stopped everything; this catches servers built outside the fixtures.
     stop_all()
+
+
+@pytest.fixture
+def make_router(tmp_path_factory: pytest.TempPathFactory,
+                make_gunicorn: Callable[..., GunicornServer]) -> Iterator[Callable[..., Any]]:
+    """``make_router({"app1": port, "app2": port}, replace=None)``: HAProxy from deploy/haproxy.cfg.
+
+    Depends on make_gunicorn so that the router is stopped first (it would mark stopping instances DOWN).
+    """
+    with ServerPool(tmp_path_factory.mktemp) as pool:
+        yield pool.router

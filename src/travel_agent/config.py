@@ -84,6 +84,11 @@ class Settings:
     # answers 503 in 5 s. The service's queries are single-document reads and writes that take milliseconds.
     mongo_operation_timeout_ms: int = 5000
     redis_url: str | None = None
+    # host:port[,host:port...] of Redis Sentinels: the primary is looked up through them (and again after a
+    # failover) instead of REDIS_URL's host, whose password, database and rediss:// still apply when it is set.
+    redis_sentinels: str | None = None
+    # The name the sentinels monitor the primary under; Sentinel's own examples (and most charts) use mymaster.
+    redis_sentinel_master: str = "mymaster"
     # The seed's Redis pool: 50 connections, 5 s socket and connect timeouts, a health check every 30 s.
     redis_max_connections: int = 50
     redis_socket_timeout_seconds: float = 5.0
@@ -153,7 +158,13 @@ class Settings:
 
     @property
     def redis_enabled(self) -> bool:
-        return bool(self.redis_url)
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def redis_sentinel_list(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of each sentinel; empty without REDIS_SENTINELS."""
+        return tuple((host, int(port)) for host, _, port in
+                     (item.rpartition(":") for item in split_list(self.redis_sentinels)))
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
@@ -279,6 +290,7 @@ def _check_uris(values: dict[str, Any], env: Mapping[str, str], errors: list[str
         problem = _redis_url_problem(redis_url)
         if problem:
             errors.append(f"REDIS_URL: {problem}")
+    _check_sentinels(values, errors)
 
 
 # PyMongo's rules: uri_parser's bad characters in a URI's database, and Database's in any database name.
@@ -329,6 +341,23 @@ def _redis_url_problem(url: str) -> str | None:
     if any(database and not database.isdigit() for database in databases):
         return "expected the database to be a number, e.g. redis://host:6379/0"
     return None
+
+
+_SENTINEL = re.compile(r"^[A-Za-z0-9.-]+:(\d{1,5})$")
+_MASTER_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def _check_sentinels(values: dict[str, Any], errors: list[str]) -> None:
+    raw = values["redis_sentinels"]
+    if raw:
+        items = split_list(raw)
+        matches = [_SENTINEL.match(item) for item in items]
+        if not items or not all(m and 1 <= int(m.group(1)) <= 65535 for m in matches):
+            errors.append("REDIS_SENTINELS: expected host:port[,host:port...]")
+        if values["redis_url"] and urlsplit(values["redis_url"]).scheme == "unix":
+            errors.append("REDIS_URL: a unix socket cannot be combined with REDIS_SENTINELS")
+    if not _MASTER_NAME.match(values["redis_sentinel_master"]):
+        errors.append("REDIS_SENTINEL_MASTER: expected a name of letters, digits or ._-")
 
 
 def _check_protection(values: dict[str, Any], errors: list[str]) -> None:

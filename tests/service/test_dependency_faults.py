@@ -128,7 +128,7 @@ def test_boot_with_both_down_then_both_come_up(stack: Callable[..., Any], wait_u
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["status"] == "unavailable"
     assert "MongoDB connection attempt 1/2 failed" in service.log_file_text()
-    assert "MongoDB unreachable after 2 attempts" in service.log_file_text()
+    assert "MongoDB not verified after 2 attempts (connection refused)" in service.log_file_text()
     assert service.is_running and len(service.worker_pids()) == 1
     mongo.start()
     redis.start()

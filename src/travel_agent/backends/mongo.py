@@ -10,9 +10,10 @@ from contextlib import contextmanager, nullcontext
 
 import pymongo
 from pymongo.database import Database
-from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError, WaitQueueTimeoutError
+from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError, WaitQueueTimeoutError
 
 from travel_agent.backends.breaker import CircuitBreaker
+from travel_agent.backends.failures import connection_reason
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded, DependencyUnavailable
 from travel_agent.observability.metrics import MongoPoolMetrics
@@ -68,6 +69,8 @@ def srv_lookup_failure(exc: BaseException) -> str | None:
     if not isinstance(exc, ConfigurationError) or cause is None or not type(cause).__module__.startswith("dns."):
         return None
     return _DNS_FAILURES.get(type(cause).__name__, "lookup failed")
+# AuthenticationFailed, and Unauthorized (a user without the roles the service's commands need).
+_AUTH_CODES = {18: "authentication failed", 13: "not authorized"}
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -77,6 +80,13 @@ def describe_failure(exc: BaseException) -> str:
         return f"DNS lookup of the mongodb+srv:// host failed: {dns_failure}"
     if isinstance(exc, WaitQueueTimeoutError):
         return "connection pool busy"
+    if isinstance(exc, OperationFailure) and exc.code in _AUTH_CODES:
+        return _AUTH_CODES[exc.code]
+    # A refused connection or an untrusted certificate also ends in a server-selection timeout; its text
+    # says which, and "timed out" would send an operator looking for a slow server.
+    reason = connection_reason(exc) if isinstance(exc, ConnectionFailure) else None
+    if reason is not None:
+        return reason
     if isinstance(exc, PyMongoError) and exc.timeout:
         return "timed out"
     if isinstance(exc, ConnectionFailure):
@@ -88,6 +98,8 @@ def is_outage(exc: PyMongoError) -> bool:
     """Failures that say the server is gone or not answering, as opposed to a busy pool or a bad query."""
     if isinstance(exc, WaitQueueTimeoutError):
         return False
+    if isinstance(exc, OperationFailure) and exc.code in _AUTH_CODES:
+        return True  # wrong credentials: no request can be served until an operator fixes them
     return isinstance(exc, ConnectionFailure) or exc.timeout or srv_lookup_failure(exc) is not None
 
 

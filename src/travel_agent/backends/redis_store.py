@@ -10,10 +10,13 @@ from typing import Any, TypeVar
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.connection import parse_url
 from redis.exceptions import RedisError
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection, SentinelManagedSSLConnection
 
 from travel_agent.backends.breaker import CircuitBreaker
+from travel_agent.backends.failures import connection_reason
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
 from travel_agent.web import request_scope
@@ -22,6 +25,8 @@ log = logging.getLogger("travel_agent.redis")
 
 T = TypeVar("T")
 DEADLINE_MARGIN_SECONDS = 0.1
+# Each sentinel gets at most this long to name the primary; they sit near the service, so more means trouble.
+SENTINEL_TIMEOUT_SECONDS = 0.5
 CACHE_BUDGET_SHARE = 0.5
 
 
@@ -74,6 +79,21 @@ class DeadlineSSLConnection(_DeadlineMixin, redis.SSLConnection):
     pass
 
 
+class DeadlineSentinelConnection(_DeadlineMixin, SentinelManagedConnection):
+    pass
+
+
+class DeadlineSentinelSSLConnection(_DeadlineMixin, SentinelManagedSSLConnection):
+    pass
+
+
+class SentinelBlockingPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+    """redis-py's Sentinel pool (the primary's address asked of the sentinels at each connect, connections to a
+    demoted primary dropped) with the BlockingConnectionPool's bounds: at most ``max_connections``, a caller
+    waits ``timeout`` for a free one. The two compose through their documented constructors: the Sentinel
+    pool passes its remaining arguments on to the blocking pool."""
+
+
 class DeadlineQueue(LifoQueue):  # type: ignore[type-arg]
     """The pool's queue of free connections, waited on for at most half of what remains of the request's
     budget (as each command is, above), so a request late in its budget does not wait the whole
@@ -88,14 +108,49 @@ class DeadlineQueue(LifoQueue):  # type: ignore[type-arg]
         return super().get(block, timeout)
 
 
-def create_pool(settings: Settings) -> redis.BlockingConnectionPool:
+def _sentinel(settings: Settings) -> Sentinel:
+    # The sentinels are asked for the primary's address at every new connection, inside requests: a frozen
+    # sentinel must cost a request little, and the next one is tried. They are reached without TLS or password.
+    lookup_timeout = min(settings.redis_connect_timeout_seconds, SENTINEL_TIMEOUT_SECONDS)
+    return Sentinel(list(settings.redis_sentinel_list), socket_timeout=lookup_timeout,
+                    sentinel_kwargs={"socket_timeout": lookup_timeout, "socket_connect_timeout": lookup_timeout,
+                                     "retry": Retry(NoBackoff(), 0)})
+
+
+def _primary_options(settings: Settings) -> dict[str, Any]:
+    """Password, database and TLS options of REDIS_URL (its host is the sentinels' to name), if it is set."""
+    if not settings.redis_url:
+        return {}
+    options = parse_url(settings.redis_url)
+    for name in ("host", "port", "path", "connection_class"):
+        options.pop(name, None)
+    return options
+
+
+def _sentinel_pool(settings: Settings, pool_class: type[SentinelConnectionPool],
+                   classes: tuple[type[redis.Connection], type[redis.Connection]], **options: Any) -> redis.Redis:
+    """A client of the primary the sentinels name; ``classes`` are the (plain, TLS) connection classes."""
+    tls = bool(settings.redis_url and settings.redis_url.startswith("rediss:"))
+    pool = pool_class(settings.redis_sentinel_master, _sentinel(settings), connection_class=classes[tls],
+                      **(_primary_options(settings) | options))
+    return redis.Redis(connection_pool=pool)
+
+
+def create_pool(settings: Settings) -> redis.ConnectionPool:
     """Every setting on the pool: a client given a pool ignores its own retry and timeouts."""
+    common = _pool_options(settings)
+    if settings.redis_sentinels:
+        classes = (DeadlineSentinelConnection, DeadlineSentinelSSLConnection)
+        return _sentinel_pool(settings, SentinelBlockingPool, classes, queue_class=DeadlineQueue,
+                              **common).connection_pool
     assert settings.redis_url
     connection_class = DeadlineSSLConnection if settings.redis_url.startswith("rediss:") else DeadlineConnection
-    return redis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        connection_class=connection_class,
-        queue_class=DeadlineQueue,
+    return redis.BlockingConnectionPool.from_url(settings.redis_url, connection_class=connection_class,
+                                                 queue_class=DeadlineQueue, **common)
+
+
+def _pool_options(settings: Settings) -> dict[str, Any]:
+    return dict(
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout_seconds,
         socket_timeout=settings.redis_socket_timeout_seconds,
@@ -113,7 +168,12 @@ def create_pool(settings: Settings) -> redis.BlockingConnectionPool:
 
 def create_probe_client(settings: Settings, timeout: float) -> redis.Redis:
     """A tiny separate client for health probes: short timeouts, no retries, so a probe never queues
-    behind a busy pool or multiplies a frozen server's timeout."""
+    behind a busy pool or multiplies a frozen server's timeout. Through Sentinel it asks for the primary at
+    each connect, so after a failover /health reports the new primary."""
+    if settings.redis_sentinels:
+        classes = (SentinelManagedConnection, SentinelManagedSSLConnection)
+        return _sentinel_pool(settings, SentinelConnectionPool, classes, max_connections=2, socket_timeout=timeout,
+                              socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
     assert settings.redis_url
     pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url, max_connections=2, timeout=timeout, socket_timeout=timeout,
@@ -122,12 +182,15 @@ def create_probe_client(settings: Settings, timeout: float) -> redis.Redis:
 
 
 def describe_failure(exc: BaseException) -> str:
+    """A reason fit for logs and /health, never redis-py's text (it names hosts)."""
+    if isinstance(exc, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+        return "authentication failed"
     if isinstance(exc, redis.TimeoutError):
         return "timed out"
     if isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
         return "connection pool busy"
     if isinstance(exc, redis.ConnectionError):
-        return "unreachable"
+        return connection_reason(exc) or "unreachable"
     return type(exc).__name__
 
 
@@ -160,8 +223,10 @@ class RedisGateway:
         return result
 
     def close(self) -> None:
-        self.client.close()
-        self.client.connection_pool.disconnect()
-        self.probe_client.close()
-        self.probe_client.connection_pool.disconnect()
+        for client in (self.client, self.probe_client):
+            client.close()
+            client.connection_pool.disconnect()
+            manager = getattr(client.connection_pool, "sentinel_manager", None)
+            if manager is not None:
+                manager.close()  # the connections to the sentinels themselves
 

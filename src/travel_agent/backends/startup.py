@@ -20,11 +20,13 @@ def verify_dependency(name: str, ping: Callable[[], float], errors: tuple[type[E
     boot"), which turns a database restart into a service outage. The breaker learns each outcome, so a
     worker that booted against a dead dependency fails fast from its first request.
     """
+    reason = "no answer"
     for attempt in range(1, attempts + 1):
         try:
             latency = ping()
         except errors as exc:
-            log.warning("%s connection attempt %d/%d failed: %s", name, attempt, attempts, describe(exc))
+            reason = describe(exc)
+            log.warning("%s connection attempt %d/%d failed: %s", name, attempt, attempts, reason)
             breaker.record_failure()
         else:
             log.info("%s connection verified (attempt %d/%d, %.1f ms)", name, attempt, attempts, latency * 1000)
@@ -32,5 +34,5 @@ def verify_dependency(name: str, ping: Callable[[], float], errors: tuple[type[E
             return True
         if attempt < attempts:
             time.sleep(delay)
-    log.error("%s unreachable after %d attempts; %s", name, attempts, consequence)
+    log.error("%s not verified after %d attempts (%s); %s", name, attempts, reason, consequence)
     return False

@@ -45,6 +45,22 @@ def log_greenlet_stacks(worker: Any) -> None:
     worker.log.critical("Greenlets of worker %s:\n%s", worker.pid, "\n".join(format_run_info()))
 
 
+def reexec_as_module(server: Any) -> None:
+    """Make USR2 (gunicorn's binary upgrade) start a new master that can boot.
+
+    gunicorn re-executes ``sys.executable`` with its own ``sys.argv``; started as ``python -m gunicorn`` (the
+    Procfile's ``serve`` does that), argv[0] is the path of gunicorn/__main__.py, so the new master ran that
+    file as a script, with gunicorn's package directory first on sys.path, where gunicorn/http shadows the
+    standard library's http and the new master died at import. Re-executing with ``-m gunicorn`` keeps the
+    path as the first master had it.
+    """
+    import sys
+
+    args = server.START_CTX.get("args") or []
+    if len(args) >= 2 and args[1].endswith(("gunicorn/__main__.py", "gunicorn\\__main__.py")):
+        server.START_CTX["args"] = [sys.executable, "-m", "gunicorn", *args[2:]]
+
+
 def log_master_start(server: Any) -> None:
     cfg = server.cfg
     server.log.info("travel_agent master starting: %d %s worker(s), timeout %ss, graceful_timeout %ss, "

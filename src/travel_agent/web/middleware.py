@@ -25,6 +25,7 @@ from travel_agent.errors import BudgetExceeded, ServerRestarting, ServiceBusy, e
 from travel_agent.observability import metrics
 from travel_agent.observability.metrics import RequestMetrics
 from travel_agent.web import request_scope
+from travel_agent.web.client_gone import client_gone
 from travel_agent.web.inflight import InFlight, RequestExpired, Ticket, timers_can_interrupt
 
 log = logging.getLogger("travel_agent.middleware")
@@ -183,6 +184,11 @@ class RequestScopeMiddleware:
                            _arm_backstop(budget + BACKSTOP_GRACE_SECONDS), self.recorder)
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if client_gone(environ):
+                # Not an error of ours: a router's limit (Heroku's 30 s to first byte) or an impatient caller.
+                # What the request did (a stored turn) stays done; a retry with its Idempotency-Key gets it.
+                log.info("client left before the answer: %s %s after %.1f s; its %s was not delivered",
+                         environ.get("REQUEST_METHOD"), path, time.perf_counter() - started, status.split(" ")[0])
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append(("X-Request-ID", req_id))
             request.status, request.headers = status, headers
