@@ -29,6 +29,7 @@ from travel_agent.web.client_gone import client_gone
 from travel_agent.web.inflight import InFlight, RequestExpired, Ticket, timers_can_interrupt
 
 log = logging.getLogger("travel_agent.middleware")
+CLIENT_GONE_CHECK_AFTER_SECONDS = 1.0
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CHAT_PREFIX = "/api/chat/"
@@ -184,7 +185,9 @@ class RequestScopeMiddleware:
                            _arm_backstop(budget + BACKSTOP_GRACE_SECONDS), self.recorder)
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if client_gone(environ):
+            # Only a slow answer is worth the look (three system calls): a router gives up after tens of seconds,
+            # and a probe or a quick API call answered in milliseconds pays nothing for it.
+            if time.perf_counter() - started >= CLIENT_GONE_CHECK_AFTER_SECONDS and client_gone(environ):
                 # Not an error of ours: a router's limit (Heroku's 30 s to first byte) or an impatient caller.
                 # What the request did (a stored turn) stays done; a retry with its Idempotency-Key gets it.
                 log.info("client left before the answer: %s %s after %.1f s; its %s was not delivered",
