@@ -57,7 +57,7 @@ def compare(floor: dict[str, Any], service: dict[str, Any]) -> list[tuple[str, f
 
 # Frames whose inclusive time says where a request's CPU goes (substrings of "function (file)").
 HEALTH_FRAMES = ("ProbeMiddleware.__call__", "RequestScopeMiddleware.__call__", "Flask.wsgi_app",
-                 "Flask.full_dispatch_request", "RequestMetrics.finished", "Logger.access (gunicorn", "Logger.info",
+                 "Flask.full_dispatch_request", "RequestMetrics.finished", "GunicornLogger.access", "Logger.handle",
                  "AsyncWorker.handle_request", "Parser.__next__", "Response.write", "gunicorn/http/wsgi.py",
                  "TravelAgentWorker.handle_request", "flask_smorest", "marshmallow", "Flask.preprocess_request")
 HEALTH_PATHS = ("/health/live", "/health/ready", "/health")
