@@ -95,5 +95,5 @@ def test_layers_measure_every_layer(tmp_path: Path) -> None:
                               "--calls", "20", "--repeats", "1"], capture_output=True, text=True, cwd=REPO_ROOT,
                              timeout=120, check=True)
     layers = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(layers) == {"/health/live", "/health"}
-    assert len(layers["/health/live"]) == 4 and all(us > 0 for us in layers["/health/live"].values())
+    assert set(layers) == {"/health/live", "/health/ready", "/health"}
+    assert len(layers["/health/live"]) == 5 and all(us > 0 for us in layers["/health/live"].values())
