@@ -12,6 +12,7 @@ import pytest
 from gunicorn import glogging
 from gunicorn.config import Config
 
+from travel_agent.config import ConfigError, Settings
 from travel_agent.runtime.logger import ACCESS_LOG_FORMAT, GunicornLogger
 
 
@@ -86,3 +87,11 @@ def test_skip_paths_still_apply(monkeypatch: pytest.MonkeyPatch) -> None:
     for path in ("/health/live", "/health", "/metrics", "/api/chat/send"):
         logger.access(FakeResponse(), None, environ(path), datetime.timedelta())
     assert len(lines.lines) == 1 and "/api/chat/send" in lines.lines[0]
+
+
+def test_access_log_probes_is_a_validated_boolean() -> None:
+    assert Settings.from_env({}).access_log_probes is False
+    for word, meaning in (("true", True), ("ON", True), ("1", True), ("no", False), ("False", False)):
+        assert Settings.from_env({"ACCESS_LOG_PROBES": word}).access_log_probes is meaning
+    with pytest.raises(ConfigError, match="ACCESS_LOG_PROBES='maybe': expected true or false"):
+        Settings.from_env({"ACCESS_LOG_PROBES": "maybe"})

@@ -69,6 +69,8 @@ class ProbeMiddleware:
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra,
                                 ("X-Request-ID", req_id)])
         if self.recorder is not None:
+            # When the answer is handed to the server rather than when its one small write ends: no body
+            # wrapper for the server to close, which would cost more than the rest of this layer.
             self.recorder.finished(environ, status, started)
         # HEAD: the headers of GET (Content-Length included) and no body, as werkzeug answers it.
         return [body] if method == "GET" else []
