@@ -9,6 +9,7 @@ import os
 import sys
 
 from travel_agent.config import ConfigError, Settings  # stdlib only: safe in the master
+from travel_agent.runtime.logger import ACCESS_LOG_FORMAT  # the logger class below, loaded by the master anyway
 
 try:
     _settings = Settings.from_env()
@@ -35,7 +36,7 @@ errorlog = "-"
 loglevel = _settings.log_level
 # Method, path, status, duration and request id on every access line (text mode; with LOG_FORMAT=json the
 # logger class below writes the same fields as JSON).
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+access_log_format = ACCESS_LOG_FORMAT
 # Headers from a proxy in front (Heroku's router, a load balancer) are trusted for the client address.
 forwarded_allow_ips = _settings.forwarded_allow_ips
 # Those proxies may set the scheme and the client address, not SCRIPT_NAME or PATH_INFO (gunicorn trusts both

@@ -1,8 +1,9 @@
-"""The floor of the stack: a bare Flask app answering /health/live and /health with the service's JSON shapes.
+"""The floor of the stack: a bare Flask app answering /health/live, /health/ready and /health with the
+service's JSON shapes.
 
-It runs under the service's own gunicorn.conf.py (same gevent worker class, keep-alive and access log), so
-the difference between it and travel_agent is what travel_agent itself adds to a request. /health answers
-the shape of a healthy report from constants, as the service answers it from a cached check.
+It runs under plain gunicorn gevent workers (benchmarks/floor_gunicorn_conf.py): what someone comparing
+frameworks would run. /health answers the shape of a healthy report from constants, as the service answers
+it from a cached check.
 """
 
 from __future__ import annotations
@@ -32,3 +33,8 @@ def health() -> dict[str, Any]:
             "redis": {"status": "healthy", "message": "Connection OK", "latency_ms": 0.3, "circuit": "closed"},
         },
     }
+
+
+@app.get("/health/ready")
+def ready() -> dict[str, Any]:
+    return {"status": "ready"}

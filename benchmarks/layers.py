@@ -2,7 +2,7 @@
 socket, no gunicorn) in a loop, its CPU time per request (process time, so other processes on the machine do
 not count), the minimum of several repeats. The layers, innermost first: the Flask app with its blueprints and
 hooks, the request-scope middleware (request id, deadline, admission, backstop), then the same middleware with
-its metrics recorder.
+its metrics recorder; last, the whole app as gunicorn calls it, whose outermost layer answers the probes.
 
 Run as ``python -m benchmarks.layers --mongo URI --redis URL``: gevent patches first, as in a worker.
 """
@@ -67,15 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     service = create_app()
     logging.getLogger().handlers.clear()  # start-up lines only; requests log nothing on these paths
     from travel_agent.web.middleware import RequestScopeMiddleware
+    from travel_agent.web.probes import ProbeMiddleware
 
-    scope = service.wsgi_app
-    assert isinstance(scope, RequestScopeMiddleware), "the request-scope middleware is the outermost layer"
+    outer = service.wsgi_app
+    assert isinstance(outer, ProbeMiddleware), "the probe layer is the outermost layer"
+    scope = outer.app
+    assert isinstance(scope, RequestScopeMiddleware), "the request-scope middleware is inside the probe layer"
+    service.extensions["travel_agent"].health.cache_seconds = 3600  # every /health here a cached one
     # The same middleware without its metrics recorder, around the same Flask app: what the metrics cost.
     unmetered = RequestScopeMiddleware(scope.app, scope.request_timeout, scope.chat_timeout, scope.inflight)
     layers: dict[str, WSGI] = {"floor app": floor.wsgi_app, "service: Flask app": scope.app,
-                               "+ request-scope middleware": unmetered, "+ metrics (all)": scope}
+                               "+ request-scope middleware": unmetered, "+ metrics": scope,
+                               "the service as served (probe layer)": outer}
     result = {path: {name: cpu_us_per_request(app, path, args.calls, args.repeats) for name, app in layers.items()}
-              for path in ("/health/live", "/health")}
+              for path in ("/health/live", "/health/ready", "/health")}
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

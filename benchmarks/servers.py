@@ -1,5 +1,5 @@
-"""What a benchmark starts on the harness's Stack: the service or the floor app, under the same
-gunicorn.conf.py with its access log on, against SecantusDB and redis-server."""
+"""What a benchmark starts on the harness's Stack: the service under production's gunicorn.conf.py (access log
+on), against SecantusDB and redis-server, and the floor app under plain gunicorn gevent workers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from harness import GunicornServer, MongoServer, RedisServer
 from harness.stack import Stack
 
 FLOOR_APP = "benchmarks.floor_app:app"
-# Settings both gunicorns share: production's gunicorn.conf.py with its access log on; only the app differs.
+FLOOR_CONFIG = "benchmarks/floor_gunicorn_conf.py"
+# The service as production runs it: its gunicorn.conf.py, access log on, text lines.
 BASE_ENV = {"LOG_LEVEL": "info", "LOG_FORMAT": "text"}
+
+
+class PlainGunicorn(GunicornServer):
+    """``gunicorn -k gevent -w N`` (benchmarks/floor_gunicorn_conf.py): no access log, gunicorn's own classes."""
+
+    def command(self) -> list[str]:
+        return [*super().command()[:3], "-c", FLOOR_CONFIG, self.app]
 
 
 class BenchStack(Stack):
@@ -26,7 +34,14 @@ class BenchStack(Stack):
                              env={**BASE_ENV, **(env or {})})
 
     def floor(self, *, workers: int = 1) -> GunicornServer:
-        """The bare Flask app under the same gunicorn.conf.py."""
+        """The bare Flask app under plain gunicorn gevent workers."""
+        server = PlainGunicorn(self._mktemp("floor"), workers=workers, app=FLOOR_APP)
+        self._pool._adopt(server)  # closed with the stack's other servers
+        server.start()
+        return server
+
+    def floor_as_service(self, *, workers: int = 1) -> GunicornServer:
+        """The bare Flask app under the service's gunicorn.conf.py: what the worker and logger classes cost."""
         return self.gunicorn(app=FLOOR_APP, workers=workers, env=BASE_ENV)
 
 

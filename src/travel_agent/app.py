@@ -25,6 +25,7 @@ from travel_agent.observability.metrics_view import install_metrics
 from travel_agent.services import EXTENSION_KEY, Services, build_services
 from travel_agent.web.auth import require_api_keys
 from travel_agent.web.middleware import RequestScopeMiddleware
+from travel_agent.web.probes import ProbeMiddleware
 from travel_agent.web.rate_limit import limit_rates
 from travel_agent.web.request_bodies import guard_request_bodies
 
@@ -50,11 +51,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     guard_request_bodies(app, settings.body_read_timeout_seconds, settings.max_body_bytes)
     recorder = install_metrics(app, svc)
     install_console(app, svc, recorder)  # GET /console, only with CONSOLE_TOKEN set
-    # Outermost, so that it owns every request from arrival to the server closing the body, and counts the
-    # answers it gives itself (a shed 503, a backstop 504) in the metrics.
+    # Outermost but for the probes below, so that it owns every request from arrival to the server closing the
+    # body, and counts the answers it gives itself (a shed 503, a backstop 504) in the metrics.
     app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds, svc.state.inflight,
         recorder)
+    # Outside even that: the health probes' common answers, without Flask (web/probes.py).
+    app.wsgi_app = ProbeMiddleware(app.wsgi_app, svc, recorder)  # type: ignore[method-assign]
     return app
 
 

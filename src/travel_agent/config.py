@@ -153,6 +153,11 @@ class Settings:
     # attacker would like to see, and a loopback address may still be a reverse proxy's upstream.
     console_token: str | None = dataclasses.field(default=None, repr=False)
     access_log_skip_paths: str = ""  # comma-separated path prefixes left out of the access log
+    # /health/live and /health/ready in the access log too. Off: orchestrators and load balancers call them
+    # every few seconds per instance, which buries the requests worth reading and costs each probe about as
+    # much as the rest of its answer (docs/PERFORMANCE.md, section 1); their counts and latencies are in
+    # /metrics either way. /health, which monitors and people call, is logged regardless.
+    access_log_probes: bool = False
     sentry_dsn: str | None = None
     sentry_environment: str = "production"
 
@@ -199,7 +204,8 @@ class Settings:
                 values[field.name] = _parse(env, name, default, str.lower, lambda v, a=allowed: v in a,
                                             "one of " + ", ".join(allowed), errors)
             elif isinstance(default, bool):
-                raise TypeError("boolean settings need a parser")  # none yet; keeps the table honest
+                values[field.name] = _parse(env, name, default, _boolean, lambda v: True,
+                                            "true or false (also 1/0, yes/no, on/off)", errors)
             elif isinstance(default, int):
                 low = field.metadata.get("minimum", _MINIMUM.get(field.name, 1))
                 values[field.name] = _parse(env, name, default, int, lambda v, low=low: v >= low,
@@ -249,6 +255,15 @@ _MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, 
 _SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
 _RATE = re.compile(r"^(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?$", re.IGNORECASE)
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def _boolean(raw: str) -> bool:
+    word = raw.lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
 
 def split_list(raw: str | None) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import cli, profiling, wrk
+from benchmarks import cli, health_bench, profiling, wrk
 from harness import REPO_ROOT
 from harness.stack import Stack
 
@@ -34,12 +34,12 @@ def test_health_benchmark_writes_a_sane_result(tmp_path: Path) -> None:
                      "--out", str(tmp_path)]) == 0
     data = _result(tmp_path, "health")
     assert data["machine"]["nproc"] >= 1 and data["machine"]["date"]
-    assert {r["path"] for r in data["runs"]} == {"/health/live", "/health"}
+    assert {r["path"] for r in data["runs"]} == {"/health/live", "/health/ready", "/health"}
     for run in data["runs"]:
-        for side in ("floor", "service"):
+        for side in ("floor", *health_bench.VARIANTS):
             assert run[side]["requests"] > 0 and run[side]["non_2xx"] == 0, run
-        assert run["ratio"] > 0
-    assert set(data["summary"]) == {"/health/live", "/health"}
+        assert all(ratio > 0 for ratio in run["ratio"].values())
+    assert set(data["summary"]) == {"/health/live", "/health/ready", "/health"}
 
 
 def test_wrk_report_is_parsed() -> None:
@@ -95,5 +95,5 @@ def test_layers_measure_every_layer(tmp_path: Path) -> None:
                               "--calls", "20", "--repeats", "1"], capture_output=True, text=True, cwd=REPO_ROOT,
                              timeout=120, check=True)
     layers = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(layers) == {"/health/live", "/health"}
-    assert len(layers["/health/live"]) == 4 and all(us > 0 for us in layers["/health/live"].values())
+    assert set(layers) == {"/health/live", "/health/ready", "/health"}
+    assert len(layers["/health/live"]) == 5 and all(us > 0 for us in layers["/health/live"].values())

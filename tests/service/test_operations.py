@@ -57,8 +57,9 @@ def scrape(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]
 def test_two_workers_forty_requests_one_scrape(make_mongo: Callable[..., Any], make_redis: Callable[..., Any],
                                                make_gunicorn: Callable[..., Any],
                                                wait_until: Callable[..., Any]) -> None:
+    # The probes' access lines say which worker served each (they are left out of the log by default).
     service = make_gunicorn(mongo_uri=make_mongo().uri, redis_url=make_redis().url, workers=2,
-                            env=FAST | {"LOG_FORMAT": "json"})
+                            env=FAST | {"LOG_FORMAT": "json", "ACCESS_LOG_PROBES": "true"})
 
     def every_worker_serves() -> bool:
         with ThreadPoolExecutor(4) as pool:

@@ -84,6 +84,14 @@ class HealthMonitor:
         self._cached_at = 0.0
         self._refresh_done: threading.Event | None = None
 
+    def fresh(self) -> Report | None:
+        """The cached result while it is fresh, else None; never checks, never waits (for callers that have a
+        slower path which does)."""
+        cached = self._cached
+        if cached is not None and time.monotonic() - self._cached_at < self.cache_seconds:
+            return cached
+        return None
+
     def report(self) -> Report:
         with self._lock:
             if self._cached is not None and time.monotonic() - self._cached_at < self.cache_seconds:

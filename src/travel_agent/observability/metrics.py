@@ -197,8 +197,9 @@ class MongoPoolMetrics(monitoring.ConnectionPoolListener):
 # -- HTTP ---------------------------------------------------------------------------------------------------
 
 class RequestMetrics:
-    """The per-request series, recorded by the request-scope middleware (the outermost WSGI layer), so they
-    also count answers made outside Flask: a shed 503, a backstop 504.
+    """The per-request series, recorded by the request-scope middleware, so they also count answers made outside
+    Flask (a shed 503, a backstop 504), and by the probe layer outside it (web/probes.py) for the probes it
+    answers itself.
 
     Not a middleware of its own: a second WSGI layer would add a second set of wrappers and closures to every
     request (docs/PERFORMANCE.md, section 1). The route label is the URL rule

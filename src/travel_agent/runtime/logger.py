@@ -1,5 +1,5 @@
 """gunicorn's logger (``logger_class`` in gunicorn.conf.py): JSON lines when LOG_FORMAT=json, and an access
-log that can leave health probes out.
+log that leaves the orchestrator's probes out unless ACCESS_LOG_PROBES is on.
 
 Loaded by the master, so it imports only gunicorn and standard-library modules of ours. With LOG_FORMAT=json
 gunicorn's own lines (start, workers, signals) use the app's JSON formatter, so every line on stdout and
@@ -10,6 +10,7 @@ stderr has the same keys, and each access line carries method, path, status, dur
 from __future__ import annotations
 
 import datetime
+import logging
 import sys
 import threading
 from types import TracebackType
@@ -20,6 +21,12 @@ from gunicorn import glogging
 from travel_agent.config import Settings
 from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFilter
 
+# gunicorn.conf.py's access_log_format: method, path, status, bytes, duration and request id. Written by
+# ``_text_line`` without gunicorn's generic formatting, which builds a dictionary of every request header,
+# response header and environ variable for each line (docs/PERFORMANCE.md, section 1).
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# What orchestrators and load balancers poll (ACCESS_LOG_PROBES).
+PROBE_PATHS = frozenset({"/health/live", "/health/ready"})
 
 def _header(headers: Any, name: str) -> str | None:
     for key, value in headers or ():
@@ -34,6 +41,9 @@ class GunicornLogger(glogging.Logger):
         settings = Settings.from_env()  # gunicorn.conf.py already validated it: a bad value never gets here
         self.json_lines = settings.log_format == "json"
         self.skip_paths = settings.access_log_skip_list
+        self.quiet_paths = frozenset() if settings.access_log_probes else PROBE_PATHS
+        # Another format (set on the command line, say) goes through gunicorn's own formatting.
+        self.own_text_format = not self.json_lines and cfg.access_log_format == ACCESS_LOG_FORMAT
         if self.json_lines:
             formatter = JsonFormatter()
             for handler in [*self.error_log.handlers, *self.access_log.handlers]:
@@ -55,7 +65,19 @@ class GunicornLogger(glogging.Logger):
         return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in self.skip_paths)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
-        if not self.access_log_enabled or self._skipped(environ.get("PATH_INFO", "")):
+        path = environ.get("PATH_INFO", "")
+        if path in self.quiet_paths or not self.access_log_enabled or (self.skip_paths and self._skipped(path)):
+            return
+        if self.own_text_format:
+            log = self.access_log
+            try:
+                if log.isEnabledFor(logging.INFO):
+                    # Logger.info() without its findCaller() stack walk: an access line has no source location
+                    # worth the cost (about a fifth of a logged line's).
+                    log.handle(log.makeRecord(log.name, logging.INFO, "", 0, _text_line(resp, environ, request_time),
+                                              None, None))
+            except Exception:  # noqa: BLE001  (as gunicorn's own access(): a log line must not fail the request)
+                self.error_log.exception("could not write an access log line")
             return
         if not self.json_lines:
             super().access(resp, req, environ, request_time)
@@ -76,3 +98,21 @@ class GunicornLogger(glogging.Logger):
         except Exception:  # noqa: BLE001  (as gunicorn's own access(): a log line must not fail the request)
             self.error_log.exception("could not write an access log line")
 
+
+
+def _text_line(resp: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> str:
+    """ACCESS_LOG_FORMAT as gunicorn formats it, its escaping of double quotes included. logging does not
+    %-format a message given without arguments, so a "%" in the path is written as is."""
+    status = resp.status
+    if isinstance(status, str):
+        status = status.split(None, 1)[0]
+    sent = getattr(resp, "sent", None)
+    request_line = _escaped(f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}")
+    millis = request_time.seconds * 1000 + int(request_time.microseconds / 1000)
+    request_id = _escaped(_header(resp.headers, "x-request-id") or "-")
+    return (f'{_escaped(environ.get("REMOTE_ADDR", "-"))} "{request_line}" {status} '
+            f'{"-" if sent is None else sent} {millis}ms rid={request_id}')
+
+
+def _escaped(value: str) -> str:
+    return value.replace('"', '\\"')
