@@ -12,7 +12,8 @@ import io
 import logging
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from travel_agent.errors import error_response
 from travel_agent.web.inflight import timers_can_interrupt
@@ -42,7 +43,12 @@ def _read_chunked(limit: int) -> None:
     limit tells the two apart. The body read is handed on as a plain stream of known length, so Flask's own
     parsing sees exactly what was sent.
     """
-    data = request.environ["wsgi.input"].read(limit + 1)
+    try:
+        data = request.environ["wsgi.input"].read(limit + 1)
+    except (OSError, ValueError, ParseException):
+        # gunicorn's chunked reader raises its own parse errors (a bad chunk size, a missing terminator) and
+        # NoMoreData when the client closes mid-body: the client's framing, answered 400 as Werkzeug does.
+        raise BadRequest("The chunked request body is malformed or was cut short.") from None
     if len(data) > limit:
         raise RequestEntityTooLarge()
     request.environ["wsgi.input"] = io.BytesIO(data)
