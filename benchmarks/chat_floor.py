@@ -3,10 +3,11 @@ greenlets of one gevent process (as a worker runs them), with the service's own 
 
 Run as ``python -m benchmarks.chat_floor --mongo URI --redis URL --concurrency N --duration S``; prints one
 JSON line. Per turn, exactly what ChatService.begin and .finish send (see travel_agent.chat): reserve two
-positions (findAndModify, upserting a new session), insert the question, list the positions of the context
-(find), read the cached context (GET; the messages it lacks from MongoDB), cache it (SET), check the session
-still exists (find), insert the answer, cache again (SET), check the session again (find). The answer text
-is the offline agent's, computed once beforehand: composing it is the service's work, not the storage's.
+positions (findAndModify, upserting a new session), insert the question, one aggregation listing the positions
+of the context and checking the session still exists, read the cached context (GET, unless the list is empty;
+the messages it lacks from MongoDB), insert the answer, cache the context (SET), check the session again
+(find). The answer text is the offline agent's, computed once beforehand: composing it is the service's work,
+not the storage's.
 """
 
 from gevent import monkey
@@ -80,20 +81,25 @@ class Floor:
         question = {"_id": secrets.token_urlsafe(16), "session_id": session_id, "seq": seq, "role": "user",
                     "content": MESSAGES[index], "created_at": now()}
         self.messages.insert_one(question)
-        # Which messages: from MongoDB; their text from Redis when it has them, else from MongoDB.
-        listed = [(d["seq"], d["_id"]) for d in reversed(list(
-            self.messages.find({"session_id": session_id, "seq": {"$lt": seq}}, projection={"_id": 1, "seq": 1})
-            .sort("seq", DESCENDING).limit(self.limit)))]
-        raw = self.redis.get(f"chat:context:{session_id}")
-        cached = {m["id"]: m for m in json.loads(raw)["messages"]} if raw is not None else {}
-        found = {id_: cached[id_] for s, id_ in listed if id_ in cached and cached[id_]["seq"] == s}
-        missing = [id_ for _s, id_ in listed if id_ not in found]
-        if missing:
-            found |= {d["_id"]: _encode(d) for d in self.messages.find({"session_id": session_id,
-                                                                         "_id": {"$in": missing}})}
-        history = [found[id_] for _s, id_ in listed if id_ in found]
-        self._cache(session_id, [*history, _encode(question)])
-        self._confirm(session_id)
+        # One command: which messages make up the context, and whether the session still exists.
+        docs = list(self.messages.aggregate([
+            {"$match": {"session_id": session_id, "seq": {"$lt": seq}}}, {"$sort": {"seq": DESCENDING}},
+            {"$limit": self.limit}, {"$project": {"_id": 1, "seq": 1}},
+            {"$unionWith": {"coll": "chat_sessions", "pipeline": [{"$match": {"_id": session_id}},
+                                                                  {"$project": {"_id": 1}}]}}]))
+        if not any("seq" not in d for d in docs):
+            raise RuntimeError("session deleted")
+        listed = [(d["seq"], d["_id"]) for d in reversed(docs) if "seq" in d]
+        history: list[dict[str, Any]] = []
+        if listed:  # their text from Redis when it has them, else from MongoDB
+            raw = self.redis.get(f"chat:context:{session_id}")
+            cached = {m["id"]: m for m in json.loads(raw)["messages"]} if raw is not None else {}
+            found = {id_: cached[id_] for s, id_ in listed if id_ in cached and cached[id_]["seq"] == s}
+            missing = [id_ for _s, id_ in listed if id_ not in found]
+            if missing:
+                found |= {d["_id"]: _encode(d) for d in self.messages.find({"session_id": session_id,
+                                                                             "_id": {"$in": missing}})}
+            history = [found[id_] for _s, id_ in listed if id_ in found]
         answer = {"_id": secrets.token_urlsafe(16), "session_id": session_id, "seq": seq + 1, "role": "assistant",
                   "content": self.answers[index], "created_at": now(), "reply_to": question["_id"]}
         self.messages.insert_one(answer)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import threading
 from collections import Counter
@@ -147,13 +148,12 @@ def measure(app: Flask) -> dict[str, RoundTrips]:
     """The round trips of each chat operation, each warm. ``app``: built after ``register_mongo_listener`` and
     passed through ``count_redis_of``; the offline agent (no model upstream to count)."""
     client = app.test_client()
-    keys = iter(range(1_000_000))
 
     def send(session_id: str | None = None, keyed: bool = False) -> dict[str, Any]:
         body = {"message": "Three days in Lisbon in May, what should we see?"}
         if session_id:
             body["session_id"] = session_id
-        headers = {"Idempotency-Key": f"round-trips-{next(keys)}"} if keyed else {}
+        headers = {"Idempotency-Key": secrets.token_hex(16)} if keyed else {}
         return _ok(client.post(SEND, json=body, headers=headers))
 
     def stream(session_id: str) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from tests.support.chat import API_KEY, SEND, STREAM, assert_envelope, parse_sse, session_path
+from tests.support.chat import API_KEY, SEND, STREAM, parse_sse, session_path
 
+from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow

@@ -122,11 +122,14 @@ class IdempotencyStore:
         """Renew the lease in the background until the returned keeper is stopped (use it as a context)."""
         return LeaseKeeper(self, key, attempt)
 
-    def complete(self, key: str, response: dict[str, Any]) -> None:
-        """Record the answer, unless the session was deleted meanwhile (the record is a tombstone)."""
+    def complete(self, key: str, response: dict[str, Any]) -> bool:
+        """Record the answer, unless the session was deleted meanwhile (the record is a tombstone); whether it
+        was recorded. True also says the session's removal, if any, comes after this write: a delete
+        tombstones the records of its session's turns before it removes the session (``forget_session``)."""
         with self.mongo.call() as db:
-            db[IDEMPOTENCY].update_one({"_id": key, "state": {"$ne": GONE}},
-                                       {"$set": {"state": DONE, "response": response}})
+            result = db[IDEMPOTENCY].update_one({"_id": key, "state": {"$ne": GONE}},
+                                                {"$set": {"state": DONE, "response": response}})
+        return result.matched_count == 1
 
     def forget(self, key: str) -> None:
         """The turn found its session deleted: a retry with this key answers 404 too."""
@@ -138,12 +141,6 @@ class IdempotencyStore:
         with self.mongo.call() as db:
             db[IDEMPOTENCY].update_many({"plan.session_id": session_id},
                                         {"$set": {"state": GONE}, "$unset": _DROPPED})
-
-    def forgotten(self, key: str) -> bool:
-        """Whether the record was tombstoned (or is gone): its session was deleted."""
-        with self.mongo.call() as db:
-            record = db[IDEMPOTENCY].find_one({"_id": key}, projection={"state": 1})
-        return record is None or record["state"] == GONE
 
     def release(self, key: str) -> None:
         """The attempt failed: let a retry take over now instead of after the lease."""
@@ -178,6 +175,11 @@ class LeaseKeeper:
                     return  # taken over, or already answered
             except TravelAgentError as exc:
                 log.warning("could not renew the lease of an Idempotency-Key (%s)", type(exc).__name__)
+
+
+def is_forgotten(state: str | None) -> bool:
+    """A record tombstoned (state "gone") or no longer there: its session was deleted."""
+    return state is None or state == GONE
 
 
 def _expired(record: dict[str, Any], moment: datetime) -> bool:

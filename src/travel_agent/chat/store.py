@@ -5,8 +5,9 @@ answer), so a reply sits right after its question even when turns overlap. A mes
 else has to be updated with it, so no failed second write can leave a stored message uncounted (the context
 cache relies on that, see ``context_cache``).
 
-Deleting a session races the turns running on it; ``confirm`` after each insert and the order of ``delete``
-make sure nothing of a deleted session stays behind (see ``confirm``).
+Deleting a session races the turns running on it; a read of the session after each insert and the order of
+``delete`` make sure nothing of a deleted session stays behind (see ``confirm``). For the question that read
+travels in the same command as the context's (``context``), so it costs no round trip of its own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from travel_agent.agent.interface import Turn
 from travel_agent.backends.mongo import MongoGateway
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
-from travel_agent.chat.indexes import MESSAGES, SESSIONS
+from travel_agent.chat.indexes import IDEMPOTENCY, MESSAGES, SESSIONS
 
 log = logging.getLogger("travel_agent.chat.store")
 
@@ -80,6 +81,16 @@ class StoredSession:
     next_before: int | None = None
 
 
+@dataclass(frozen=True)
+class Context:
+    """What one read right after a turn's question was stored tells (``ChatStore.context``)."""
+
+    positions: list[tuple[int, str]]  # (position, id) of the newest messages before the question, oldest first
+    messages: list[Message] | None  # the same messages whole, when asked for
+    session_exists: bool
+    key_state: str | None  # the state of the Idempotency-Key's record, when asked for (None: no record)
+
+
 class ChatStore:
     def __init__(self, mongo: MongoGateway) -> None:
         self.mongo = mongo
@@ -123,12 +134,39 @@ class ChatStore:
             db[MESSAGES].delete_one({"_id": message.id, "session_id": message.session_id})
         raise SessionNotFound()
 
-    def positions(self, session_id: str, limit: int, *, before_seq: int) -> list[tuple[int, str]]:
-        """(position, id) of the session's last ``limit`` messages before position ``before_seq``, oldest first."""
+    def context(self, session_id: str, limit: int, *, before_seq: int, whole: bool,
+                key: str | None = None) -> Context:
+        """In ONE command (an aggregation with ``$unionWith``): the session's newest ``limit`` messages before
+        position ``before_seq`` (only their positions and ids unless ``whole``), whether the session still
+        exists, and, given ``key``, the state of that Idempotency-Key's record.
+
+        Issued after the question's insert, its session read is that insert's ``confirm`` (the sub-reads run
+        after the command starts, so after the insert was acknowledged) and its record read is the tombstone
+        check of a keyed new session (``ChatService.begin``).
+        """
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"session_id": session_id, "seq": {"$lt": before_seq}}},
+            {"$sort": {"seq": DESCENDING}}, {"$limit": limit}]
+        if not whole:
+            pipeline.append({"$project": {"_id": 1, "seq": 1}})
+        # Told apart below by their fields: a message has "seq", the record "state", the session neither.
+        pipeline.append({"$unionWith": {"coll": SESSIONS, "pipeline": [{"$match": {"_id": session_id}},
+                                                                       {"$project": {"_id": 1}}]}})
+        if key is not None:
+            pipeline.append({"$unionWith": {"coll": IDEMPOTENCY, "pipeline": [{"$match": {"_id": key}},
+                                                                              {"$project": {"state": 1}}]}})
         with self.mongo.call() as db:
-            docs = list(db[MESSAGES].find({"session_id": session_id, "seq": {"$lt": before_seq}},
-                                          projection={"_id": 1, "seq": 1}).sort("seq", DESCENDING).limit(limit))
-        return [(int(doc["seq"]), doc["_id"]) for doc in reversed(docs)]
+            docs = list(db[MESSAGES].aggregate(pipeline))
+        found = [doc for doc in docs if "seq" in doc][::-1]
+        session_exists = any("seq" not in doc and "state" not in doc for doc in docs)
+        key_state = next((doc["state"] for doc in docs if "state" in doc), None)
+        return Context([(int(doc["seq"]), doc["_id"]) for doc in found],
+                       [Message.from_doc(doc) for doc in found] if whole else None, session_exists, key_state)
+
+    def discard(self, message: Message) -> None:
+        """Remove a message whose session was found deleted after its insert (see ``confirm``)."""
+        with self.mongo.call() as db:
+            db[MESSAGES].delete_one({"_id": message.id, "session_id": message.session_id})
 
     def find(self, session_id: str, ids: Iterable[str]) -> dict[str, Message]:
         with self.mongo.call() as db:
@@ -155,11 +193,16 @@ class ChatStore:
         if before is not None:
             # Snapped to a turn boundary: a position between a question and its answer would split them.
             query["seq"] = {"$lt": before if before % 2 else before - 1}
+        # One command: the session (its created_at, and whether it exists at all), then the page's messages.
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"_id": session_id}}, {"$project": {"created_at": 1}},
+            {"$unionWith": {"coll": MESSAGES, "pipeline": [{"$match": query}, {"$sort": {"seq": DESCENDING}},
+                                                           {"$limit": limit + 1}]}}]
         with self.mongo.call() as db:
-            session = db[SESSIONS].find_one({"_id": session_id}, projection={"created_at": 1})
-            if session is None:
-                raise SessionNotFound()
-            docs = list(db[MESSAGES].find(query).sort("seq", DESCENDING).limit(limit + 1))
+            found = list(db[SESSIONS].aggregate(pipeline))
+        if not found or "seq" in found[0]:
+            raise SessionNotFound()  # only messages: orphans of a delete that is still removing them
+        session, docs = found[0], found[1:]
         page = [Message.from_doc(doc) for doc in docs[:limit]]
         more = len(docs) > limit
         if more and page[-1].role == "assistant":
