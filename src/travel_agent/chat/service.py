@@ -38,15 +38,16 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
-from travel_agent.agent.budget import RESERVE_SECONDS
-from travel_agent.agent.interface import Agent
+from travel_agent.agent.budget import RESERVE_SECONDS, time_left
+from travel_agent.agent.errors import AgentError
+from travel_agent.agent.interface import Agent, Turn
 from travel_agent.chat.context_cache import ContextCache
 from travel_agent.chat.errors import IdempotencyKeyInFlight, SessionNotFound
 from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint, is_forgotten
 from travel_agent.chat.indexes import Indexes
 from travel_agent.chat.pump import ReplyPump
 from travel_agent.chat.store import ChatStore, Context, Message, StoredSession, now
-from travel_agent.errors import DependencyUnavailable, TravelAgentError
+from travel_agent.errors import BudgetExceeded, DependencyUnavailable, TravelAgentError
 from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.chat")
@@ -173,12 +174,30 @@ class ChatService:
         if turn.answer is not None:
             return _answer_of(turn.answer), False
         history = [m.turn() for m in turn.history]
-        pump = ReplyPump(lambda: [self.agent.reply(history, turn.question.content)], self.heartbeat_seconds)
         try:
-            return self.finish(turn, pump.text(), key)
+            return self.finish(turn, self._reply(history, turn.question.content), key)
         except TravelAgentError as exc:
             exc.context["session_id"] = plan.session_id  # the question is stored there, unanswered
             raise
+
+    def _reply(self, history: list[Turn], question: str) -> str:
+        """The agent's whole reply within the budget: beside the request (``ReplyPump``) for an agent that
+        waits on anything, so the request keeps its deadline; in this greenlet for one whose ``reply`` only
+        computes (``replies_without_waiting``), as nothing could preempt that beside the request either (gevent
+        switches only when a greenlet waits), and the pump's greenlet and queue would be pure cost."""
+        if not getattr(self.agent, "replies_without_waiting", False):
+            pump = ReplyPump(lambda: [self.agent.reply(history, question)], self.heartbeat_seconds)
+            return pump.text()
+        left = time_left()
+        if left is not None and left <= 0:
+            raise BudgetExceeded()
+        try:
+            return self.agent.reply(history, question)
+        except TravelAgentError:
+            raise
+        except Exception as exc:  # as ReplyPump does: a provider's bug ends the turn with an agent error
+            log.error("the agent failed unexpectedly", exc_info=exc)
+            raise AgentError() from exc
 
     # -- the steps, shared with streaming -----------------------------------------------------------------
 
