@@ -94,13 +94,16 @@ class Context:
 class ChatStore:
     def __init__(self, mongo: MongoGateway) -> None:
         self.mongo = mongo
+        # Made once: PyMongo builds a new Collection (options resolved, codecs copied) on every db[name], and
+        # each call runs within ``mongo.call()`` (breaker, timeout) whichever object it goes through.
+        self.sessions, self.messages = mongo.db[SESSIONS], mongo.db[MESSAGES]
 
     def reserve_turn(self, session_id: str, *, create: bool) -> int:
         """Two positions for a question and its answer; returns the question's. ``create`` starts the session
         (only ever with an id the server made). SessionNotFound if it does not exist."""
         moment = now()
-        with self.mongo.call() as db:
-            session = db[SESSIONS].find_one_and_update(
+        with self.mongo.call():
+            session = self.sessions.find_one_and_update(
                 {"_id": session_id},
                 {"$inc": {"seq": 2}, "$set": {"updated_at": moment},
                  "$setOnInsert": {"created_at": moment}},
@@ -111,9 +114,9 @@ class ChatStore:
 
     def insert(self, message: Message) -> None:
         """Store a message at its reserved position; follow with ``confirm``."""
-        with self.mongo.call() as db:
+        with self.mongo.call():
             try:
-                db[MESSAGES].insert_one(message.to_doc())
+                self.messages.insert_one(message.to_doc())
             except DuplicateKeyError as exc:
                 if (exc.details or {}).get("keyPattern") != {"session_id": 1, "seq": 1}:
                     raise
@@ -128,10 +131,10 @@ class ChatStore:
         session's removal, so the insert did too, and the removal of the messages that follows takes it. If it
         does not, the delete's removal of messages may have run before the insert: this turn removes its own.
         """
-        with self.mongo.call() as db:
-            if db[SESSIONS].find_one({"_id": message.session_id}, projection={"_id": 1}) is not None:
+        with self.mongo.call():
+            if self.sessions.find_one({"_id": message.session_id}, projection={"_id": 1}) is not None:
                 return
-            db[MESSAGES].delete_one({"_id": message.id, "session_id": message.session_id})
+            self.messages.delete_one({"_id": message.id, "session_id": message.session_id})
         raise SessionNotFound()
 
     def context(self, session_id: str, limit: int, *, before_seq: int, whole: bool,
@@ -155,8 +158,8 @@ class ChatStore:
         if key is not None:
             pipeline.append({"$unionWith": {"coll": IDEMPOTENCY, "pipeline": [{"$match": {"_id": key}},
                                                                               {"$project": {"state": 1}}]}})
-        with self.mongo.call() as db:
-            docs = list(db[MESSAGES].aggregate(pipeline))
+        with self.mongo.call():
+            docs = list(self.messages.aggregate(pipeline))
         found = [doc for doc in docs if "seq" in doc][::-1]
         session_exists = any("seq" not in doc and "state" not in doc for doc in docs)
         key_state = next((doc["state"] for doc in docs if "state" in doc), None)
@@ -165,12 +168,12 @@ class ChatStore:
 
     def discard(self, message: Message) -> None:
         """Remove a message whose session was found deleted after its insert (see ``confirm``)."""
-        with self.mongo.call() as db:
-            db[MESSAGES].delete_one({"_id": message.id, "session_id": message.session_id})
+        with self.mongo.call():
+            self.messages.delete_one({"_id": message.id, "session_id": message.session_id})
 
     def find(self, session_id: str, ids: Iterable[str]) -> dict[str, Message]:
-        with self.mongo.call() as db:
-            docs = list(db[MESSAGES].find({"session_id": session_id, "_id": {"$in": list(ids)}}))
+        with self.mongo.call():
+            docs = list(self.messages.find({"session_id": session_id, "_id": {"$in": list(ids)}}))
         return {doc["_id"]: Message.from_doc(doc) for doc in docs}
 
     def recent(self, session_id: str, limit: int, *, before_seq: int | None = None) -> list[Message]:
@@ -178,8 +181,8 @@ class ChatStore:
         query: dict[str, Any] = {"session_id": session_id}
         if before_seq is not None:
             query["seq"] = {"$lt": before_seq}
-        with self.mongo.call() as db:
-            docs = list(db[MESSAGES].find(query).sort("seq", DESCENDING).limit(limit))
+        with self.mongo.call():
+            docs = list(self.messages.find(query).sort("seq", DESCENDING).limit(limit))
         return [Message.from_doc(doc) for doc in reversed(docs)]
 
     def load(self, session_id: str, limit: int, before: int | None = None) -> StoredSession:
@@ -198,8 +201,8 @@ class ChatStore:
             {"$match": {"_id": session_id}}, {"$project": {"created_at": 1}},
             {"$unionWith": {"coll": MESSAGES, "pipeline": [{"$match": query}, {"$sort": {"seq": DESCENDING}},
                                                            {"$limit": limit + 1}]}}]
-        with self.mongo.call() as db:
-            found = list(db[SESSIONS].aggregate(pipeline))
+        with self.mongo.call():
+            found = list(self.sessions.aggregate(pipeline))
         if not found or "seq" in found[0]:
             raise SessionNotFound()  # only messages: orphans of a delete that is still removing them
         session, docs = found[0], found[1:]
@@ -213,8 +216,8 @@ class ChatStore:
         """The session, then its messages (the order ``confirm`` relies on). The messages are removed even when
         the session is already gone, so repeating a delete that failed half-way finishes it; SessionNotFound
         then still tells the caller there was no session."""
-        with self.mongo.call() as db:
-            found = db[SESSIONS].delete_one({"_id": session_id}).deleted_count == 1
-            db[MESSAGES].delete_many({"session_id": session_id})
+        with self.mongo.call():
+            found = self.sessions.delete_one({"_id": session_id}).deleted_count == 1
+            self.messages.delete_many({"session_id": session_id})
         if not found:
             raise SessionNotFound()
