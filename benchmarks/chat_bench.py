@@ -151,11 +151,12 @@ def check_operations(stack: BenchStack, mongo: MongoServer, redis: RedisServer, 
 
 
 def _same(service: dict[str, float], floor: dict[str, float]) -> bool:
-    """Equal per turn; "command" in whole numbers, as it also counts each side's driver upkeep (a fraction)."""
-    def whole(counts: dict[str, float]) -> dict[str, float]:
-        return {k: round(v) if k == "mongo.command" else v for k, v in counts.items()}
-
-    return whole(service) == whole(floor)
+    """Equal per turn; "command" within half a command, as it also counts each side's driver upkeep (the floor's
+    fresh process adds its handshakes, index check and session cleanup: a few tenths per turn)."""
+    if abs(service.get("mongo.command", 0) - floor.get("mongo.command", 0)) >= 0.5:
+        return False
+    return {k: v for k, v in service.items() if k != "mongo.command"} == \
+        {k: v for k, v in floor.items() if k != "mongo.command"}
 
 
 def run(options: ChatOptions) -> dict[str, Any]:
