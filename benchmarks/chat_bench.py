@@ -112,9 +112,10 @@ def run_service(stack: BenchStack, port: int, pid: int, connections: int, durati
 
 
 def operation_counts(mongo: MongoServer, redis: RedisServer) -> dict[str, int]:
-    """MongoDB's opcounters and Redis's per-command call counts, server side."""
+    """MongoDB's opcounters and Redis's per-command call counts, server side. MongoDB counts an aggregation
+    under "command", with every other command (the drivers' handshakes and monitoring, this serverStatus)."""
     status = mongo.client().admin.command("serverStatus")
-    counts = {f"mongo.{k}": int(v) for k, v in status["opcounters"].items() if k != "command"}
+    counts = {f"mongo.{k}": int(v) for k, v in status["opcounters"].items()}
     for name, value in redis.client().info("commandstats").items():
         if name in ("cmdstat_get", "cmdstat_set", "cmdstat_del", "cmdstat_setex"):
             counts["redis." + name.removeprefix("cmdstat_")] = int(value["calls"])
@@ -146,7 +147,16 @@ def check_operations(stack: BenchStack, mongo: MongoServer, redis: RedisServer, 
                    capture_output=True, cwd=REPO_ROOT, timeout=120)
     after = operation_counts(mongo, redis)
     service, floor = per_turn(before, middle, turns), per_turn(middle, after, turns)
-    return {"service_per_turn": service, "floor_per_turn": floor, "same": service == floor}
+    return {"service_per_turn": service, "floor_per_turn": floor, "same": _same(service, floor)}
+
+
+def _same(service: dict[str, float], floor: dict[str, float]) -> bool:
+    """Equal per turn; "command" within half a command, as it also counts each side's driver upkeep (the floor's
+    fresh process adds its handshakes, index check and session cleanup: a few tenths per turn)."""
+    if abs(service.get("mongo.command", 0) - floor.get("mongo.command", 0)) >= 0.5:
+        return False
+    return {k: v for k, v in service.items() if k != "mongo.command"} == \
+        {k: v for k, v in floor.items() if k != "mongo.command"}
 
 
 def run(options: ChatOptions) -> dict[str, Any]:

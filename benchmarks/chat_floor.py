@@ -3,10 +3,11 @@ greenlets of one gevent process (as a worker runs them), with the service's own 
 
 Run as ``python -m benchmarks.chat_floor --mongo URI --redis URL --concurrency N --duration S``; prints one
 JSON line. Per turn, exactly what ChatService.begin and .finish send (see travel_agent.chat): reserve two
-positions (findAndModify, upserting a new session), insert the question, bump the version (findAndModify),
-read the cached context (GET; on a miss the last messages from MongoDB), cache it (SET), insert the answer,
-bump the version, cache again (SET). The answer text is the offline agent's, computed once beforehand:
-composing it is the service's work, not the storage's.
+positions (findAndModify, upserting a new session), insert the question, one aggregation listing the positions
+of the context and checking the session still exists, read the cached context (GET, unless the list is empty;
+the messages it lacks from MongoDB), insert the answer, cache the context (SET), check the session again
+(find). The answer text is the offline agent's, computed once beforehand: composing it is the service's work,
+not the storage's.
 """
 
 from gevent import monkey
@@ -56,51 +57,54 @@ class Floor:
     def __init__(self, settings: Settings, limit: int) -> None:
         client = create_client(settings)
         self.db = client[settings.mongodb_db]
+        self.sessions, self.messages = self.db["chat_sessions"], self.db["chat_messages"]
         self.redis = redis.Redis(connection_pool=create_pool(settings))
         self.limit = limit
         self.answers = answers()
-        self.db["chat_messages"].create_index([("session_id", ASCENDING), ("seq", ASCENDING)], name="session_seq",
-                                              unique=True)
+        self.messages.create_index([("session_id", ASCENDING), ("seq", ASCENDING)], name="session_seq", unique=True)
 
-    def _bump(self, session_id: str) -> int:
-        session = self.db["chat_sessions"].find_one_and_update(
-            {"_id": session_id}, {"$inc": {"version": 1}}, return_document=ReturnDocument.AFTER,
-            projection={"version": 1})
-        return int(session["version"])
+    def _cache(self, session_id: str, messages: list[dict[str, Any]]) -> None:
+        newest = sorted(messages, key=lambda m: m["seq"])[-(self.limit + 1):]
+        self.redis.set(f"chat:context:{session_id}", json.dumps({"messages": newest}), ex=TTL_SECONDS)
 
-    def _cache(self, session_id: str, version: int, messages: list[dict[str, Any]]) -> None:
-        entry = json.dumps({"version": version, "messages": [_encode(m) for m in messages[-self.limit:]]})
-        self.redis.set(f"chat:context:{session_id}", entry, ex=TTL_SECONDS)
+    def _confirm(self, session_id: str) -> None:
+        if self.sessions.find_one({"_id": session_id}, projection={"_id": 1}) is None:
+            raise RuntimeError("session deleted")
 
     def turn(self, session_id: str, new: bool, index: int) -> None:
         moment = now()
-        session = self.db["chat_sessions"].find_one_and_update(
+        session = self.sessions.find_one_and_update(
             {"_id": session_id},
-            {"$inc": {"seq": 2}, "$set": {"updated_at": moment}, "$setOnInsert": {"created_at": moment, "version": 0}},
+            {"$inc": {"seq": 2}, "$set": {"updated_at": moment}, "$setOnInsert": {"created_at": moment}},
             upsert=new, return_document=ReturnDocument.AFTER, projection={"seq": 1})
         seq = int(session["seq"]) - 1
         question = {"_id": secrets.token_urlsafe(16), "session_id": session_id, "seq": seq, "role": "user",
                     "content": MESSAGES[index], "created_at": now()}
-        self.db["chat_messages"].insert_one(question)
-        version = self._bump(session_id)
-        raw = self.redis.get(f"chat:context:{session_id}")
-        recent = None
-        if raw is not None:
-            entry = json.loads(raw)
-            if entry["version"] == version - 1:
-                recent = entry["messages"]
-        if recent is None:
-            docs = list(self.db["chat_messages"].find({"session_id": session_id}).sort("seq", DESCENDING)
-                        .limit(self.limit + 1))
-            recent = [_encode(d) for d in reversed(docs)]
-        context = [*[m for m in recent if m["id"] != question["_id"]], _encode(question)]
-        self._cache(session_id, version, context)
+        self.messages.insert_one(question)
+        # One command: which messages make up the context, and whether the session still exists.
+        docs = list(self.messages.aggregate([
+            {"$match": {"session_id": session_id, "seq": {"$lt": seq}}}, {"$sort": {"seq": DESCENDING}},
+            {"$limit": self.limit}, {"$project": {"_id": 1, "seq": 1}},
+            {"$unionWith": {"coll": "chat_sessions", "pipeline": [{"$match": {"_id": session_id}},
+                                                                  {"$project": {"_id": 1}}]}}]))
+        if not any("seq" not in d for d in docs):
+            raise RuntimeError("session deleted")
+        listed = [(d["seq"], d["_id"]) for d in reversed(docs) if "seq" in d]
+        history: list[dict[str, Any]] = []
+        if listed:  # their text from Redis when it has them, else from MongoDB
+            raw = self.redis.get(f"chat:context:{session_id}")
+            cached = {m["id"]: m for m in json.loads(raw)["messages"]} if raw is not None else {}
+            found = {id_: cached[id_] for s, id_ in listed if id_ in cached and cached[id_]["seq"] == s}
+            missing = [id_ for _s, id_ in listed if id_ not in found]
+            if missing:
+                found |= {d["_id"]: _encode(d) for d in self.messages.find({"session_id": session_id,
+                                                                             "_id": {"$in": missing}})}
+            history = [found[id_] for _s, id_ in listed if id_ in found]
         answer = {"_id": secrets.token_urlsafe(16), "session_id": session_id, "seq": seq + 1, "role": "assistant",
                   "content": self.answers[index], "created_at": now(), "reply_to": question["_id"]}
-        self.db["chat_messages"].insert_one(answer)
-        version2 = self._bump(session_id)
-        if version2 == version + 1:
-            self._cache(session_id, version2, [*context, _encode(answer)])
+        self.messages.insert_one(answer)
+        self._cache(session_id, [*history, _encode(question), _encode(answer)])
+        self._confirm(session_id)
 
 
 def _encode(doc: dict[str, Any]) -> dict[str, Any]:

@@ -97,3 +97,14 @@ def test_layers_measure_every_layer(tmp_path: Path) -> None:
     layers = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(layers) == {"/health/live", "/health/ready", "/health"}
     assert len(layers["/health/live"]) == 5 and all(us > 0 for us in layers["/health/live"].values())
+
+
+@pytest.mark.slow
+def test_chat_in_process_measures_both_sides(tmp_path: Path) -> None:
+    with Stack() as stack:
+        mongo, redis = stack.mongo(), stack.redis()
+        out = subprocess.run([sys.executable, "-m", "benchmarks.chat_inprocess", "--mongo", mongo.uri, "--redis",
+                              redis.url, "--conversations", "1", "--repeats", "1"], capture_output=True, text=True,
+                             cwd=REPO_ROOT, timeout=180, check=True)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["floor_us"] > 0 and figures["service_us"] > 0 and figures["ratio"] > 0

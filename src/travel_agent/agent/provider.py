@@ -15,6 +15,9 @@ from travel_agent.config import Settings
 class OfflineAgent:
     """The deterministic offline assistant (no network, no failures), optionally paced like a typing model."""
 
+    # reply() only computes (no I/O, no sleep): the chat calls it in the request's own greenlet (ChatService).
+    replies_without_waiting = True
+
     def __init__(self, chunk_delay_seconds: float = 0.0) -> None:
         self.chunk_delay_seconds = chunk_delay_seconds
         offline.warm()

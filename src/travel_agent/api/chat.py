@@ -67,6 +67,13 @@ STREAM_EVENT = {
 }
 
 
+# Instances, not classes: webargs instantiates a schema class it is given on every request, and building a
+# marshmallow schema (its fields deep-copied) cost a chat request more than validating the body with it.
+SEND_SCHEMA, IDEMPOTENCY_HEADER_SCHEMA, SESSION_PAGE_ARGS = SendSchema(), IdempotencyHeaderSchema(), SessionPageArgs()
+# The stream's "done" event: the answer without its text (sent as chunks already).
+DONE_SCHEMA = AnswerSchema(exclude=("reply",))
+
+
 def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document these error statuses, each with the one error envelope."""
 
@@ -80,8 +87,8 @@ def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 @blp.post("/send")
-@blp.arguments(SendSchema)
-@blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
+@blp.arguments(SEND_SCHEMA)
+@blp.arguments(IDEMPOTENCY_HEADER_SCHEMA, location="headers", as_kwargs=True)
 @blp.response(200, AnswerSchema, description="The assistant's reply, stored with the message it answers",
               headers={"Idempotent-Replayed": {"description": "`true` when this replays an earlier answer",
                                                "schema": {"type": "string"}}})
@@ -110,7 +117,7 @@ def _per_caller(idempotency_key: str | None, keys_on: bool) -> str | None:
 
 
 @blp.post("/stream")
-@blp.arguments(SendSchema)
+@blp.arguments(SEND_SCHEMA)
 @blp.response(200, STREAM_EVENT, content_type="text/event-stream", description=STREAM_DOC)
 @errors(*BODY_ERRORS)
 def stream(body: dict[str, Any]) -> ResponseReturnValue:
@@ -123,7 +130,7 @@ def stream(body: dict[str, Any]) -> ResponseReturnValue:
 
 
 @blp.get("/sessions/<session_id>")
-@blp.arguments(SessionPageArgs, location="query", as_kwargs=True)
+@blp.arguments(SESSION_PAGE_ARGS, location="query", as_kwargs=True)
 @blp.response(200, SessionSchema, description="The session and its newest messages (or those before `before`), "
                                               "oldest first")
 @errors(404, 503, 504)
@@ -168,7 +175,7 @@ def _events(chat: ChatService, turn: StartedTurn) -> Iterator[str]:
             elif event.kind == "chunk":
                 yield _sse("chunk", {"text": event.text})
             elif event.answer is not None:
-                done = AnswerSchema(exclude=("reply",)).dump(event.answer.as_dict())
+                done = DONE_SCHEMA.dump(event.answer.as_dict())
                 yield _sse("done", done)
             elif event.error is not None:
                 # The same status a plain request would get: a drain's cut-off is a 503 with a retry hint.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager
+from types import TracebackType
 
 import pymongo
 from pymongo.database import Database
@@ -120,8 +120,9 @@ class MongoGateway:
             self.client.admin.command("ping")
         return time.monotonic() - started
 
-    @contextmanager
-    def call(self) -> Iterator[Database]:
+    def call(self) -> MongoCall:
+        """``with gateway.call() as db:`` one MongoDB call: refused at once (503) while the breaker is open or
+        (504) when the budget is spent; bounded by what remains of it; its driver errors turned into ours."""
         if not self.breaker.allow():
             raise DependencyUnavailable("mongodb", retry_after=self.breaker.retry_after())
         left = request_scope.remaining()
@@ -130,23 +131,46 @@ class MongoGateway:
         # Without a request (start-up, CLI) the pool's own timeouts apply; within one, the smaller of what
         # remains and MONGO_OPERATION_TIMEOUT_MS, so one stuck call can neither outlive the budget nor hold a
         # request for longer than the operator allows (see Settings for why CSOT needs that cap).
-        bound = nullcontext() if left is None else pymongo.timeout(
-            min(left - DEADLINE_MARGIN_SECONDS, self._op_cap))
-        try:
-            with bound:
-                yield self.db
-        except PyMongoError as exc:
-            log.warning("MongoDB call failed: %s (%s)", describe_failure(exc), type(exc).__name__)
-            if not is_outage(exc):
-                if not isinstance(exc, WaitQueueTimeoutError):
-                    self.breaker.record_success()  # the server answered, the query was at fault
-                    raise
-                raise DependencyUnavailable("mongodb", "The database is busy. Please retry shortly.",
-                                            retry_after=1) from exc
-            self.breaker.record_failure()
-            spent = request_scope.remaining()
-            if exc.timeout and spent is not None and spent <= 2 * DEADLINE_MARGIN_SECONDS:
-                raise BudgetExceeded() from exc
-            raise DependencyUnavailable("mongodb", retry_after=self.breaker.retry_after()) from exc
-        self.breaker.record_success()
+        bound = None if left is None else pymongo.timeout(min(left - DEADLINE_MARGIN_SECONDS, self._op_cap))
+        return MongoCall(self, bound)
 
+    def settle(self, exc: PyMongoError) -> None:
+        """After a driver error: raise the service's own, or return to let ``exc`` itself propagate (the
+        server answered; the query was at fault)."""
+        log.warning("MongoDB call failed: %s (%s)", describe_failure(exc), type(exc).__name__)
+        if not is_outage(exc):
+            if not isinstance(exc, WaitQueueTimeoutError):
+                self.breaker.record_success()
+                return
+            raise DependencyUnavailable("mongodb", "The database is busy. Please retry shortly.",
+                                        retry_after=1) from exc
+        self.breaker.record_failure()
+        spent = request_scope.remaining()
+        if exc.timeout and spent is not None and spent <= 2 * DEADLINE_MARGIN_SECONDS:
+            raise BudgetExceeded() from exc
+        raise DependencyUnavailable("mongodb", retry_after=self.breaker.retry_after()) from exc
+
+
+class MongoCall:
+    """One ``MongoGateway.call``. A class rather than a ``@contextmanager`` generator: a chat turn makes five
+    or six calls, and the generator's machinery cost more than the rest of the guard."""
+
+    __slots__ = ("gateway", "bound")
+
+    def __init__(self, gateway: MongoGateway, bound: AbstractContextManager[object] | None) -> None:
+        self.gateway, self.bound = gateway, bound
+
+    def __enter__(self) -> Database:
+        if self.bound is not None:
+            self.bound.__enter__()
+        return self.gateway.db
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> bool:
+        if self.bound is not None:
+            self.bound.__exit__(exc_type, exc, traceback)
+        if exc is None:
+            self.gateway.breaker.record_success()
+        elif isinstance(exc, PyMongoError):
+            self.gateway.settle(exc)
+        return False

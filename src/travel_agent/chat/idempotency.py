@@ -74,6 +74,7 @@ def fingerprint(message: str, session_id: str | None) -> str:
 class IdempotencyStore:
     def __init__(self, mongo: MongoGateway, lease_seconds: float) -> None:
         self.mongo = mongo
+        self.records = mongo.db[IDEMPOTENCY]  # made once, as ChatStore's collections
         self.lease_seconds = lease_seconds
         self.lease = timedelta(seconds=lease_seconds)
 
@@ -82,8 +83,8 @@ class IdempotencyStore:
         attempt = secrets.token_hex(8)
         record = {"_id": key, "fingerprint": body_fingerprint, "state": RUNNING, "plan": asdict(plan),
                   "created_at": moment, "lease_until": moment + self.lease, "attempt": attempt}
-        with self.mongo.call() as db:
-            records = db[IDEMPOTENCY]
+        with self.mongo.call():
+            records = self.records
             try:
                 records.insert_one(record)
                 return Claim(plan=plan, attempt=attempt)
@@ -113,8 +114,8 @@ class IdempotencyStore:
 
     def renew(self, key: str, attempt: str) -> bool:
         """Extend the lease of a record this attempt still holds; False if it no longer does."""
-        with self.mongo.call() as db:
-            result = db[IDEMPOTENCY].update_one({"_id": key, "state": RUNNING, "attempt": attempt},
+        with self.mongo.call():
+            result = self.records.update_one({"_id": key, "state": RUNNING, "attempt": attempt},
                                                 {"$set": {"lease_until": now() + self.lease}})
         return result.matched_count == 1
 
@@ -122,33 +123,30 @@ class IdempotencyStore:
         """Renew the lease in the background until the returned keeper is stopped (use it as a context)."""
         return LeaseKeeper(self, key, attempt)
 
-    def complete(self, key: str, response: dict[str, Any]) -> None:
-        """Record the answer, unless the session was deleted meanwhile (the record is a tombstone)."""
-        with self.mongo.call() as db:
-            db[IDEMPOTENCY].update_one({"_id": key, "state": {"$ne": GONE}},
-                                       {"$set": {"state": DONE, "response": response}})
+    def complete(self, key: str, response: dict[str, Any]) -> bool:
+        """Record the answer, unless the session was deleted meanwhile (the record is a tombstone); whether it
+        was recorded. True also says the session's removal, if any, comes after this write: a delete
+        tombstones the records of its session's turns before it removes the session (``forget_session``)."""
+        with self.mongo.call():
+            result = self.records.update_one({"_id": key, "state": {"$ne": GONE}},
+                                                {"$set": {"state": DONE, "response": response}})
+        return result.matched_count == 1
 
     def forget(self, key: str) -> None:
         """The turn found its session deleted: a retry with this key answers 404 too."""
-        with self.mongo.call() as db:
-            db[IDEMPOTENCY].update_one({"_id": key}, {"$set": {"state": GONE}, "$unset": _DROPPED})
+        with self.mongo.call():
+            self.records.update_one({"_id": key}, {"$set": {"state": GONE}, "$unset": _DROPPED})
 
     def forget_session(self, session_id: str) -> None:
         """Tombstone every record of the session's turns, whatever its state (a running one included)."""
-        with self.mongo.call() as db:
-            db[IDEMPOTENCY].update_many({"plan.session_id": session_id},
+        with self.mongo.call():
+            self.records.update_many({"plan.session_id": session_id},
                                         {"$set": {"state": GONE}, "$unset": _DROPPED})
-
-    def forgotten(self, key: str) -> bool:
-        """Whether the record was tombstoned (or is gone): its session was deleted."""
-        with self.mongo.call() as db:
-            record = db[IDEMPOTENCY].find_one({"_id": key}, projection={"state": 1})
-        return record is None or record["state"] == GONE
 
     def release(self, key: str) -> None:
         """The attempt failed: let a retry take over now instead of after the lease."""
-        with self.mongo.call() as db:
-            db[IDEMPOTENCY].update_one({"_id": key, "state": RUNNING}, {"$set": {"state": FAILED}})
+        with self.mongo.call():
+            self.records.update_one({"_id": key, "state": RUNNING}, {"$set": {"state": FAILED}})
 
 
 class LeaseKeeper:
@@ -178,6 +176,11 @@ class LeaseKeeper:
                     return  # taken over, or already answered
             except TravelAgentError as exc:
                 log.warning("could not renew the lease of an Idempotency-Key (%s)", type(exc).__name__)
+
+
+def is_forgotten(state: str | None) -> bool:
+    """A record tombstoned (state "gone") or no longer there: its session was deleted."""
+    return state is None or state == GONE
 
 
 def _expired(record: dict[str, Any], moment: datetime) -> bool:

@@ -7,6 +7,23 @@ message is never lost.
 A session deleted while one of its turns runs loses everything: the turn removes what it stored after the
 delete and answers 404 (``ChatStore.confirm``), and a retry with its Idempotency-Key answers 404 without
 creating the session again (``IdempotencyStore.forget_session`` and the check after ``reserve_turn``).
+
+The round trips of a turn, each needed for a guarantee (``benchmarks/round_trips.py`` counts them,
+``tests/app/chat/test_chat_round_trips.py`` pins the counts; docs/PERFORMANCE.md lists them):
+
+* reserve two positions (findAndModify on the session): positions decide the order of overlapping turns, and
+  the same write says whether the session exists (404) or creates it;
+* insert the question, before the agent is asked: a failed turn leaves it ``unanswered``, never lost;
+* one aggregation after that insert (``ChatStore.context``): which messages make up the context (always
+  MongoDB's say, see ``context_cache``), whether the session was deleted meanwhile (the question's
+  ``confirm``) and, for a keyed new session, whether its key was tombstoned;
+* with Redis, one GET for the text of those messages (skipped when there are none), and a find for any
+  the cache lacks;
+* insert the answer, before the client hears it, and one SET to cache the context for the next turn;
+* the answer's ``confirm`` (a find of the session): the only later command that could carry it is the
+  Idempotency-Key's ``complete``, which does carry it for keyed sends (see ``finish``).
+
+An Idempotency-Key adds its claim (an insert) and nothing else per turn.
 """
 
 from __future__ import annotations
@@ -21,15 +38,16 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
-from travel_agent.agent.budget import RESERVE_SECONDS
-from travel_agent.agent.interface import Agent
+from travel_agent.agent.budget import RESERVE_SECONDS, time_left
+from travel_agent.agent.errors import AgentError
+from travel_agent.agent.interface import Agent, Turn
 from travel_agent.chat.context_cache import ContextCache
 from travel_agent.chat.errors import IdempotencyKeyInFlight, SessionNotFound
-from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint
+from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint, is_forgotten
 from travel_agent.chat.indexes import Indexes
 from travel_agent.chat.pump import ReplyPump
-from travel_agent.chat.store import ChatStore, Message, StoredSession, now
-from travel_agent.errors import DependencyUnavailable, TravelAgentError
+from travel_agent.chat.store import ChatStore, Context, Message, StoredSession, now
+from travel_agent.errors import BudgetExceeded, DependencyUnavailable, TravelAgentError
 from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.chat")
@@ -84,7 +102,7 @@ class ChatService:
     def send(self, message: str, session_id: str | None, idempotency_key: str | None = None) -> tuple[Answer, bool]:
         """The answer, and whether it is a replay of an earlier request with the same Idempotency-Key."""
         if idempotency_key is None:
-            return self._run(TurnPlan.fresh(session_id), message, None), False
+            return self._run(TurnPlan.fresh(session_id), message, None)[0], False
         # Before the key's bookkeeping (two MongoDB writes): with the agent known down the answer is a fast 503,
         # even for a retry whose answer is stored; it is replayed once the circuit closes.
         self.agent.check_available()
@@ -94,7 +112,7 @@ class ChatService:
         assert claim.plan is not None and claim.attempt is not None
         try:
             with self.idempotency.keep(idempotency_key, claim.attempt):
-                answer = self._run(claim.plan, message, idempotency_key)
+                answer, recorded = self._run(claim.plan, message, idempotency_key)
         except SessionNotFound:
             self._forget(idempotency_key)
             raise
@@ -105,13 +123,19 @@ class ChatService:
             if not (isinstance(exc, DependencyUnavailable) and exc.dependency == "mongodb"):
                 self._release(idempotency_key)
             raise
+        if not recorded:  # replayed from an earlier attempt's stored answer
+            self._complete(idempotency_key, answer)
+        return answer, False
+
+    def _complete(self, key: str, answer: Answer) -> bool:
+        """Record the answer under its key; whether that worked (see ``IdempotencyStore.complete``)."""
         try:
-            self.idempotency.complete(idempotency_key, answer.as_dict())
+            return self.idempotency.complete(key, answer.as_dict())
         except TravelAgentError as exc:
             # The answer is stored: give it to the client. A retry with this key takes over once the lease
             # runs out, finds the stored answer and replays it without asking the agent again.
             log.warning("could not record the answer of an Idempotency-Key (%s)", type(exc).__name__)
-        return answer, False
+            return False
 
     def _claim(self, key: str, body: str, session_id: str | None) -> Claim:
         """Run the turn, replay it, or wait while a request with the same key runs it (two racing duplicates)."""
@@ -144,17 +168,36 @@ class ChatService:
             # it is one that creates its session: that one checks the record first (see ``begin``).
             log.warning("could not mark an Idempotency-Key of a deleted session (%s)", type(exc).__name__)
 
-    def _run(self, plan: TurnPlan, message: str, key: str | None) -> Answer:
+    def _run(self, plan: TurnPlan, message: str, key: str | None) -> tuple[Answer, bool]:
+        """The answer, and whether it is recorded under ``key`` already."""
         turn = self.begin(plan, message, key)
         if turn.answer is not None:
-            return _answer_of(turn.answer)
+            return _answer_of(turn.answer), False
         history = [m.turn() for m in turn.history]
-        pump = ReplyPump(lambda: [self.agent.reply(history, turn.question.content)], self.heartbeat_seconds)
         try:
-            return self.finish(turn, pump.text())
+            return self.finish(turn, self._reply(history, turn.question.content), key)
         except TravelAgentError as exc:
             exc.context["session_id"] = plan.session_id  # the question is stored there, unanswered
             raise
+
+    def _reply(self, history: list[Turn], question: str) -> str:
+        """The agent's whole reply within the budget: beside the request (``ReplyPump``) for an agent that
+        waits on anything, so the request keeps its deadline; in this greenlet for one whose ``reply`` only
+        computes (``replies_without_waiting``), as nothing could preempt that beside the request either (gevent
+        switches only when a greenlet waits), and the pump's greenlet and queue would be pure cost."""
+        if not getattr(self.agent, "replies_without_waiting", False):
+            pump = ReplyPump(lambda: [self.agent.reply(history, question)], self.heartbeat_seconds)
+            return pump.text()
+        left = time_left()
+        if left is not None and left <= 0:
+            raise BudgetExceeded()
+        try:
+            return self.agent.reply(history, question)
+        except TravelAgentError:
+            raise
+        except Exception as exc:  # as ReplyPump does: a provider's bug ends the turn with an agent error
+            log.error("the agent failed unexpectedly", exc_info=exc)
+            raise AgentError() from exc
 
     # -- the steps, shared with streaming -----------------------------------------------------------------
 
@@ -173,33 +216,39 @@ class ChatService:
         # Nothing is stored for a turn the agent cannot take: its circuit is open, the answer is a fast 503.
         self.agent.check_available()
         seq = self.store.reserve_turn(plan.session_id, create=plan.new_session)
-        if plan.new_session and key is not None and self.idempotency.forgotten(key):
-            # The session was created by this keyed plan, deleted, and the reservation above created it
-            # again (a retry, or a first attempt that stalled while a retry answered). The delete tombstoned
-            # the key before removing the session, so seeing no tombstone here means the delete had not
-            # removed the session yet and will; seeing one means this turn removes it itself.
-            self._discard(plan.session_id)
-            raise SessionNotFound()
         question = Message(plan.user_message_id, plan.session_id, seq, "user", message, now())
         self.store.insert(question)
-        history = self._context(plan.session_id, question.seq)
-        self.cache.put(plan.session_id, [*history, question])
-        self._confirm(question)  # after the put, so a delete that finished meanwhile also removes the entry
+        # A keyed new session may have been created by this plan before, deleted, and created again by the
+        # reservation above (a retry, or a first attempt that stalled while a retry answered). The delete
+        # tombstones the key before it removes the session, so a record not tombstoned in the read below
+        # (after the reservation and the insert) means a delete, if any, removes both later; a tombstoned
+        # one means this turn removes the session itself.
+        check = key if plan.new_session else None
+        context = self.store.context(plan.session_id, self.cache.limit, before_seq=seq,
+                                     whole=not self.cache.enabled, key=check)
+        if check is not None and is_forgotten(context.key_state):
+            self._discard(plan.session_id)
+            raise SessionNotFound()
+        if not context.session_exists:  # deleted since the reservation: see ChatStore.confirm
+            self.store.discard(question)
+            self.cache.drop(plan.session_id)
+            raise SessionNotFound()
+        history = context.messages if context.messages is not None else self._texts(plan.session_id, context)
         return StartedTurn(plan, question, history)
 
-    def _context(self, session_id: str, before_seq: int) -> list[Message]:
-        """The newest ``limit`` messages MongoDB holds before position ``before_seq``: which ones, always read
-        from MongoDB; their text from the cache when it has them (see ``context_cache`` for why that is exact)."""
-        if not self.cache.enabled:
-            return self.store.recent(session_id, self.cache.limit, before_seq=before_seq)
-        listed = self.store.positions(session_id, self.cache.limit, before_seq=before_seq)
+    def _texts(self, session_id: str, context: Context) -> list[Message]:
+        """The listed messages whole: their text from the cache when it has them, else from MongoDB (see
+        ``context_cache`` for why that is exact)."""
+        if not context.positions:
+            return []  # a new session: nothing to ask Redis for
         cached = self.cache.get(session_id)
-        found = {id_: cached[id_] for seq, id_ in listed if id_ in cached and cached[id_].seq == seq}
-        missing = [id_ for _seq, id_ in listed if id_ not in found]
+        found = {id_: cached[id_] for seq, id_ in context.positions if id_ in cached and cached[id_].seq == seq}
+        missing = [id_ for _seq, id_ in context.positions if id_ not in found]
         if missing:
             found |= self.store.find(session_id, missing)
-        # A listed message missing from both: its session was deleted between the reads; confirm says so.
-        return [found[id_] for _seq, id_ in listed if id_ in found]
+        # A listed message missing from both: its session was deleted between the reads; the answer's
+        # confirm says so.
+        return [found[id_] for _seq, id_ in context.positions if id_ in found]
 
     def _confirm(self, message: Message) -> None:
         try:
@@ -212,15 +261,22 @@ class ChatService:
         self.store.delete(session_id)  # SessionNotFound if someone else removed it meanwhile: also 404
         self.cache.drop(session_id)
 
-    def finish(self, turn: StartedTurn, text: str) -> Answer:
+    def finish(self, turn: StartedTurn, text: str, key: str | None = None) -> tuple[Answer, bool]:
         """Store the agent's answer right after its question (404, stored nowhere, if the session was deleted
-        meanwhile) and keep its text in the cache for the next turn."""
+        meanwhile) and keep its text in the cache for the next turn. With ``key``, also record the answer under
+        it; returns the answer and whether that was recorded."""
         reply = Message(turn.plan.reply_id, turn.plan.session_id, turn.question.seq + 1, "assistant", text, now(),
                         reply_to=turn.question.id)
         self.store.insert(reply)
+        # Before the confirm, so a delete that finished meanwhile also removes the entry (see ``delete``).
         self.cache.put(turn.plan.session_id, [*turn.history, turn.question, reply])
-        self._confirm(reply)
-        return _answer_of(reply)
+        answer = _answer_of(reply)
+        # A record that took the answer is this insert's confirm (IdempotencyStore.complete says why); one that
+        # did not (a tombstone, or the write failed) leaves the question to the session read.
+        recorded = key is not None and self._complete(key, answer)
+        if not recorded:
+            self._confirm(reply)
+        return answer, recorded
 
     # -- stream -------------------------------------------------------------------------------------------
 
@@ -241,7 +297,7 @@ class ChatService:
                 else:
                     parts.append(piece)
                     yield StreamEvent("chunk", piece)
-            answer = self.finish(turn, "".join(parts))
+            answer, _recorded = self.finish(turn, "".join(parts))
         except TravelAgentError as exc:
             log.warning("streamed turn ended with %s: %s", exc.status_code, exc.message)
             yield StreamEvent("error", error=exc)

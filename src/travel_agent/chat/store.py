@@ -5,8 +5,9 @@ answer), so a reply sits right after its question even when turns overlap. A mes
 else has to be updated with it, so no failed second write can leave a stored message uncounted (the context
 cache relies on that, see ``context_cache``).
 
-Deleting a session races the turns running on it; ``confirm`` after each insert and the order of ``delete``
-make sure nothing of a deleted session stays behind (see ``confirm``).
+Deleting a session races the turns running on it; a read of the session after each insert and the order of
+``delete`` make sure nothing of a deleted session stays behind (see ``confirm``). For the question that read
+travels in the same command as the context's (``context``), so it costs no round trip of its own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from travel_agent.agent.interface import Turn
 from travel_agent.backends.mongo import MongoGateway
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
-from travel_agent.chat.indexes import MESSAGES, SESSIONS
+from travel_agent.chat.indexes import IDEMPOTENCY, MESSAGES, SESSIONS
 
 log = logging.getLogger("travel_agent.chat.store")
 
@@ -80,16 +81,29 @@ class StoredSession:
     next_before: int | None = None
 
 
+@dataclass(frozen=True)
+class Context:
+    """What one read right after a turn's question was stored tells (``ChatStore.context``)."""
+
+    positions: list[tuple[int, str]]  # (position, id) of the newest messages before the question, oldest first
+    messages: list[Message] | None  # the same messages whole, when asked for
+    session_exists: bool
+    key_state: str | None  # the state of the Idempotency-Key's record, when asked for (None: no record)
+
+
 class ChatStore:
     def __init__(self, mongo: MongoGateway) -> None:
         self.mongo = mongo
+        # Made once: PyMongo builds a new Collection (options resolved, codecs copied) on every db[name], and
+        # each call runs within ``mongo.call()`` (breaker, timeout) whichever object it goes through.
+        self.sessions, self.messages = mongo.db[SESSIONS], mongo.db[MESSAGES]
 
     def reserve_turn(self, session_id: str, *, create: bool) -> int:
         """Two positions for a question and its answer; returns the question's. ``create`` starts the session
         (only ever with an id the server made). SessionNotFound if it does not exist."""
         moment = now()
-        with self.mongo.call() as db:
-            session = db[SESSIONS].find_one_and_update(
+        with self.mongo.call():
+            session = self.sessions.find_one_and_update(
                 {"_id": session_id},
                 {"$inc": {"seq": 2}, "$set": {"updated_at": moment},
                  "$setOnInsert": {"created_at": moment}},
@@ -100,9 +114,9 @@ class ChatStore:
 
     def insert(self, message: Message) -> None:
         """Store a message at its reserved position; follow with ``confirm``."""
-        with self.mongo.call() as db:
+        with self.mongo.call():
             try:
-                db[MESSAGES].insert_one(message.to_doc())
+                self.messages.insert_one(message.to_doc())
             except DuplicateKeyError as exc:
                 if (exc.details or {}).get("keyPattern") != {"session_id": 1, "seq": 1}:
                     raise
@@ -117,22 +131,49 @@ class ChatStore:
         session's removal, so the insert did too, and the removal of the messages that follows takes it. If it
         does not, the delete's removal of messages may have run before the insert: this turn removes its own.
         """
-        with self.mongo.call() as db:
-            if db[SESSIONS].find_one({"_id": message.session_id}, projection={"_id": 1}) is not None:
+        with self.mongo.call():
+            if self.sessions.find_one({"_id": message.session_id}, projection={"_id": 1}) is not None:
                 return
-            db[MESSAGES].delete_one({"_id": message.id, "session_id": message.session_id})
+            self.messages.delete_one({"_id": message.id, "session_id": message.session_id})
         raise SessionNotFound()
 
-    def positions(self, session_id: str, limit: int, *, before_seq: int) -> list[tuple[int, str]]:
-        """(position, id) of the session's last ``limit`` messages before position ``before_seq``, oldest first."""
-        with self.mongo.call() as db:
-            docs = list(db[MESSAGES].find({"session_id": session_id, "seq": {"$lt": before_seq}},
-                                          projection={"_id": 1, "seq": 1}).sort("seq", DESCENDING).limit(limit))
-        return [(int(doc["seq"]), doc["_id"]) for doc in reversed(docs)]
+    def context(self, session_id: str, limit: int, *, before_seq: int, whole: bool,
+                key: str | None = None) -> Context:
+        """In ONE command (an aggregation with ``$unionWith``): the session's newest ``limit`` messages before
+        position ``before_seq`` (only their positions and ids unless ``whole``), whether the session still
+        exists, and, given ``key``, the state of that Idempotency-Key's record.
+
+        Issued after the question's insert, its session read is that insert's ``confirm`` (the sub-reads run
+        after the command starts, so after the insert was acknowledged) and its record read is the tombstone
+        check of a keyed new session (``ChatService.begin``).
+        """
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"session_id": session_id, "seq": {"$lt": before_seq}}},
+            {"$sort": {"seq": DESCENDING}}, {"$limit": limit}]
+        if not whole:
+            pipeline.append({"$project": {"_id": 1, "seq": 1}})
+        # Told apart below by their fields: a message has "seq", the record "state", the session neither.
+        pipeline.append({"$unionWith": {"coll": SESSIONS, "pipeline": [{"$match": {"_id": session_id}},
+                                                                       {"$project": {"_id": 1}}]}})
+        if key is not None:
+            pipeline.append({"$unionWith": {"coll": IDEMPOTENCY, "pipeline": [{"$match": {"_id": key}},
+                                                                              {"$project": {"state": 1}}]}})
+        with self.mongo.call():
+            docs = list(self.messages.aggregate(pipeline))
+        found = [doc for doc in docs if "seq" in doc][::-1]
+        session_exists = any("seq" not in doc and "state" not in doc for doc in docs)
+        key_state = next((doc["state"] for doc in docs if "state" in doc), None)
+        return Context([(int(doc["seq"]), doc["_id"]) for doc in found],
+                       [Message.from_doc(doc) for doc in found] if whole else None, session_exists, key_state)
+
+    def discard(self, message: Message) -> None:
+        """Remove a message whose session was found deleted after its insert (see ``confirm``)."""
+        with self.mongo.call():
+            self.messages.delete_one({"_id": message.id, "session_id": message.session_id})
 
     def find(self, session_id: str, ids: Iterable[str]) -> dict[str, Message]:
-        with self.mongo.call() as db:
-            docs = list(db[MESSAGES].find({"session_id": session_id, "_id": {"$in": list(ids)}}))
+        with self.mongo.call():
+            docs = list(self.messages.find({"session_id": session_id, "_id": {"$in": list(ids)}}))
         return {doc["_id"]: Message.from_doc(doc) for doc in docs}
 
     def recent(self, session_id: str, limit: int, *, before_seq: int | None = None) -> list[Message]:
@@ -140,8 +181,8 @@ class ChatStore:
         query: dict[str, Any] = {"session_id": session_id}
         if before_seq is not None:
             query["seq"] = {"$lt": before_seq}
-        with self.mongo.call() as db:
-            docs = list(db[MESSAGES].find(query).sort("seq", DESCENDING).limit(limit))
+        with self.mongo.call():
+            docs = list(self.messages.find(query).sort("seq", DESCENDING).limit(limit))
         return [Message.from_doc(doc) for doc in reversed(docs)]
 
     def load(self, session_id: str, limit: int, before: int | None = None) -> StoredSession:
@@ -155,11 +196,16 @@ class ChatStore:
         if before is not None:
             # Snapped to a turn boundary: a position between a question and its answer would split them.
             query["seq"] = {"$lt": before if before % 2 else before - 1}
-        with self.mongo.call() as db:
-            session = db[SESSIONS].find_one({"_id": session_id}, projection={"created_at": 1})
-            if session is None:
-                raise SessionNotFound()
-            docs = list(db[MESSAGES].find(query).sort("seq", DESCENDING).limit(limit + 1))
+        # One command: the session (its created_at, and whether it exists at all), then the page's messages.
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"_id": session_id}}, {"$project": {"created_at": 1}},
+            {"$unionWith": {"coll": MESSAGES, "pipeline": [{"$match": query}, {"$sort": {"seq": DESCENDING}},
+                                                           {"$limit": limit + 1}]}}]
+        with self.mongo.call():
+            found = list(self.sessions.aggregate(pipeline))
+        if not found or "seq" in found[0]:
+            raise SessionNotFound()  # only messages: orphans of a delete that is still removing them
+        session, docs = found[0], found[1:]
         page = [Message.from_doc(doc) for doc in docs[:limit]]
         more = len(docs) > limit
         if more and page[-1].role == "assistant":
@@ -170,8 +216,8 @@ class ChatStore:
         """The session, then its messages (the order ``confirm`` relies on). The messages are removed even when
         the session is already gone, so repeating a delete that failed half-way finishes it; SessionNotFound
         then still tells the caller there was no session."""
-        with self.mongo.call() as db:
-            found = db[SESSIONS].delete_one({"_id": session_id}).deleted_count == 1
-            db[MESSAGES].delete_many({"session_id": session_id})
+        with self.mongo.call():
+            found = self.sessions.delete_one({"_id": session_id}).deleted_count == 1
+            self.messages.delete_many({"session_id": session_id})
         if not found:
             raise SessionNotFound()

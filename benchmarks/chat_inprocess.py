@@ -1,0 +1,116 @@
+"""A chat turn's CPU in-process, against its floor: the service's WSGI app called directly (no socket, no
+gunicorn: what the service's own code adds, HTTP parsing and the access log aside) and benchmarks.chat_floor's
+turn (the same MongoDB and Redis operations issued directly), one conversation after another in one
+gevent-patched process, alternating. Each figure is process CPU time per turn (so other processes on the shared
+machine do not count), the minimum over repeats: far steadier under load than a worker's CPU under wrk.
+
+Run as ``python -m benchmarks.chat_inprocess --mongo URI --redis URL``; prints one JSON line. The databases are
+``travel_agent`` (service) and ``travel_agent_floor`` (floor) on the same server.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from werkzeug.test import EnvironBuilder  # noqa: E402
+
+from benchmarks.chat_floor import Floor  # noqa: E402
+from benchmarks.conversation import MESSAGES, SEND_PATH  # noqa: E402
+from travel_agent.config import Settings  # noqa: E402
+
+
+def service_turns(wsgi: Callable[..., Any]) -> Callable[[], None]:
+    """One conversation (len(MESSAGES) turns) through the app."""
+
+    def post(body: dict[str, Any]) -> dict[str, Any]:
+        raw = json.dumps(body).encode()
+        environ = EnvironBuilder(path=SEND_PATH, method="POST", data=raw,
+                                 content_type="application/json").get_environ()
+        status: list[str] = []
+
+        def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            status.append(line)
+
+        out = wsgi(environ, start_response)
+        data = b"".join(out)
+        close = getattr(out, "close", None)
+        if close is not None:
+            close()
+        if not status or not status[0].startswith("200"):
+            raise RuntimeError(f"chat answered {status}: {data[:300]!r}")
+        answer: dict[str, Any] = json.loads(data)
+        return answer
+
+    def conversation() -> None:
+        session_id = None
+        for message in MESSAGES:
+            body: dict[str, Any] = {"message": message}
+            if session_id:
+                body["session_id"] = session_id
+            session_id = post(body)["session_id"]
+
+    return conversation
+
+
+def floor_turns(floor: Floor) -> Callable[[], None]:
+    def conversation() -> None:
+        session_id = secrets.token_urlsafe(24)
+        for index in range(len(MESSAGES)):
+            floor.turn(session_id, index == 0, index)
+
+    return conversation
+
+
+def cpu_us_per_turn(conversation: Callable[[], None], conversations: int) -> float:
+    started = time.process_time()
+    for _ in range(conversations):
+        conversation()
+    return (time.process_time() - started) / (conversations * len(MESSAGES)) * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--mongo", required=True, help="a server URI ending in '/'")
+    p.add_argument("--redis", required=True)
+    p.add_argument("--conversations", type=int, default=20, help="conversations per repeat (20)")
+    p.add_argument("--repeats", type=int, default=7)
+    args = p.parse_args(argv)
+    log_dir = tempfile.mkdtemp(prefix="travel_agent-chat-inprocess-")
+    # As under gunicorn: metric values in files (multiprocess mode), the log in a directory of its own.
+    os.environ.update(MONGODB_URI=args.mongo, REDIS_URL=args.redis, LOG_DIR=log_dir,
+                      PROMETHEUS_MULTIPROC_DIR=os.path.join(log_dir, "metrics"))
+    from travel_agent.app import create_app
+
+    service = create_app()
+    logging.getLogger().handlers[:] = [logging.StreamHandler(io.StringIO())]  # as a log to a file costs
+    settings = Settings.from_env(overrides={"MONGODB_URI": args.mongo + "travel_agent_floor",
+                                            "REDIS_URL": args.redis})
+    floor = Floor(settings, settings.chat_history_messages)
+    sides = {"floor": floor_turns(floor), "service": service_turns(service.wsgi_app)}
+    for run in sides.values():
+        run()  # warm: connections, indexes, imports
+    found: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(args.repeats):
+        for name, run in sides.items():
+            found[name].append(cpu_us_per_turn(run, args.conversations))
+    best = {name: round(min(values), 1) for name, values in found.items()}
+    sys.stdout.write(json.dumps({"floor_us": best["floor"], "service_us": best["service"],
+                                 "ratio": round(best["service"] / best["floor"], 3),
+                                 "repeats": {k: [round(v) for v in vs] for k, vs in found.items()}}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
