@@ -29,7 +29,10 @@ def reply(history: Sequence[Turn], message: str) -> str:
     if changes := st.changes():
         lines.append("Updated: " + "; ".join(changes) + ".")
     topics = [t for t in st.asked if t != "plan"]
-    if topics:
+    if intents.asks_to_act(message.lower()):
+        lines += ["I can't book, buy or check live prices: I work offline, with no connection to airlines, hotels "
+                  "or booking sites. What I can do:", *render.CAN_HELP]
+    elif topics:
         lines += _topics(topics[:MAX_TOPICS], place, st)
     elif st.new_facts or "plan" in st.asked:
         lines += _plan(st, place, message)

@@ -44,6 +44,10 @@ _YES = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|please|go ahead|sound
                   r"|absolutely|definitely|please do|はい|ええ|お願い|ใช่|ได้|ครับ|ค่ะ)\b", re.IGNORECASE)
 _NO = re.compile(r"^\s*(?:no|nope|nah|not now|no thanks|いいえ|ไม่)\b", re.IGNORECASE)
 _THANKS = re.compile(r"\b(?:thanks?|thank you|cheers|ありがとう|ขอบคุณ)\b", re.IGNORECASE)
+# Asking it to act in the world (book, reserve, buy, check live prices) is something an offline assistant must
+# refuse plainly rather than answer with a plan nobody asked for.
+_ACTION = re.compile(r"\b(?:book|reserve|buy|purchase|order)\b(?! a (?:day|week)\b)"
+                     r"|\b(?:live|current) (?:prices?|fares?|availability)\b|予約|จอง")
 _CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower (?:the )?(?:budget|cost)|save (?:some )?money|spend less)\b")
 _PRICIER = re.compile(r"\b(?:fancier|more (?:luxurious|comfortable|upscale)|upgrade|splurge more|spend more)\b")
 
@@ -63,6 +67,11 @@ def is_yes(text: str) -> bool:
 
 def is_no(text: str) -> bool:
     return bool(_NO.search(text))
+
+
+def asks_to_act(low: str) -> bool:
+    """The traveller asks for an action it cannot take offline: booking, buying, live prices or availability."""
+    return bool(_ACTION.search(low))
 
 
 def is_thanks(text: str) -> bool:
