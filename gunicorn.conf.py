@@ -77,9 +77,10 @@ def on_exit(server):
 
 
 def post_worker_init(worker):
-    from travel_agent.runtime.hooks import assert_gevent_patched
+    from travel_agent.runtime.hooks import assert_gevent_patched, raise_open_files_limit
 
     assert_gevent_patched(worker)
+    raise_open_files_limit(worker)
 
 
 def worker_exit(server, worker):
