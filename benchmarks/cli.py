@@ -4,7 +4,7 @@ Parts: health (/health/live and /health against a bare Flask floor), chat (POST 
 same MongoDB and Redis operations issued directly), capacity (in-flight chats behind a 5 s upstream, memory per
 chat, then overload at twice that), soak (worker memory over minutes), profile (py-spy: where the CPU goes),
 overload (only the overload, at --rate chats/s with MAX_IN_FLIGHT=--cap, to compare caps; not part of all),
-held (2,000 streams, then 2,000 sends, held by one worker behind a 60 s model: RSS per held chat and the
+held (2,000 streams, then 2,000 sends, held by one worker behind a 90 s model: RSS per held chat and the
 liveness probe meanwhile; about 5 minutes, not part of all).
 ``all`` runs every part with defaults sized to finish in under 10 minutes on a 2-core machine. Each part writes
 benchmarks/results/<part>-<UTC time>.json and prints its tables.
@@ -96,9 +96,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--hold-delay", type=float, default=15.0, help="upstream delay of that hold, seconds (15)")
     g = p.add_argument_group("held")
     g.add_argument("--held-chats", type=int, default=2000, help="chats held at once by one worker (2000)")
-    g.add_argument("--held-delay", type=float, default=60.0, help="the upstream's answer delay, seconds (60)")
-    g.add_argument("--held-rate", type=float, default=40.0,
-                   help="new chats per second, a rate SecantusDB keeps up with (40)")
+    g.add_argument("--held-delay", type=float, default=90.0, help="the upstream's answer delay, seconds (90)")
+    g.add_argument("--held-rate", type=float, default=25.0,
+                   help="new chats per second, a rate SecantusDB keeps up with (25)")
     g.add_argument("--held-kinds", nargs="+", choices=list(held_bench.PATHS), default=list(held_bench.PATHS),
                    help="which chats to hold, each on fresh servers (stream send)")
     g.add_argument("--held-heartbeat", type=float, default=10.0, help="CHAT_HEARTBEAT_SECONDS (10)")
