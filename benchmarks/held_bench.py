@@ -346,7 +346,8 @@ def print_table(data: dict[str, Any]) -> None:
     rows = [[r["kind"], r["chats"], r["peak_in_flight"], r["statuses"], r["stream_outcomes"] or "-",
              r["max_silence_s"] if r["max_silence_s"] is not None else "-", r["idle_rss_mib"], r["warm_point"],
              r["peak_rss_mib"], r["kib_per_chat_slope"], r["kib_per_chat_warm_to_peak"], r["probe"]["p99_ms"],
-             r["probe"]["max_ms"], r["worker_fds_peak"], r["worker_cpu_ms_per_chat"], r["load_average"]]
+             r["probe"]["max_ms"], r["probe"]["plateau"]["p99_ms"], r["worker_fds_peak"], r["worker_cpu_ms_per_chat"],
+             r["load_average"]]
             for r in data["runs"]]
     print(results.table(
         f"Held chats: one worker, upstream delay {o['delay']} s, {o['rate']} new chats/s, "
