@@ -26,6 +26,18 @@ def assert_gevent_patched(worker: Any) -> None:
     worker.log.info("Worker %s: gevent patched socket and time", worker.pid)
 
 
+def lighten_greenlets() -> None:
+    """Greenlets spawned from here on record neither their spawning stack nor their parent and its locals.
+
+    gevent keeps that for debugging, on every greenlet: each held chat has two (its request and its reply
+    pump), and a worker holds thousands (docs/PERFORMANCE.md, "Held streams"). The watchdog's dump of stuck
+    greenlets (log_greenlet_stacks) still shows where each one is.
+    """
+    import gevent
+
+    gevent.config.track_greenlet_tree = False
+
+
 # Descriptors a worker needs beside two per connection: MongoDB's and Redis's pools, the log and metric files,
 # the event loop's own, the listening socket.
 OPEN_FILES_MARGIN = 256
