@@ -5,7 +5,7 @@ same MongoDB and Redis operations issued directly), capacity (in-flight chats be
 chat, then overload at twice that), soak (worker memory over minutes), profile (py-spy: where the CPU goes),
 overload (only the overload, at --rate chats/s with MAX_IN_FLIGHT=--cap, to compare caps; not part of all),
 held (2,000 streams, then 2,000 sends, held by one worker behind a 90 s model: RSS per held chat and the
-liveness probe meanwhile; about 5 minutes, not part of all).
+liveness probe meanwhile; about 6 minutes, not part of all).
 ``all`` runs every part with defaults sized to finish in under 10 minutes on a 2-core machine. Each part writes
 benchmarks/results/<part>-<UTC time>.json and prints its tables.
 """

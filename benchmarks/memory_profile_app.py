@@ -1,4 +1,4 @@
-"""The service (``wsgi:app``) with a memory profile beside it, for ``scripts/bench held --profile``.
+"""The service (``wsgi:app``) with a memory profile beside it, for ``scripts/bench held --held-profile``.
 
 ``GET /_bench/memory`` the first time starts tracemalloc and takes a baseline; each later call compares
 with it: the Python
