@@ -56,7 +56,7 @@ ENVELOPE_BYTES = 64 * 1024
 # (8 KiB), allocated when the request is sent and held for the whole wait on the model: a tenth of what a
 # held chat costs the worker (docs/PERFORMANCE.md, "Held streams"). Reads larger than the buffer (the body's
 # 16 KiB pieces) bypass it; stream lines and headers fit many to a buffer this size.
-RESPONSE_BUFFER_BYTES = 2048
+RESPONSE_BUFFER_BYTES = 1024
 
 
 class OpenAIAgent:
@@ -79,6 +79,10 @@ class OpenAIAgent:
         adapter = _SmallBufferAdapter(pool_connections=1, pool_maxsize=settings.max_in_flight, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # requests' "Accept: */*" and "Connection: keep-alive" say what HTTP/1.1 assumes anyway; every header is
+        # kept twice (requests' and urllib3's copy) while a chat waits on the model.
+        for name in ("Accept", "Connection"):
+            self.session.headers.pop(name, None)
         if settings.openai_api_key:
             self.session.headers["Authorization"] = f"Bearer {settings.openai_api_key}"
 
