@@ -137,7 +137,7 @@ class Settings:
     # a MAX_IN_FLIGHT slot) for the whole budget.
     body_read_timeout_seconds: float = 10.0
     # Requests one worker runs at once before it answers a fast 503 instead of queueing. A chat waiting on the
-    # model (a held stream is in flight until its last event) costs about 67 KiB and no CPU but its
+    # model (a held stream is in flight until its last event) costs about 65 KiB and no CPU but its
     # heartbeats: one worker held 2,000 behind a 90 s model and still answered /health/live at once
     # (docs/PERFORMANCE.md, "Held streams"). Behind a database slower than the arrivals, set it lower (section
     # 4 there). Keep it below WORKER_CONNECTIONS, which also counts idle keep-alive connections.

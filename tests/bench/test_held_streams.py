@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import held_bench
 
-# The documented figure is about 67 KiB per held stream (docs/PERFORMANCE.md, "Held streams"); 200 streams
+# The documented figure is about 65 KiB per held stream (docs/PERFORMANCE.md, "Held streams"); 200 streams
 # give a noisier slope (RSS grows in steps of allocator arenas), hence the margin.
 KIB_PER_STREAM_BOUND = 96
 # Liveness answered at p99 within this while the streams are held, on a machine shared with other suites.
