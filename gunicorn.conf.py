@@ -79,9 +79,11 @@ def on_exit(server):
 
 
 def post_worker_init(worker):
-    from travel_agent.runtime.hooks import assert_gevent_patched
+    from travel_agent.runtime.hooks import assert_gevent_patched, lighten_greenlets, raise_open_files_limit
 
     assert_gevent_patched(worker)
+    raise_open_files_limit(worker)
+    lighten_greenlets()
 
 
 def worker_exit(server, worker):

@@ -3,7 +3,9 @@
 Parts: health (/health/live and /health against a bare Flask floor), chat (POST /api/chat/send against the
 same MongoDB and Redis operations issued directly), capacity (in-flight chats behind a 5 s upstream, memory per
 chat, then overload at twice that), soak (worker memory over minutes), profile (py-spy: where the CPU goes),
-overload (only the overload, at --rate chats/s with MAX_IN_FLIGHT=--cap, to compare caps; not part of all).
+overload (only the overload, at --rate chats/s with MAX_IN_FLIGHT=--cap, to compare caps; not part of all),
+held (2,000 streams, then 2,000 sends, held by one worker behind a 90 s model: RSS per held chat and the
+liveness probe meanwhile; about 6 minutes, not part of all).
 ``all`` runs every part with defaults sized to finish in under 10 minutes on a 2-core machine. Each part writes
 benchmarks/results/<part>-<UTC time>.json and prints its tables.
 """
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity_bench, chat_bench, health_bench, machine, profile_bench, results, soak_bench
+from benchmarks import capacity_bench, chat_bench, health_bench, held_bench, machine, profile_bench, results, soak_bench
 
 Part = tuple[Callable[[argparse.Namespace], dict[str, Any]], Callable[[dict[str, Any]], None]]
 
@@ -43,6 +45,13 @@ def _overload(args: argparse.Namespace) -> dict[str, Any]:
         delay=args.delay, overload_seconds=args.overload_seconds))
 
 
+def _held(args: argparse.Namespace) -> dict[str, Any]:
+    return held_bench.run(held_bench.HeldOptions(
+        chats=args.held_chats, delay=args.held_delay, rate=args.held_rate, kinds=tuple(args.held_kinds),
+        heartbeat=args.held_heartbeat, warm=min(100, args.held_chats // 10),
+        env=dict(item.split("=", 1) for item in args.env), profile=args.held_profile))
+
+
 def _soak(args: argparse.Namespace) -> dict[str, Any]:
     return soak_bench.run(soak_bench.SoakOptions(minutes=args.minutes, clients=args.soak_clients))
 
@@ -58,7 +67,10 @@ PARTS: dict[str, Part] = {
     "soak": (_soak, soak_bench.print_table),
     "overload": (_overload, capacity_bench.print_overload),
     "profile": (_profile, profile_bench.print_table),
+    "held": (_held, held_bench.print_table),
 }
+# Parts run only when named: each is long, or compares settings rather than measuring the defaults.
+ALONE = ("overload", "held")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,6 +94,18 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--cap", type=int, default=100, help="overload part alone: MAX_IN_FLIGHT (100)")
     g.add_argument("--hold-chats", type=int, default=300, help="chats held at once for the memory figure (300)")
     g.add_argument("--hold-delay", type=float, default=15.0, help="upstream delay of that hold, seconds (15)")
+    g = p.add_argument_group("held")
+    g.add_argument("--held-chats", type=int, default=2000, help="chats held at once by one worker (2000)")
+    g.add_argument("--held-delay", type=float, default=90.0, help="the upstream's answer delay, seconds (90)")
+    g.add_argument("--held-rate", type=float, default=25.0,
+                   help="new chats per second, a rate SecantusDB keeps up with (25)")
+    g.add_argument("--held-kinds", nargs="+", choices=list(held_bench.PATHS), default=list(held_bench.PATHS),
+                   help="which chats to hold, each on fresh servers (stream send)")
+    g.add_argument("--held-heartbeat", type=float, default=10.0, help="CHAT_HEARTBEAT_SECONDS (10)")
+    g.add_argument("--held-profile", action="store_true",
+                   help="run the service under benchmarks.memory_profile_app (tracemalloc, gc, greenlets)")
+    g.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="held: a setting for the service (repeatable)")
     g = p.add_argument_group("soak and profile")
     g.add_argument("--minutes", type=float, default=1.5, help="length of the soak (1.5; the documented one is 10)")
     g.add_argument("--soak-clients", type=int, default=8, help="concurrent clients of the soak (8)")
@@ -93,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # "overload" alone compares caps at a chosen rate; "all" runs the overload inside "capacity".
-    names = [name for name in PARTS if name != "overload"] if args.part == "all" else [args.part]
+    names = [name for name in PARTS if name not in ALONE] if args.part == "all" else [args.part]
     facts = machine.describe()
     print(f"{facts['date']}: {facts['nproc']} CPUs ({facts['cpu_model']}), {facts['memory_gib']} GiB, "
           f"load average {facts['load_average']}\n")

@@ -517,6 +517,19 @@ def _completion(completion_id: str, model: str, content: str, messages: list[Any
     }
 
 
+def _room_for_held_requests() -> None:
+    """As its own process the upstream may hold thousands of slow requests (the held-chats benchmark): a thread
+    and a socket each. Raise the open-files soft limit to the hard one, and give each thread a small stack
+    (a handler needs little; the default 8 MiB each would reserve 16 GiB of address space for 2,000)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    threading.stack_size(512 * 1024)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve a test OpenAI-compatible chat-completions upstream.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -529,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=_HTTPServer.request_queue_size, help="listen backlog")
     args = parser.parse_args(argv)
     _HTTPServer.request_queue_size = args.backlog
+    _room_for_held_requests()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -44,7 +44,9 @@ class Settings:
     # configuration of ours runs, so a bad value is caught by ``python -m travel_agent serve`` (the Procfile).
     web_concurrency: int = 2
     # Connections (greenlets, idle keep-alive ones included) per worker; MAX_IN_FLIGHT sheds before this fills.
-    worker_connections: int = 1000
+    # MAX_IN_FLIGHT plus 500: room for idle keep-alive connections and probes beside 2,000 held chats (a
+    # tenth of it, at most 50, is kept free for new connections: runtime/connection_slots.py).
+    worker_connections: int = 2500
     # gunicorn's watchdog: under gevent it does not bound a request, it kills a worker whose event loop stopped
     # turning (a CPU loop, a blocking C call). Request budgets are REQUEST_TIMEOUT_SECONDS/CHAT_TIMEOUT_SECONDS.
     gunicorn_timeout: int = 30
@@ -139,10 +141,12 @@ class Settings:
     # A body not received in full within this is a 408: a slow or stalled sender must not hold its request (and
     # a MAX_IN_FLIGHT slot) for the whole budget.
     body_read_timeout_seconds: float = 10.0
-    # Requests one worker runs at once before it answers a fast 503 instead of queueing. A waiting chat costs
-    # a greenlet and a socket, so hundreds fit; keep it below WORKER_CONNECTIONS, which also counts idle
-    # keep-alive connections.
-    max_in_flight: int = 500
+    # Requests one worker runs at once before it answers a fast 503 instead of queueing. A chat waiting on the
+    # model (a held stream is in flight until its last event) costs about 65 KiB and no CPU but its
+    # heartbeats: one worker held 2,000 behind a 90 s model and still answered /health/live at once
+    # (docs/PERFORMANCE.md, "Held streams"). Behind a database slower than the arrivals, set it lower (section
+    # 4 there). Keep it below WORKER_CONNECTIONS, which also counts idle keep-alive connections.
+    max_in_flight: int = 2000
     # Operations and protection (docs/operations.md).
     api_keys: str | None = None  # comma-separated; set: /api/... needs "Authorization: Bearer <key>"
     rate_limit: str | None = None  # e.g. "30/minute", per API key (or client address); unset: no limit

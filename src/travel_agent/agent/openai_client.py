@@ -6,6 +6,7 @@ parks one greenlet, never the worker. Every call's socket timeouts come from the
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
@@ -18,6 +19,8 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
 from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
@@ -49,6 +52,11 @@ READ_CHUNK_BYTES = 16 * 1024
 # \uXXXX, or two of them for one outside the BMP; plus room for the envelope around the text.
 BYTES_PER_CHAR = 12
 ENVELOPE_BYTES = 64 * 1024
+# The buffer each upstream answer is read through. http.client gives every response io.DEFAULT_BUFFER_SIZE
+# (8 KiB), allocated when the request is sent and held for the whole wait on the model: a tenth of what a
+# held chat costs the worker (docs/PERFORMANCE.md, "Held streams"). Reads larger than the buffer (the body's
+# 16 KiB pieces) bypass it; stream lines and headers fit many to a buffer this size.
+RESPONSE_BUFFER_BYTES = 1024
 
 
 class OpenAIAgent:
@@ -68,9 +76,13 @@ class OpenAIAgent:
         # as many connections as the worker admits requests: a smaller one makes every chat past it open a new
         # connection (a TLS handshake to a real upstream) and log a warning as it throws it away (the capacity
         # benchmark, docs/PERFORMANCE.md). Connections are opened on demand, so an idle worker holds few.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.max_in_flight, max_retries=0)
+        adapter = _SmallBufferAdapter(pool_connections=1, pool_maxsize=settings.max_in_flight, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # requests' "Accept: */*" and "Connection: keep-alive" say what HTTP/1.1 assumes anyway; every header is
+        # kept twice (requests' and urllib3's copy) while a chat waits on the model.
+        for name in ("Accept", "Connection"):
+            self.session.headers.pop(name, None)
         if settings.openai_api_key:
             self.session.headers["Authorization"] = f"Bearer {settings.openai_api_key}"
 
@@ -264,6 +276,45 @@ class OpenAIAgent:
         self.breaker.record_failure()
         log.warning("model upstream answer unusable: %s (%s)", what, type(exc).__name__ if exc else "-")
         return AgentError(message)
+
+
+class _SmallBufferSocket:
+    """What http.client's response sees of the socket: only ``makefile``, with a smaller buffer."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+
+    def makefile(self, mode: str) -> Any:
+        return self._sock.makefile(mode, buffering=RESPONSE_BUFFER_BYTES)
+
+
+class _SmallBufferResponse(http.client.HTTPResponse):
+    def __init__(self, sock: Any, debuglevel: int = 0, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(_SmallBufferSocket(sock), debuglevel, method, url)  # type: ignore[arg-type]
+
+
+class _SmallBufferHTTPConnection(HTTPConnection):
+    response_class = _SmallBufferResponse
+
+
+class _SmallBufferHTTPSConnection(HTTPSConnection):
+    response_class = _SmallBufferResponse
+
+
+class _SmallBufferHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _SmallBufferHTTPConnection
+
+
+class _SmallBufferHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _SmallBufferHTTPSConnection
+
+
+class _SmallBufferAdapter(HTTPAdapter):
+    """requests' adapter whose connections read answers through RESPONSE_BUFFER_BYTES."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _SmallBufferHTTPPool, "https": _SmallBufferHTTPSPool}
 
 
 class _Retryable(Exception):

@@ -28,6 +28,13 @@ QUEUE_PIECES = 64
 OFFER_POLL_SECONDS = 0.25
 
 
+def _gevent_patched() -> bool:
+    """True in a gevent worker (threading patched): the pump is then a greenlet either way."""
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("threading"))
+
+
 class ReplyPump:
     def __init__(self, produce: Callable[[], Iterable[str]], heartbeat_seconds: float) -> None:
         self._pieces: queue.Queue[object] = queue.Queue(maxsize=QUEUE_PIECES)
@@ -36,7 +43,14 @@ class ReplyPump:
         # A new thread or greenlet starts with empty context variables: copy the request's, so the agent
         # sees its deadline (for its socket timeouts) and its log lines carry the request id.
         context = contextvars.copy_context()
-        threading.Thread(target=context.run, args=(self._run, produce), name="reply-pump", daemon=True).start()
+        if _gevent_patched():
+            # A bare greenlet: a patched Thread adds a Thread object, its Events and locks and a tracked
+            # Greenlet to each of the thousands of chats a worker holds (docs/PERFORMANCE.md, "Held streams").
+            import gevent
+
+            gevent.spawn_raw(context.run, self._run, produce)
+        else:
+            threading.Thread(target=context.run, args=(self._run, produce), name="reply-pump", daemon=True).start()
 
     def _run(self, produce: Callable[[], Iterable[str]]) -> None:
         try:

@@ -26,6 +26,47 @@ def assert_gevent_patched(worker: Any) -> None:
     worker.log.info("Worker %s: gevent patched socket and time", worker.pid)
 
 
+def lighten_greenlets() -> None:
+    """Greenlets spawned from here on record neither their spawning stack nor their parent and its locals.
+
+    gevent keeps that for debugging, on every greenlet: each held chat has two (its request and its reply
+    pump), and a worker holds thousands (docs/PERFORMANCE.md, "Held streams"). The watchdog's dump of stuck
+    greenlets (log_greenlet_stacks) still shows where each one is.
+    """
+    import gevent
+
+    gevent.config.track_greenlet_tree = False
+
+
+# Descriptors a worker needs beside two per connection: MongoDB's and Redis's pools, the log and metric files,
+# the event loop's own, the listening socket.
+OPEN_FILES_MARGIN = 256
+
+
+def raise_open_files_limit(worker: Any) -> None:
+    """Let the worker open the descriptors its WORKER_CONNECTIONS need, as far as the hard limit allows.
+
+    A chat waiting on the model holds two descriptors (the client's socket and the upstream's), so a worker
+    holding 2,000 chats needs over 4,000. The usual soft limit is 1,024 (a container's may be anything):
+    past it accept() fails with EMFILE and gunicorn's worker logs the error and retries every turn of its
+    accept loop, while clients queue in the kernel. Only the soft limit moves: the hard one is the operator's.
+    """
+    import resource
+
+    need = 2 * int(worker.worker_connections) + OPEN_FILES_MARGIN
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        worker.log.info("Worker %s: open files limit raised from %d to %d", worker.pid, soft, target)
+    if target < need:
+        worker.log.warning("Worker %s: open files limited to %d (hard limit); WORKER_CONNECTIONS=%d needs %d: "
+                           "raise the hard limit (ulimit -Hn) or lower WORKER_CONNECTIONS", worker.pid, target,
+                           worker.worker_connections, need)
+
+
 def close_services(worker: Any) -> None:
     """Close Redis, then MongoDB (each close is logged by Services.close)."""
     extensions = getattr(getattr(worker, "wsgi", None), "extensions", None) or {}
