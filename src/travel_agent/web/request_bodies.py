@@ -48,7 +48,7 @@ def _read_chunked(limit: int) -> None:
     except (OSError, ValueError, ParseException):
         # gunicorn's chunked reader raises its own parse errors (a bad chunk size, a missing terminator) and
         # NoMoreData when the client closes mid-body: the client's framing, answered 400 as Werkzeug does.
-        raise BadRequest("The chunked request body is malformed or was cut short.") from None
+        raise BadRequest("The request body is malformed.") from None
     if len(data) > limit:
         raise RequestEntityTooLarge()
     request.environ["wsgi.input"] = io.BytesIO(data)
