@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine, results
-from benchmarks.stack import REPO_ROOT, Stack, python_env
+from benchmarks.servers import BenchStack
+from harness import REPO_ROOT
 
 WARMUP_SECONDS = 5.0
 PROBE_TIMEOUT = 15.0
@@ -233,7 +234,7 @@ def run(options: Options) -> dict[str, Any]:
         raise SystemExit(f"conn_exhaustion: {wanted} file descriptors needed, the limit is {soft}")
     env = {"WORKER_CONNECTIONS": str(options.worker_connections), "AGENT_PROVIDER": "offline",
            "LOG_LEVEL": "warning", **options.env}
-    with Stack() as stack:
+    with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         server = stack.service(mongo, redis, workers=options.workers, env=env)
         pids = server.wait_for_workers(options.workers)
@@ -243,7 +244,7 @@ def run(options: Options) -> dict[str, Any]:
             [sys.executable, "-m", "benchmarks.conn_exhaustion", "attack", "--port", str(port),
              "--idle", str(options.idle), "--slowloris", str(options.slowloris),
              "--seconds", str(options.seconds + WARMUP_SECONDS)],
-            cwd=REPO_ROOT, env=python_env(), stdout=subprocess.PIPE, text=True)
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
         try:
             time.sleep(WARMUP_SECONDS)
             until = time.monotonic() + options.seconds
