@@ -1,7 +1,7 @@
 """Connection exhaustion: idle keep-alive and slowloris connections against the service, and how long a fresh
 client then waits for ``/health/live`` and for a chat.
 
-``python -m benchmarks.conn_exhaustion [--workers 2] [--worker-connections 1000] [--idle 1500]
+``python -m benchmarks.conn_exhaustion [--workers 2] [--worker-connections N] [--idle 1500]
 [--slowloris 3000] [--seconds 30] [--env NAME=VALUE ...]`` starts SecantusDB, redis-server and the service
 (the offline agent) on loopback, runs the attack from a child process (so its CPU does not share the probe's
 GIL), and after a warm-up probes with fresh connections: ``GET /health/live`` every 0.25 s and
@@ -32,6 +32,7 @@ from typing import Any
 from benchmarks import machine, results
 from benchmarks.servers import BenchStack
 from harness import REPO_ROOT
+from travel_agent.config import Settings
 
 WARMUP_SECONDS = 5.0
 PROBE_TIMEOUT = 15.0
@@ -217,7 +218,7 @@ def _listen_drops() -> dict[str, int]:
 @dataclass
 class Options:
     workers: int = 2
-    worker_connections: int = 1000
+    worker_connections: int = Settings().worker_connections  # the service's default unless told otherwise
     idle: int = 1500
     slowloris: int = 3000
     seconds: float = 30.0
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         return attack_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.conn_exhaustion")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-connections", type=int, default=1000)
+    parser.add_argument("--worker-connections", type=int, default=Options.worker_connections)
     parser.add_argument("--idle", type=int, default=1500)
     parser.add_argument("--slowloris", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=30.0)
