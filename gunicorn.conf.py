@@ -50,7 +50,7 @@ logger_class = "travel_agent.runtime.logger.GunicornLogger"
 
 def on_starting(server):
     from travel_agent.runtime import console_files
-    from travel_agent.runtime.hooks import log_master_start, reexec_as_module
+    from travel_agent.runtime.hooks import log_master_start, reexec_as_module, share_offline_gazetteer
     from travel_agent.runtime.metrics_files import prepare_directory
 
     # Ctrl+C in a terminal: gunicorn's master would quit at once (SIGINT); make it the graceful SIGTERM path.
@@ -60,6 +60,7 @@ def on_starting(server):
     # Before the first fork: every worker writes its metric values there, /metrics sums them.
     server.log.info("metrics directory %s", prepare_directory(os.environ))
     console_files.prepare(os.environ)
+    share_offline_gazetteer(server, _settings.agent_provider)
 
 
 def child_exit(server, worker):

@@ -22,6 +22,10 @@ def loaded_by_the_master() -> list[str]:
         "runpy.run_path('gunicorn.conf.py')\n"
         f"for name in {MASTER_SIDE!r}:\n"
         "    importlib.import_module(name)\n"
+        # The one hook that builds something in the master: the offline assistant's gazetteer.
+        "import logging, types\n"
+        "from travel_agent.runtime.hooks import share_offline_gazetteer\n"
+        "share_offline_gazetteer(types.SimpleNamespace(log=logging.getLogger('master')), 'offline')\n"
         f"print(' '.join(sorted(m for m in {FORBIDDEN!r} if m in sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)

