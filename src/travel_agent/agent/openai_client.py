@@ -7,6 +7,7 @@ parks one greenlet, never the worker. Every call's socket timeouts come from the
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
+from travel_agent.agent import waiting
 from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
 from travel_agent.agent.errors import AgentError, AgentUnavailable, ReplyTooLong, UpstreamRefused
 from travel_agent.agent.interface import Turn
@@ -279,13 +281,41 @@ class OpenAIAgent:
 
 
 class _SmallBufferSocket:
-    """What http.client's response sees of the socket: only ``makefile``, with a smaller buffer."""
+    """What http.client's response sees of the socket: only ``makefile``, with a smaller buffer, whose reads
+    wait through ``waiting.wait_for_bytes`` (the deadline and the heartbeats of a chat waiting inline)."""
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
 
     def makefile(self, mode: str) -> Any:
-        return self._sock.makefile(mode, buffering=RESPONSE_BUFFER_BYTES)
+        # The socket's own raw reader underneath (it keeps the socket open until the response is closed, also
+        # when http.client closes the connection first), wrapped so that every read waits for bytes first.
+        return io.BufferedReader(_WaitingReader(self._sock, self._sock.makefile(mode, buffering=0)),
+                                 RESPONSE_BUFFER_BYTES)
+
+
+class _WaitingReader(io.RawIOBase):
+    def __init__(self, sock: Any, raw: Any) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        wait = waiting.active()
+        if wait is None:  # the reply pump's thread or greenlet: the socket's own timeout bounds the read
+            return self._raw.readinto(buffer)  # type: ignore[no-any-return]
+        return waiting.recv_into(wait, self._sock, buffer)
+
+    def fileno(self) -> int:
+        return self._raw.fileno()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
 
 
 class _SmallBufferResponse(http.client.HTTPResponse):

@@ -11,6 +11,7 @@ from flask import Response, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
+from travel_agent.agent.waiting import ClientGone
 from travel_agent.api.chat_schemas import (
     AnswerSchema,
     IdempotencyHeaderSchema,
@@ -25,6 +26,7 @@ from travel_agent.chat.store import Message
 from travel_agent.errors import as_seen_by_client, envelope
 from travel_agent.services import services
 from travel_agent.web.auth import bearer_token, key_fingerprint
+from travel_agent.web.request_scope import CLIENT_WRITE_KEY
 
 log = logging.getLogger("travel_agent.api.chat")
 
@@ -58,6 +60,9 @@ STREAM_DOC = (
     "Failures before the stream starts (validation, unknown session, MongoDB down, the model upstream's circuit "
     "open) are plain JSON errors."
 )
+
+HEARTBEAT = ": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out, shows no event
+HEARTBEAT_BYTES = HEARTBEAT.encode()
 
 # One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
 STREAM_EVENT = {
@@ -125,7 +130,7 @@ def stream(body: dict[str, Any]) -> ResponseReturnValue:
     chat = services().chat
     turn = chat.start_stream(body["message"], body["session_id"])
     # The services are captured here: the body is produced after this view returns, outside its app context.
-    return Response(_events(chat, turn), mimetype="text/event-stream",
+    return Response(_events(chat, turn, _heartbeat_writer(request.environ)), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -165,13 +170,31 @@ def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
     return shown
 
 
-def _events(chat: ChatService, turn: StartedTurn) -> Iterator[str]:
+def _heartbeat_writer(environ: dict[str, Any]) -> Callable[[], None] | None:
+    """Writes a heartbeat straight to the client, for a stream whose agent waits inline (``chat.pump``); None
+    when the server offers no ``write`` to use while the body is iterated."""
+    client = environ.get(CLIENT_WRITE_KEY)
+    if client is None:
+        return None
+
+    def beat() -> None:
+        if client.write is None:  # pragma: no cover - the response starts before its body is iterated
+            raise ClientGone()
+        try:
+            client.write(HEARTBEAT_BYTES)
+        except OSError as exc:
+            raise ClientGone() from exc
+
+    return beat
+
+
+def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | None) -> Iterator[str]:
     session_id = turn.plan.session_id
     yield _sse("start", {"session_id": session_id, "user_message_id": turn.question.id})
     try:
-        for event in chat.stream(turn):
+        for event in chat.stream(turn, beat):
             if event.kind == "heartbeat":
-                yield ": heartbeat\n\n"
+                yield HEARTBEAT
             elif event.kind == "chunk":
                 yield _sse("chunk", {"text": event.text})
             elif event.answer is not None:

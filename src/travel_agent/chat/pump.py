@@ -1,9 +1,14 @@
-"""Runs the agent beside the request, so the request keeps time whatever the agent does.
+"""Runs the agent so that the request keeps time whatever the agent does, and a stream shows life.
 
-The agent's text pieces come through a queue. While waiting, the request can send heartbeats (a stream must
-show life at least every 15 s) and give up at its deadline even if the agent is stuck inside a read: the
-request answers 504 on time, and the abandoned agent stops at its next piece or at its own socket timeout
-(which is the same budget). A real thread in-process, a greenlet under gunicorn's gevent worker (patched).
+Two ways, chosen per call (``agent_pieces``, ``agent_text``):
+
+* **Inline**, in a gevent worker: the request's own greenlet runs the agent, and its reads of the upstream
+  wait through ``agent.waiting``, which keeps the request's deadline and writes the stream's heartbeats to the
+  client while the model thinks. One greenlet per chat: a worker holds thousands of them waiting on a model.
+* **Beside the request** (``ReplyPump``) elsewhere (a threaded test server, the Flask test client): the agent's
+  text pieces come through a queue; while waiting, the request sends heartbeats (a stream must show life at
+  least every 15 s) and gives up at its deadline even if the agent is stuck inside a read: the request answers
+  504 on time, and the abandoned agent stops at its next piece or at its own socket timeout (the same budget).
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
+from travel_agent.agent import waiting
 from travel_agent.agent.budget import time_left
 from travel_agent.agent.errors import AgentError
+from travel_agent.agent.waiting import ClientGone
 from travel_agent.errors import BudgetExceeded, TravelAgentError
 
 log = logging.getLogger("travel_agent.chat.pump")
@@ -110,3 +117,50 @@ class ReplyPump:
     def text(self) -> str:
         """The whole reply, within the budget."""
         return "".join(piece for piece in self.pieces() if piece is not None)
+
+
+def agent_pieces(produce: Callable[[], Iterable[str]], heartbeat_seconds: float,
+                 beat: Callable[[], None] | None) -> Iterator[str | None]:
+    """A stream's text pieces, within the budget. ``beat`` writes a heartbeat to the client directly: given
+    one (and gevent), the agent runs inline and heartbeats are sent from inside its waits; otherwise through
+    the pump, which yields None where a heartbeat is due, for the caller to send."""
+    if beat is not None and waiting.inline_possible():
+        return _inline(produce, waiting.Wait(heartbeat_seconds, beat))
+    return ReplyPump(produce, heartbeat_seconds).pieces()
+
+
+def agent_text(produce: Callable[[], Iterable[str]], heartbeat_seconds: float) -> str:
+    """A whole reply, within the budget."""
+    if waiting.inline_possible():
+        return "".join(_inline(produce, waiting.Wait()))
+    return ReplyPump(produce, heartbeat_seconds).text()
+
+
+def _inline(produce: Callable[[], Iterable[str]], wait: waiting.Wait) -> Iterator[str]:
+    """The agent's pieces produced in this greenlet, with the pump's guarantees: the budget kept between pieces
+    (and, by ``agent.waiting``, within every read of the upstream), an unexpected crash turned into a 502."""
+    pieces: Iterator[str] | None = None
+    try:
+        with waiting.waiting(wait):
+            pieces = iter(produce())
+        while True:
+            left = time_left()
+            if left is not None and left <= 0:
+                log.warning("the agent did not finish within the request's budget")
+                raise BudgetExceeded()
+            with waiting.waiting(wait):
+                piece = next(pieces, _END)
+            if piece is _END:
+                return
+            assert isinstance(piece, str)
+            wait.sent()  # a piece reaches the client now: the next heartbeat is due a full interval later
+            yield piece
+    except (TravelAgentError, ClientGone):
+        raise
+    except Exception as exc:  # as in the pump: a provider's bug ends the turn with an error, not a 500
+        log.error("the agent failed unexpectedly", exc_info=exc)
+        raise AgentError() from exc
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()  # a generator closes its upstream response (also when the client left)

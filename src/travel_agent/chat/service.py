@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,11 +41,12 @@ from pymongo.errors import PyMongoError
 from travel_agent.agent.budget import RESERVE_SECONDS, time_left
 from travel_agent.agent.errors import AgentError
 from travel_agent.agent.interface import Agent, Turn
+from travel_agent.agent.waiting import ClientGone
 from travel_agent.chat.context_cache import ContextCache
 from travel_agent.chat.errors import IdempotencyKeyInFlight, SessionNotFound
 from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint, is_forgotten
 from travel_agent.chat.indexes import Indexes
-from travel_agent.chat.pump import ReplyPump
+from travel_agent.chat.pump import agent_pieces, agent_text
 from travel_agent.chat.store import ChatStore, Context, Message, StoredSession, now
 from travel_agent.errors import BudgetExceeded, DependencyUnavailable, TravelAgentError
 from travel_agent.web import request_scope
@@ -181,13 +182,12 @@ class ChatService:
             raise
 
     def _reply(self, history: list[Turn], question: str) -> str:
-        """The agent's whole reply within the budget: beside the request (``ReplyPump``) for an agent that
-        waits on anything, so the request keeps its deadline; in this greenlet for one whose ``reply`` only
+        """The agent's whole reply within the budget: through ``chat.pump`` for an agent that waits on anything,
+        so the request keeps its deadline; directly in this greenlet for one whose ``reply`` only
         computes (``replies_without_waiting``), as nothing could preempt that beside the request either (gevent
         switches only when a greenlet waits), and the pump's greenlet and queue would be pure cost."""
         if not getattr(self.agent, "replies_without_waiting", False):
-            pump = ReplyPump(lambda: [self.agent.reply(history, question)], self.heartbeat_seconds)
-            return pump.text()
+            return agent_text(lambda: [self.agent.reply(history, question)], self.heartbeat_seconds)
         left = time_left()
         if left is not None and left <= 0:
             raise BudgetExceeded()
@@ -284,14 +284,17 @@ class ChatService:
         """The part of a streamed turn that can still fail with a plain status: storing the question."""
         return self.begin(TurnPlan.fresh(session_id), message)
 
-    def stream(self, turn: StartedTurn) -> Iterator[StreamEvent]:
+    def stream(self, turn: StartedTurn, beat: Callable[[], None] | None = None) -> Iterator[StreamEvent]:
         """Heartbeats and chunks as the agent produces them, then "done" once the answer is stored, or an
-        "error" (the question then stays unanswered; no partial answer is stored)."""
+        "error" (the question then stays unanswered; no partial answer is stored). ``beat``, when the server
+        lets the stream write to its client directly, sends a heartbeat while the agent waits (see
+        ``chat.pump``); heartbeats then never come as events."""
         history = [m.turn() for m in turn.history]
-        pump = ReplyPump(lambda: self.agent.stream(history, turn.question.content), self.heartbeat_seconds)
+        pieces = agent_pieces(lambda: self.agent.stream(history, turn.question.content), self.heartbeat_seconds,
+                              beat)
         parts: list[str] = []
         try:
-            for piece in pump.pieces():
+            for piece in pieces:
                 if piece is None:
                     yield StreamEvent("heartbeat")
                 else:
@@ -301,6 +304,10 @@ class ChatService:
         except TravelAgentError as exc:
             log.warning("streamed turn ended with %s: %s", exc.status_code, exc.message)
             yield StreamEvent("error", error=exc)
+            return
+        except ClientGone:
+            # Nobody to tell: the question stays unanswered, as when a client leaves between two events.
+            log.info("client left a streamed turn while the agent was working; its question stays unanswered")
             return
         yield StreamEvent("done", answer=answer)
 

@@ -181,6 +181,9 @@ class RequestScopeMiddleware:
                 self.recorder.finished(environ, "503", started)
             return json_error(start_response, ServiceBusy.status_code, ServiceBusy.message, req_id,
                               ServiceBusy.retry_after)
+        client_write = None
+        if request_scope.ClientWrite.offered_by(environ):
+            client_write = environ[request_scope.CLIENT_WRITE_KEY] = request_scope.ClientWrite()
         request = _Request(environ, started, tokens, ticket, self.inflight,
                            _arm_backstop(budget + BACKSTOP_GRACE_SECONDS), self.recorder)
 
@@ -195,7 +198,10 @@ class RequestScopeMiddleware:
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append(("X-Request-ID", req_id))
             request.status, request.headers = status, headers
-            return start_response(status, headers, exc_info)
+            write = start_response(status, headers, exc_info)
+            if client_write is not None:
+                client_write.write = write
+            return write
 
         try:
             body = self.app(environ, start_with_id)

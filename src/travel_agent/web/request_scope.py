@@ -10,10 +10,32 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 from contextvars import ContextVar, Token
+from typing import Any
 
 # The environ key under which an error answer leaves its client-safe message for the console's error list.
 ERROR_MESSAGE_KEY = "travel_agent.error_message"
+# The environ key of a ``ClientWrite``, present when the server lets a response's body write to the client while
+# it is being iterated. A stream uses it to send heartbeats from inside a wait on the model (``chat.pump``).
+CLIENT_WRITE_KEY = "travel_agent.client_write"
+
+
+class ClientWrite:
+    """The server's ``write`` callable (what ``start_response`` returned), once the response has started.
+
+    PEP 3333 leaves open whether ``write`` may be called while the body is iterated; gunicorn allows it (its
+    ``write`` is what it calls for every item of the body), the Flask test client would drop what is written so.
+    """
+
+    __slots__ = ("write",)
+
+    def __init__(self) -> None:
+        self.write: Callable[[bytes], object] | None = None
+
+    @staticmethod
+    def offered_by(environ: dict[str, Any]) -> bool:
+        return str(environ.get("SERVER_SOFTWARE", "")).startswith("gunicorn/")
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
