@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any
 
-MODES = ("echo", "hang", "stream_break", "huge", "flood", "flood_text", "endless_line")
+MODES = ("echo", "hang", "stream_break", "huge", "flood", "flood_text", "endless_line", "drip")
 # Hostile modes send as fast as the socket allows, in writes of about this size.
 _FLOOD_WRITE_BYTES = 64 * 1024
 CHAT_PATH = "/v1/chat/completions"
@@ -95,6 +95,9 @@ class UpstreamServer:
     (streamed: in one chunk event); "flood" streams valid chunk events with empty content without end, as fast
     as the socket takes them, "flood_text" the same with one character of content each; "endless_line" sends
     ``data: `` and then bytes without ever a newline. The endless ones stop when the client goes away.
+    "drip" sends a whole answer, status line and headers included, one byte every ``chunk_delay`` seconds (0.1
+    when unset), so that no read of the client's ever waits long enough for its socket timeout; it stops when
+    the client goes away.
     ``requests`` records every request as {method, path, headers, json}.
     """
 
@@ -362,6 +365,9 @@ class _Handler(BaseHTTPRequestHandler):
             content = "x" * plan.huge_chars if plan.mode == "huge" else "echo: " + _last_user_text(payload["messages"])
             model = str(payload.get("model") or DEFAULT_MODEL)
             completion_id = f"chatcmpl-{sequence:06d}"
+            if plan.mode == "drip":
+                return self._drip(_completion(completion_id, model, content, payload["messages"]),
+                                  plan.chunk_delay or 0.1)
             if payload.get("stream"):
                 return self._stream(plan, completion_id, model, content, payload)
             self._send_json(200, _completion(completion_id, model, content, payload["messages"]))
@@ -420,6 +426,20 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client hung up: what these modes wait for
         self.close_connection = True
+
+    def _drip(self, body: dict[str, Any], pause: float) -> None:
+        """A complete JSON answer, a byte at a time (the "drip" mode)."""
+        data = json.dumps(body).encode()
+        whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data)
+        self.close_connection = True
+        try:
+            for i in range(len(whole)):
+                if not self.server.owner._pause(pause):
+                    return
+                self.wfile.write(whole[i:i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass  # the client gave up: what this mode waits for
 
     def _send_event(self, data: dict[str, Any]) -> None:
         self._send_chunk(b"data: " + json.dumps(data).encode() + b"\n\n")

@@ -35,9 +35,9 @@ from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.agent.openai")
 
-# The request id of the turn that took the circuit's trial in check_available(); the agent's call runs in a
-# copy of the request's context, so its first attempt knows it may go. Keyed by request id, since a gevent
-# worker serves the next request of a kept-alive connection in the same context.
+# The request id of the turn that took the circuit's trial in check_available(); the agent's call runs in the
+# request's context or a copy of it (chat/pump.py), so its first attempt knows it may go. Keyed by request id,
+# since a gevent worker serves the next request of a kept-alive connection in the same context.
 _TRIAL_HOLDER: ContextVar[str | None] = ContextVar("upstream_trial_holder", default=None)
 
 SYSTEM_PROMPT = (
@@ -152,10 +152,12 @@ class OpenAIAgent:
                     # would only be refused, so answer now instead of sleeping first.
                     raise AgentUnavailable(retry_after=self.breaker.retry_after()) from None
             log.info("model upstream: retrying in %.2f s (attempt %d of %d)", wait, attempt + 1, self.max_retries + 1)
-            time.sleep(wait)
+            waiting.sleep(wait)  # a stream waiting inline keeps sending its heartbeats
 
     def _attempt(self, payload: dict[str, Any], stream: bool, budget: float) -> requests.Response:
         """The response when usable; ``_Retryable`` for what another attempt may cure; else the mapped error."""
+        # Connecting cannot send heartbeats: a stream waiting inline sends the one that would fall due meanwhile.
+        waiting.beat_if_due_within(min(self.connect_timeout, budget))
         try:
             response = self.session.post(self.url, json=payload, stream=stream,
                                          timeout=(min(self.connect_timeout, budget), budget))

@@ -91,6 +91,29 @@ def recv_into(wait: Wait, sock: Any, buffer: Any) -> int:
     return sock.recv_into(buffer)  # type: ignore[no-any-return]
 
 
+def beat_if_due_within(seconds: float) -> None:
+    """Before a step that cannot send heartbeats for up to ``seconds`` (connecting to the upstream): send the
+    one that would fall due meanwhile now, so the client's silence stays within one interval plus nothing."""
+    wait = _ACTIVE.get()
+    if wait is not None and wait.every is not None and time.monotonic() + seconds >= wait.last_sent + wait.every:
+        wait.beat()
+
+
+def sleep(seconds: float) -> None:
+    """``time.sleep`` that sends the heartbeats falling due while it sleeps (a retry's back-off)."""
+    wait = _ACTIVE.get()
+    end = time.monotonic() + seconds
+    while (now := time.monotonic()) < end:
+        if wait is None or wait.every is None:
+            time.sleep(end - now)
+            return
+        beat_at = wait.last_sent + wait.every
+        if now >= beat_at:
+            wait.beat()
+        else:
+            time.sleep(min(end, beat_at) - now)
+
+
 def wait_for_bytes(wait: Wait, sock: Any) -> None:
     """Return once ``sock`` has bytes to read, sending heartbeats meanwhile; ``TimeoutError`` when the read's
     own timeout passes or the request's budget is spent first."""
