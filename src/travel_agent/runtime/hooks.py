@@ -29,8 +29,8 @@ def assert_gevent_patched(worker: Any) -> None:
 def lighten_greenlets() -> None:
     """Greenlets spawned from here on record neither their spawning stack nor their parent and its locals.
 
-    gevent keeps that for debugging, on every greenlet: each held chat has two (its request and its reply
-    pump), and a worker holds thousands (docs/PERFORMANCE.md, "Held streams"). The watchdog's dump of stuck
+    gevent keeps that for debugging, on every greenlet: each held chat has one (two where a reply pump runs
+    beside the request), and a worker holds thousands (docs/PERFORMANCE.md, "Held streams"). The watchdog's dump of stuck
     greenlets (log_greenlet_stacks) still shows where each one is.
     """
     import gevent
