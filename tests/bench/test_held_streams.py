@@ -9,9 +9,10 @@ import pytest
 
 from benchmarks import held_bench
 
-# The documented figure is about 65 KiB per held stream (docs/PERFORMANCE.md, "Held streams"); 200 streams
-# give a noisier slope (RSS grows in steps of allocator arenas), hence the margin.
-KIB_PER_STREAM_BOUND = 96
+# The goal for a held stream. The documented figure is about 54 KiB at 2,000 streams (docs/PERFORMANCE.md,
+# "Held streams"); 200 streams gave 52.3 to 52.5 in three runs. Two greenlets per stream (the reply pump beside
+# the request) measured 65 to 78 KiB, so this fails if a stream's wait leaves the request's greenlet again.
+KIB_PER_STREAM_BOUND = 64
 # Liveness answered at p99 within this while the streams are held, on a machine shared with other suites.
 PROBE_P99_BOUND_MS = 300
 
