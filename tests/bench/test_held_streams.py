@@ -10,8 +10,8 @@ import pytest
 from benchmarks import held_bench
 
 # The goal for a held stream. The documented figure is about 54 KiB at 2,000 streams (docs/PERFORMANCE.md,
-# "Held streams"); 200 streams gave 52.3 to 52.5 in three runs. Two greenlets per stream (the reply pump beside
-# the request) measured 65 to 78 KiB, so this fails if a stream's wait leaves the request's greenlet again.
+# "Held streams"); 200 streams gave 52.3 to 52.5 in three runs. With two greenlets per stream (the reply pump
+# beside the request) the same run gave 65.3: this fails if a stream's wait leaves the request's greenlet again.
 KIB_PER_STREAM_BOUND = 64
 # Liveness answered at p99 within this while the streams are held, on a machine shared with other suites.
 PROBE_P99_BOUND_MS = 300
