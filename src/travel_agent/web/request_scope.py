@@ -24,8 +24,9 @@ CLIENT_WRITE_KEY = "travel_agent.client_write"
 class ClientWrite:
     """The server's ``write`` callable (what ``start_response`` returned), once the response has started.
 
-    PEP 3333 leaves open whether ``write`` may be called while the body is iterated; gunicorn allows it (its
-    ``write`` is what it calls for every item of the body), the Flask test client would drop what is written so.
+    WSGI discourages ``write``, and servers differ on calling it while the body is being iterated. gunicorn's
+    ``write`` is the very call it makes for each item of the body, so it may; the Flask test client would drop
+    what is written so. Hence only under gunicorn.
     """
 
     __slots__ = ("write",)
