@@ -2,11 +2,12 @@
 
 A chat spends nearly all its life waiting for the model's first byte. Run beside the request (``ReplyPump``), the
 wait costs a second greenlet, its saved stacks and a queue per chat; in a gevent worker holding thousands of
-chats that was a fifth of what each cost (65 KiB a held stream, 52 without it; docs/PERFORMANCE.md, "Held streams"). So there the request's greenlet
-reads the upstream itself, and the two things the pump's separate greenlet was for are done *inside* the read:
-before each read of the upstream's socket, ``wait_for_bytes`` waits for it to become readable in slices, sends
-a heartbeat to the client whenever one is due, and gives up (``TimeoutError``, which the HTTP client reports
-as its read timeout) at the request's deadline, even against an upstream that drips a byte at a time.
+chats that was a fifth of what each cost (65 KiB a held stream, 52 without it; docs/PERFORMANCE.md, "Held
+streams"). So there the request's greenlet reads the upstream itself, and the two things the pump's separate
+greenlet was for are done *inside* the read: before each read of the upstream's socket that would block,
+``wait_for_bytes`` waits for it to become readable in slices, sends a heartbeat to the client whenever one is
+due, and gives up (``TimeoutError``, which the HTTP client reports as its read timeout) at the request's
+deadline, even against an upstream that drips a byte at a time.
 
 Only with gevent's sockets (a patched worker): there a greenlet can wait on a descriptor with a timeout without
 reading it. Elsewhere the pump remains, as it needs nothing of the event loop.

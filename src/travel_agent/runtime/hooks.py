@@ -30,8 +30,8 @@ def lighten_greenlets() -> None:
     """Greenlets spawned from here on record neither their spawning stack nor their parent and its locals.
 
     gevent keeps that for debugging, on every greenlet: each held chat has one (two where a reply pump runs
-    beside the request), and a worker holds thousands (docs/PERFORMANCE.md, "Held streams"). The watchdog's dump of stuck
-    greenlets (log_greenlet_stacks) still shows where each one is.
+    beside the request), and a worker holds thousands (docs/PERFORMANCE.md, "Held streams"). The watchdog's
+    dump of stuck greenlets (log_greenlet_stacks) still shows where each one is.
     """
     import gevent
 
