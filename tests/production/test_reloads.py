@@ -59,7 +59,8 @@ def test_hup_ttou_ttin_then_usr2_under_load_lose_nothing_and_close_old_pools(
     # New workers replace the old ones, which drain their requests and close their pools.
     wait_until(lambda: len(service.worker_pids()) == 2 and not old & set(service.worker_pids()), 30,
                message=lambda: f"old workers {old} still there: {service.worker_pids()}")
-    wait_until(lambda: all(closed_pools(service, pid) for pid in old), 10, message="an old worker left its pools")
+    wait_until(lambda: all(closed_pools(service, pid) for pid in old), 10,
+               message=lambda: f"an old worker of {old} left its pools; log:\n{service.log_file_text()[-4000:]}")
     answered = load.stats.answered
     wait_until(lambda: load.stats.answered >= answered + 10, 20, message="no answers after HUP")
 
@@ -70,7 +71,8 @@ def test_hup_ttou_ttin_then_usr2_under_load_lose_nothing_and_close_old_pools(
     assert len(service.worker_pids()) == 1
     wait_until(lambda: closed_pools(service, gone), 10, message="the worker TTOU removed left its pools")
     service.signal(signal.SIGTTIN)
-    service.wait_for_workers(2)
+    # Booted, not just forked: a worker stopped while it boots (by the USR2 step below) never opens its pools.
+    service.wait_until_booted(service.wait_for_workers(2))
     answered = load.stats.answered
     wait_until(lambda: load.stats.answered >= answered + 10, 20, message="no answers after TTIN")
     after_ttin = load.stats.requests
@@ -88,7 +90,8 @@ def test_hup_ttou_ttin_then_usr2_under_load_lose_nothing_and_close_old_pools(
     wait_until(lambda: not (old_workers & set(proctable.children_of(old_master))), 40,
                message="the old workers never drained away")
     wait_until(lambda: all(closed_pools(service, pid) for pid in old_workers), 10,
-               message="an old worker left its pools")
+               message=lambda: f"an old worker of {old_workers} left its pools; gunicorn's log:\n"
+                               f"{service.log_text()[-6000:]}")
     assert service.wait_exit(30) == 0
     answered = load.stats.answered
     wait_until(lambda: load.stats.answered >= answered + 10, 20, message="no answers from the new master")
