@@ -66,13 +66,16 @@ def test_primary_killed_under_load_fails_over_without_a_failed_chat(
     replica.client().delete(*replica.client().keys("travel_agent:ratelimit:*") or ["none"])
     answered = load.stats.answered
     wait_until(lambda: load.stats.answered >= answered + 10, 20, message="no chat after the failover")
+    # Each worker's Redis circuit closes on its own background probe: /health above spoke for one worker, so
+    # the counters come back within a few probes, not necessarily within those ten turns (seen at load 4 to 5).
+    wait_until(lambda: replica.client().keys("travel_agent:ratelimit:*"), 15, interval=0.1,
+               message="rate-limit counters never went back to Redis")
     stats = load.stop()
     found = audit(mongo, stats)
     assert found.lost == [] and found.duplicated == [], found
     assert promoted
     assert stats.retried == 0 and stats.gave_up == 0, stats  # Redis is optional: no turn ever failed
     assert set(stats.statuses) == {"200"}, stats.statuses
-    assert replica.client().keys("travel_agent:ratelimit:*"), "rate-limit counters never went back to Redis"
     assert healthy_after < FAILOVER_BOUND_SECONDS, healthy_after
     print(f"\nsentinel failover: promoted {promoted_after:.2f} s after SIGKILL, /health healthy on the new primary "
           f"{healthy_after:.2f} s after; chat requests {stats.requests}, answered {stats.answered}, "
