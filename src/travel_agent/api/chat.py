@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -92,9 +93,30 @@ def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def optional_header(header: str, schema: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``blp.arguments(schema, location="headers", as_kwargs=True)``, for a schema of one optional header,
+    parsed only when the request carries that header: without it the view gets the schema's defaults, which
+    is all webargs could answer then (it ignores every other header), for a tenth of the cost."""
+    environ_key = "HTTP_" + header.upper().replace("-", "_")  # how a WSGI server passes it, whatever its case
+    defaults = schema.load({})
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        parsed = blp.arguments(schema, location="headers", as_kwargs=True)(view)
+
+        @functools.wraps(parsed)  # with its OpenAPI documentation (``_apidoc``)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if environ_key in request.environ:
+                return parsed(*args, **kwargs)
+            return view(*args, **kwargs, **defaults)
+
+        return wrapper
+
+    return decorate
+
+
 @blp.post("/send")
 @blp.arguments(SEND_SCHEMA)
-@blp.arguments(IDEMPOTENCY_HEADER_SCHEMA, location="headers", as_kwargs=True)
+@optional_header("Idempotency-Key", IDEMPOTENCY_HEADER_SCHEMA)
 @blp.response(200, AnswerSchema, description="The assistant's reply, stored with the message it answers",
               headers={"Idempotent-Replayed": {"description": "`true` when this replays an earlier answer",
                                                "schema": {"type": "string"}}})
