@@ -109,3 +109,4 @@ def test_chat_in_process_measures_both_sides(tmp_path: Path, environ: list[str])
                              text=True, cwd=REPO_ROOT, timeout=180, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["floor_us"] > 0 and figures["service_us"] > 0 and figures["ratio"] > 0
+    assert figures["pair_ratio_median"] > 0 and len(figures["pair_ratio_quartiles"]) == 2
