@@ -100,11 +100,13 @@ def test_layers_measure_every_layer(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_chat_in_process_measures_both_sides(tmp_path: Path) -> None:
+@pytest.mark.parametrize("environ", [[], ["--werkzeug-environ"]], ids=["server-environ", "werkzeug-environ"])
+def test_chat_in_process_measures_both_sides(tmp_path: Path, environ: list[str]) -> None:
     with Stack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         out = subprocess.run([sys.executable, "-m", "benchmarks.chat_inprocess", "--mongo", mongo.uri, "--redis",
-                              redis.url, "--conversations", "1", "--repeats", "1"], capture_output=True, text=True,
-                             cwd=REPO_ROOT, timeout=180, check=True)
+                              redis.url, "--conversations", "1", "--repeats", "1", *environ], capture_output=True,
+                             text=True, cwd=REPO_ROOT, timeout=180, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["floor_us"] > 0 and figures["service_us"] > 0 and figures["ratio"] > 0
+    assert figures["pair_ratio_median"] > 0 and len(figures["pair_ratio_quartiles"]) == 2

@@ -24,6 +24,11 @@ class CircuitBreaker:
     ``reset_seconds``. Callers ask ``allow()`` before the call and report the outcome; while open they are
     refused at once, which is what makes "fail fast" cost no socket time. The lock is a plain
     ``threading.Lock``: under gevent it is patched into a greenlet-aware one, and it is never held across I/O.
+
+    A healthy dependency is asked about on every call (a chat turn makes seven), so the common case takes no
+    lock: ``allow`` while closed and ``record_success`` while closed with no failure counted only read. Each
+    such read is one attribute load, so a caller racing a transition sees the state from just before or just
+    after it, as if it had come a moment earlier or later; every write still happens under the lock.
     """
 
     def __init__(self, name: str, threshold: int, reset_seconds: float) -> None:
@@ -79,6 +84,8 @@ class CircuitBreaker:
             self._cooled_down() and (self._state is State.OPEN or self._trial_in_flight))
 
     def allow(self) -> bool:
+        if self._state is State.CLOSED:
+            return True
         with self._lock:
             if self._state is State.CLOSED:
                 return True
@@ -105,6 +112,8 @@ class CircuitBreaker:
             self.record_success()
 
     def record_success(self) -> None:
+        if self._state is State.CLOSED and not self._failures:
+            return  # nothing to reset (a closed breaker has no trial in flight)
         with self._lock:
             was = self._state
             self._state = State.CLOSED

@@ -58,13 +58,15 @@ def _read_chunked(limit: int) -> None:
 def guard_request_bodies(app: Flask, read_timeout: float, max_body_bytes: int) -> None:
     @app.before_request
     def _guard_body() -> Response | None:
+        # The request itself, not its proxy: each attribute read through ``request`` costs a context lookup.
+        req = request._get_current_object()  # type: ignore[attr-defined]
         # The method first: a GET (every probe) is then done without parsing any header.
-        if request.method not in BODY_METHODS:
+        if req.method not in BODY_METHODS:
             return None
-        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-        if not (request.content_length or chunked):
+        chunked = "chunked" in req.headers.get("Transfer-Encoding", "").lower()
+        if not (req.content_length or chunked):
             return None
-        if not request.is_json and not (request.path in FORM_PATHS and request.mimetype == FORM_TYPE):
+        if not req.is_json and not (req.path in FORM_PATHS and req.mimetype == FORM_TYPE):
             raise UnsupportedMediaType("Send the body as application/json.")
         if not timers_can_interrupt():
             if chunked:
@@ -74,10 +76,10 @@ def guard_request_bodies(app: Flask, read_timeout: float, max_body_bytes: int) -
             with Timeout(read_timeout, _BodyTooSlow):
                 if chunked:
                     _read_chunked(max_body_bytes)
-                request.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here
+                req.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here
         except _BodyTooSlow:
-            log.info("%s %s: the body did not arrive within %.1f s (client %s)", request.method, request.path,
-                     read_timeout, request.remote_addr)
+            log.info("%s %s: the body did not arrive within %.1f s (client %s)", req.method, req.path,
+                     read_timeout, req.remote_addr)
             # The connection is left to gunicorn, which drops it after its keep-alive time if the rest of the
             # body never comes; the request and its slot are released now.
             return error_response(408, f"The request body did not arrive within {read_timeout:g} seconds.")

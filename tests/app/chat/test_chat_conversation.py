@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from tests.support.chat import API_KEY, MODEL, SEND, session_path
 
@@ -15,6 +16,7 @@ from harness.upstream import UpstreamServer
 from travel_agent.agent import offline
 from travel_agent.agent.interface import Turn
 from travel_agent.agent.openai_client import SYSTEM_PROMPT
+from travel_agent.api.chat_schemas import AnswerSchema
 from travel_agent.chat.context_cache import key as context_key
 
 
@@ -49,6 +51,20 @@ def test_two_turns_with_the_offline_agent(app: Flask) -> None:
     assert [m["reply_to"] for m in messages[1::2]] == [m["id"] for m in messages[::2]]
     assert [m["created_at"] for m in messages] == sorted(m["created_at"] for m in messages)
     assert messages[-1]["created_at"] == second["created_at"]
+
+
+def test_send_answers_the_bytes_of_its_documented_schema(openai_app: Callable[..., Flask]) -> None:
+    # The view builds its body itself (no marshmallow dump): it must be exactly what AnswerSchema's dump,
+    # written by jsonify, would be, non-ASCII text and the timestamp's form included.
+    app = openai_app()
+    response = app.test_client().post(SEND, json={"message": "Zürich im März ☀"})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = response.get_json()
+    assert list(body) == ["session_id", "message_id", "reply", "created_at"]
+    with app.app_context():
+        dumped = AnswerSchema().dump(body | {"created_at": datetime.fromisoformat(body["created_at"])})
+        assert response.get_data() == jsonify(dumped).get_data()
+    assert body["reply"] == "echo: Zürich im März ☀"
 
 
 def test_two_turns_with_the_openai_provider(openai_app: Callable[..., Flask], upstream: UpstreamServer) -> None:

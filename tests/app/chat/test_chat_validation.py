@@ -114,6 +114,17 @@ def test_a_malformed_idempotency_key_is_422(app: Flask, key: str) -> None:
     assert list(errors["headers"]) == ["Idempotency-Key"]
 
 
+def test_the_idempotency_key_is_read_whatever_the_case_of_its_name(app: Flask) -> None:
+    # The view skips the header's parsing when the header is absent: a name in another case is not absent.
+    client = app.test_client()
+    errors = assert_envelope(client.post(SEND, json={"message": "hi"}, headers={"idempotency-key": "a b"}), 422)
+    assert list(errors["errors"]["headers"]) == ["Idempotency-Key"]
+    first = client.post(SEND, json={"message": "hi"}, headers={"IDEMPOTENCY-KEY": "case-1"})
+    again = client.post(SEND, json={"message": "hi"}, headers={"idempotency-key": "case-1"})
+    assert first.status_code == again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+
+
 def test_an_operator_in_the_path_is_just_an_unknown_session(app: Flask) -> None:
     client = app.test_client()
     for path in ("/api/chat/sessions/{\"$ne\":null}", "/api/chat/sessions/%7B%22%24ne%22%3A1%7D"):
