@@ -22,6 +22,7 @@ Two checks, both against MongoDB as the truth:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import tempfile
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from pymongo import MongoClient
 from pymongo.errors import AutoReconnect
 
 from harness.mongo_server import MongoServer
@@ -76,7 +78,7 @@ class Figures:
 def messages_of(mongo: MongoServer, session_id: str) -> list[dict[str, Any]]:
     """The session's stored messages in position order (the harness's client: no fault is aimed at it, but a
     connection SecantusDB drops for a fault can be one of its pooled ones, so a failed read is tried again)."""
-    collection = mongo.client()["travel_agent"]["chat_messages"]
+    collection = _reader(mongo)["travel_agent"]["chat_messages"]
     for attempt in range(5):
         try:
             return list(collection.find({"session_id": session_id}, {"seq": 1, "role": 1, "content": 1})
@@ -86,6 +88,13 @@ def messages_of(mongo: MongoServer, session_id: str) -> list[dict[str, Any]]:
                 raise
             time.sleep(0.1)
     raise AssertionError("unreachable")
+
+
+@functools.cache
+def _reader(mongo: MongoServer) -> MongoClient[dict[str, Any]]:
+    """One client per server for the whole run: a client per read left hundreds open (each with its monitor
+    connections) until SecantusDB reset connections, the harness's own reads among them."""
+    return mongo.client()
 
 
 def turn(base_url: str, message: str, session_id: str, stream: bool) -> str:
