@@ -16,6 +16,16 @@ from travel_agent.agent.budget import RESERVE_SECONDS
 from travel_agent.web import request_scope
 
 
+@pytest.fixture(autouse=True)
+def outside_a_request() -> Iterator[None]:
+    """No request's deadline, whatever an earlier test left bound in this thread's context."""
+    tokens = request_scope.bind("no-request", None)
+    try:
+        yield
+    finally:
+        request_scope.unbind(tokens)
+
+
 @pytest.fixture
 def pair() -> Iterator[tuple[gsocket.socket, gsocket.socket]]:
     ours, theirs = gsocket.socketpair()
