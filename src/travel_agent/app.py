@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from travel_agent import __version__
 from travel_agent.api import create_api
+from travel_agent.api.chat_fast_send import SendFastPath
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
 from travel_agent.backends.startup import verify_dependency
@@ -46,11 +47,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     svc.chat.prepare(settings.startup_ping_timeout_seconds)
     create_api(app)
     require_api_keys(app, settings)
-    limit_rates(app, settings, svc.redis)
+    rate_gate = limit_rates(app, settings, svc.redis)
     register_error_handlers(app)
     guard_request_bodies(app, settings.body_read_timeout_seconds, settings.max_body_bytes)
     recorder = install_metrics(app, svc)
     install_console(app, svc, recorder)  # GET /console, only with CONSOLE_TOKEN set
+    if settings.send_fast_path:  # a plain chat send without Flask (api/chat_fast_send.py)
+        app.wsgi_app = SendFastPath(  # type: ignore[method-assign]
+            app.wsgi_app, svc.chat, settings.api_key_list, rate_gate, settings.max_body_bytes,
+            settings.body_read_timeout_seconds)
     # Outermost but for the probes below, so that it owns every request from arrival to the server closing the
     # body, and counts the answers it gives itself (a shed 503, a backstop 504) in the metrics.
     app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]

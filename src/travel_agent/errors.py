@@ -113,8 +113,16 @@ def error_response(code: int, message: str | None = None, errors: dict[str, Any]
     return response
 
 
+UNEXPECTED_MESSAGE = "An unexpected error occurred. It has been logged."
+
+
+def describe(method: str | None, path: str, client: str | None) -> str:
+    """How a log line names the request it is about."""
+    return f"{method} {path} client={client} request_id={request_id()}"
+
+
 def _describe_request() -> str:
-    return f"{request.method} {request.path} client={request.remote_addr} request_id={request_id()}"
+    return describe(request.method, request.path, request.remote_addr)
 
 
 def handle_http_exception(error: HTTPException) -> Response:
@@ -140,15 +148,25 @@ def as_seen_by_client(error: TravelAgentError) -> TravelAgentError:
     return error
 
 
-def handle_travel_agent_error(error: TravelAgentError) -> Response:
+def answered(error: TravelAgentError, described: str) -> TravelAgentError:
+    """The error as the client sees it (``as_seen_by_client``), logged at the level it deserves."""
     error = as_seen_by_client(error)
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     # A refusal of the client's request (404, 409, 422) is routine; a dependency failing or a spent budget is
     # worth a warning; anything else of ours at 5xx is an error.
     level = logging.INFO if error.status_code < 500 else (
         logging.WARNING if error.status_code in (502, 503, 504) else logging.ERROR)
-    log.log(level, "%s answered %s: %s", _describe_request(), error.status_code, error.message)
-    return error_response(error.status_code, error.message, headers=headers, context=error.context)
+    log.log(level, "%s answered %s: %s", described, error.status_code, error.message)
+    return error
+
+
+def retry_after_header(error: TravelAgentError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+
+
+def handle_travel_agent_error(error: TravelAgentError) -> Response:
+    error = answered(error, _describe_request())
+    return error_response(error.status_code, error.message, headers=retry_after_header(error),
+                          context=error.context)
 
 
 def handle_unexpected(error: Exception) -> Response:
@@ -156,7 +174,7 @@ def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     log.error("unhandled exception in %s", _describe_request(), exc_info=error)
-    return error_response(500, "An unexpected error occurred. It has been logged.")
+    return error_response(500, UNEXPECTED_MESSAGE)
 
 
 def handle_malformed_body(error: Exception) -> Response:

@@ -22,9 +22,9 @@ from travel_agent.api.chat_schemas import (
 )
 from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.json_parser import JsonParser
-from travel_agent.chat.service import ChatService, StartedTurn
+from travel_agent.chat.service import Answer, ChatService, StartedTurn
 from travel_agent.chat.store import Message
-from travel_agent.errors import as_seen_by_client, envelope
+from travel_agent.errors import UNEXPECTED_MESSAGE, as_seen_by_client, envelope
 from travel_agent.services import services
 from travel_agent.web.auth import bearer_token, key_fingerprint
 from travel_agent.web.request_scope import CLIENT_WRITE_KEY
@@ -135,24 +135,32 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
     stored answer is replayed once the circuit closes.
     """
     svc = services()
-    answer, replayed = svc.chat.send(body["message"], body["session_id"],
-                                     _per_caller(idempotency_key, bool(svc.settings.api_key_list)))
+    key = per_caller(idempotency_key, bool(svc.settings.api_key_list), request.headers.get("Authorization"))
+    answer, replayed = svc.chat.send(body["message"], body["session_id"], key)
     # A ready Response: flask-smorest passes it through without its marshmallow dump, which cost more than
-    # building the body; the fields and their order are AnswerSchema's, its DateTime dumped as isoformat().
-    response = jsonify({"session_id": answer.session_id, "message_id": answer.message_id, "reply": answer.reply,
-                        "created_at": answer.created_at.isoformat()})
+    # building the body.
+    response = jsonify(answer_body(answer))
     if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        response.headers["Idempotent-Replayed"] = REPLAYED[1]
     return response
 
 
-def _per_caller(idempotency_key: str | None, keys_on: bool) -> str | None:
+REPLAYED = ("Idempotent-Replayed", "true")
+
+
+def answer_body(answer: Answer) -> dict[str, str]:
+    """A send's answer: AnswerSchema's fields in its order, its DateTime dumped as isoformat()."""
+    return {"session_id": answer.session_id, "message_id": answer.message_id, "reply": answer.reply,
+            "created_at": answer.created_at.isoformat()}
+
+
+def per_caller(idempotency_key: str | None, keys_on: bool, authorization: str | None) -> str | None:
     """With API keys on, each key has its own Idempotency-Key space: two callers who happen to pick the
     same key (and send the same body) must never be handed each other's answer and session."""
-    token = bearer_token(request.headers.get("Authorization"))
-    if idempotency_key is None or not keys_on or token is None:
+    if idempotency_key is None or not keys_on:
         return idempotency_key
-    return f"{key_fingerprint(token)}:{idempotency_key}"
+    token = bearer_token(authorization)
+    return idempotency_key if token is None else f"{key_fingerprint(token)}:{idempotency_key}"
 
 
 @blp.post("/stream")
@@ -245,7 +253,7 @@ def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | Non
         # The status line is long gone: an error event is the only way left to tell the client. Logged once,
         # with the stack, like any unexpected error.
         log.error("unhandled exception in a chat stream (session kept, message unanswered)", exc_info=exc)
-        yield _sse("error", envelope(500, "An unexpected error occurred. It has been logged.",
+        yield _sse("error", envelope(500, UNEXPECTED_MESSAGE,
                                      context={"session_id": session_id}))
 
 

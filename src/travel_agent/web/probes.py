@@ -13,7 +13,6 @@ when the worker is at its in-flight cap (sheddable, unlike the two probes).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from travel_agent.backends.health import Report
 from travel_agent.observability.metrics import ROUTE_KEY, RequestMetrics
 from travel_agent.services import Services
+from travel_agent.web.plain_json import encode
 from travel_agent.web.request_scope import sane_request_id
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -30,12 +30,6 @@ Answer = tuple[str, bytes, tuple[tuple[str, str], ...]]
 OK = "200 OK"
 NO_STORE = (("Cache-Control", "no-store"),)
 READY = b'{"status":"ready"}\n'
-
-
-def encode(body: dict[str, Any]) -> bytes:
-    """What Flask's ``jsonify`` writes outside debug mode, with the app's key order kept: compact, ASCII, a
-    final newline."""
-    return (json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
 
 
 class ProbeMiddleware:

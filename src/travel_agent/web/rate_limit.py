@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Flask, Response, request
@@ -25,6 +26,8 @@ from travel_agent.observability import metrics
 from travel_agent.web.auth import bearer_token, is_api_path, key_fingerprint
 
 KEY_PREFIX = "travel_agent:ratelimit:"
+# Where a request's decision is kept, so that it is counted once however many layers ask.
+DECISION_KEY = "travel_agent.rate_decision"
 # Bounds the fallback's memory when many addresses call during a Redis outage.
 MAX_MEMORY_ENTRIES = 10_000
 
@@ -100,32 +103,52 @@ class RateLimiter:
         return int(count), int(ttl_ms)
 
 
-def client_address(trusted_hops: int) -> str:
+def client_address(environ: dict[str, Any], trusted_hops: int) -> str:
     """The caller's address: behind ``trusted_hops`` proxies, the one the outermost proxy saw."""
-    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    forwarded = [part.strip() for part in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     if trusted_hops > 0 and forwarded:
         return forwarded[-min(trusted_hops, len(forwarded))]
-    return request.remote_addr or "unknown"
+    return environ.get("REMOTE_ADDR") or "unknown"
 
 
-def limit_rates(app: Flask, settings: Settings, redis_gateway: RedisGateway | None) -> None:
+class RateGate:
+    """The limit as an ``/api/`` request meets it: who it counts against, and one count per request, whichever
+    layer asks first (the chat's send fast path asks before Flask, and hands Flask what it could not answer)."""
+
+    def __init__(self, limiter: RateLimiter, keys_on: bool, trusted_hops: int) -> None:
+        self.limiter = limiter
+        self.keys_on = keys_on
+        self.trusted_hops = trusted_hops
+        per = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(limiter.window, f"{limiter.window} s")
+        self.refusal = f"Too many requests: the limit is {limiter.limit} per {per}."
+
+    def decide(self, environ: dict[str, Any]) -> Decision:
+        decision: Decision | None = environ.get(DECISION_KEY)
+        if decision is None:
+            decision = environ[DECISION_KEY] = self.limiter.hit(self.identity(environ))
+        return decision
+
+    def identity(self, environ: dict[str, Any]) -> str:
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION")) if self.keys_on else None
+        return "key:" + key_fingerprint(token) if token else "addr:" + client_address(environ, self.trusted_hops)
+
+
+def limit_rates(app: Flask, settings: Settings, redis_gateway: RedisGateway | None) -> RateGate | None:
     """Install after ``require_api_keys``: by then the key, if keys are on, is a valid one."""
     rule = settings.rate_limit_rule
     if rule is None:
-        return
+        return None
     limiter = RateLimiter(*rule, redis_gateway)
     app.extensions["travel_agent.rate_limiter"] = limiter
-    keys_on = bool(settings.api_key_list)
-    per = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(limiter.window, f"{limiter.window} s")
+    gate = RateGate(limiter, bool(settings.api_key_list), settings.trusted_proxy_hops)
 
     @app.before_request
     def _limit_rate() -> Response | None:
         if not is_api_path(request.path):
             return None
-        token = bearer_token(request.headers.get("Authorization")) if keys_on else None
-        identity = "key:" + key_fingerprint(token) if token else "addr:" + client_address(settings.trusted_proxy_hops)
-        decision = limiter.hit(identity)
+        decision = gate.decide(request.environ)
         if decision.allowed:
             return None
-        return error_response(429, f"Too many requests: the limit is {limiter.limit} per {per}.",
-                              headers={"Retry-After": str(decision.retry_after)})
+        return error_response(429, gate.refusal, headers={"Retry-After": str(decision.retry_after)})
+
+    return gate

@@ -31,8 +31,14 @@ FORM_PATHS = frozenset({"/console/login"})
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-class _BodyTooSlow(Exception):
+class BodyTooSlow(Exception):
     """Raised by the read's timer: the body did not arrive in time."""
+
+
+def too_slow(method: str | None, path: str, read_timeout: float, client: str | None) -> str:
+    """Log a body that did not arrive in time; the message of its 408."""
+    log.info("%s %s: the body did not arrive within %.1f s (client %s)", method, path, read_timeout, client)
+    return f"The request body did not arrive within {read_timeout:g} seconds."
 
 
 def _read_chunked(limit: int) -> None:
@@ -73,14 +79,12 @@ def guard_request_bodies(app: Flask, read_timeout: float, max_body_bytes: int) -
                 _read_chunked(max_body_bytes)
             return None  # a threaded test server or the test client: nothing to interrupt safely
         try:
-            with Timeout(read_timeout, _BodyTooSlow):
+            with Timeout(read_timeout, BodyTooSlow):
                 if chunked:
                     _read_chunked(max_body_bytes)
                 req.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here
-        except _BodyTooSlow:
-            log.info("%s %s: the body did not arrive within %.1f s (client %s)", req.method, req.path,
-                     read_timeout, req.remote_addr)
+        except BodyTooSlow:
             # The connection is left to gunicorn, which drops it after its keep-alive time if the rest of the
             # body never comes; the request and its slot are released now.
-            return error_response(408, f"The request body did not arrive within {read_timeout:g} seconds.")
+            return error_response(408, too_slow(req.method, req.path, read_timeout, req.remote_addr))
         return None
