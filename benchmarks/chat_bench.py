@@ -8,7 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks import machine, pyload, results, stats, wrk
@@ -27,6 +27,7 @@ class ChatOptions:
     duration: float = 5.0
     connections: int = 16
     prefer_wrk: bool = True
+    env: dict[str, str] = field(default_factory=dict)  # the service's extra settings, e.g. SEND_FAST_PATH=false
 
 
 def floor_command(mongo: MongoServer, redis: RedisServer, *extra: str) -> list[str]:
@@ -163,7 +164,7 @@ def run(options: ChatOptions) -> dict[str, Any]:
     use_wrk = options.prefer_wrk and wrk.available()
     with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
-        service = stack.service(mongo, redis)
+        service = stack.service(mongo, redis, env=options.env)
         ops = check_operations(stack, mongo, redis, service.port)
         for server in (service, mongo, redis):
             server.kill()
@@ -178,7 +179,7 @@ def run(options: ChatOptions) -> dict[str, Any]:
                 if side == "floor":
                     pair[side] = run_floor(mongo, redis, options.connections, options.duration)
                 else:
-                    service = stack.service(mongo, redis)
+                    service = stack.service(mongo, redis, env=options.env)
                     pid = worker_pid(service)
                     run_service(stack, service.port, pid, options.connections, 1.0, use_wrk)  # warm-up
                     pair[side] = run_service(stack, service.port, pid, options.connections, options.duration,
@@ -192,6 +193,9 @@ def run(options: ChatOptions) -> dict[str, Any]:
         "floor_rps": median(r["floor"]["rps"] for r in runs),
         "service_rps": median(r["service"]["rps"] for r in runs),
         "ratio": median(r["ratio"] for r in runs),
+        # Worker CPU per turn over the floor's, each pair's (neighbours share the machine's state of the moment).
+        "cpu_ratio": median(r["service"]["worker_cpu_us_per_request"] / r["floor"]["cpu_us_per_request"]
+                            for r in runs),
         "floor_p50_ms": median(r["floor"]["latency_ms"]["p50"] for r in runs),
         "service_p50_ms": median(r["service"]["latency_ms"]["p50"] for r in runs),
         "floor_cpu_us": median(r["floor"].get("cpu_us_per_request") for r in runs),
@@ -209,10 +213,11 @@ def print_table(data: dict[str, Any]) -> None:
     print(results.table(
         f"POST /api/chat/send (offline agent) vs the same MongoDB+Redis operations issued directly "
         f"(medians of {data['options']['runs']} runs, {data['options']['connections']} concurrent, {data['tool']})",
-        ["side", "turns/s", "ratio", "own CPU us/turn", "SecantusDB CPU us/turn", "p50 ms", "non-2xx"],
-        [["floor (script)", s["floor_rps"], None, s["floor_cpu_us"], s["floor_mongo_cpu_us"], s["floor_p50_ms"], None],
-         ["service (worker)", s["service_rps"], s["ratio"], s["service_cpu_us"], s["service_mongo_cpu_us"],
-          s["service_p50_ms"], s["service_non_2xx"]]]))
+        ["side", "turns/s", "ratio", "own CPU us/turn", "CPU ratio", "SecantusDB CPU us/turn", "p50 ms", "non-2xx"],
+        [["floor (script)", s["floor_rps"], None, s["floor_cpu_us"], None, s["floor_mongo_cpu_us"], s["floor_p50_ms"],
+          None],
+         ["service (worker)", s["service_rps"], s["ratio"], s["service_cpu_us"], s["cpu_ratio"],
+          s["service_mongo_cpu_us"], s["service_p50_ms"], s["service_non_2xx"]]]))
     ops = data["operations"]
     names = sorted(set(ops["service_per_turn"]) | set(ops["floor_per_turn"]))
     same = "the same" if s["same_operations"] else "NOT the same"

@@ -31,7 +31,8 @@ def _health(args: argparse.Namespace) -> dict[str, Any]:
 
 def _chat(args: argparse.Namespace) -> dict[str, Any]:
     return chat_bench.run(chat_bench.ChatOptions(
-        runs=args.runs, duration=args.duration, connections=args.chat_connections, prefer_wrk=not args.no_wrk))
+        runs=args.runs, duration=args.duration, connections=args.chat_connections, prefer_wrk=not args.no_wrk,
+        env=dict(item.split("=", 1) for item in args.env)))
 
 
 def _capacity(args: argparse.Namespace) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--held-profile", action="store_true",
                    help="run the service under benchmarks.memory_profile_app (tracemalloc, gc, greenlets)")
     g.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="held: a setting for the service (repeatable)")
+                   help="held and chat: a setting for the service (repeatable), e.g. SEND_FAST_PATH=false")
     g = p.add_argument_group("soak and profile")
     g.add_argument("--minutes", type=float, default=1.5, help="length of the soak (1.5; the documented one is 10)")
     g.add_argument("--soak-clients", type=int, default=8, help="concurrent clients of the soak (8)")
