@@ -118,7 +118,8 @@ class SendFastPath:
         if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json":
             return None
         declared = environ.get("CONTENT_LENGTH", "")
-        if not declared.isdigit() or not 0 < int(declared) <= self.max_body_bytes:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if not (declared.isascii() and declared.isdigit()) or not 0 < int(declared) <= self.max_body_bytes:
             return None
         return int(declared)
 

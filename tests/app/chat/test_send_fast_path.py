@@ -25,7 +25,9 @@ from tests.support.chat import API_KEY, MODEL, SEND
 from harness.envelope import assert_envelope
 from harness.upstream import UpstreamServer
 from travel_agent.api.chat_schemas import MAX_MESSAGE_CHARS
+from travel_agent.observability.metrics import ROUTE_KEY
 from travel_agent.services import EXTENSION_KEY
+from travel_agent.web.request_scope import ERROR_MESSAGE_KEY
 
 VOLATILE_FIELDS = ("session_id", "message_id", "created_at")
 
@@ -36,11 +38,13 @@ class Side:
 
     app: Flask
     dispatched: list[str] = field(default_factory=list)
+    environ: dict[str, Any] = field(default_factory=dict)  # the last request's, as the app left it
     names: dict[str, str] = field(default_factory=dict)  # "<session>", "<key>" ... -> this side's value
 
     def post(self, case: Case, request_id: str) -> tuple[str, list[tuple[str, str]], bytes]:
-        """The status line as sent ("404 NOT FOUND"), the headers but Content-Length, the body with this side's
-        ids replaced, marked " [flask]" when Flask dispatched the request."""
+        """The status line as sent ("404 NOT FOUND"), the headers but Content-Length (and, as two more, the
+        route label and error message the metrics and console record), the body with this side's ids replaced,
+        marked " [flask]" when Flask dispatched the request."""
         headers = {"X-Request-ID": request_id} | {k: self.names.get(v, v) for k, v in case.headers.items()}
         data = case.body
         for placeholder, value in self.names.items():
@@ -58,6 +62,9 @@ class Side:
                 self.names[case.remember] = answer["session_id"]
         assert int(response.headers["Content-Length"]) == len(response.get_data())
         kept = [(k, v) for k, v in response.headers.items() if k != "Content-Length"]
+        # What the metrics and the console read from the request: its route label and error message.
+        seen = self.environ
+        kept += [("(route)", str(seen.get(ROUTE_KEY))), ("(error message)", str(seen.get(ERROR_MESSAGE_KEY)))]
         case_reached_flask = len(self.dispatched) > before
         return response.status, kept, raw + (b" [flask]" if case_reached_flask else b"")
 
@@ -134,10 +141,21 @@ def sides(build_app: Callable[..., Flask]) -> Callable[..., tuple[Side, Side]]:
             flask.request_started.connect(lambda sender, side=side, **_: side.dispatched.append("x"), side.app,
                                           weak=False)
             side.names["<key>"] = str(uuid.uuid4())  # each side its own Idempotency-Key (one database)
+            side.app.wsgi_app = _keeping_environ(side, side.app.wsgi_app)  # type: ignore[method-assign]
             built.append(side)
         return built[0], built[1]
 
     return build
+
+
+def _keeping_environ(side: Side, app: Callable[..., Any]) -> Callable[..., Any]:
+    """The app, keeping each request's environ for the test (the test client hands the app a copy)."""
+
+    def keep(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        side.environ = environ
+        return app(environ, start_response)
+
+    return keep
 
 
 def log_lines(text: str, request_id: str) -> list[str]:
