@@ -18,8 +18,9 @@ Anything else goes on to Flask, whose route stays the contract and the OpenAPI d
 read handed on as it arrived and the rate decision already counted: every refusal (401, 413, 415, 400, 422,
 429 ...) is Flask's own answer, and nothing is counted twice. Once the turn runs, its answer and its errors
 are written here as Flask writes them (``web/plain_json.py``; the envelope, Retry-After and log lines of
-``errors.py``'s handlers). ``tests/app/chat/test_send_fast_path.py`` sends the same requests both ways and
-compares the answers. ``SEND_FAST_PATH=false`` sends every request through Flask.
+``errors.py``'s handlers; Sentry reports an unexpected error from its ERROR line either way, only without
+the Flask integration's request details). ``tests/app/chat/test_send_fast_path.py`` sends the same requests
+both ways and compares the answers. ``SEND_FAST_PATH=false`` sends every request through Flask.
 """
 
 from __future__ import annotations
