@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import TypeVar
 
@@ -43,7 +43,7 @@ class TripFacts:
     level: str | None = None  # "budget", "mid-range" or "luxury"
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
+        return all(getattr(self, name) is None for name in _FACTS)
 
 
 def facts_from(user_messages: Iterable[str]) -> TripFacts:
@@ -54,8 +54,12 @@ def facts_from(user_messages: Iterable[str]) -> TripFacts:
     return facts
 
 
+_FACTS = tuple(f.name for f in fields(TripFacts))  # dataclasses.fields() on every call cost more than the merge
+
+
 def merge(old: TripFacts, new: TripFacts) -> TripFacts:
-    return replace(old, **{f.name: v for f in fields(new) if (v := getattr(new, f.name)) is not None})
+    """``old`` with every fact ``new`` states."""
+    return TripFacts(**{name: getattr(old, name) if (v := getattr(new, name)) is None else v for name in _FACTS})
 
 
 def extract(text: str) -> TripFacts:

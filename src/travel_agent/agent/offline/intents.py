@@ -86,12 +86,15 @@ def price_shift(low: str) -> int:
     return -1 if max(cheaper, default=-1) > max(pricier, default=-1) else 1
 
 
+# Kana and CJK ideographs ("ja"), Thai ("th"); the first such character decides.
+_SCRIPT = re.compile("[\u3040-\u30ff\u4e00-\u9fff]|([\u0e00-\u0e7f])")
+
+
 def script(text: str) -> str:
-    """The traveller's script: "ja", "th" or "latin" (the replies are English; the first two get a note)."""
-    for ch in text:
-        code = ord(ch)
-        if 0x3040 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF:
-            return "ja"
-        if 0x0E00 <= code <= 0x0E7F:
-            return "th"
-    return "latin"
+    """The traveller's script: "ja", "th" or "latin" (the replies are English; the first two get a note).
+    One regex search: a loop over the characters in Python cost a chat turn more than the rest of the reply's
+    intent checks together (docs/PERFORMANCE.md, section 2)."""
+    found = _SCRIPT.search(text)
+    if found is None:
+        return "latin"
+    return "ja" if found.group(1) is None else "th"
