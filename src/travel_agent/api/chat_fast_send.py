@@ -46,6 +46,7 @@ from travel_agent.observability.metrics import ROUTE_KEY
 from travel_agent.web import plain_json
 from travel_agent.web.auth import bearer_token, matches_any
 from travel_agent.web.inflight import timers_can_interrupt
+from travel_agent.web.middleware import WSGIApp
 from travel_agent.web.rate_limit import RateGate
 from travel_agent.web.request_bodies import BodyTooSlow, too_slow
 from travel_agent.web.request_scope import ERROR_MESSAGE_KEY
@@ -58,7 +59,6 @@ except ImportError:  # pragma: no cover - gevent is a runtime dependency
 log = logging.getLogger("travel_agent.errors")  # the error handlers' logger: the same lines either way
 
 SEND_PATH = "/api/chat/send"
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class SendFastPath:
@@ -120,9 +120,10 @@ class SendFastPath:
             return None
         declared = environ.get("CONTENT_LENGTH", "")
         # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
-        if not (declared.isascii() and declared.isdigit()) or not 0 < int(declared) <= self.max_body_bytes:
+        if not (declared.isascii() and declared.isdigit()):
             return None
-        return int(declared)
+        length = int(declared)
+        return length if 0 < length <= self.max_body_bytes else None
 
     def _read(self, environ: dict[str, Any], length: int) -> bytes:
         stream = environ["wsgi.input"]
