@@ -41,10 +41,15 @@ class CapacityOptions:
 
 
 def service_env(upstream_url: str, max_in_flight: int) -> dict[str, str]:
-    return {"AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream_url, "OPENAI_API_KEY": "bench",
-            "OPENAI_MODEL": "bench-model", "MAX_IN_FLIGHT": str(max_in_flight),
-            # Room for every held chat's connection plus the probes; the step, not this limit, is measured.
-            "WORKER_CONNECTIONS": str(max_in_flight + 200)}
+    return {
+        "AGENT_PROVIDER": "openai",
+        "OPENAI_BASE_URL": upstream_url,
+        "OPENAI_API_KEY": "bench",
+        "OPENAI_MODEL": "bench-model",
+        "MAX_IN_FLIGHT": str(max_in_flight),
+        # Room for every held chat's connection plus the probes; the step, not this limit, is measured.
+        "WORKER_CONNECTIONS": str(max_in_flight + 200),
+    }
 
 
 def _chat_client(timeout: float) -> pyload.Client:
@@ -53,8 +58,9 @@ def _chat_client(timeout: float) -> pyload.Client:
     async def run(conn: pyload.Connection, recorder: pyload.Recorder, until: float) -> None:
         turn = 0
         while time.monotonic() < until:
-            sample, _ = await pyload.timed(conn, "POST", SEND_PATH, {"message": MESSAGES[turn % len(MESSAGES)]},
-                                           timeout=timeout)
+            sample, _ = await pyload.timed(
+                conn, "POST", SEND_PATH, {"message": MESSAGES[turn % len(MESSAGES)]}, timeout=timeout
+            )
             recorder.add(sample)
             turn += 1
 
@@ -73,8 +79,9 @@ def warnings_since(server: GunicornServer, offset: int) -> dict[str, int]:
     return dict(counts.most_common(5))
 
 
-def capacity_step(server: GunicornServer, pid: int, clients: int, options: CapacityOptions,
-                  procs: dict[str, int]) -> dict[str, Any]:
+def capacity_step(
+    server: GunicornServer, pid: int, clients: int, options: CapacityOptions, procs: dict[str, int]
+) -> dict[str, Any]:
     duration = options.delay * options.cycles
     log_offset = len(server.log_text())
     timeout = options.delay * 4 + 10
@@ -82,23 +89,28 @@ def capacity_step(server: GunicornServer, pid: int, clients: int, options: Capac
 
     async def work() -> pyload.Recorder:
         # Starts spread over one delay, then one more delay to settle, before the measured window.
-        return await pyload.closed_loop(server.port, clients, _chat_client(timeout), duration,
-                                        warmup=2 * options.delay + 0.5, stagger=options.delay)
+        return await pyload.closed_loop(
+            server.port, clients, _chat_client(timeout), duration, warmup=2 * options.delay + 0.5, stagger=options.delay
+        )
 
     recorder, sampler = asyncio.run(with_sampler(server.port, pid, work))
     cpu = machine.cpu_spent(cpu_before, machine.cpu_of(procs))
     summary = stats.summarize(recorder.samples, duration)
     ok = summary["statuses"].get("200", 0)
     p99 = summary["ok_latency_ms"]["p99"]
-    held = (ok == summary["requests"] and ok > 0 and p99 is not None
-            and p99 <= (options.delay + options.slack) * 1000)
+    held = ok == summary["requests"] and ok > 0 and p99 is not None and p99 <= (options.delay + options.slack) * 1000
     elapsed = duration + 2 * options.delay + 0.5
-    return {"clients": clients, **summary, "held": held,
-            "peak_in_flight": max(sampler.in_flight, default=None),
-            "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
-            "probe_p99_ms": ms(percentile(sampler.probe_latency, 99)),
-            "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
-            "log_warnings": warnings_since(server, log_offset), "load_average": machine.load_average()}
+    return {
+        "clients": clients,
+        **summary,
+        "held": held,
+        "peak_in_flight": max(sampler.in_flight, default=None),
+        "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
+        "probe_p99_ms": ms(percentile(sampler.probe_latency, 99)),
+        "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
+        "log_warnings": warnings_since(server, log_offset),
+        "load_average": machine.load_average(),
+    }
 
 
 def warm_up(port: int, chats: int, delay: float) -> None:
@@ -133,8 +145,9 @@ def hold(stack: BenchStack, mongo: Any, redis: Any, options: CapacityOptions) ->
         await asyncio.sleep(options.hold_delay * index / options.hold_chats)
         conn = pyload.Connection(server.port)
         try:
-            sample, _ = await pyload.timed(conn, "POST", SEND_PATH, {"message": MESSAGES[index % len(MESSAGES)]},
-                                           timeout=timeout)
+            sample, _ = await pyload.timed(
+                conn, "POST", SEND_PATH, {"message": MESSAGES[index % len(MESSAGES)]}, timeout=timeout
+            )
             return sample
         finally:
             await conn.close()
@@ -153,11 +166,18 @@ def hold(stack: BenchStack, mongo: Any, redis: Any, options: CapacityOptions) ->
     warnings = warnings_since(server, log_offset)
     server.kill()  # done with it: no need to wait for its graceful shutdown
     upstream.stop()
-    return {"chats": options.hold_chats, "delay_s": options.hold_delay, "statuses": summary["statuses"],
-            "ok_latency_ms": summary["ok_latency_ms"], "peak_in_flight": peak_in_flight,
-            "idle_rss_mib": round(idle / 2**20, 1), "peak_rss_mib": round(peak / 2**20, 1),
-            "bytes_per_chat": round((peak - idle) / peak_in_flight) if peak_in_flight else None,
-            "worker_cpu_ms_per_chat": cpu_ms, "log_warnings": warnings}
+    return {
+        "chats": options.hold_chats,
+        "delay_s": options.hold_delay,
+        "statuses": summary["statuses"],
+        "ok_latency_ms": summary["ok_latency_ms"],
+        "peak_in_flight": peak_in_flight,
+        "idle_rss_mib": round(idle / 2**20, 1),
+        "peak_rss_mib": round(peak / 2**20, 1),
+        "bytes_per_chat": round((peak - idle) / peak_in_flight) if peak_in_flight else None,
+        "worker_cpu_ms_per_chat": cpu_ms,
+        "log_warnings": warnings,
+    }
 
 
 def slope_bytes(points: list[tuple[int, float]]) -> float | None:
@@ -173,8 +193,9 @@ def slope_bytes(points: list[tuple[int, float]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var * 2**20
 
 
-def overload(server: GunicornServer, pid: int, rate: float, options: CapacityOptions, max_open: int,
-             procs: dict[str, int]) -> dict[str, Any]:
+def overload(
+    server: GunicornServer, pid: int, rate: float, options: CapacityOptions, max_open: int, procs: dict[str, int]
+) -> dict[str, Any]:
     timeout = options.delay * 4 + 10
     kinds: Counter[str] = Counter()
     shed_latency: list[float] = []
@@ -201,14 +222,19 @@ def overload(server: GunicornServer, pid: int, rate: float, options: CapacityOpt
     cpu = machine.cpu_spent(cpu_before, machine.cpu_of(procs))
     # Goodput over the arrivals' window: chats that arrived in it and were answered 200.
     summary = stats.summarize(samples, options.overload_seconds)
-    return {"offered_rps": round(rate, 2), **summary, "kinds_of_503": dict(kinds),
-            "shed_only_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in shed_latency]),
-            "dependency_503_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in dependency_latency]),
-            "peak_in_flight": max(sampler.in_flight, default=None),
-            "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
-            "probe_p99_ms": ms(percentile(sampler.probe_latency, 99)),
-            "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
-            "log_warnings": warnings_since(server, log_offset), "load_average": machine.load_average()}
+    return {
+        "offered_rps": round(rate, 2),
+        **summary,
+        "kinds_of_503": dict(kinds),
+        "shed_only_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in shed_latency]),
+        "dependency_503_latency_ms": stats.latency_ms([pyload.Sample(0.0, x, 503) for x in dependency_latency]),
+        "peak_in_flight": max(sampler.in_flight, default=None),
+        "peak_rss_mib": round(max((r for _, r in sampler.rss), default=0) / 2**20, 1),
+        "probe_p99_ms": ms(percentile(sampler.probe_latency, 99)),
+        "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
+        "log_warnings": warnings_since(server, log_offset),
+        "load_average": machine.load_average(),
+    }
 
 
 def run(options: CapacityOptions) -> dict[str, Any]:
@@ -232,25 +258,30 @@ def run(options: CapacityOptions) -> dict[str, Any]:
         peak_goodput = max((s["goodput_rps"] for s in held), default=0.0)
         points = [(s["peak_in_flight"] or s["clients"], s["peak_rss_mib"]) for s in held]
         per_chat = slope_bytes([(0, idle_rss / 2**20), *points])
-        result: dict[str, Any] = {"options": {**options.__dict__, "steps": list(options.steps)},
-                                  "idle_rss_mib": round(idle_rss / 2**20, 1), "steps": steps,
-                                  "capacity": capacity, "peak_goodput_rps": peak_goodput,
-                                  "bytes_per_chat": None if per_chat is None else round(per_chat)}
+        result: dict[str, Any] = {
+            "options": {**options.__dict__, "steps": list(options.steps)},
+            "idle_rss_mib": round(idle_rss / 2**20, 1),
+            "steps": steps,
+            "capacity": capacity,
+            "peak_goodput_rps": peak_goodput,
+            "bytes_per_chat": None if per_chat is None else round(per_chat),
+        }
         server.kill()  # done with it: no need to wait for its graceful shutdown
         result["hold"] = hold(stack, mongo, redis, options)  # also lets the database settle before overload
         if capacity:
             # Fresh servers: SecantusDB's cost per operation grows with the data the steps and the hold left,
             # and the overload must meet the database the capacity was measured against.
             mongo, redis = stack.mongo(), stack.redis()
-            shed_server = stack.service(mongo, redis, env={**service_env(upstream.base_url, capacity),
-                                                           **options.env})
+            shed_server = stack.service(mongo, redis, env={**service_env(upstream.base_url, capacity), **options.env})
             warm_up(shed_server.port, 20, options.delay)
             shed_pid = worker_pid(shed_server)
             procs.update(worker=shed_pid, mongo=mongo.pid, redis=redis.pid)
             rate = options.overload_factor * peak_goodput
             max_open = int(capacity * options.overload_factor * 2)
-            result["overload"] = {"max_in_flight": capacity,
-                                  **overload(shed_server, shed_pid, rate, options, max_open, procs)}
+            result["overload"] = {
+                "max_in_flight": capacity,
+                **overload(shed_server, shed_pid, rate, options, max_open, procs),
+            }
     return result
 
 
@@ -260,8 +291,9 @@ def run_overload(rate: float, cap: int, options: CapacityOptions) -> dict[str, A
     with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         upstream = stack.upstream_process(options.delay)
-        server = stack.service(mongo, redis, env={**service_env(upstream.base_url, cap), "WORKER_CONNECTIONS": "1000",
-                                                  **options.env})
+        server = stack.service(
+            mongo, redis, env={**service_env(upstream.base_url, cap), "WORKER_CONNECTIONS": "1000", **options.env}
+        )
         pid = worker_pid(server)
         warm_up(server.port, 20, options.delay)
         procs = {"worker": pid, "mongo": mongo.pid, "redis": redis.pid, "upstream": upstream.pid}
@@ -271,42 +303,134 @@ def run_overload(rate: float, cap: int, options: CapacityOptions) -> dict[str, A
 
 def print_overload(data: dict[str, Any]) -> None:
     o = data
-    print(results.table(
-        f"Overload only: MAX_IN_FLIGHT={o['max_in_flight']}, {o['offered_rps']} chats/s offered for "
-        f"{o['options']['overload_seconds']} s, upstream delay {o['options']['delay']} s",
-        ["goodput/s", "statuses", "503 kinds", "200 p50 ms", "200 p99 ms", "shed p99 ms", "dependency 503 p50 ms",
-         "peak in flight"],
-        [[o["goodput_rps"], o["statuses"], o["kinds_of_503"], o["ok_latency_ms"]["p50"], o["ok_latency_ms"]["p99"],
-          o["shed_only_latency_ms"]["p99"], o["dependency_503_latency_ms"]["p50"], o["peak_in_flight"]]]))
+    print(
+        results.table(
+            f"Overload only: MAX_IN_FLIGHT={o['max_in_flight']}, {o['offered_rps']} chats/s offered for "
+            f"{o['options']['overload_seconds']} s, upstream delay {o['options']['delay']} s",
+            [
+                "goodput/s",
+                "statuses",
+                "503 kinds",
+                "200 p50 ms",
+                "200 p99 ms",
+                "shed p99 ms",
+                "dependency 503 p50 ms",
+                "peak in flight",
+            ],
+            [
+                [
+                    o["goodput_rps"],
+                    o["statuses"],
+                    o["kinds_of_503"],
+                    o["ok_latency_ms"]["p50"],
+                    o["ok_latency_ms"]["p99"],
+                    o["shed_only_latency_ms"]["p99"],
+                    o["dependency_503_latency_ms"]["p50"],
+                    o["peak_in_flight"],
+                ]
+            ],
+        )
+    )
 
 
 def print_table(data: dict[str, Any]) -> None:
     opts = data["options"]
-    rows = [[s["clients"], s["peak_in_flight"], s["goodput_rps"], s["ok_latency_ms"]["p50"], s["ok_latency_ms"]["p99"],
-             s["statuses"], s["peak_rss_mib"], s["cpu_share"].get("worker"), s["cpu_share"].get("mongo"),
-             "yes" if s["held"] else "no"] for s in data["steps"]]
-    print(results.table(
-        f"Capacity of one worker, upstream delay {opts['delay']} s (idle RSS {data['idle_rss_mib']} MiB)",
-        ["clients", "in flight", "goodput/s", "p50 ms", "p99 ms", "statuses", "peak RSS MiB", "worker CPU",
-         "SecantusDB CPU", "held"], rows))
+    rows = [
+        [
+            s["clients"],
+            s["peak_in_flight"],
+            s["goodput_rps"],
+            s["ok_latency_ms"]["p50"],
+            s["ok_latency_ms"]["p99"],
+            s["statuses"],
+            s["peak_rss_mib"],
+            s["cpu_share"].get("worker"),
+            s["cpu_share"].get("mongo"),
+            "yes" if s["held"] else "no",
+        ]
+        for s in data["steps"]
+    ]
+    print(
+        results.table(
+            f"Capacity of one worker, upstream delay {opts['delay']} s (idle RSS {data['idle_rss_mib']} MiB)",
+            [
+                "clients",
+                "in flight",
+                "goodput/s",
+                "p50 ms",
+                "p99 ms",
+                "statuses",
+                "peak RSS MiB",
+                "worker CPU",
+                "SecantusDB CPU",
+                "held",
+            ],
+            rows,
+        )
+    )
     per_chat = data["bytes_per_chat"]
-    print(f"capacity {data['capacity']} chats in flight, peak goodput {data['peak_goodput_rps']}/s, "
-          f"{'-' if per_chat is None else round(per_chat / 1024, 1)} KiB of worker RSS per held chat")
+    print(
+        f"capacity {data['capacity']} chats in flight, peak goodput {data['peak_goodput_rps']}/s, "
+        f"{'-' if per_chat is None else round(per_chat / 1024, 1)} KiB of worker RSS per held chat"
+    )
     h = data.get("hold")
     if h:
         per = "-" if h["bytes_per_chat"] is None else round(h["bytes_per_chat"] / 1024, 1)
-        print(results.table(
-            f"Held at once: {h['chats']} chats behind a {h['delay_s']} s upstream (the worker's own limit)",
-            ["chats", "peak in flight", "statuses", "p99 ms", "idle RSS MiB", "peak RSS MiB", "KiB per chat",
-             "worker CPU ms/chat"],
-            [[h["chats"], h["peak_in_flight"], h["statuses"], h["ok_latency_ms"]["p99"], h["idle_rss_mib"],
-              h["peak_rss_mib"], per, h["worker_cpu_ms_per_chat"]]]))
+        print(
+            results.table(
+                f"Held at once: {h['chats']} chats behind a {h['delay_s']} s upstream (the worker's own limit)",
+                [
+                    "chats",
+                    "peak in flight",
+                    "statuses",
+                    "p99 ms",
+                    "idle RSS MiB",
+                    "peak RSS MiB",
+                    "KiB per chat",
+                    "worker CPU ms/chat",
+                ],
+                [
+                    [
+                        h["chats"],
+                        h["peak_in_flight"],
+                        h["statuses"],
+                        h["ok_latency_ms"]["p99"],
+                        h["idle_rss_mib"],
+                        h["peak_rss_mib"],
+                        per,
+                        h["worker_cpu_ms_per_chat"],
+                    ]
+                ],
+            )
+        )
     o = data.get("overload")
     if o:
-        print(results.table(
-            f"Overload: MAX_IN_FLIGHT={o['max_in_flight']}, arrivals at {opts['overload_factor']}x peak goodput",
-            ["offered/s", "goodput/s", "of peak", "statuses", "503 kinds", "200 p99 ms", "shed p50 ms", "shed p99 ms",
-             "probe p99 ms"],
-            [[o["offered_rps"], o["goodput_rps"], stats.ratio(o["goodput_rps"], data["peak_goodput_rps"]),
-              o["statuses"], o["kinds_of_503"], o["ok_latency_ms"]["p99"], o["shed_only_latency_ms"]["p50"],
-              o["shed_only_latency_ms"]["p99"], o["probe_p99_ms"]]]))
+        print(
+            results.table(
+                f"Overload: MAX_IN_FLIGHT={o['max_in_flight']}, arrivals at {opts['overload_factor']}x peak goodput",
+                [
+                    "offered/s",
+                    "goodput/s",
+                    "of peak",
+                    "statuses",
+                    "503 kinds",
+                    "200 p99 ms",
+                    "shed p50 ms",
+                    "shed p99 ms",
+                    "probe p99 ms",
+                ],
+                [
+                    [
+                        o["offered_rps"],
+                        o["goodput_rps"],
+                        stats.ratio(o["goodput_rps"], data["peak_goodput_rps"]),
+                        o["statuses"],
+                        o["kinds_of_503"],
+                        o["ok_latency_ms"]["p99"],
+                        o["shed_only_latency_ms"]["p50"],
+                        o["shed_only_latency_ms"]["p99"],
+                        o["probe_p99_ms"],
+                    ]
+                ],
+            )
+        )

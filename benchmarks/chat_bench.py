@@ -31,8 +31,16 @@ class ChatOptions:
 
 
 def floor_command(mongo: MongoServer, redis: RedisServer, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "benchmarks.chat_floor", "--mongo", mongo.uri + FLOOR_DB, "--redis", redis.url,
-            *extra]
+    return [
+        sys.executable,
+        "-m",
+        "benchmarks.chat_floor",
+        "--mongo",
+        mongo.uri + FLOOR_DB,
+        "--redis",
+        redis.url,
+        *extra,
+    ]
 
 
 def backends(mongo: MongoServer, redis: RedisServer) -> dict[str, int]:
@@ -40,23 +48,26 @@ def backends(mongo: MongoServer, redis: RedisServer) -> dict[str, int]:
 
 
 def _per_request_us(spent: dict[str, float | None], requests: int) -> dict[str, float | None]:
-    return {name: None if cpu is None or not requests else round(cpu / requests * 1e6, 1)
-            for name, cpu in spent.items()}
+    return {
+        name: None if cpu is None or not requests else round(cpu / requests * 1e6, 1) for name, cpu in spent.items()
+    }
 
 
-def run_floor(mongo: MongoServer, redis: RedisServer, connections: int, duration: float,
-              warmup: float = 1.0) -> dict[str, Any]:
+def run_floor(
+    mongo: MongoServer, redis: RedisServer, connections: int, duration: float, warmup: float = 1.0
+) -> dict[str, Any]:
     cpu_before = machine.cpu_of(backends(mongo, redis))
-    argv = floor_command(mongo, redis, "--concurrency", str(connections), "--duration", str(duration),
-                         "--warmup", str(warmup))
-    out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT,
-                         timeout=duration + warmup + 120)
+    argv = floor_command(
+        mongo, redis, "--concurrency", str(connections), "--duration", str(duration), "--warmup", str(warmup)
+    )
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT, timeout=duration + warmup + 120)
     if out.returncode != 0:
         raise RuntimeError(f"chat floor failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     # The servers' CPU over the whole run (warm-up included), per turn run in it.
     result["backend_cpu_us_per_request"] = _per_request_us(
-        machine.cpu_spent(cpu_before, machine.cpu_of(backends(mongo, redis))), result["all_turns"])
+        machine.cpu_spent(cpu_before, machine.cpu_of(backends(mongo, redis))), result["all_turns"]
+    )
     result["load_average"] = machine.load_average()
     return result
 
@@ -89,25 +100,39 @@ def python_client() -> pyload.Client:
     return run
 
 
-def run_service(stack: BenchStack, port: int, pid: int, connections: int, duration: float,
-                use_wrk: bool, servers: dict[str, int] | None = None) -> dict[str, Any]:
+def run_service(
+    stack: BenchStack,
+    port: int,
+    pid: int,
+    connections: int,
+    duration: float,
+    use_wrk: bool,
+    servers: dict[str, int] | None = None,
+) -> dict[str, Any]:
     cpu_before = machine.cpu_seconds(pid)
     backend_before = machine.cpu_of(servers or {})
     if use_wrk:
         script = wrk.chat_script(stack.root, SEND_PATH, MESSAGES)
-        result = wrk.run(f"http://127.0.0.1:{port}{SEND_PATH}", connections=connections, duration=duration,
-                         script=script, timeout=30).as_dict()
+        result = wrk.run(
+            f"http://127.0.0.1:{port}{SEND_PATH}", connections=connections, duration=duration, script=script, timeout=30
+        ).as_dict()
     else:
         recorder = asyncio.run(pyload.closed_loop(port, connections, python_client(), duration, warmup=0.0))
         summary = stats.summarize(recorder.samples, duration)
         ok = summary["statuses"].get("200", 0)
-        result = {"requests": summary["requests"], "duration_s": duration, "rps": round(ok / duration, 1),
-                  "non_2xx": summary["requests"] - ok, "latency_ms": summary["ok_latency_ms"]}
+        result = {
+            "requests": summary["requests"],
+            "duration_s": duration,
+            "rps": round(ok / duration, 1),
+            "non_2xx": summary["requests"] - ok,
+            "latency_ms": summary["ok_latency_ms"],
+        }
     cpu_after = machine.cpu_seconds(pid)
     if cpu_before is not None and cpu_after is not None and result["requests"]:
         result["worker_cpu_us_per_request"] = round((cpu_after - cpu_before) / result["requests"] * 1e6, 1)
     result["backend_cpu_us_per_request"] = _per_request_us(
-        machine.cpu_spent(backend_before, machine.cpu_of(servers or {})), result["requests"])
+        machine.cpu_spent(backend_before, machine.cpu_of(servers or {})), result["requests"]
+    )
     result["load_average"] = machine.load_average()
     return result
 
@@ -144,8 +169,13 @@ def check_operations(stack: BenchStack, mongo: MongoServer, redis: RedisServer, 
     before = operation_counts(mongo, redis)
     asyncio.run(service_conversations())
     middle = operation_counts(mongo, redis)
-    subprocess.run(floor_command(mongo, redis, "--conversations", str(OP_CHECK_CONVERSATIONS)), check=True,
-                   capture_output=True, cwd=REPO_ROOT, timeout=120)
+    subprocess.run(
+        floor_command(mongo, redis, "--conversations", str(OP_CHECK_CONVERSATIONS)),
+        check=True,
+        capture_output=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
     after = operation_counts(mongo, redis)
     service, floor = per_turn(before, middle, turns), per_turn(middle, after, turns)
     return {"service_per_turn": service, "floor_per_turn": floor, "same": _same(service, floor)}
@@ -156,8 +186,9 @@ def _same(service: dict[str, float], floor: dict[str, float]) -> bool:
     fresh process adds its handshakes, index check and session cleanup: a few tenths per turn)."""
     if abs(service.get("mongo.command", 0) - floor.get("mongo.command", 0)) >= 0.5:
         return False
-    return {k: v for k, v in service.items() if k != "mongo.command"} == \
-        {k: v for k, v in floor.items() if k != "mongo.command"}
+    return {k: v for k, v in service.items() if k != "mongo.command"} == {
+        k: v for k, v in floor.items() if k != "mongo.command"
+    }
 
 
 def run(options: ChatOptions) -> dict[str, Any]:
@@ -182,8 +213,9 @@ def run(options: ChatOptions) -> dict[str, Any]:
                     service = stack.service(mongo, redis, env=options.env)
                     pid = worker_pid(service)
                     run_service(stack, service.port, pid, options.connections, 1.0, use_wrk)  # warm-up
-                    pair[side] = run_service(stack, service.port, pid, options.connections, options.duration,
-                                             use_wrk, backends(mongo, redis))
+                    pair[side] = run_service(
+                        stack, service.port, pid, options.connections, options.duration, use_wrk, backends(mongo, redis)
+                    )
                     service.kill()
                 mongo.kill()
                 redis.kill()
@@ -194,8 +226,7 @@ def run(options: ChatOptions) -> dict[str, Any]:
         "service_rps": median(r["service"]["rps"] for r in runs),
         "ratio": median(r["ratio"] for r in runs),
         # Worker CPU per turn over the floor's, each pair's (neighbours share the machine's state of the moment).
-        "cpu_ratio": median(r["service"]["worker_cpu_us_per_request"] / r["floor"]["cpu_us_per_request"]
-                            for r in runs),
+        "cpu_ratio": median(r["service"]["worker_cpu_us_per_request"] / r["floor"]["cpu_us_per_request"] for r in runs),
         "floor_p50_ms": median(r["floor"]["latency_ms"]["p50"] for r in runs),
         "service_p50_ms": median(r["service"]["latency_ms"]["p50"] for r in runs),
         "floor_cpu_us": median(r["floor"].get("cpu_us_per_request") for r in runs),
@@ -210,17 +241,41 @@ def run(options: ChatOptions) -> dict[str, Any]:
 
 def print_table(data: dict[str, Any]) -> None:
     s = data["summary"]
-    print(results.table(
-        f"POST /api/chat/send (offline agent) vs the same MongoDB+Redis operations issued directly "
-        f"(medians of {data['options']['runs']} runs, {data['options']['connections']} concurrent, {data['tool']})",
-        ["side", "turns/s", "ratio", "own CPU us/turn", "CPU ratio", "SecantusDB CPU us/turn", "p50 ms", "non-2xx"],
-        [["floor (script)", s["floor_rps"], None, s["floor_cpu_us"], None, s["floor_mongo_cpu_us"], s["floor_p50_ms"],
-          None],
-         ["service (worker)", s["service_rps"], s["ratio"], s["service_cpu_us"], s["cpu_ratio"],
-          s["service_mongo_cpu_us"], s["service_p50_ms"], s["service_non_2xx"]]]))
+    print(
+        results.table(
+            f"POST /api/chat/send (offline agent) vs the same MongoDB+Redis operations issued directly "
+            f"(medians of {data['options']['runs']} runs, {data['options']['connections']} concurrent, {data['tool']})",
+            ["side", "turns/s", "ratio", "own CPU us/turn", "CPU ratio", "SecantusDB CPU us/turn", "p50 ms", "non-2xx"],
+            [
+                [
+                    "floor (script)",
+                    s["floor_rps"],
+                    None,
+                    s["floor_cpu_us"],
+                    None,
+                    s["floor_mongo_cpu_us"],
+                    s["floor_p50_ms"],
+                    None,
+                ],
+                [
+                    "service (worker)",
+                    s["service_rps"],
+                    s["ratio"],
+                    s["service_cpu_us"],
+                    s["cpu_ratio"],
+                    s["service_mongo_cpu_us"],
+                    s["service_p50_ms"],
+                    s["service_non_2xx"],
+                ],
+            ],
+        )
+    )
     ops = data["operations"]
     names = sorted(set(ops["service_per_turn"]) | set(ops["floor_per_turn"]))
     same = "the same" if s["same_operations"] else "NOT the same"
     rows = [[n, ops["service_per_turn"].get(n), ops["floor_per_turn"].get(n)] for n in names]
-    print(results.table(f"Operations per turn, counted by MongoDB and Redis ({same})",
-                        ["operation", "service", "floor"], rows))
+    print(
+        results.table(
+            f"Operations per turn, counted by MongoDB and Redis ({same})", ["operation", "service", "floor"], rows
+        )
+    )

@@ -64,7 +64,7 @@ class Floor:
         self.messages.create_index([("session_id", ASCENDING), ("seq", ASCENDING)], name="session_seq", unique=True)
 
     def _cache(self, session_id: str, messages: list[dict[str, Any]]) -> None:
-        newest = sorted(messages, key=lambda m: m["seq"])[-(self.limit + 1):]
+        newest = sorted(messages, key=lambda m: m["seq"])[-(self.limit + 1) :]
         self.redis.set(f"chat:context:{session_id}", json.dumps({"messages": newest}), ex=TTL_SECONDS)
 
     def _confirm(self, session_id: str) -> None:
@@ -76,17 +76,37 @@ class Floor:
         session = self.sessions.find_one_and_update(
             {"_id": session_id},
             {"$inc": {"seq": 2}, "$set": {"updated_at": moment}, "$setOnInsert": {"created_at": moment}},
-            upsert=new, return_document=ReturnDocument.AFTER, projection={"seq": 1})
+            upsert=new,
+            return_document=ReturnDocument.AFTER,
+            projection={"seq": 1},
+        )
         seq = int(session["seq"]) - 1
-        question = {"_id": secrets.token_urlsafe(16), "session_id": session_id, "seq": seq, "role": "user",
-                    "content": MESSAGES[index], "created_at": now()}
+        question = {
+            "_id": secrets.token_urlsafe(16),
+            "session_id": session_id,
+            "seq": seq,
+            "role": "user",
+            "content": MESSAGES[index],
+            "created_at": now(),
+        }
         self.messages.insert_one(question)
         # One command: which messages make up the context, and whether the session still exists.
-        docs = list(self.messages.aggregate([
-            {"$match": {"session_id": session_id, "seq": {"$lt": seq}}}, {"$sort": {"seq": DESCENDING}},
-            {"$limit": self.limit}, {"$project": {"_id": 1, "seq": 1}},
-            {"$unionWith": {"coll": "chat_sessions", "pipeline": [{"$match": {"_id": session_id}},
-                                                                  {"$project": {"_id": 1}}]}}]))
+        docs = list(
+            self.messages.aggregate(
+                [
+                    {"$match": {"session_id": session_id, "seq": {"$lt": seq}}},
+                    {"$sort": {"seq": DESCENDING}},
+                    {"$limit": self.limit},
+                    {"$project": {"_id": 1, "seq": 1}},
+                    {
+                        "$unionWith": {
+                            "coll": "chat_sessions",
+                            "pipeline": [{"$match": {"_id": session_id}}, {"$project": {"_id": 1}}],
+                        }
+                    },
+                ]
+            )
+        )
         if not any("seq" not in d for d in docs):
             raise RuntimeError("session deleted")
         listed = [(d["seq"], d["_id"]) for d in reversed(docs) if "seq" in d]
@@ -97,11 +117,20 @@ class Floor:
             found = {id_: cached[id_] for s, id_ in listed if id_ in cached and cached[id_]["seq"] == s}
             missing = [id_ for _s, id_ in listed if id_ not in found]
             if missing:
-                found |= {d["_id"]: _encode(d) for d in self.messages.find({"session_id": session_id,
-                                                                             "_id": {"$in": missing}})}
+                found |= {
+                    d["_id"]: _encode(d)
+                    for d in self.messages.find({"session_id": session_id, "_id": {"$in": missing}})
+                }
             history = [found[id_] for _s, id_ in listed if id_ in found]
-        answer = {"_id": secrets.token_urlsafe(16), "session_id": session_id, "seq": seq + 1, "role": "assistant",
-                  "content": self.answers[index], "created_at": now(), "reply_to": question["_id"]}
+        answer = {
+            "_id": secrets.token_urlsafe(16),
+            "session_id": session_id,
+            "seq": seq + 1,
+            "role": "assistant",
+            "content": self.answers[index],
+            "created_at": now(),
+            "reply_to": question["_id"],
+        }
         self.messages.insert_one(answer)
         self._cache(session_id, [*history, _encode(question), _encode(answer)])
         self._confirm(session_id)
@@ -111,9 +140,14 @@ def _encode(doc: dict[str, Any]) -> dict[str, Any]:
     if "id" in doc:
         return doc  # already in the cache's form
     created = doc["created_at"]
-    return {"id": doc["_id"], "seq": doc["seq"], "role": doc["role"], "content": doc["content"],
-            "created_at": created.isoformat() if isinstance(created, datetime) else created,
-            "reply_to": doc.get("reply_to")}
+    return {
+        "id": doc["_id"],
+        "seq": doc["seq"],
+        "role": doc["role"],
+        "content": doc["content"],
+        "created_at": created.isoformat() if isinstance(created, datetime) else created,
+        "reply_to": doc.get("reply_to"),
+    }
 
 
 def run(floor: Floor, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
@@ -142,17 +176,23 @@ def run(floor: Floor, concurrency: int, duration: float, warmup: float) -> dict[
             times = os.times()
             cpu.append(times.user + times.system)
 
-    gevent.joinall([gevent.spawn(client) for _ in range(concurrency)] + [gevent.spawn(clock)],
-                   timeout=warmup + duration + 60)
+    gevent.joinall(
+        [gevent.spawn(client) for _ in range(concurrency)] + [gevent.spawn(clock)], timeout=warmup + duration + 60
+    )
     latencies.sort()
 
     def pct(p: float) -> float | None:
         return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000, 2) if latencies else None
 
     cpu_us = (cpu[1] - cpu[0]) / len(latencies) * 1e6 if len(cpu) == 2 and latencies else None
-    return {"requests": len(latencies), "duration_s": duration, "rps": round(len(latencies) / duration, 1),
-            "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99)},
-            "cpu_us_per_request": None if cpu_us is None else round(cpu_us, 1), "all_turns": turns[0]}
+    return {
+        "requests": len(latencies),
+        "duration_s": duration,
+        "rps": round(len(latencies) / duration, 1),
+        "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99)},
+        "cpu_us_per_request": None if cpu_us is None else round(cpu_us, 1),
+        "all_turns": turns[0],
+    }
 
 
 def conversations(floor: Floor, count: int) -> dict[str, Any]:

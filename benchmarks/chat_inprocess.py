@@ -45,25 +45,42 @@ def server_environ(raw: bytes) -> dict[str, Any]:
 
 
 _SEND_ENVIRON: dict[str, Any] = {
-    "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": SEND_PATH, "RAW_URI": SEND_PATH, "QUERY_STRING": "",
-    "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "REMOTE_ADDR": "127.0.0.1",
-    "REMOTE_PORT": "50000", "CONTENT_TYPE": "application/json", "HTTP_HOST": "127.0.0.1:8000",
-    "HTTP_USER_AGENT": "chat_inprocess", "HTTP_ACCEPT": "*/*", "wsgi.url_scheme": "http", "wsgi.version": (1, 0),
-    "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    "REQUEST_METHOD": "POST",
+    "SCRIPT_NAME": "",
+    "PATH_INFO": SEND_PATH,
+    "RAW_URI": SEND_PATH,
+    "QUERY_STRING": "",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "8000",
+    "REMOTE_ADDR": "127.0.0.1",
+    "REMOTE_PORT": "50000",
+    "CONTENT_TYPE": "application/json",
+    "HTTP_HOST": "127.0.0.1:8000",
+    "HTTP_USER_AGENT": "chat_inprocess",
+    "HTTP_ACCEPT": "*/*",
+    "wsgi.url_scheme": "http",
+    "wsgi.version": (1, 0),
+    "wsgi.errors": sys.stderr,
+    "wsgi.multithread": False,
+    "wsgi.multiprocess": False,
+    "wsgi.run_once": False,
     "wsgi.input_terminated": True,
 }
 
 
-def service_turns(wsgi: Callable[..., Any],
-                  environ_of: Callable[[bytes], dict[str, Any]] | None = server_environ) -> Callable[[], None]:
+def service_turns(
+    wsgi: Callable[..., Any], environ_of: Callable[[bytes], dict[str, Any]] | None = server_environ
+) -> Callable[[], None]:
     """One conversation (len(MESSAGES) turns) through the app; ``environ_of`` None builds each request's
     environ with werkzeug's EnvironBuilder, as this benchmark did before."""
 
     def post(body: dict[str, Any]) -> dict[str, Any]:
         raw = json.dumps(body).encode()
         if environ_of is None:  # werkzeug's builder: what this benchmark used until 2026-12-02
-            environ = EnvironBuilder(path=SEND_PATH, method="POST", data=raw,
-                                     content_type="application/json").get_environ()
+            environ = EnvironBuilder(
+                path=SEND_PATH, method="POST", data=raw, content_type="application/json"
+            ).get_environ()
         else:
             environ = environ_of(raw)
         status: list[str] = []
@@ -114,23 +131,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--redis", required=True)
     p.add_argument("--conversations", type=int, default=20, help="conversations per repeat (20)")
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--werkzeug-environ", action="store_true",
-                   help="build each request with werkzeug's EnvironBuilder, as before 2026-12-02 (its cost counts as "
-                        "the service's)")
-    p.add_argument("--flask-only", action="store_true",
-                   help="SEND_FAST_PATH=false: every send through Flask, as before the fast path (2026-12-02)")
+    p.add_argument(
+        "--werkzeug-environ",
+        action="store_true",
+        help="build each request with werkzeug's EnvironBuilder, as before 2026-12-02 (its cost counts as "
+        "the service's)",
+    )
+    p.add_argument(
+        "--flask-only",
+        action="store_true",
+        help="SEND_FAST_PATH=false: every send through Flask, as before the fast path (2026-12-02)",
+    )
     args = p.parse_args(argv)
     log_dir = tempfile.mkdtemp(prefix="travel_agent-chat-inprocess-")
     # As under gunicorn: metric values in files (multiprocess mode), the log in a directory of its own.
-    os.environ.update(MONGODB_URI=args.mongo, REDIS_URL=args.redis, LOG_DIR=log_dir,
-                      PROMETHEUS_MULTIPROC_DIR=os.path.join(log_dir, "metrics"),
-                      SEND_FAST_PATH="false" if args.flask_only else "true")
+    os.environ.update(
+        MONGODB_URI=args.mongo,
+        REDIS_URL=args.redis,
+        LOG_DIR=log_dir,
+        PROMETHEUS_MULTIPROC_DIR=os.path.join(log_dir, "metrics"),
+        SEND_FAST_PATH="false" if args.flask_only else "true",
+    )
     from travel_agent.app import create_app
 
     service = create_app()
     logging.getLogger().handlers[:] = [logging.StreamHandler(io.StringIO())]  # as a log to a file costs
-    settings = Settings.from_env(overrides={"MONGODB_URI": args.mongo + "travel_agent_floor",
-                                            "REDIS_URL": args.redis})
+    settings = Settings.from_env(overrides={"MONGODB_URI": args.mongo + "travel_agent_floor", "REDIS_URL": args.redis})
     floor = Floor(settings, settings.chat_history_messages)
     environ_of = None if args.werkzeug_environ else server_environ
     sides = {"floor": floor_turns(floor), "service": service_turns(service.wsgi_app, environ_of)}
@@ -145,12 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     # the moment, so on a shared VM the median of these moves far less than the ratio of two minimums
     # (use many short repeats for it, e.g. --conversations 2 --repeats 60).
     pairs = sorted(s / f for s, f in zip(found["service"], found["floor"], strict=True))
-    sys.stdout.write(json.dumps({"floor_us": best["floor"], "service_us": best["service"],
-                                 "ratio": round(best["service"] / best["floor"], 3),
-                                 "pair_ratio_median": round(statistics.median(pairs), 3),
-                                 "pair_ratio_quartiles": [round(pairs[len(pairs) // 4], 3),
-                                                          round(pairs[3 * len(pairs) // 4], 3)],
-                                 "repeats": {k: [round(v) for v in vs] for k, vs in found.items()}}) + "\n")
+    sys.stdout.write(
+        json.dumps(
+            {
+                "floor_us": best["floor"],
+                "service_us": best["service"],
+                "ratio": round(best["service"] / best["floor"], 3),
+                "pair_ratio_median": round(statistics.median(pairs), 3),
+                "pair_ratio_quartiles": [round(pairs[len(pairs) // 4], 3), round(pairs[3 * len(pairs) // 4], 3)],
+                "repeats": {k: [round(v) for v in vs] for k, vs in found.items()},
+            }
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -24,33 +24,61 @@ Part = tuple[Callable[[argparse.Namespace], dict[str, Any]], Callable[[dict[str,
 
 
 def _health(args: argparse.Namespace) -> dict[str, Any]:
-    return health_bench.run(health_bench.HealthOptions(
-        runs=args.runs, duration=args.duration, connections=args.connections, prefer_wrk=not args.no_wrk,
-        warmup=args.warmup))
+    return health_bench.run(
+        health_bench.HealthOptions(
+            runs=args.runs,
+            duration=args.duration,
+            connections=args.connections,
+            prefer_wrk=not args.no_wrk,
+            warmup=args.warmup,
+        )
+    )
 
 
 def _chat(args: argparse.Namespace) -> dict[str, Any]:
-    return chat_bench.run(chat_bench.ChatOptions(
-        runs=args.runs, duration=args.duration, connections=args.chat_connections, prefer_wrk=not args.no_wrk,
-        env=dict(item.split("=", 1) for item in args.env)))
+    return chat_bench.run(
+        chat_bench.ChatOptions(
+            runs=args.runs,
+            duration=args.duration,
+            connections=args.chat_connections,
+            prefer_wrk=not args.no_wrk,
+            env=dict(item.split("=", 1) for item in args.env),
+        )
+    )
 
 
 def _capacity(args: argparse.Namespace) -> dict[str, Any]:
-    return capacity_bench.run(capacity_bench.CapacityOptions(
-        delay=args.delay, steps=tuple(args.steps), cycles=args.cycles, overload_seconds=args.overload_seconds,
-        hold_chats=args.hold_chats, hold_delay=args.hold_delay))
+    return capacity_bench.run(
+        capacity_bench.CapacityOptions(
+            delay=args.delay,
+            steps=tuple(args.steps),
+            cycles=args.cycles,
+            overload_seconds=args.overload_seconds,
+            hold_chats=args.hold_chats,
+            hold_delay=args.hold_delay,
+        )
+    )
 
 
 def _overload(args: argparse.Namespace) -> dict[str, Any]:
-    return capacity_bench.run_overload(args.rate, args.cap, capacity_bench.CapacityOptions(
-        delay=args.delay, overload_seconds=args.overload_seconds))
+    return capacity_bench.run_overload(
+        args.rate, args.cap, capacity_bench.CapacityOptions(delay=args.delay, overload_seconds=args.overload_seconds)
+    )
 
 
 def _held(args: argparse.Namespace) -> dict[str, Any]:
-    return held_bench.run(held_bench.HeldOptions(
-        chats=args.held_chats, delay=args.held_delay, rate=args.held_rate, kinds=tuple(args.held_kinds),
-        heartbeat=args.held_heartbeat, warm=min(100, args.held_chats // 10),
-        env=dict(item.split("=", 1) for item in args.env), profile=args.held_profile))
+    return held_bench.run(
+        held_bench.HeldOptions(
+            chats=args.held_chats,
+            delay=args.held_delay,
+            rate=args.held_rate,
+            kinds=tuple(args.held_kinds),
+            heartbeat=args.held_heartbeat,
+            warm=min(100, args.held_chats // 10),
+            env=dict(item.split("=", 1) for item in args.env),
+            profile=args.held_profile,
+        )
+    )
 
 
 def _soak(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,8 +103,9 @@ ALONE = ("overload", "held")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="scripts/bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("part", nargs="?", default="all", choices=["all", *PARTS])
     g = p.add_argument_group("health and chat")
     g.add_argument("--runs", type=int, default=5, help="interleaved runs per figure; medians reported (5)")
@@ -87,8 +116,13 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--no-wrk", action="store_true", help="use the Python client even where wrk is installed")
     g = p.add_argument_group("capacity and overload")
     g.add_argument("--delay", type=float, default=5.0, help="the upstream's answer delay in seconds (5)")
-    g.add_argument("--steps", type=int, nargs="+", default=[50, 100, 150, 200, 300, 400, 600],
-                   help="concurrent chats per step, until one does not hold (50 100 150 200 300 400 600)")
+    g.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=[50, 100, 150, 200, 300, 400, 600],
+        help="concurrent chats per step, until one does not hold (50 100 150 200 300 400 600)",
+    )
     g.add_argument("--cycles", type=float, default=2.0, help="length of a step, in upstream delays (2)")
     g.add_argument("--overload-seconds", type=float, default=20.0, help="length of the overload run (20)")
     g.add_argument("--rate", type=float, default=40.0, help="overload part alone: chats offered per second (40)")
@@ -98,15 +132,29 @@ def parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("held")
     g.add_argument("--held-chats", type=int, default=2000, help="chats held at once by one worker (2000)")
     g.add_argument("--held-delay", type=float, default=90.0, help="the upstream's answer delay, seconds (90)")
-    g.add_argument("--held-rate", type=float, default=25.0,
-                   help="new chats per second, a rate SecantusDB keeps up with (25)")
-    g.add_argument("--held-kinds", nargs="+", choices=list(held_bench.PATHS), default=list(held_bench.PATHS),
-                   help="which chats to hold, each on fresh servers (stream send)")
+    g.add_argument(
+        "--held-rate", type=float, default=25.0, help="new chats per second, a rate SecantusDB keeps up with (25)"
+    )
+    g.add_argument(
+        "--held-kinds",
+        nargs="+",
+        choices=list(held_bench.PATHS),
+        default=list(held_bench.PATHS),
+        help="which chats to hold, each on fresh servers (stream send)",
+    )
     g.add_argument("--held-heartbeat", type=float, default=10.0, help="CHAT_HEARTBEAT_SECONDS (10)")
-    g.add_argument("--held-profile", action="store_true",
-                   help="run the service under benchmarks.memory_profile_app (tracemalloc, gc, greenlets)")
-    g.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="held and chat: a setting for the service (repeatable), e.g. SEND_FAST_PATH=false")
+    g.add_argument(
+        "--held-profile",
+        action="store_true",
+        help="run the service under benchmarks.memory_profile_app (tracemalloc, gc, greenlets)",
+    )
+    g.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="held and chat: a setting for the service (repeatable), e.g. SEND_FAST_PATH=false",
+    )
     g = p.add_argument_group("soak and profile")
     g.add_argument("--minutes", type=float, default=1.5, help="length of the soak (1.5; the documented one is 10)")
     g.add_argument("--soak-clients", type=int, default=8, help="concurrent clients of the soak (8)")
@@ -120,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     # "overload" alone compares caps at a chosen rate; "all" runs the overload inside "capacity".
     names = [name for name in PARTS if name not in ALONE] if args.part == "all" else [args.part]
     facts = machine.describe()
-    print(f"{facts['date']}: {facts['nproc']} CPUs ({facts['cpu_model']}), {facts['memory_gib']} GiB, "
-          f"load average {facts['load_average']}\n")
+    print(
+        f"{facts['date']}: {facts['nproc']} CPUs ({facts['cpu_model']}), {facts['memory_gib']} GiB, "
+        f"load average {facts['load_average']}\n"
+    )
     started = time.monotonic()
     for name in names:
         run, show = PARTS[name]

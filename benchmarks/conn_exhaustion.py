@@ -61,8 +61,14 @@ async def _idle_keepalive(port: int, deadline: float, counts: AttackCounts) -> N
             try:
                 writer.write(request)
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), deadline - time.monotonic())
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 await asyncio.wait_for(reader.readexactly(length), deadline - time.monotonic())
                 # Idle until the server gives up on us (or the run ends).
                 await asyncio.wait_for(reader.read(1), deadline - time.monotonic())
@@ -152,8 +158,14 @@ def _fresh_request(port: int, request: bytes) -> tuple[float, int | None]:
                     return time.monotonic() - started, None
                 data += chunk
             head, _, body = data.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
             while len(body) < length:
                 chunk = sock.recv(65536)
                 if not chunk:
@@ -186,12 +198,19 @@ def _percentiles(samples: list[tuple[float, int | None]]) -> dict[str, Any]:
 
     def pick(q: float) -> float:
         return round(times[min(len(times) - 1, int(q * len(times)))], 3)
+
     statuses: dict[str, int] = {}
     for _, status in samples:
         key = str(status) if status is not None else "failed"
         statuses[key] = statuses.get(key, 0) + 1
-    return {"count": len(times), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99),
-            "max": round(times[-1], 3), "statuses": statuses}
+    return {
+        "count": len(times),
+        "p50": pick(0.50),
+        "p90": pick(0.90),
+        "p99": pick(0.99),
+        "max": round(times[-1], 3),
+        "statuses": statuses,
+    }
 
 
 def _rss_kib(pid: int) -> int | None:
@@ -233,8 +252,12 @@ def run(options: Options) -> dict[str, Any]:
         soft = min(hard, wanted)
     if soft < wanted:
         raise SystemExit(f"conn_exhaustion: {wanted} file descriptors needed, the limit is {soft}")
-    env = {"WORKER_CONNECTIONS": str(options.worker_connections), "AGENT_PROVIDER": "offline",
-           "LOG_LEVEL": "warning", **options.env}
+    env = {
+        "WORKER_CONNECTIONS": str(options.worker_connections),
+        "AGENT_PROVIDER": "offline",
+        "LOG_LEVEL": "warning",
+        **options.env,
+    }
     with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         server = stack.service(mongo, redis, workers=options.workers, env=env)
@@ -242,21 +265,39 @@ def run(options: Options) -> dict[str, Any]:
         port = server.port
         idle_rss = {pid: _rss_kib(pid) for pid in pids}
         attacker = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.conn_exhaustion", "attack", "--port", str(port),
-             "--idle", str(options.idle), "--slowloris", str(options.slowloris),
-             "--seconds", str(options.seconds + WARMUP_SECONDS)],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.conn_exhaustion",
+                "attack",
+                "--port",
+                str(port),
+                "--idle",
+                str(options.idle),
+                "--slowloris",
+                str(options.slowloris),
+                "--seconds",
+                str(options.seconds + WARMUP_SECONDS),
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             time.sleep(WARMUP_SECONDS)
             until = time.monotonic() + options.seconds
             live: list[tuple[float, int | None]] = []
             chats: list[tuple[float, int | None]] = []
             body = b'{"message": "A weekend in Lisbon?"}'
-            chat_request = (b"POST /api/chat/send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            chat_request = (
+                b"POST /api/chat/send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             live_request = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-            threads = [threading.Thread(target=_probe_loop, args=(port, live_request, 0.25, until, live)),
-                       threading.Thread(target=_probe_loop, args=(port, chat_request, 1.0, until, chats))]
+            threads = [
+                threading.Thread(target=_probe_loop, args=(port, live_request, 0.25, until, live)),
+                threading.Thread(target=_probe_loop, args=(port, chat_request, 1.0, until, chats)),
+            ]
             for thread in threads:
                 thread.start()
             peak_rss: dict[int, int | None] = dict(idle_rss)
@@ -285,12 +326,17 @@ def run(options: Options) -> dict[str, Any]:
             "options": asdict(options),
             "health_live": _percentiles(live),
             "chat_send": _percentiles(chats),
-            "attack": {**counts, "open_median": sorted(samples)[len(samples) // 2] if samples else None,
-                       "open_max": max(samples) if samples else None},
+            "attack": {
+                **counts,
+                "open_median": sorted(samples)[len(samples) // 2] if samples else None,
+                "open_max": max(samples) if samples else None,
+            },
             "worker_rss_kib": {"before": list(idle_rss.values()), "peak": list(peak_rss.values())},
             # CPU seconds per second of the measured window: 1.0 is one core kept busy.
-            "cpu_share": {name: None if spent is None else round(spent / options.seconds, 2)
-                          for name, spent in machine.cpu_spent(cpu_before, cpu_after).items()},
+            "cpu_share": {
+                name: None if spent is None else round(spent / options.seconds, 2)
+                for name, spent in machine.cpu_spent(cpu_before, cpu_after).items()
+            },
             "load_average_after": machine.load_average(),
             # Machine-wide counters (other programs' listeners included), over the measured window.
             "listen_drops": {name: drops_after.get(name, 0) - value for name, value in drops_before.items()},
@@ -299,12 +345,16 @@ def run(options: Options) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     options = result["options"]
-    print(f"workers={options['workers']} WORKER_CONNECTIONS={options['worker_connections']} "
-          f"idle={options['idle']} slowloris={options['slowloris']} env={options['env']}")
+    print(
+        f"workers={options['workers']} WORKER_CONNECTIONS={options['worker_connections']} "
+        f"idle={options['idle']} slowloris={options['slowloris']} env={options['env']}"
+    )
     for name in ("health_live", "chat_send"):
         row = result[name]
-        print(f"  {name:12} n={row.get('count')} p50={row.get('p50')} p90={row.get('p90')} p99={row.get('p99')} "
-              f"max={row.get('max')} statuses={row.get('statuses')}")
+        print(
+            f"  {name:12} n={row.get('count')} p50={row.get('p50')} p90={row.get('p90')} p99={row.get('p99')} "
+            f"max={row.get('max')} statuses={row.get('statuses')}"
+        )
     print(f"  attack: {result['attack']}")
     print(f"  worker RSS KiB: {result['worker_rss_kib']}")
     print(f"  CPU share: {result['cpu_share']}  load average after: {result['load_average_after']}")
@@ -321,14 +371,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=int, default=1500)
     parser.add_argument("--slowloris", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for the service, e.g. REQUEST_HEAD_TIMEOUT_SECONDS=2")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the service, e.g. REQUEST_HEAD_TIMEOUT_SECONDS=2",
+    )
     args = parser.parse_args(argv)
     if args.idle + args.slowloris > 10000 or args.seconds > 600:
         parser.error("bounded: at most 10,000 connections and 600 s")
-    options = Options(workers=args.workers, worker_connections=args.worker_connections, idle=args.idle,
-                      slowloris=args.slowloris, seconds=args.seconds,
-                      env=dict(item.split("=", 1) for item in args.env))
+    options = Options(
+        workers=args.workers,
+        worker_connections=args.worker_connections,
+        idle=args.idle,
+        slowloris=args.slowloris,
+        seconds=args.seconds,
+        env=dict(item.split("=", 1) for item in args.env),
+    )
     result = run(options)
     print_table(result)
     path = results.write("conn_exhaustion", result)

@@ -44,14 +44,27 @@ def run(options: HealthOptions) -> dict[str, Any]:
         names = list(servers)
         for i in range(options.runs):
             # Rotate who goes first, so a drift of the machine's load does not favour one side.
-            order = names[i % len(names):] + names[:i % len(names)]
+            order = names[i % len(names) :] + names[: i % len(names)]
             for path in TARGETS:
-                sides = {name: measure_get(tool, servers[name].port, path, options.connections, options.duration,
-                                           pids[name]) for name in order}
-                runs.append({"run": i + 1, "path": path, **sides,
-                             "ratio": {v: stats.ratio(sides[v]["rps"], sides["floor"]["rps"]) for v in VARIANTS}})
-    return {"tool": tool.name, "options": options.__dict__, "variants": VARIANTS, "runs": runs,
-            "summary": summarize(runs)}
+                sides = {
+                    name: measure_get(tool, servers[name].port, path, options.connections, options.duration, pids[name])
+                    for name in order
+                }
+                runs.append(
+                    {
+                        "run": i + 1,
+                        "path": path,
+                        **sides,
+                        "ratio": {v: stats.ratio(sides[v]["rps"], sides["floor"]["rps"]) for v in VARIANTS},
+                    }
+                )
+    return {
+        "tool": tool.name,
+        "options": options.__dict__,
+        "variants": VARIANTS,
+        "runs": runs,
+        "summary": summarize(runs),
+    }
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,14 +75,20 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         def med(side: str, key: str, rows: list[dict[str, Any]] = mine) -> float | None:
             return median(r[side].get(key) for r in rows)
 
-        row: dict[str, Any] = {"target": target, "floor_rps": med("floor", "rps"),
-                               "floor_cpu_us": med("floor", "worker_cpu_us_per_request")}
+        row: dict[str, Any] = {
+            "target": target,
+            "floor_rps": med("floor", "rps"),
+            "floor_cpu_us": med("floor", "worker_cpu_us_per_request"),
+        }
         for variant in VARIANTS:
             ratio = median(r["ratio"][variant] for r in mine)
-            row[variant] = {"rps": med(variant, "rps"), "ratio": ratio,
-                            "met": ratio is not None and ratio >= target,
-                            "cpu_us": med(variant, "worker_cpu_us_per_request"),
-                            "non_2xx": sum(r[variant]["non_2xx"] for r in mine)}
+            row[variant] = {
+                "rps": med(variant, "rps"),
+                "ratio": ratio,
+                "met": ratio is not None and ratio >= target,
+                "cpu_us": med(variant, "worker_cpu_us_per_request"),
+                "non_2xx": sum(r[variant]["non_2xx"] for r in mine),
+            }
         summary[path] = row
     return summary
 
@@ -79,10 +98,35 @@ def print_table(data: dict[str, Any]) -> None:
     for path, s in data["summary"].items():
         for variant in data["variants"]:
             v = s[variant]
-            rows.append([path, variant, s["floor_rps"], v["rps"], v["ratio"], s["target"],
-                         "yes" if v["met"] else "NO", s["floor_cpu_us"], v["cpu_us"]])
-    print(results.table(
-        f"Health probes vs a bare Flask app under plain gunicorn gevent (medians of {data['options']['runs']} runs, "
-        f"{data['tool']})",
-        ["path", "service", "floor rps", "service rps", "ratio", "target", "met", "floor CPU us/req",
-         "service CPU us/req"], rows))
+            rows.append(
+                [
+                    path,
+                    variant,
+                    s["floor_rps"],
+                    v["rps"],
+                    v["ratio"],
+                    s["target"],
+                    "yes" if v["met"] else "NO",
+                    s["floor_cpu_us"],
+                    v["cpu_us"],
+                ]
+            )
+    print(
+        results.table(
+            "Health probes vs a bare Flask app under plain gunicorn gevent "
+            f"(medians of {data['options']['runs']} runs, "
+            f"{data['tool']})",
+            [
+                "path",
+                "service",
+                "floor rps",
+                "service rps",
+                "ratio",
+                "target",
+                "met",
+                "floor CPU us/req",
+                "service CPU us/req",
+            ],
+            rows,
+        )
+    )

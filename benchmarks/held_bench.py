@@ -102,8 +102,10 @@ async def _chunks(reader: asyncio.StreamReader):  # type: ignore[no-untyped-def]
 async def hold_one(port: int, kind: str, index: int, timeout: float, tally: Tally) -> Held:
     held = Held(started=time.monotonic())
     body = json.dumps({"message": MESSAGES[index % len(MESSAGES)]}).encode()
-    request = (f"POST {PATHS[kind]} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    request = (
+        f"POST {PATHS[kind]} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
     writer = None
     tally.open += 1
     try:
@@ -217,21 +219,29 @@ def _soft_nofile(pid: int) -> str | None:
 
 
 def service_env(upstream_url: str, options: HeldOptions) -> dict[str, str]:
-    return {"AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream_url, "OPENAI_API_KEY": "bench",
-            "OPENAI_MODEL": "bench-model", "CHAT_HEARTBEAT_SECONDS": str(options.heartbeat),
-            # The chats must be held until the model answers, not cut at the budget: the question is stored
-            # first (seconds, when SecantusDB is busy), then the model takes ``delay``.
-            "CHAT_TIMEOUT_SECONDS": str(options.delay + 60),
-            # Held chats log nothing per request but the access line; keep that, as production does.
-            **options.env}
+    return {
+        "AGENT_PROVIDER": "openai",
+        "OPENAI_BASE_URL": upstream_url,
+        "OPENAI_API_KEY": "bench",
+        "OPENAI_MODEL": "bench-model",
+        "CHAT_HEARTBEAT_SECONDS": str(options.heartbeat),
+        # The chats must be held until the model answers, not cut at the budget: the question is stored
+        # first (seconds, when SecantusDB is busy), then the model takes ``delay``.
+        "CHAT_TIMEOUT_SECONDS": str(options.delay + 60),
+        # Held chats log nothing per request but the access line; keep that, as production does.
+        **options.env,
+    }
 
 
 def run_kind(stack: BenchStack, kind: str, options: HeldOptions) -> dict[str, Any]:
     mongo, redis = stack.mongo(), stack.redis()
     upstream = stack.upstream_process(options.delay)
     env = service_env(upstream.base_url, options)
-    server = (stack.service(mongo, redis, env=env) if not options.profile else
-              stack.gunicorn(app=PROFILE_APP, mongo_uri=mongo.uri, redis_url=redis.url, env={**BASE_ENV, **env}))
+    server = (
+        stack.service(mongo, redis, env=env)
+        if not options.profile
+        else stack.gunicorn(app=PROFILE_APP, mongo_uri=mongo.uri, redis_url=redis.url, env={**BASE_ENV, **env})
+    )
     pid = worker_pid(server)
     log_offset = len(server.log_text())
     idle_rss = machine.rss_bytes(pid) or 0
@@ -277,8 +287,11 @@ def run_kind(stack: BenchStack, kind: str, options: HeldOptions) -> dict[str, An
     plateau_rss = [p.rss for p in probes if p.rss is not None and ramped <= p.at <= first_end]
     peak_in_flight = max((p.in_flight for p in probes if p.in_flight is not None and p.at <= first_end), default=0)
     # RSS over in-flight while the chats ramp up (none has ended yet), past the warm-up.
-    points = [(p.in_flight, p.rss / 2**20) for p in probes
-              if p.in_flight is not None and p.rss is not None and p.at <= first_end and p.in_flight >= options.warm]
+    points = [
+        (p.in_flight, p.rss / 2**20)
+        for p in probes
+        if p.in_flight is not None and p.rss is not None and p.at <= first_end and p.in_flight >= options.warm
+    ]
     slope = slope_bytes(points)
     warm_point = min(points, default=None)
     rss_peak = max(plateau_rss, default=0)
@@ -298,25 +311,42 @@ def run_kind(stack: BenchStack, kind: str, options: HeldOptions) -> dict[str, An
     latencies = sorted(h.ended - h.started for h in held if h.status == 200)
     gaps = [h.max_gap for h in held if h.status == 200]
     result = {
-        "kind": kind, "chats": options.chats, "delay_s": options.delay, "rate": options.rate,
-        "ramp_s": round(ramped - started, 1), "statuses": statuses, "stream_outcomes": outcomes,
+        "kind": kind,
+        "chats": options.chats,
+        "delay_s": options.delay,
+        "rate": options.rate,
+        "ramp_s": round(ramped - started, 1),
+        "statuses": statuses,
+        "stream_outcomes": outcomes,
         "latency_s": {"p50": _round(percentile(latencies, 50)), "max": _round(max(latencies, default=None))},
-        "peak_in_flight": peak_in_flight, "idle_rss_mib": round(idle_rss / 2**20, 1),
+        "peak_in_flight": peak_in_flight,
+        "idle_rss_mib": round(idle_rss / 2**20, 1),
         "warm_point": None if warm_point is None else [warm_point[0], round(warm_point[1], 1)],
         "peak_rss_mib": round(rss_peak / 2**20, 1),
         "kib_per_chat_slope": None if slope is None else round(slope / 1024, 1),
         "kib_per_chat_warm_to_peak": None if simple is None else round(simple / 1024, 1),
-        "heartbeats_per_stream": (round(sum(h.heartbeats for h in held) / len(held), 1) if kind == "stream"
-                                  else None),
+        "heartbeats_per_stream": (round(sum(h.heartbeats for h in held) / len(held), 1) if kind == "stream" else None),
         "max_silence_s": _round(max(gaps, default=None)) if kind == "stream" else None,
-        "probe": {"count": len(holding), "failed": len(holding) - len(lat), "p50_ms": ms(percentile(lat, 50)),
-                  "p99_ms": ms(percentile(lat, 99)), "max_ms": ms(max(lat, default=None)),
-                  "plateau": {"count": len(plateau), "p50_ms": ms(percentile(plateau, 50)),
-                              "p99_ms": ms(percentile(plateau, 99)), "max_ms": ms(max(plateau, default=None))}},
-        "worker_fds_peak": max(peak_fds, default=None), "worker_nofile_soft": _soft_nofile(pid),
-        "worker_cpu_ms_per_chat": (None if cpu_before is None or cpu_after is None
-                                   else round((cpu_after - cpu_before) / len(held) * 1e3, 2)),
-        "load_average": [load_before, machine.load_average()], "log_warnings": warnings_since(server, log_offset),
+        "probe": {
+            "count": len(holding),
+            "failed": len(holding) - len(lat),
+            "p50_ms": ms(percentile(lat, 50)),
+            "p99_ms": ms(percentile(lat, 99)),
+            "max_ms": ms(max(lat, default=None)),
+            "plateau": {
+                "count": len(plateau),
+                "p50_ms": ms(percentile(plateau, 50)),
+                "p99_ms": ms(percentile(plateau, 99)),
+                "max_ms": ms(max(plateau, default=None)),
+            },
+        },
+        "worker_fds_peak": max(peak_fds, default=None),
+        "worker_nofile_soft": _soft_nofile(pid),
+        "worker_cpu_ms_per_chat": (
+            None if cpu_before is None or cpu_after is None else round((cpu_after - cpu_before) / len(held) * 1e3, 2)
+        ),
+        "load_average": [load_before, machine.load_average()],
+        "log_warnings": warnings_since(server, log_offset),
     }
     if profile:
         result["profile"] = profile
@@ -332,8 +362,11 @@ def _round(value: float | None) -> float | None:
 def run(options: HeldOptions) -> dict[str, Any]:
     # Our own sockets: one per chat, one per probe, a margin for asyncio's own.
     client_limit = raise_fd_limit(options.chats + 256)
-    out: dict[str, Any] = {"options": {**options.__dict__, "kinds": list(options.kinds)},
-                           "client_nofile_soft": client_limit, "runs": []}
+    out: dict[str, Any] = {
+        "options": {**options.__dict__, "kinds": list(options.kinds)},
+        "client_nofile_soft": client_limit,
+        "runs": [],
+    }
     for kind in options.kinds:
         # Fresh servers per kind: SecantusDB slows as it holds more data.
         with BenchStack() as stack:
@@ -343,15 +376,51 @@ def run(options: HeldOptions) -> dict[str, Any]:
 
 def print_table(data: dict[str, Any]) -> None:
     o = data["options"]
-    rows = [[r["kind"], r["chats"], r["peak_in_flight"], r["statuses"], r["stream_outcomes"] or "-",
-             r["max_silence_s"] if r["max_silence_s"] is not None else "-", r["idle_rss_mib"], r["warm_point"],
-             r["peak_rss_mib"], r["kib_per_chat_slope"], r["kib_per_chat_warm_to_peak"], r["probe"]["p99_ms"],
-             r["probe"]["max_ms"], r["probe"]["plateau"]["p99_ms"], r["worker_fds_peak"], r["worker_cpu_ms_per_chat"],
-             r["load_average"]]
-            for r in data["runs"]]
-    print(results.table(
-        f"Held chats: one worker, upstream delay {o['delay']} s, {o['rate']} new chats/s, "
-        f"heartbeat {o['heartbeat']} s",
-        ["kind", "chats", "peak in flight", "statuses", "stream ends", "max silence s", "idle RSS MiB",
-         "warm (in flight, MiB)", "peak RSS MiB", "KiB/chat slope", "KiB/chat warm→peak", "live p99 ms",
-         "live max ms", "live p99 ms, all held", "worker fds", "CPU ms/chat", "load"], rows))
+    rows = [
+        [
+            r["kind"],
+            r["chats"],
+            r["peak_in_flight"],
+            r["statuses"],
+            r["stream_outcomes"] or "-",
+            r["max_silence_s"] if r["max_silence_s"] is not None else "-",
+            r["idle_rss_mib"],
+            r["warm_point"],
+            r["peak_rss_mib"],
+            r["kib_per_chat_slope"],
+            r["kib_per_chat_warm_to_peak"],
+            r["probe"]["p99_ms"],
+            r["probe"]["max_ms"],
+            r["probe"]["plateau"]["p99_ms"],
+            r["worker_fds_peak"],
+            r["worker_cpu_ms_per_chat"],
+            r["load_average"],
+        ]
+        for r in data["runs"]
+    ]
+    print(
+        results.table(
+            f"Held chats: one worker, upstream delay {o['delay']} s, {o['rate']} new chats/s, "
+            f"heartbeat {o['heartbeat']} s",
+            [
+                "kind",
+                "chats",
+                "peak in flight",
+                "statuses",
+                "stream ends",
+                "max silence s",
+                "idle RSS MiB",
+                "warm (in flight, MiB)",
+                "peak RSS MiB",
+                "KiB/chat slope",
+                "KiB/chat warm→peak",
+                "live p99 ms",
+                "live max ms",
+                "live p99 ms, all held",
+                "worker fds",
+                "CPU ms/chat",
+                "load",
+            ],
+            rows,
+        )
+    )

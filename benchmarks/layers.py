@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     log_dir = tempfile.mkdtemp(prefix="travel_agent-layers-")
     # As under gunicorn: metric values in files (multiprocess mode), the log in a directory of its own.
-    os.environ.update(MONGODB_URI=args.mongo, REDIS_URL=args.redis, LOG_DIR=log_dir,
-                      PROMETHEUS_MULTIPROC_DIR=os.path.join(log_dir, "metrics"))
+    os.environ.update(
+        MONGODB_URI=args.mongo,
+        REDIS_URL=args.redis,
+        LOG_DIR=log_dir,
+        PROMETHEUS_MULTIPROC_DIR=os.path.join(log_dir, "metrics"),
+    )
     from benchmarks.floor_app import app as floor
     from travel_agent.app import create_app
 
@@ -76,11 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     service.extensions["travel_agent"].health.cache_seconds = 3600  # every /health here a cached one
     # The same middleware without its metrics recorder, around the same Flask app: what the metrics cost.
     unmetered = RequestScopeMiddleware(scope.app, scope.request_timeout, scope.chat_timeout, scope.inflight)
-    layers: dict[str, WSGI] = {"floor app": floor.wsgi_app, "service: Flask app": scope.app,
-                               "+ request-scope middleware": unmetered, "+ metrics": scope,
-                               "the service as served (probe layer)": outer}
-    result = {path: {name: cpu_us_per_request(app, path, args.calls, args.repeats) for name, app in layers.items()}
-              for path in ("/health/live", "/health/ready", "/health")}
+    layers: dict[str, WSGI] = {
+        "floor app": floor.wsgi_app,
+        "service: Flask app": scope.app,
+        "+ request-scope middleware": unmetered,
+        "+ metrics": scope,
+        "the service as served (probe layer)": outer,
+    }
+    result = {
+        path: {name: cpu_us_per_request(app, path, args.calls, args.repeats) for name, app in layers.items()}
+        for path in ("/health/live", "/health/ready", "/health")
+    }
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

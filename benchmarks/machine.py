@@ -52,7 +52,7 @@ def cpu_times(pid: int) -> tuple[float, float] | None:
         data = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = data[data.rindex(")") + 2:].split()
+    fields = data[data.rindex(")") + 2 :].split()
     # Fields 14 and 15 of stat (utime, stime), counted from the state field, which is field 3.
     return int(fields[11]) / _CLOCK_TICKS, int(fields[12]) / _CLOCK_TICKS
 

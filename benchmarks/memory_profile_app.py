@@ -29,9 +29,12 @@ def _types() -> Counter[str]:
 def _greenlets() -> dict[str, Any]:
     found = [o for o in gc.get_objects() if isinstance(o, greenlet.greenlet)]
     saved = sorted(getattr(g, "_stack_saved", 0) for g in found)
-    return {"count": len(found), "stack_saved_bytes": sum(saved),
-            "stack_saved_median": saved[len(saved) // 2] if saved else 0,
-            "stack_saved_max": saved[-1] if saved else 0}
+    return {
+        "count": len(found),
+        "stack_saved_bytes": sum(saved),
+        "stack_saved_median": saved[len(saved) // 2] if saved else 0,
+        "stack_saved_max": saved[-1] if saved else 0,
+    }
 
 
 def _report() -> dict[str, Any]:
@@ -50,11 +53,15 @@ def _report() -> dict[str, Any]:
     return {
         "traced_bytes": tracemalloc.get_traced_memory()[0],
         "traced_growth_bytes": sum(s.size_diff for s in snapshot.compare_to(_baseline["snapshot"], "filename")),
-        "greenlets": greenlets, "greenlets_before": _baseline["greenlets"],
-        "by_line": [{"where": str(s.traceback[0]), "size_diff": s.size_diff, "count_diff": s.count_diff}
-                    for s in by_line],
-        "by_traceback": [{"size_diff": s.size_diff, "count_diff": s.count_diff,
-                          "traceback": [str(f) for f in s.traceback[-12:]]} for s in by_trace],
+        "greenlets": greenlets,
+        "greenlets_before": _baseline["greenlets"],
+        "by_line": [
+            {"where": str(s.traceback[0]), "size_diff": s.size_diff, "count_diff": s.count_diff} for s in by_line
+        ],
+        "by_traceback": [
+            {"size_diff": s.size_diff, "count_diff": s.count_diff, "traceback": [str(f) for f in s.traceback[-12:]]}
+            for s in by_trace
+        ],
         "types_grown": grown,
     }
 

@@ -25,8 +25,13 @@ USER_TURNS = [
     "Do I need a visa, and what about tipping?",
     "cheaper",
 ]
-NEXT_MESSAGES = ["How much will it cost? Give me a breakdown", "what should I pack?", "30 day trip around Italy for 2",
-                 "東京に5日間行きたい", "what's the meaning of life?"]
+NEXT_MESSAGES = [
+    "How much will it cost? Give me a breakdown",
+    "what should I pack?",
+    "30 day trip around Italy for 2",
+    "東京に5日間行きたい",
+    "what's the meaning of life?",
+]
 
 
 def history() -> list[Turn]:
@@ -64,8 +69,10 @@ def main() -> None:
     # Wall time includes being descheduled on a busy machine; thread CPU time is the reply's own cost.
     for label, found in (("wall", wall), ("cpu", cpu)):
         p50, p99 = statistics.median(p for p, _ in found), statistics.median(p for _, p in found)
-        print(f"{label}: reply for a {len(turns)}-turn history: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
-              f"(median of {args.repeats} x {args.runs} runs)")
+        print(
+            f"{label}: reply for a {len(turns)}-turn history: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+            f"(median of {args.repeats} x {args.runs} runs)"
+        )
 
 
 if __name__ == "__main__":

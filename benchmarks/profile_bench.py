@@ -17,15 +17,35 @@ from benchmarks.servers import BenchStack, worker_pid
 from harness import REPO_ROOT, GunicornServer
 
 
-def under_load(server: GunicornServer, pid: int, url_path: str, script: Path, out: Path, *, seconds: float = 8.0,
-               connections: int = 32, inclusive: tuple[str, ...] = ()) -> dict[str, Any]:
+def under_load(
+    server: GunicornServer,
+    pid: int,
+    url_path: str,
+    script: Path,
+    out: Path,
+    *,
+    seconds: float = 8.0,
+    connections: int = 32,
+    inclusive: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Drive ``url_path`` with wrk (``script``, which reports its request count) while py-spy samples the worker
     for ``seconds`` in the middle of the load; the worker's CPU time per request is over wrk's whole run (from
     /proc), so a server without an access log (the floor) is measured the same way as the service."""
     cpu_from = machine.cpu_times(pid)
-    load = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{round(seconds) + 3}s", "-s", str(script),
-                             f"http://127.0.0.1:{server.port}{url_path}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    load = subprocess.Popen(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{round(seconds) + 3}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{server.port}{url_path}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(1.0)
         profiling.record(pid, seconds, out)
@@ -56,15 +76,43 @@ def compare(floor: dict[str, Any], service: dict[str, Any]) -> list[tuple[str, f
 
 
 # Frames whose inclusive time says where a request's CPU goes (substrings of "function (file)").
-HEALTH_FRAMES = ("ProbeMiddleware.__call__", "RequestScopeMiddleware.__call__", "Flask.wsgi_app",
-                 "Flask.full_dispatch_request", "RequestMetrics.finished", "GunicornLogger.access", "Logger.handle",
-                 "AsyncWorker.handle_request", "Parser.__next__", "Response.write", "gunicorn/http/wsgi.py",
-                 "TravelAgentWorker.handle_request", "flask_smorest", "marshmallow", "Flask.preprocess_request")
+HEALTH_FRAMES = (
+    "ProbeMiddleware.__call__",
+    "RequestScopeMiddleware.__call__",
+    "Flask.wsgi_app",
+    "Flask.full_dispatch_request",
+    "RequestMetrics.finished",
+    "GunicornLogger.access",
+    "Logger.handle",
+    "AsyncWorker.handle_request",
+    "Parser.__next__",
+    "Response.write",
+    "gunicorn/http/wsgi.py",
+    "TravelAgentWorker.handle_request",
+    "flask_smorest",
+    "marshmallow",
+    "Flask.preprocess_request",
+)
 HEALTH_PATHS = ("/health/live", "/health/ready", "/health")
 PROBE_LOG = "service+probe log"
-CHAT_FRAMES = ("RequestScopeMiddleware.__call__", "Flask.wsgi_app", "Logger.access", "flask_smorest", "webargs",
-               "marshmallow", "ChatService.begin", "ChatService.finish", "ReplyPump", "offline.py", "pymongo",
-               "bson", "redis", "ContextCache", "IdempotencyStore", "Logger._log")
+CHAT_FRAMES = (
+    "RequestScopeMiddleware.__call__",
+    "Flask.wsgi_app",
+    "Logger.access",
+    "flask_smorest",
+    "webargs",
+    "marshmallow",
+    "ChatService.begin",
+    "ChatService.finish",
+    "ReplyPump",
+    "offline.py",
+    "pymongo",
+    "bson",
+    "redis",
+    "ContextCache",
+    "IdempotencyStore",
+    "Logger._log",
+)
 
 
 @dataclass(frozen=True)
@@ -80,28 +128,55 @@ def run(options: ProfileOptions) -> dict[str, Any]:
     with BenchStack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
         out["layers_us"] = layers(mongo.uri, redis.url)
-        servers = {"floor": stack.floor(), "service": stack.service(mongo, redis),
-                   PROBE_LOG: stack.service(mongo, redis, env={"ACCESS_LOG_PROBES": "true"})}
+        servers = {
+            "floor": stack.floor(),
+            "service": stack.service(mongo, redis),
+            PROBE_LOG: stack.service(mongo, redis, env={"ACCESS_LOG_PROBES": "true"}),
+        }
         report = wrk.report_script(stack.root)
         for path in HEALTH_PATHS:
             slug = path.strip("/").replace("/", "-")
             # The probes logged (ACCESS_LOG_PROBES) only where it differs: /health is logged either way.
             names = [n for n in servers if n != PROBE_LOG or path != "/health"]
-            sides = {name: under_load(servers[name], worker_pid(servers[name]), path, report,
-                                      stack.root / f"{name.replace(' ', '-')}-{slug}.txt", seconds=options.seconds,
-                                      connections=options.connections, inclusive=HEALTH_FRAMES) for name in names}
+            sides = {
+                name: under_load(
+                    servers[name],
+                    worker_pid(servers[name]),
+                    path,
+                    report,
+                    stack.root / f"{name.replace(' ', '-')}-{slug}.txt",
+                    seconds=options.seconds,
+                    connections=options.connections,
+                    inclusive=HEALTH_FRAMES,
+                )
+                for name in names
+            }
             out[path] = {**sides, "by_package": compare(sides["floor"], sides["service"])}
         chat = wrk.chat_script(stack.root, SEND_PATH, MESSAGES)
         server = servers["service"]
-        out[SEND_PATH] = under_load(server, worker_pid(server), SEND_PATH, chat, stack.root / "chat.txt",
-                                    seconds=options.seconds, connections=options.connections, inclusive=CHAT_FRAMES)
+        out[SEND_PATH] = under_load(
+            server,
+            worker_pid(server),
+            SEND_PATH,
+            chat,
+            stack.root / "chat.txt",
+            seconds=options.seconds,
+            connections=options.connections,
+            inclusive=CHAT_FRAMES,
+        )
     return out
 
 
 def layers(mongo_uri: str, redis_url: str) -> dict[str, dict[str, float]]:
     """benchmarks.layers in its own (gevent-patched) process: CPU us per request of each layer, in-process."""
-    out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo_uri, "--redis", redis_url],
-                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.layers", "--mongo", mongo_uri, "--redis", redis_url],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=True,
+    )
     result: dict[str, dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -112,23 +187,49 @@ def print_table(data: dict[str, Any]) -> None:
         return
     by_path = data["layers_us"]
     names = list(next(iter(by_path.values())))
-    print(results.table("CPU us per request of each layer, in-process (no socket, no gunicorn; min of 7 repeats)",
-                        ["layer", *by_path], [[name, *(by_path[path][name] for path in by_path)] for name in names]))
+    print(
+        results.table(
+            "CPU us per request of each layer, in-process (no socket, no gunicorn; min of 7 repeats)",
+            ["layer", *by_path],
+            [[name, *(by_path[path][name] for path in by_path)] for name in names],
+        )
+    )
     for path in HEALTH_PATHS:
         d = data[path]
         logged = f", logging probes {d[PROBE_LOG]['cpu_us_per_request']}" if PROBE_LOG in d else ""
-        print(results.table(
-            f"{path}: worker CPU us per request by package (self time; py-spy), floor "
-            f"{d['floor']['cpu_us_per_request']} vs service {d['service']['cpu_us_per_request']}{logged}",
-            ["package", "floor us", "service us", "difference"], d["by_package"][:10]))
+        print(
+            results.table(
+                f"{path}: worker CPU us per request by package (self time; py-spy), floor "
+                f"{d['floor']['cpu_us_per_request']} vs service {d['service']['cpu_us_per_request']}{logged}",
+                ["package", "floor us", "service us", "difference"],
+                d["by_package"][:10],
+            )
+        )
         sides = [side for side in ("floor", "service", PROBE_LOG) if side in d]
-        print(results.table(f"{path}: inclusive us per request of frames of interest", ["frame", *sides],
-                            [[frame, *(d[side]["us_inclusive"].get(frame, 0.0) for side in sides)]
-                             for frame in HEALTH_FRAMES]))
+        print(
+            results.table(
+                f"{path}: inclusive us per request of frames of interest",
+                ["frame", *sides],
+                [[frame, *(d[side]["us_inclusive"].get(frame, 0.0) for side in sides)] for frame in HEALTH_FRAMES],
+            )
+        )
     chat = data[SEND_PATH]
-    print(results.table(f"{SEND_PATH}: {chat['cpu_us_per_request']} us of worker CPU per request, by package",
-                        ["package", "us"], list(chat["us_by_package"].items())[:12]))
-    print(results.table(f"{SEND_PATH}: inclusive us per request of frames of interest", ["frame", "us"],
-                        sorted(chat["us_inclusive"].items(), key=lambda kv: -kv[1])))
-    print(results.table(f"{SEND_PATH}: top functions (self %)", ["function", "%"],
-                        list(chat["self_by_function_pct"].items())))
+    print(
+        results.table(
+            f"{SEND_PATH}: {chat['cpu_us_per_request']} us of worker CPU per request, by package",
+            ["package", "us"],
+            list(chat["us_by_package"].items())[:12],
+        )
+    )
+    print(
+        results.table(
+            f"{SEND_PATH}: inclusive us per request of frames of interest",
+            ["frame", "us"],
+            sorted(chat["us_inclusive"].items(), key=lambda kv: -kv[1]),
+        )
+    )
+    print(
+        results.table(
+            f"{SEND_PATH}: top functions (self %)", ["function", "%"], list(chat["self_by_function_pct"].items())
+        )
+    )

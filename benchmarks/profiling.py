@@ -15,9 +15,32 @@ from typing import Any
 # "function (package/module.py:line)" in py-spy's raw (collapsed) format.
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]+)(?::(?P<line>\d+))?\)$")
 # The order matters: the first prefix that matches a frame's file names its package.
-_PACKAGES = ("travel_agent", "benchmarks", "flask_smorest", "flask", "werkzeug", "marshmallow", "webargs",
-             "gunicorn", "gevent", "pymongo", "bson", "redis", "json", "logging", "http", "email", "uuid",
-             "contextvars", "threading", "urllib", "socket", "ssl", "re", "datetime")
+_PACKAGES = (
+    "travel_agent",
+    "benchmarks",
+    "flask_smorest",
+    "flask",
+    "werkzeug",
+    "marshmallow",
+    "webargs",
+    "gunicorn",
+    "gevent",
+    "pymongo",
+    "bson",
+    "redis",
+    "json",
+    "logging",
+    "http",
+    "email",
+    "uuid",
+    "contextvars",
+    "threading",
+    "urllib",
+    "socket",
+    "ssl",
+    "re",
+    "datetime",
+)
 
 
 def binary() -> str | None:
@@ -41,9 +64,27 @@ def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path:
     system time is measured apart, from /proc. Blocking mode: py-spy pauses the process for each sample,
     which costs the worker a little speed but never reads a torn stack.
     """
-    subprocess.run([binary() or "py-spy", "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", str(rate),
-                    "--gil", "-f", "raw", "-o", str(out)], capture_output=True, text=True, timeout=seconds + 60,
-                   check=True)
+    subprocess.run(
+        [
+            binary() or "py-spy",
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(max(1, round(seconds))),
+            "-r",
+            str(rate),
+            "--gil",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
     return out
 
 
@@ -99,9 +140,14 @@ def summarize(path: Path, top: int = 12, inclusive: tuple[str, ...] = ()) -> dic
     def shares(counter: Counter[str], limit: int | None) -> dict[str, float]:
         return {name: round(100 * n / busy, 1) for name, n in counter.most_common(limit)}
 
-    return {"samples": busy + idle, "busy_samples": busy, "idle_pct": round(100 * idle / (busy + idle), 1),
-            "self_by_package_pct": shares(by_package, None), "self_by_function_pct": shares(by_function, top),
-            "inclusive_pct": {name: round(100 * marked[name] / busy, 1) for name in inclusive}}
+    return {
+        "samples": busy + idle,
+        "busy_samples": busy,
+        "idle_pct": round(100 * idle / (busy + idle), 1),
+        "self_by_package_pct": shares(by_package, None),
+        "self_by_function_pct": shares(by_function, top),
+        "inclusive_pct": {name: round(100 * marked[name] / busy, 1) for name in inclusive},
+    }
 
 
 def per_request_us(summary: dict[str, Any], cpu_us_per_request: float, key: str) -> dict[str, float]:

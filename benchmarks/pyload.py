@@ -42,8 +42,9 @@ class Connection:
             except OSError:
                 pass  # the server reset it first: it is closed either way
 
-    async def request(self, method: str, path: str, body: Any = None,
-                      headers: dict[str, str] | None = None) -> Response:
+    async def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Response:
         data = b"" if body is None else json.dumps(body).encode()
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(data)}"]
         if body is not None:
@@ -95,8 +96,14 @@ class Connection:
             await self._reader.readline()
 
 
-async def timed(conn: Connection, method: str, path: str, body: Any = None, timeout: float = 120.0,
-                headers: dict[str, str] | None = None) -> tuple[Sample, Response | None]:
+async def timed(
+    conn: Connection,
+    method: str,
+    path: str,
+    body: Any = None,
+    timeout: float = 120.0,
+    headers: dict[str, str] | None = None,
+) -> tuple[Sample, Response | None]:
     """The request as a Sample (status 0 for a broken connection, -1 when ``timeout`` ran out)."""
     start = time.monotonic()
     try:
@@ -127,8 +134,9 @@ class Recorder:
 Client = Callable[[Connection, Recorder, float], Awaitable[None]]
 
 
-async def closed_loop(port: int, clients: int, client: Client, duration: float, warmup: float,
-                      stagger: float = 0.0) -> Recorder:
+async def closed_loop(
+    port: int, clients: int, client: Client, duration: float, warmup: float, stagger: float = 0.0
+) -> Recorder:
     """``clients`` concurrent clients, each on its own connection, running ``client`` until the end time.
 
     ``stagger``: the clients start spread evenly over that many seconds, so that requests of equal length do
@@ -150,8 +158,9 @@ async def closed_loop(port: int, clients: int, client: Client, duration: float, 
     return recorder
 
 
-async def open_loop(port: int, rate: float, duration: float, send: Callable[[Connection], Awaitable[Sample]],
-                    max_open: int) -> list[Sample]:
+async def open_loop(
+    port: int, rate: float, duration: float, send: Callable[[Connection], Awaitable[Sample]], max_open: int
+) -> list[Sample]:
     """Requests arriving at ``rate`` per second for ``duration`` seconds, each on a new connection, whether or
     not earlier ones have been answered (as independent users arrive); at most ``max_open`` at once."""
     samples: list[Sample] = []

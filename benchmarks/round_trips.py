@@ -111,8 +111,13 @@ class RoundTrips:
         return sum(self.redis.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mongo_total": self.mongo_total, "redis_total": self.redis_total, "mongo": self.mongo,
-                "redis": self.redis, "upkeep": self.upkeep}
+        return {
+            "mongo_total": self.mongo_total,
+            "redis_total": self.redis_total,
+            "mongo": self.mongo,
+            "redis": self.redis,
+            "upkeep": self.upkeep,
+        }
 
 
 @contextmanager
@@ -192,8 +197,11 @@ def table(found: dict[str, RoundTrips]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.round_trips", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.round_trips",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--no-redis", action="store_true", help="count without Redis (the context cache off)")
     args = parser.parse_args(argv)
@@ -203,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     register_mongo_listener()
     with BenchStack() as stack:
         mongo = stack.mongo()
-        settings: dict[str, Any] = {"MONGODB_URI": mongo.uri, "LOG_DIR": str(stack.root / "logs"),
-                                    "STARTUP_RETRIES": 1}
+        settings: dict[str, Any] = {"MONGODB_URI": mongo.uri, "LOG_DIR": str(stack.root / "logs"), "STARTUP_RETRIES": 1}
         settings["REDIS_URL"] = None if args.no_redis else stack.redis().url
         app = create_app(settings)
         try:

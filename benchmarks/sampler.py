@@ -44,8 +44,9 @@ class Sampler:
         self._stop.set()
 
 
-async def with_sampler(port: int, pid: int, work: Callable[[], Awaitable[Any]],
-                       every: float = 0.25) -> tuple[Any, Sampler]:
+async def with_sampler(
+    port: int, pid: int, work: Callable[[], Awaitable[Any]], every: float = 0.25
+) -> tuple[Any, Sampler]:
     """Run ``work`` while a Sampler polls the worker; returns what ``work`` returned, and the sampler."""
     sampler = Sampler(port, pid, every)
     task = asyncio.create_task(sampler.run())

@@ -27,11 +27,21 @@ class BenchStack(Stack):
     def __init__(self) -> None:
         super().__init__(prefix="travel_agent-bench-")
 
-    def service(self, mongo: MongoServer, redis: RedisServer | None, *, workers: int = 1,
-                env: Mapping[str, str | None] | None = None) -> GunicornServer:
+    def service(
+        self,
+        mongo: MongoServer,
+        redis: RedisServer | None,
+        *,
+        workers: int = 1,
+        env: Mapping[str, str | None] | None = None,
+    ) -> GunicornServer:
         """The real service (``wsgi:app``) against these servers."""
-        return self.gunicorn(mongo_uri=mongo.uri, redis_url=redis.url if redis else None, workers=workers,
-                             env={**BASE_ENV, **(env or {})})
+        return self.gunicorn(
+            mongo_uri=mongo.uri,
+            redis_url=redis.url if redis else None,
+            workers=workers,
+            env={**BASE_ENV, **(env or {})},
+        )
 
     def floor(self, *, workers: int = 1) -> GunicornServer:
         """The bare Flask app under plain gunicorn gevent workers."""

@@ -77,8 +77,11 @@ def analyse(rss: list[tuple[float, int]], started: float, options: SoakOptions) 
     hours = (last_t - first_t) / 3600
     slope = _slope([(t, r / 2**20) for t, r in after])
     return {
-        "samples": len(after), "warmup_s": options.warmup, "measured_s": round(last_t - first_t, 1),
-        "start_rss_mib": round(start_level / 2**20, 2), "end_rss_mib": round(end_level / 2**20, 2),
+        "samples": len(after),
+        "warmup_s": options.warmup,
+        "measured_s": round(last_t - first_t, 1),
+        "start_rss_mib": round(start_level / 2**20, 2),
+        "end_rss_mib": round(end_level / 2**20, 2),
         "max_rss_mib": round(max(r for _, r in after) / 2**20, 2),
         "growth_pct": round(100 * (end_level - start_level) / start_level, 2) if start_level else None,
         "slope_mib_per_hour": None if slope is None or not hours else round(slope * 3600, 2),
@@ -126,22 +129,49 @@ def run(options: SoakOptions) -> dict[str, Any]:
         cpu = machine.cpu_spent(cpu_before, machine.cpu_of(procs))
         mongo_rss = machine.rss_bytes(mongo.pid)
     summary = stats.summarize(recorder.samples, duration)
-    return {"options": {**options.__dict__, "warmup": options.warmup}, "requests": dict(sorted(counts.items())),
-            "send": summary, "memory": analyse(sampler.rss, started, options),
-            "timeline_mib": timeline(sampler.rss, started, every=max(10.0, duration / 10)),
-            "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
-            "secantusdb_rss_mib_at_end": None if mongo_rss is None else round(mongo_rss / 2**20, 1),
-            "probe_p99_ms": ms(percentile(sampler.probe_latency, 99))}
+    return {
+        "options": {**options.__dict__, "warmup": options.warmup},
+        "requests": dict(sorted(counts.items())),
+        "send": summary,
+        "memory": analyse(sampler.rss, started, options),
+        "timeline_mib": timeline(sampler.rss, started, every=max(10.0, duration / 10)),
+        "cpu_share": {k: None if v is None else round(v / elapsed, 2) for k, v in cpu.items()},
+        "secantusdb_rss_mib_at_end": None if mongo_rss is None else round(mongo_rss / 2**20, 1),
+        "probe_p99_ms": ms(percentile(sampler.probe_latency, 99)),
+    }
 
 
 def print_table(data: dict[str, Any]) -> None:
     m, s = data["memory"], data["send"]
-    print(results.table(
-        f"Soak: {data['options']['minutes']} min, {data['options']['clients']} clients, one worker "
-        f"(warm-up {m.get('warmup_s')} s excluded)",
-        ["sends", "goodput/s", "send p99 ms", "RSS start MiB", "RSS end MiB", "RSS max MiB", "growth %",
-         "MiB/hour", "target <5 %"],
-        [[s["requests"], s["goodput_rps"], s["ok_latency_ms"]["p99"], m.get("start_rss_mib"), m.get("end_rss_mib"),
-          m.get("max_rss_mib"), m.get("growth_pct"), m.get("slope_mib_per_hour"), "yes" if m.get("met") else "NO"]]))
+    print(
+        results.table(
+            f"Soak: {data['options']['minutes']} min, {data['options']['clients']} clients, one worker "
+            f"(warm-up {m.get('warmup_s')} s excluded)",
+            [
+                "sends",
+                "goodput/s",
+                "send p99 ms",
+                "RSS start MiB",
+                "RSS end MiB",
+                "RSS max MiB",
+                "growth %",
+                "MiB/hour",
+                "target <5 %",
+            ],
+            [
+                [
+                    s["requests"],
+                    s["goodput_rps"],
+                    s["ok_latency_ms"]["p99"],
+                    m.get("start_rss_mib"),
+                    m.get("end_rss_mib"),
+                    m.get("max_rss_mib"),
+                    m.get("growth_pct"),
+                    m.get("slope_mib_per_hour"),
+                    "yes" if m.get("met") else "NO",
+                ]
+            ],
+        )
+    )
     print("requests by kind and status:", data["requests"])
     print("RSS over time (s, MiB):", data["timeline_mib"])

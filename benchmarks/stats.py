@@ -26,8 +26,12 @@ class Sample:
 
 def latency_ms(samples: Sequence[Sample]) -> dict[str, float | None]:
     latencies = [s.latency for s in samples]
-    return {"p50": ms(percentile(latencies, 50)), "p90": ms(percentile(latencies, 90)),
-            "p99": ms(percentile(latencies, 99)), "max": ms(max(latencies) if latencies else None)}
+    return {
+        "p50": ms(percentile(latencies, 50)),
+        "p90": ms(percentile(latencies, 90)),
+        "p99": ms(percentile(latencies, 99)),
+        "max": ms(max(latencies) if latencies else None),
+    }
 
 
 def summarize(samples: Sequence[Sample], duration: float) -> dict[str, Any]:

@@ -64,8 +64,14 @@ class WrkResult:
     raw: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "duration_s": self.duration_s, "rps": self.rps, "non_2xx": self.non_2xx,
-                "socket_errors": self.socket_errors, "latency_ms": self.latency_ms}
+        return {
+            "requests": self.requests,
+            "duration_s": self.duration_s,
+            "rps": self.rps,
+            "non_2xx": self.non_2xx,
+            "socket_errors": self.socket_errors,
+            "latency_ms": self.latency_ms,
+        }
 
 
 def available() -> bool:
@@ -91,11 +97,20 @@ def report_script(directory: Path) -> Path:
     return script
 
 
-def run(url: str, *, connections: int, duration: float, script: Path, threads: int = 1,
-        timeout: float = 10.0) -> WrkResult:
+def run(
+    url: str, *, connections: int, duration: float, script: Path, threads: int = 1, timeout: float = 10.0
+) -> WrkResult:
     """One wrk run (``threads`` threads, ``connections`` keep-alive connections) for ``duration`` seconds."""
-    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", f"--timeout={timeout:g}s",
-            "-s", str(script), url]
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={timeout:g}s",
+        "-s",
+        str(script),
+        url,
+    ]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + timeout + 30)
     return parse(out.stdout, out.stderr)
 
@@ -104,7 +119,7 @@ def parse(stdout: str, stderr: str = "") -> WrkResult:
     """The figures from wrk's output (the BENCH-JSON line written by the report hook)."""
     for line in stdout.splitlines():
         if line.startswith(MARKER):
-            raw = json.loads(line[len(MARKER):])
+            raw = json.loads(line[len(MARKER) :])
             break
     else:
         raise RuntimeError(f"wrk printed no report:\n{stdout}\n{stderr}")
@@ -112,6 +127,11 @@ def parse(stdout: str, stderr: str = "") -> WrkResult:
     errors = raw["errors"]
     latency = {k: round(v / 1000, 2) for k, v in raw["latency_us"].items()}
     return WrkResult(
-        requests=raw["requests"], duration_s=round(duration, 3), rps=round(raw["requests"] / duration, 1),
-        non_2xx=errors["status"], socket_errors=sum(errors[k] for k in ("connect", "read", "write", "timeout")),
-        latency_ms=latency, raw=raw)
+        requests=raw["requests"],
+        duration_s=round(duration, 3),
+        rps=round(raw["requests"] / duration, 1),
+        non_2xx=errors["status"],
+        socket_errors=sum(errors[k] for k in ("connect", "read", "write", "timeout")),
+        latency_ms=latency,
+        raw=raw,
+    )

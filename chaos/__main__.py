@@ -19,8 +19,11 @@ CODES = ("200", "409", "502", "503", "504")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
-    parser.add_argument("--phases", help="comma-separated subset, e.g. redis-kill,worker-kill (default: all): "
-                        + ", ".join(p.name for p in schedule.PHASES))
+    parser.add_argument(
+        "--phases",
+        help="comma-separated subset, e.g. redis-kill,worker-kill (default: all): "
+        + ", ".join(p.name for p in schedule.PHASES),
+    )
     parser.add_argument("--clients", type=int, default=6, help="closed-loop clients (send, idem, stream in turn)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies how long each fault is held")
     parser.add_argument("--tail", type=float, default=5.0, help="seconds observed after each fault is lifted")
@@ -36,19 +39,56 @@ def render(figures: dict[str, Any]) -> str:
         st = p["statuses"]
         other = sum(n for k, n in st.items() if k not in (*CODES, "connection", "cut"))
         down = p["known_down"]
-        rows.append([p["phase"], p["fault_seconds"], p["requests"], *(st.get(code, 0) for code in CODES), other,
-                     st.get("connection", 0) + st.get("cut", 0),
-                     p["latency"]["p50_ms"], p["latency"]["p99_ms"], down["p99_ms"], down["failures"],
-                     p["recovery_s"], p["circuits_closed_s"], p["bad"], p["crosstalk"], p["lost"]])
-    headers = ["phase", "fault s", "req", "200", "409", "502", "503", "504", "other", "conn", "p50 ms", "p99 ms",
-               "down p99", "down n", "recover s", "circuit s", "bad", "xtalk", "lost"]
+        rows.append(
+            [
+                p["phase"],
+                p["fault_seconds"],
+                p["requests"],
+                *(st.get(code, 0) for code in CODES),
+                other,
+                st.get("connection", 0) + st.get("cut", 0),
+                p["latency"]["p50_ms"],
+                p["latency"]["p99_ms"],
+                down["p99_ms"],
+                down["failures"],
+                p["recovery_s"],
+                p["circuits_closed_s"],
+                p["bad"],
+                p["crosstalk"],
+                p["lost"],
+            ]
+        )
+    headers = [
+        "phase",
+        "fault s",
+        "req",
+        "200",
+        "409",
+        "502",
+        "503",
+        "504",
+        "other",
+        "conn",
+        "p50 ms",
+        "p99 ms",
+        "down p99",
+        "down n",
+        "recover s",
+        "circuit s",
+        "bad",
+        "xtalk",
+        "lost",
+    ]
     v = figures["verification"]
-    lines = [table(headers, rows), "",
-             f"{figures['clients']} clients ({', '.join(figures['kinds'])}), chat budget {figures['budget_s']} s, "
-             f"{figures['seconds']} s in all",
-             f"verification: {v['sessions']} sessions, {v['acknowledged']} acknowledged, {v['lost']} lost, "
-             f"{v['duplicated']} duplicated, {v['foreign']} foreign, {v['prompts_checked']} prompts checked, "
-             f"{v['context_crosstalk']} mixed conversations"]
+    lines = [
+        table(headers, rows),
+        "",
+        f"{figures['clients']} clients ({', '.join(figures['kinds'])}), chat budget {figures['budget_s']} s, "
+        f"{figures['seconds']} s in all",
+        f"verification: {v['sessions']} sessions, {v['acknowledged']} acknowledged, {v['lost']} lost, "
+        f"{v['duplicated']} duplicated, {v['foreign']} foreign, {v['prompts_checked']} prompts checked, "
+        f"{v['context_crosstalk']} mixed conversations",
+    ]
     lines += [f"  {example}" for example in v["examples"]]
     for p in figures["phases"]:
         lines += [f"  {p['phase']}: {example}" for example in p["examples"]]

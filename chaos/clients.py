@@ -97,8 +97,17 @@ class Outcome:
 class Conversation(threading.Thread):
     """One closed-loop client: conversations of ``turns`` messages, one after another, until ``stop``."""
 
-    def __init__(self, name: str, kind: str, base_url: str, recorder: Recorder, stop: threading.Event,
-                 timeout: float, turns: int = 6, think: float = 0.01) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        base_url: str,
+        recorder: Recorder,
+        stop: threading.Event,
+        timeout: float,
+        turns: int = 6,
+        think: float = 0.01,
+    ) -> None:
         super().__init__(name=f"chaos-{name}", daemon=True)
         self.tag_prefix, self.kind, self.base_url = name, kind, base_url
         self.recorder, self.stop_event, self.timeout = recorder, stop, timeout
@@ -167,7 +176,8 @@ class Conversation(threading.Thread):
     def _stream(self, sample: Sample, body: dict[str, Any], session_id: str | None) -> Outcome:
         with self.http.post(self.base_url + STREAM, json=body, stream=True, timeout=(2, self.timeout)) as response:
             if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith(
-                    "text/event-stream"):
+                "text/event-stream"
+            ):
                 sample.ended, sample.status = time.monotonic(), response.status_code
                 return Outcome(*_refusal(sample, _json_body(response), ALLOWED, session_id))
             events = _events(response)

@@ -81,8 +81,7 @@ def messages_of(mongo: MongoServer, session_id: str) -> list[dict[str, Any]]:
     collection = _reader(mongo)["travel_agent"]["chat_messages"]
     for attempt in range(5):
         try:
-            return list(collection.find({"session_id": session_id}, {"seq": 1, "role": 1, "content": 1})
-                        .sort("seq"))
+            return list(collection.find({"session_id": session_id}, {"seq": 1, "role": 1, "content": 1}).sort("seq"))
         except AutoReconnect:
             if attempt == 4:
                 raise
@@ -101,11 +100,11 @@ def turn(base_url: str, message: str, session_id: str, stream: bool) -> str:
     """One turn; its outcome as a status ("200", "503", ..., or "cut" when the connection broke)."""
     try:
         if not stream:
-            response = requests.post(base_url + SEND, json={"message": message, "session_id": session_id},
-                                     timeout=30)
+            response = requests.post(base_url + SEND, json={"message": message, "session_id": session_id}, timeout=30)
             return str(response.status_code)
-        with requests.post(base_url + STREAM, json={"message": message, "session_id": session_id},
-                           timeout=30, stream=True) as response:
+        with requests.post(
+            base_url + STREAM, json={"message": message, "session_id": session_id}, timeout=30, stream=True
+        ) as response:
             if response.status_code != 200:
                 return str(response.status_code)
             text = response.text
@@ -120,8 +119,14 @@ def turn(base_url: str, message: str, session_id: str, stream: bool) -> str:
         return "cut"
 
 
-def check_prompt(figures: Figures, prompt: list[dict[str, Any]], question: str,
-                 stored: list[dict[str, Any]], before: set[Any] | None, exact: bool) -> None:
+def check_prompt(
+    figures: Figures,
+    prompt: list[dict[str, Any]],
+    question: str,
+    stored: list[dict[str, Any]],
+    before: set[Any] | None,
+    exact: bool,
+) -> None:
     """``prompt``: the upstream's messages minus the system prompt and the question."""
     by_content = {(m["role"], m["content"]): m for m in stored}
     q = by_content.get(("user", question))
@@ -133,25 +138,41 @@ def check_prompt(figures: Figures, prompt: list[dict[str, Any]], question: str,
         want = [(m["role"], m["content"]) for m in below[-HISTORY:]]
         if got != want:
             figures.probe_mismatches += 1
-            figures.mismatch(f"probe {question!r}: prompt lacks {[w for w in want if w not in got]}, "
-                             f"holds {[g for g in got if g not in want]} that MongoDB has not")
+            figures.mismatch(
+                f"probe {question!r}: prompt lacks {[w for w in want if w not in got]}, "
+                f"holds {[g for g in got if g not in want]} that MongoDB has not"
+            )
         return
     found = [by_content.get(item) for item in got]
-    if any(m is None or m["seq"] >= q["seq"] for m in found) or \
-            [m["seq"] for m in found if m] != sorted({m["seq"] for m in found if m}) or len(found) > HISTORY:
+    if (
+        any(m is None or m["seq"] >= q["seq"] for m in found)
+        or [m["seq"] for m in found if m] != sorted({m["seq"] for m in found if m})
+        or len(found) > HISTORY
+    ):
         figures.mismatch(f"{question!r}: prompt {got} holds a message not stored before it, or out of order")
         return
     seqs = {m["seq"] for m in found if m}
     floor = min(seqs) if len(seqs) == HISTORY else -1
-    missing = [m["content"] for m in below if m["_id"] in (before or set()) and m["seq"] > floor
-               and m["seq"] not in seqs]
+    missing = [
+        m["content"] for m in below if m["_id"] in (before or set()) and m["seq"] > floor and m["seq"] not in seqs
+    ]
     if missing:
-        figures.mismatch(f"{question!r}: prompt lacks {len(missing)} message(s) stored before the turn was sent "
-                         f"(newest: {missing[-3:]}); it held {len(seqs)}")
+        figures.mismatch(
+            f"{question!r}: prompt lacks {len(missing)} message(s) stored before the turn was sent "
+            f"(newest: {missing[-3:]}); it held {len(seqs)}"
+        )
 
 
-def run_one(base_url: str, mongo: MongoServer, upstream: UpstreamServer, *, rounds: int, seed: int,
-            cache: bool, log: Callable[[str], None] = lambda _line: None) -> Figures:
+def run_one(
+    base_url: str,
+    mongo: MongoServer,
+    upstream: UpstreamServer,
+    *,
+    rounds: int,
+    seed: int,
+    cache: bool,
+    log: Callable[[str], None] = lambda _line: None,
+) -> Figures:
     rng = random.Random(seed)
     figures = Figures(cache=cache, seed=seed)
     started = time.monotonic()
@@ -190,8 +211,14 @@ def run_one(base_url: str, mongo: MongoServer, upstream: UpstreamServer, *, roun
         if rng.random() < 0.8:
             mongo.fail_command([rng.choice(COMMANDS)], times=1, app_name="travel_agent", **rng.choice(FAULTS))
             figures.faults_armed += 1
-        plans = [(f"t{next(counter)} {rng.choice(('Lisbon', 'Kyoto', 'Oslo', 'Quito'))}", rng.random() < 0.4,
-                  rng.uniform(0, 0.05)) for _ in range(rng.randint(2, 4))]
+        plans = [
+            (
+                f"t{next(counter)} {rng.choice(('Lisbon', 'Kyoto', 'Oslo', 'Quito'))}",
+                rng.random() < 0.4,
+                rng.uniform(0, 0.05),
+            )
+            for _ in range(rng.randint(2, 4))
+        ]
 
         def go(question: str, stream: bool, lag: float) -> None:
             time.sleep(lag)  # spreads the turns' starts, so their writes interleave differently each round
@@ -222,24 +249,32 @@ def run_one(base_url: str, mongo: MongoServer, upstream: UpstreamServer, *, roun
             figures.prompts_checked += 1
             check_prompt(figures, sent[:-1], question, stored, befores[question], exact=False)
     figures.seconds = round(time.monotonic() - started, 1)
-    log(f"context integrity ({'with Redis' if cache else 'without Redis'}): {figures.turns} turns, "
+    log(
+        f"context integrity ({'with Redis' if cache else 'without Redis'}): {figures.turns} turns, "
         f"{figures.prompts_checked} prompts and {figures.probes_checked} probes checked, "
         f"{figures.faults_armed} MongoDB faults armed, {figures.upstream_failures} upstream failures, "
         f"statuses {dict(sorted(figures.statuses.items()))}, mismatches: {figures.mismatches} "
-        f"({figures.probe_mismatches} in probes)")
+        f"({figures.probe_mismatches} in probes)"
+    )
     for example in figures.examples:
         log(f"  {example}")
     return figures
 
 
 def service_env(upstream: UpstreamServer) -> dict[str, str | None]:
-    return {"AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-test-0123456789",
-            "CHAT_HISTORY_MESSAGES": str(HISTORY), "STARTUP_RETRIES": "1", "CHAT_TIMEOUT_SECONDS": "10",
-            "MONGO_OPERATION_TIMEOUT_MS": "2000", "BREAKER_RESET_SECONDS": "0.3"}
+    return {
+        "AGENT_PROVIDER": "openai",
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_API_KEY": "sk-test-0123456789",
+        "CHAT_HISTORY_MESSAGES": str(HISTORY),
+        "STARTUP_RETRIES": "1",
+        "CHAT_TIMEOUT_SECONDS": "10",
+        "MONGO_OPERATION_TIMEOUT_MS": "2000",
+        "BREAKER_RESET_SECONDS": "0.3",
+    }
 
 
-def run(rounds: int, seed: int, workdir: Path | None = None,
-        log: Callable[[str], None] = print) -> list[Figures]:
+def run(rounds: int, seed: int, workdir: Path | None = None, log: Callable[[str], None] = print) -> list[Figures]:
     """Both runs (with Redis, then without as the control) on fresh servers; their figures."""
     results = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
@@ -254,10 +289,15 @@ def run(rounds: int, seed: int, workdir: Path | None = None,
             with ServerPool(mktemp) as pool, UpstreamServer() as upstream:
                 mongo = pool.mongo()
                 redis_url = pool.redis().url if cache else None
-                service = pool.gunicorn(mongo_uri=mongo.uri, redis_url=redis_url, workers=2,
-                                        env=service_env(upstream) | ({} if cache else {"REDIS_URL": None}))
-                results.append(run_one(service.base_url, mongo, upstream, rounds=rounds, seed=seed, cache=cache,
-                                       log=log))
+                service = pool.gunicorn(
+                    mongo_uri=mongo.uri,
+                    redis_url=redis_url,
+                    workers=2,
+                    env=service_env(upstream) | ({} if cache else {"REDIS_URL": None}),
+                )
+                results.append(
+                    run_one(service.base_url, mongo, upstream, rounds=rounds, seed=seed, cache=cache, log=log)
+                )
     return results
 
 

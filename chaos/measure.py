@@ -39,8 +39,11 @@ def statuses(samples: Sequence[Sample]) -> dict[str, int]:
 
 def latency(samples: Sequence[Sample]) -> dict[str, Any]:
     answered = [s.latency for s in samples if s.error is None]
-    return {"p50_ms": ms(percentile(answered, 50)), "p99_ms": ms(percentile(answered, 99)),
-            "max_ms": ms(max(answered, default=None))}
+    return {
+        "p50_ms": ms(percentile(answered, 50)),
+        "p99_ms": ms(percentile(answered, 99)),
+        "max_ms": ms(max(answered, default=None)),
+    }
 
 
 def recovery(samples: Sequence[Sample], lift: float) -> float | None:
@@ -55,12 +58,12 @@ def recovery(samples: Sequence[Sample], lift: float) -> float | None:
     return None
 
 
-def summarise(name: str, dependency: str, what: str, down: bool, marks: Marks,
-              samples: Sequence[Sample]) -> dict[str, Any]:
+def summarise(
+    name: str, dependency: str, what: str, down: bool, marks: Marks, samples: Sequence[Sample]
+) -> dict[str, Any]:
     """The phase's figures; ``samples`` are those that started within it."""
     fault = [s for s in samples if marks.inject <= s.started < marks.lift]
-    known_down = [s for s in fault if s.started >= marks.inject + marks.settle and s.error is None
-                  and s.status != 200]
+    known_down = [s for s in fault if s.started >= marks.inject + marks.settle and s.error is None and s.status != 200]
     down_latencies = [s.latency for s in known_down]
     return {
         "phase": name,
@@ -87,6 +90,7 @@ def summarise(name: str, dependency: str, what: str, down: bool, marks: Marks,
         "connection_errors": sum(1 for s in samples if s.error is not None and s.error != "timeout"),
         "bad": sum(1 for s in samples if s.bad or s.error == "timeout"),
         "crosstalk": sum(1 for s in samples if s.crosstalk),
-        "examples": sorted({s.bad or s.crosstalk or "timeout" for s in samples
-                            if s.bad or s.crosstalk or s.error == "timeout"})[:5],
+        "examples": sorted(
+            {s.bad or s.crosstalk or "timeout" for s in samples if s.bad or s.crosstalk or s.error == "timeout"}
+        )[:5],
     }

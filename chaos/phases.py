@@ -34,6 +34,7 @@ def _kill_restart(server: str) -> Callable[[Servers], Lift]:
         process = getattr(stack, server)
         process.kill()
         return process.start
+
     return inject
 
 
@@ -42,6 +43,7 @@ def _freeze_thaw(server: str) -> Callable[[Servers], Lift]:
         process = getattr(stack, server)
         process.freeze()
         return process.thaw
+
     return inject
 
 
@@ -71,6 +73,7 @@ def _upstream_slow(stack: Servers) -> Lift:
         stop.set()
         thread.join(2)
         stack.upstream.reset()
+
     return lift
 
 
@@ -91,6 +94,7 @@ def _worker_kill(stack: Servers) -> Lift:
     def lift() -> None:
         # Back when the master has forked a replacement and it answers (the other worker served meanwhile).
         stack.service.wait_for_workers(2, timeout=30)
+
     return lift
 
 
@@ -101,6 +105,7 @@ def _service_restart(stack: Servers) -> Lift:
         stack.service.wait_exit(timeout=30)
         stack.service.start()  # a new master on the same port, as a deploy or a dyno restart would
         stack.service.wait_for_workers(stack.service.workers)
+
     return lift
 
 

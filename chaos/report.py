@@ -16,8 +16,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
-    info: dict[str, Any] = {"nproc": os.cpu_count(), "python": platform.python_version(),
-                            "kernel": platform.release()}
+    info: dict[str, Any] = {"nproc": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -36,8 +35,13 @@ def write(kind: str, figures: dict[str, Any], directory: Path = RESULTS_DIR) -> 
     """``<directory>/<kind>-<UTC time>.json`` with the machine, the date and the command added."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    document = {"kind": kind, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "command": " ".join(["python", "-m", kind, *sys.argv[1:]]), "machine": machine(), **figures}
+    document = {
+        "kind": kind,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(["python", "-m", kind, *sys.argv[1:]]),
+        "machine": machine(),
+        **figures,
+    }
     path = directory / f"{kind}-{stamp}.json"
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     return path
@@ -55,8 +59,9 @@ def publish(kind: str, figures: dict[str, Any], directory: Path, text: str, fail
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table, numbers right-aligned; None shows as "-"."""
     cells = [[_cell(value) for value in row] for row in rows]
-    widths = [max(len(str(h)), *(len(row[i]) for row in cells)) if cells else len(str(h))
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(row[i]) for row in cells)) if cells else len(str(h)) for i, h in enumerate(headers)
+    ]
     numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:

@@ -39,8 +39,10 @@ def run(config: Config) -> dict[str, Any]:
     started = time.time()
     with start_servers(config.workdir) as stack:
         recorder, stop = Recorder(), threading.Event()
-        clients = [Conversation(f"c{i + 1}", KINDS[i % len(KINDS)], stack.base_url, recorder, stop,
-                                timeout=stack.budget + 5) for i in range(config.clients)]
+        clients = [
+            Conversation(f"c{i + 1}", KINDS[i % len(KINDS)], stack.base_url, recorder, stop, timeout=stack.budget + 5)
+            for i in range(config.clients)
+        ]
         for client in clients:
             client.start()
         try:
@@ -54,15 +56,23 @@ def run(config: Config) -> dict[str, Any]:
         check_prompts((request["json"] for request in stack.upstream.requests), verdict)
     t0 = recorder.samples[0].started if recorder.samples else 0.0
     # Every request, with times in seconds from the first one, for looking into a phase afterwards.
-    samples = [asdict(s) | {"started": round(s.started - t0, 4), "ended": round(s.ended - t0, 4)}
-               for s in recorder.samples]
+    samples = [
+        asdict(s) | {"started": round(s.started - t0, 4), "ended": round(s.ended - t0, 4)} for s in recorder.samples
+    ]
     for phase in phases:
         marks: Marks = phase.pop("_marks")
         phase["lost"] = sum(1 for ack in verdict.lost if marks.start <= ack.at < marks.end)
         phase["marks_s"] = {name: round(getattr(marks, name) - t0, 3) for name in ("start", "inject", "lift", "end")}
-    return {"started": started, "seconds": round(time.time() - started, 1), "clients": config.clients,
-            "kinds": [client.kind for client in clients], "budget_s": stack.budget, "phases": phases,
-            "verification": verdict.as_dict(), "samples": samples}
+    return {
+        "started": started,
+        "seconds": round(time.time() - started, 1),
+        "clients": config.clients,
+        "kinds": [client.kind for client in clients],
+        "budget_s": stack.budget,
+        "phases": phases,
+        "verification": verdict.as_dict(),
+        "samples": samples,
+    }
 
 
 def run_phase(stack: Servers, phase: Phase, recorder: Recorder, config: Config) -> dict[str, Any]:
@@ -81,8 +91,14 @@ def run_phase(stack: Servers, phase: Phase, recorder: Recorder, config: Config) 
         in_use[1].join(config.tail_max)
     end = time.monotonic()
     samples = [s for s in recorder.since(start) if s.started < end]
-    marks = Marks(start, inject, lift, end, settle=stack.budget + 1.0,
-                  circuits_closed=in_use[0][0] if in_use is not None and in_use[0] else None)
+    marks = Marks(
+        start,
+        inject,
+        lift,
+        end,
+        settle=stack.budget + 1.0,
+        circuits_closed=in_use[0][0] if in_use is not None and in_use[0] else None,
+    )
     figures = summarise(phase.name, phase.dependency, phase.what, phase.down, marks, samples)
     figures["_marks"] = marks
     return figures

@@ -31,11 +31,19 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "sessions": self.sessions, "acknowledged": self.acknowledged, "lost": len(self.lost),
-            "duplicated": len(self.duplicated), "foreign": len(self.foreign), "unreadable": len(self.unreadable),
-            "prompts_checked": self.prompts, "context_crosstalk": len(self.context_crosstalk),
+            "sessions": self.sessions,
+            "acknowledged": self.acknowledged,
+            "lost": len(self.lost),
+            "duplicated": len(self.duplicated),
+            "foreign": len(self.foreign),
+            "unreadable": len(self.unreadable),
+            "prompts_checked": self.prompts,
+            "context_crosstalk": len(self.context_crosstalk),
             "examples": [f"lost {a.message!r} in {a.session_id}" for a in self.lost[:3]]
-            + self.duplicated[:3] + self.foreign[:3] + self.unreadable[:3] + self.context_crosstalk[:3],
+            + self.duplicated[:3]
+            + self.foreign[:3]
+            + self.unreadable[:3]
+            + self.context_crosstalk[:3],
         }
 
 
@@ -97,8 +105,13 @@ def check_histories(base_url: str, sessions: dict[str, str], acks: Iterable[Ack]
             for ack in by_session.get(session_id, []):
                 reply = replies.get(ack.message_id)
                 question = users.get(reply.get("reply_to", "")) if reply else None
-                if (reply is None or reply["content"] != ack.reply or question is None
-                        or question["content"] != ack.message or question.get("status") != "answered"):
+                if (
+                    reply is None
+                    or reply["content"] != ack.reply
+                    or question is None
+                    or question["content"] != ack.message
+                    or question.get("status") != "answered"
+                ):
                     verdict.lost.append(ack)
     return verdict
 

@@ -25,19 +25,27 @@ def main(argv: list[str] | None = None) -> int:
 
 def render(figures: dict[str, Any]) -> str:
     abuse = figures["abuse"]
-    rows = [[r["case"], r["connections"], r["answer"], "ok" if r["ok"] else "; ".join(r["problems"])]
-            for r in abuse["cases"]]
+    rows = [
+        [r["case"], r["connections"], r["answer"], "ok" if r["ok"] else "; ".join(r["problems"])]
+        for r in abuse["cases"]
+    ]
     probe = abuse["bystander"]
-    lines = [table(["case", "conns", "answer", "verdict"], rows), "",
-             f"/health/live meanwhile: {probe['requests']} requests, {probe['failures']} failed, "
-             f"p50 {probe['p50_ms']} ms, p99 {probe['p99_ms']} ms, max {probe['max_ms']} ms; "
-             f"workers survived: {abuse['workers_survived']}; /health after: {abuse['health_after']}"]
+    lines = [
+        table(["case", "conns", "answer", "verdict"], rows),
+        "",
+        f"/health/live meanwhile: {probe['requests']} requests, {probe['failures']} failed, "
+        f"p50 {probe['p50_ms']} ms, p99 {probe['p99_ms']} ms, max {probe['max_ms']} ms; "
+        f"workers survived: {abuse['workers_survived']}; /health after: {abuse['health_after']}",
+    ]
     schema = figures.get("schemathesis")
     if schema is not None:
-        lines += [f"schemathesis: {schema['cases']} cases on {schema['operations']} operations in "
-                  f"{schema['seconds']} s, {schema['cases_failed']} failed, phases {schema['phases']}"]
-        lines += [f"  {f['code']} {f['title']}: {f['count']} ({', '.join(f['operations'])})"
-                  for f in schema["failures"]]
+        lines += [
+            f"schemathesis: {schema['cases']} cases on {schema['operations']} operations in "
+            f"{schema['seconds']} s, {schema['cases_failed']} failed, phases {schema['phases']}"
+        ]
+        lines += [
+            f"  {f['code']} {f['title']}: {f['count']} ({', '.join(f['operations'])})" for f in schema["failures"]
+        ]
         if schema["output_tail"]:
             lines += ["", schema["output_tail"]]
     return "\n".join(lines)
@@ -52,8 +60,10 @@ def problems(figures: dict[str, Any]) -> list[str]:
         out.append("a worker died during the abuse")
     schema = figures.get("schemathesis")
     if schema is not None and (schema["exit_code"] != 0 or schema["cases_failed"] or schema["errors"]):
-        out.append(f"schemathesis exit {schema['exit_code']}: {schema['cases_failed']} failed cases, "
-                   f"{len(schema['errors'])} errors")
+        out.append(
+            f"schemathesis exit {schema['exit_code']}: {schema['cases_failed']} failed cases, "
+            f"{len(schema['errors'])} errors"
+        )
     return out
 
 

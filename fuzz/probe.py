@@ -39,6 +39,11 @@ class LiveProbe(threading.Thread):
     def stop(self) -> dict[str, Any]:
         self._stop_event.set()
         self.join(10)
-        return {"requests": len(self.latencies), "failures": len(self.failures),
-                "failure_kinds": sorted(set(self.failures)), "p50_ms": ms(percentile(self.latencies, 50)),
-                "p99_ms": ms(percentile(self.latencies, 99)), "max_ms": ms(max(self.latencies, default=None))}
+        return {
+            "requests": len(self.latencies),
+            "failures": len(self.failures),
+            "failure_kinds": sorted(set(self.failures)),
+            "p50_ms": ms(percentile(self.latencies, 50)),
+            "p99_ms": ms(percentile(self.latencies, 99)),
+            "max_ms": ms(max(self.latencies, default=None)),
+        }

@@ -27,10 +27,14 @@ def abuse(stack: Servers, cases: tuple[Case, ...] = CASES) -> dict[str, Any]:
     finally:
         bystander = probe.stop()
     after = requests.get(stack.base_url + "/health", timeout=10)
-    return {"seconds": round(time.monotonic() - started, 1), "cases": results,
-            "failed": [r["case"] for r in results if not r["ok"]], "bystander": bystander,
-            "workers_survived": stack.service.worker_pids() == workers,
-            "health_after": after.json().get("status") if after.ok else after.status_code}
+    return {
+        "seconds": round(time.monotonic() - started, 1),
+        "cases": results,
+        "failed": [r["case"] for r in results if not r["ok"]],
+        "bystander": bystander,
+        "workers_survived": stack.service.worker_pids() == workers,
+        "health_after": after.json().get("status") if after.ok else after.status_code,
+    }
 
 
 def run(examples: int, *, skip_schema: bool = False) -> dict[str, Any]:

@@ -15,16 +15,45 @@ EXCLUDED_CHECKS = "positive_data_acceptance"
 
 
 def command(base_url: str, examples: int, report_dir: Path, seed: int, workers: int) -> list[str]:
-    return [sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
-            "--checks", "all", "--exclude-checks", EXCLUDED_CHECKS, "--mode", "all",
-            "--max-examples", str(examples), "--seed", str(seed), "--workers", str(workers),
-            "--phases", "examples,coverage,fuzzing,stateful", "--suppress-health-check", "all",
-            "--generation-database", "none", "--request-timeout", "30", "--max-failures", "100",
-            "--no-color", "--report", "json", "--report-dir", str(report_dir)]
+    return [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{base_url}/openapi.json",
+        "--checks",
+        "all",
+        "--exclude-checks",
+        EXCLUDED_CHECKS,
+        "--mode",
+        "all",
+        "--max-examples",
+        str(examples),
+        "--seed",
+        str(seed),
+        "--workers",
+        str(workers),
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--suppress-health-check",
+        "all",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "30",
+        "--max-failures",
+        "100",
+        "--no-color",
+        "--report",
+        "json",
+        "--report-dir",
+        str(report_dir),
+    ]
 
 
-def campaign(base_url: str, examples: int, *, seed: int = 20260, workers: int = 2,
-             timeout: float = 540) -> dict[str, Any]:
+def campaign(
+    base_url: str, examples: int, *, seed: int = 20260, workers: int = 2, timeout: float = 540
+) -> dict[str, Any]:
     """Run it and return the figures of its JSON report (cases, failures by kind), plus its console summary."""
     with tempfile.TemporaryDirectory(prefix="schemathesis-") as tmp:
         argv = command(base_url, examples, Path(tmp), seed, workers)

@@ -30,8 +30,16 @@ class Exchange:
         return f"{self.statuses or 'no response'} then {how} after {self.seconds:.2f}s"
 
 
-def exchange(port: int, data: bytes, *, trickle: float = 0.0, trickle_bytes: int = 1, half_close: bool = False,
-             wait: float = 5.0, send_for: float | None = None) -> Exchange:
+def exchange(
+    port: int,
+    data: bytes,
+    *,
+    trickle: float = 0.0,
+    trickle_bytes: int = 1,
+    half_close: bool = False,
+    wait: float = 5.0,
+    send_for: float | None = None,
+) -> Exchange:
     """Send ``data`` to 127.0.0.1:``port`` and read until the server closes or ``wait`` seconds pass in silence.
 
     ``trickle``: pause between pieces of ``trickle_bytes`` (a slow sender), for at most ``send_for`` seconds (the
@@ -55,15 +63,14 @@ def exchange(port: int, data: bytes, *, trickle: float = 0.0, trickle_bytes: int
     return result
 
 
-def _send(sock: socket.socket, data: bytes, trickle: float, size: int, send_for: float | None,
-          started: float) -> None:
+def _send(sock: socket.socket, data: bytes, trickle: float, size: int, send_for: float | None, started: float) -> None:
     if trickle <= 0:
         sock.sendall(data)
         return
     for offset in range(0, len(data), size):
         if send_for is not None and time.monotonic() - started > send_for:
             return
-        sock.sendall(data[offset:offset + size])
+        sock.sendall(data[offset : offset + size])
         time.sleep(trickle)
 
 
@@ -83,8 +90,9 @@ def _read(sock: socket.socket, wait: float) -> tuple[bytes, bool, bool]:
         chunks.append(chunk)
 
 
-def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-            *, length: bool = True) -> bytes:
+def request(
+    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, *, length: bool = True
+) -> bytes:
     """A well-formed request (Connection: close), to be spoiled by the caller as needed."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     all_headers = {"Content-Type": "application/json"} if body else {}

@@ -10,8 +10,7 @@ from typing import Any
 def envelope_problem(code: int, body: Any, request_id: str | None = None) -> str | None:
     """Why ``body`` is not the error envelope of a ``code`` answer, or None when it is; ``request_id`` (the
     X-Request-ID header, where the answer has headers) must be the one the body names."""
-    if not isinstance(body, dict) or body.get("code") != code or not body.get("status") \
-            or not body.get("request_id"):
+    if not isinstance(body, dict) or body.get("code") != code or not body.get("status") or not body.get("request_id"):
         return f"a {code} without the error envelope: {body!r:.200}"
     if request_id is not None and body["request_id"] != request_id:
         return f"a {code} naming request {body['request_id']!r} under X-Request-ID {request_id!r}"

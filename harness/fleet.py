@@ -33,19 +33,32 @@ class Fleet:
     ``make_gunicorn`` and ``make_router`` are the ServerPool's (or the fixtures'), so teardown stays theirs.
     """
 
-    def __init__(self, mongo: MongoServer, redis: RedisServer, make_gunicorn: Callable[..., GunicornServer],
-                 make_router: Callable[..., HAProxyRouter], *, env: Mapping[str, str] | None = None,
-                 instances: int = 2, workers: int = 2, router: bool = True,
-                 router_replace: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        mongo: MongoServer,
+        redis: RedisServer,
+        make_gunicorn: Callable[..., GunicornServer],
+        make_router: Callable[..., HAProxyRouter],
+        *,
+        env: Mapping[str, str] | None = None,
+        instances: int = 2,
+        workers: int = 2,
+        router: bool = True,
+        router_replace: dict[str, str] | None = None,
+    ) -> None:
         self.mongo, self.redis = mongo, redis
         with ThreadPoolExecutor(instances) as starting:
-            self.instances: list[GunicornServer] = list(starting.map(
-                lambda _: make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, workers=workers, env=env),
-                range(instances)))
+            self.instances: list[GunicornServer] = list(
+                starting.map(
+                    lambda _: make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, workers=workers, env=env),
+                    range(instances),
+                )
+            )
         self.router: HAProxyRouter | None = None
         if router:
-            self.router = make_router({f"app{i}": s.port for i, s in enumerate(self.instances, 1)},
-                                      replace=router_replace)
+            self.router = make_router(
+                {f"app{i}": s.port for i, s in enumerate(self.instances, 1)}, replace=router_replace
+            )
             self.wait_all_up()
 
     @property
@@ -56,8 +69,11 @@ class Fleet:
     def wait_all_up(self, timeout: float = 20.0) -> None:
         assert self.router is not None
         router = self.router
-        wait_until(lambda: all(state == "UP" for state in router.server_states().values()), timeout,
-                   message=lambda: f"router never saw every instance UP: {router.server_states()}")
+        wait_until(
+            lambda: all(state == "UP" for state in router.server_states().values()),
+            timeout,
+            message=lambda: f"router never saw every instance UP: {router.server_states()}",
+        )
 
     def rolling_restart(self, on_drain_start: Callable[[str, float], None] | None = None) -> list[RestartRecord]:
         """Each instance in turn: SIGTERM, wait for it to exit (its drain), start it again on the same port,
@@ -72,15 +88,23 @@ class Fleet:
                 on_drain_start(name, record.sigterm_at)
             instance.terminate()
             # The router's view, polled closely: when it took the draining instance out of the rotation.
-            wait_until(lambda n=name: router.server_states()[n].startswith("DOWN"), 30, interval=0.02,
-                       message=f"router never marked {name} DOWN")
+            wait_until(
+                lambda n=name: router.server_states()[n].startswith("DOWN"),
+                30,
+                interval=0.02,
+                message=f"router never marked {name} DOWN",
+            )
             record.router_down_at = time.time()
             record.exit_code = instance.wait_exit(60)
             record.exited_at = time.time()
             instance.start()
             record.ready_at = time.time()
-            wait_until(lambda n=name: router.server_states()[n] == "UP", 30, interval=0.05,
-                       message=f"router never marked {name} UP again")
+            wait_until(
+                lambda n=name: router.server_states()[n] == "UP",
+                30,
+                interval=0.05,
+                message=f"router never marked {name} UP again",
+            )
             record.router_up_at = time.time()
             records.append(record)
         return records
@@ -120,8 +144,15 @@ class ConversationLoad:
     Idempotency-Key and is retried with it (same body) on 409/502/503/504 and connection errors, for at
     most ``patience`` seconds. A conversation has ``turns_per_session`` turns, then a new one starts."""
 
-    def __init__(self, base_url: str, *, clients: int = 6, turns_per_session: int = 4, patience: float = 60.0,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        clients: int = 6,
+        turns_per_session: int = 4,
+        patience: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url
         self.clients = clients
         self.turns_per_session = turns_per_session
@@ -177,8 +208,12 @@ class ConversationLoad:
         while True:
             self._count(requests=1)
             try:
-                response = http.post(self.base_url + SEND, json={"message": message, "session_id": session_id},
-                                     headers={"Idempotency-Key": key, **self.headers}, timeout=30)
+                response = http.post(
+                    self.base_url + SEND,
+                    json={"message": message, "session_id": session_id},
+                    headers={"Idempotency-Key": key, **self.headers},
+                    timeout=30,
+                )
             except requests.RequestException as exc:
                 status = type(exc).__name__
                 http = requests.Session()  # the connection may be broken; a fresh one
@@ -210,8 +245,12 @@ class Audit:
     duplicated: list[str]  # messages stored more than once
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sessions": self.sessions, "messages": self.messages, "lost": len(self.lost),
-                "duplicated": len(self.duplicated)}
+        return {
+            "sessions": self.sessions,
+            "messages": self.messages,
+            "lost": len(self.lost),
+            "duplicated": len(self.duplicated),
+        }
 
 
 def audit(mongo: MongoServer, stats: LoadStats, database: str = "travel_agent") -> Audit:
@@ -222,11 +261,13 @@ def audit(mongo: MongoServer, stats: LoadStats, database: str = "travel_agent") 
     docs = list(messages.find({"session_id": {"$in": sorted(sessions)}}))
     user_texts = Counter((d["session_id"], d["content"]) for d in docs if d["role"] == "user")
     ids = {d["_id"] for d in docs}
-    lost = [f"{s}: {m}" for s, m, reply_id in stats.acknowledged
-            if user_texts[(s, m)] == 0 or reply_id not in ids]
+    lost = [f"{s}: {m}" for s, m, reply_id in stats.acknowledged if user_texts[(s, m)] == 0 or reply_id not in ids]
     duplicated = [f"{s}: {m} x{n}" for (s, m), n in user_texts.items() if n > 1]
     # A turn has one reply: as many assistant messages as user messages in each session.
     per_session = Counter((d["session_id"], d["role"]) for d in docs)
-    duplicated += [f"{s}: {per_session[(s, 'assistant')]} replies to {per_session[(s, 'user')]} messages"
-                   for s in sessions if per_session[(s, "assistant")] > per_session[(s, "user")]]
+    duplicated += [
+        f"{s}: {per_session[(s, 'assistant')]} replies to {per_session[(s, 'user')]} messages"
+        for s in sessions
+        if per_session[(s, "assistant")] > per_session[(s, "user")]
+    ]
     return Audit(len(sessions), len(docs), lost, duplicated)

@@ -127,8 +127,11 @@ class GunicornServer(ManagedProcess):
 
     def wait_until_booted(self, pids: list[int], timeout: float = 30.0) -> None:
         """Wait until each worker in ``pids`` has loaded the app: the line its post_worker_init hook logs."""
-        wait_until(lambda: all(f"Worker {pid}: gevent patched" in self.log_text() for pid in pids), timeout,
-                   message=lambda: f"{self!r}: workers {pids} not all booted; log:\n{tail(self.log_text())}")
+        wait_until(
+            lambda: all(f"Worker {pid}: gevent patched" in self.log_text() for pid in pids),
+            timeout,
+            message=lambda: f"{self!r}: workers {pids} not all booted; log:\n{tail(self.log_text())}",
+        )
 
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the master only (gunicorn's own control signals: HUP, TTIN, TTOU, TERM, ...)."""

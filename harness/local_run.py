@@ -59,8 +59,10 @@ def start_mongo(data: Path, work: Path) -> MongoServer:
     server = MongoServer(work / "secantusd", port=free_port(MONGO_PORT), storage_path=storage, test_commands=False)
     if server.storage_in_use():
         shown = storage.relative_to(REPO_ROOT) if storage.is_relative_to(REPO_ROOT) else storage
-        raise CannotStart(f"{shown} is in use by another SecantusDB (is scripts/run already running in this "
-                          "checkout?): stop that one, or set MONGODB_URI")
+        raise CannotStart(
+            f"{shown} is in use by another SecantusDB (is scripts/run already running in this "
+            "checkout?): stop that one, or set MONGODB_URI"
+        )
     _start(server, "SecantusDB")
     return server
 
@@ -108,8 +110,9 @@ def run(data: Path) -> int:
         if not env.get("CONSOLE_TOKEN"):
             env["CONSOLE_TOKEN"] = secrets.token_urlsafe(24)
         # Its own session, so that the terminal's Ctrl+C reaches only us and we choose the order of the stops.
-        gunicorn = subprocess.Popen([sys.executable, "-m", "travel_agent", "serve"], cwd=REPO_ROOT, env=env,
-                                    start_new_session=True)
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "travel_agent", "serve"], cwd=REPO_ROOT, env=env, start_new_session=True
+        )
         port = env.get("PORT", "8000")
         log.info("travel_agent on http://localhost:%s (Ctrl+C stops everything)", port)
         log.info("console: http://localhost:%s/console   token: %s", port, env["CONSOLE_TOKEN"])
@@ -131,10 +134,15 @@ def run(data: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.local_run",
-                                     description="the service, with SecantusDB and redis-server where unset")
-    parser.add_argument("--data", type=Path, default=REPO_ROOT / "data",
-                        help="where MongoDB's data and the helpers' logs live (default: data/ of the checkout)")
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.local_run", description="the service, with SecantusDB and redis-server where unset"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=REPO_ROOT / "data",
+        help="where MongoDB's data and the helpers' logs live (default: data/ of the checkout)",
+    )
     return run(parser.parse_args(argv).data.resolve())
 
 

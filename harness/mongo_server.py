@@ -39,9 +39,17 @@ class MongoServer(ManagedProcess):
     log_name = "secantusd.log"
     ready_timeout = 20.0
 
-    def __init__(self, workdir: Path, *, port: int | None = None, storage_path: Path | None = None,
-                 test_commands: bool = True, users: dict[str, str] | None = None, tls: ServerCert | None = None,
-                 ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        storage_path: Path | None = None,
+        test_commands: bool = True,
+        users: dict[str, str] | None = None,
+        tls: ServerCert | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         """``users`` (name -> password, each with the root role) turn on SCRAM authentication: the first
         start makes them without auth, stops the server (SIGTERM, so they reach the disk) and starts it again
         with ``--auth``. ``tls`` (with ``ca_file``, the CA that signed it) serves TLS only."""
@@ -65,8 +73,9 @@ class MongoServer(ManagedProcess):
         """The connection string of this server (no credentials; with TLS, the CA's options)."""
         return self.uri_for()
 
-    def uri_for(self, user: str | None = None, password: str | None = None, database: str = "",
-                ca_file: Path | None = None) -> str:
+    def uri_for(
+        self, user: str | None = None, password: str | None = None, database: str = "", ca_file: Path | None = None
+    ) -> str:
         """A connection string as a service would be given it: credentials (authSource=admin) and TLS with
         ``ca_file`` (default: the CA that signed the server's certificate) when the server has them."""
         from urllib.parse import quote_plus

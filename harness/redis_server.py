@@ -36,8 +36,16 @@ class RedisServer(ManagedProcess):
     log_name = "redis.log"
     ready_timeout = 10.0
 
-    def __init__(self, workdir: Path, *, port: int | None = None, password: str | None = None,
-                 tls: ServerCert | None = None, ca_file: Path | None = None, args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        password: str | None = None,
+        tls: ServerCert | None = None,
+        ca_file: Path | None = None,
+        args: list[str] | None = None,
+    ) -> None:
         """``password`` sets requirepass (and masterauth, for a replica of a primary with the same one);
         ``tls`` serves TLS only on ``port`` (clients need no certificate of their own); ``args`` are extra
         redis-server options (``--replicaof``, ...)."""
@@ -69,9 +77,22 @@ class RedisServer(ManagedProcess):
 
     def command(self) -> list[str]:
         if self.tls is not None:
-            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.cert),
-                      "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.ca_file),
-                      "--tls-auth-clients", "no", "--tls-replication", "yes"]
+            listen = [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(self.tls.cert),
+                "--tls-key-file",
+                str(self.tls.key),
+                "--tls-ca-cert-file",
+                str(self.ca_file),
+                "--tls-auth-clients",
+                "no",
+                "--tls-replication",
+                "yes",
+            ]
         else:
             listen = ["--port", str(self.port)]
         # The password goes in a file, not argv: the harness writes argv to the log, and ps shows it.

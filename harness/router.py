@@ -45,8 +45,15 @@ class HAProxyRouter(ManagedProcess):
     log_name = "haproxy.log"
     ready_timeout = 15.0
 
-    def __init__(self, workdir: Path, backends: dict[str, int], *, port: int | None = None,
-                 replace: dict[str, str] | None = None, config: Path = CONFIG) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        backends: dict[str, int],
+        *,
+        port: int | None = None,
+        replace: dict[str, str] | None = None,
+        config: Path = CONFIG,
+    ) -> None:
         super().__init__(workdir, port=port)
         self.backends = dict(backends)
         self.stats_port = free_port()
@@ -84,8 +91,11 @@ class HAProxyRouter(ManagedProcess):
     def server_states(self) -> dict[str, str]:
         """app1/app2 -> UP, DOWN, "UP 1/2" (coming up), ... as HAProxy's stats page says now."""
         text = requests.get(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=2).text.lstrip("# ")
-        return {row["svname"]: row["status"] for row in csv.DictReader(io.StringIO(text))
-                if row["pxname"] == "travel_agent" and row["svname"] not in ("FRONTEND", "BACKEND")}
+        return {
+            row["svname"]: row["status"]
+            for row in csv.DictReader(io.StringIO(text))
+            if row["pxname"] == "travel_agent" and row["svname"] not in ("FRONTEND", "BACKEND")
+        }
 
     def routed(self) -> list[RoutedRequest]:
         """Every request the router logged, in order."""
@@ -93,9 +103,18 @@ class HAProxyRouter(ManagedProcess):
         for line in self.log_text().splitlines():
             match = _LOG_LINE.match(line.strip())
             if match:
-                seconds, millis, handshake, idle, receive, _, server, status, request_line, total, retries = \
+                seconds, millis, handshake, idle, receive, _, server, status, request_line, total, retries = (
                     match.groups()
+                )
                 waited = sum(max(0, int(t)) for t in (handshake, idle, receive)) / 1000
-                found.append(RoutedRequest(int(seconds) + int(millis) / 1000 + waited, server, int(status),
-                                           request_line, int(total), int(retries)))
+                found.append(
+                    RoutedRequest(
+                        int(seconds) + int(millis) / 1000 + waited,
+                        server,
+                        int(status),
+                        request_line,
+                        int(total),
+                        int(retries),
+                    )
+                )
         return found

@@ -24,9 +24,18 @@ class SentinelServer(ManagedProcess):
     log_name = "sentinel.log"
     ready_timeout = 10.0
 
-    def __init__(self, workdir: Path, primary_port: int, *, port: int | None = None, quorum: int = 2,
-                 master_name: str = MASTER_NAME, down_after_ms: int = 1000, failover_timeout_ms: int = 5000,
-                 password: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        primary_port: int,
+        *,
+        port: int | None = None,
+        quorum: int = 2,
+        master_name: str = MASTER_NAME,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 5000,
+        password: str | None = None,
+    ) -> None:
         super().__init__(workdir, port=port)
         self.master_name = master_name
         self.config_path = self.workdir / "sentinel.conf"
@@ -52,8 +61,13 @@ class SentinelServer(ManagedProcess):
         return [redis_binary(), str(self.config_path), "--sentinel"]
 
     def _client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1.0, socket_connect_timeout=1.0,
-                           retry=Retry(NoBackoff(), 0))
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def is_ready(self) -> bool:
         with self._client() as c:

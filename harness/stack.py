@@ -47,8 +47,9 @@ class Stack:
     def __enter__(self) -> Stack:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -68,8 +69,15 @@ class Stack:
     def redis(self) -> RedisServer:
         return self._pool.redis()
 
-    def gunicorn(self, *, app: str = SERVICE_APP, mongo_uri: str | None = None, redis_url: str | None = None,
-                 workers: int = 1, env: Mapping[str, str | None] | None = None) -> GunicornServer:
+    def gunicorn(
+        self,
+        *,
+        app: str = SERVICE_APP,
+        mongo_uri: str | None = None,
+        redis_url: str | None = None,
+        workers: int = 1,
+        env: Mapping[str, str | None] | None = None,
+    ) -> GunicornServer:
         """gunicorn with production's gunicorn.conf.py, started and answering /health/live."""
         return self._pool.gunicorn(app=app, mongo_uri=mongo_uri, redis_url=redis_url, workers=workers, env=env)
 
@@ -91,9 +99,22 @@ class UpstreamProcess:
 
     def __init__(self, delay: float) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.upstream", "--port", "0", "--delay", str(delay),
-             "--backlog", str(UPSTREAM_PROCESS_BACKLOG)],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            [
+                sys.executable,
+                "-m",
+                "harness.upstream",
+                "--port",
+                "0",
+                "--delay",
+                str(delay),
+                "--backlog",
+                str(UPSTREAM_PROCESS_BACKLOG),
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self._proc.stdout is not None
         self.base_url = self._proc.stdout.readline().strip()  # its first line, once it listens
         if not self.base_url.startswith("http://"):

@@ -31,10 +31,26 @@ class CertificateAuthority:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.cert = self.directory / "ca.pem"
         self.key = self.directory / "ca.key"
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
-                 "-keyout", str(self.key), "-out", str(self.cert),
-                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-                 cwd=self.directory)
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            str(self.key),
+            "-out",
+            str(self.cert),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            cwd=self.directory,
+        )
 
     def server(self, name: str = "server") -> ServerCert:
         """A certificate for 127.0.0.1 and localhost, signed by this CA."""
@@ -43,10 +59,37 @@ class CertificateAuthority:
         cert = self.directory / f"{name}.crt"
         ext = self.directory / f"{name}.ext"
         ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key),
-                 "-out", str(csr), cwd=self.directory)
-        _openssl("x509", "-req", "-in", str(csr), "-CA", str(self.cert), "-CAkey", str(self.key),
-                 "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert), cwd=self.directory)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+            cwd=self.directory,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(self.cert),
+            "-CAkey",
+            str(self.key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(cert),
+            cwd=self.directory,
+        )
         pem = self.directory / f"{name}.pem"
         pem.write_bytes(cert.read_bytes() + key.read_bytes())
         return ServerCert(cert=cert, key=key, pem=pem)

@@ -126,8 +126,13 @@ class UpstreamServer:
         self._sequence = 0
         self._settings: dict[str, Any] = {}
         self.configure(
-            mode=mode, delay=delay, chunk_delay=chunk_delay, break_after=break_after,
-            fail_status=fail_status, retry_after=retry_after, huge_chars=huge_chars,
+            mode=mode,
+            delay=delay,
+            chunk_delay=chunk_delay,
+            break_after=break_after,
+            fail_status=fail_status,
+            retry_after=retry_after,
+            huge_chars=huge_chars,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -188,8 +193,15 @@ class UpstreamServer:
 
     def configure(self, **changes: Any) -> None:
         """Change several settings at once (mode, delay, chunk_delay, break_after, fail_status, retry_after)."""
-        unknown = set(changes) - {"mode", "delay", "chunk_delay", "break_after", "fail_status", "retry_after",
-                                  "huge_chars"}
+        unknown = set(changes) - {
+            "mode",
+            "delay",
+            "chunk_delay",
+            "break_after",
+            "fail_status",
+            "retry_after",
+            "huge_chars",
+        }
         if unknown:
             raise TypeError(f"unknown upstream settings: {sorted(unknown)}")
         if changes.get("mode", "echo") not in MODES:
@@ -207,8 +219,15 @@ class UpstreamServer:
         """Back to a plain, fast echo server; the request log is kept (see ``clear_requests``)."""
         with self._cond:
             self._failures.clear()
-        self.configure(mode="echo", delay=0.0, chunk_delay=0.0, break_after=2, fail_status=None, retry_after=None,
-                       huge_chars=17_000_000)
+        self.configure(
+            mode="echo",
+            delay=0.0,
+            chunk_delay=0.0,
+            break_after=2,
+            fail_status=None,
+            retry_after=None,
+            huge_chars=17_000_000,
+        )
 
     mode = _Setting()
     delay = _Setting()
@@ -285,9 +304,13 @@ class UpstreamServer:
             status, retry_after = self._failures.popleft() if self._failures else (None, None)
             settings = self._settings
             return _Plan(
-                mode=settings["mode"], delay=settings["delay"], chunk_delay=settings["chunk_delay"],
-                break_after=settings["break_after"], fail_status=status or settings["fail_status"],
-                retry_after=retry_after if status else settings["retry_after"], huge_chars=settings["huge_chars"],
+                mode=settings["mode"],
+                delay=settings["delay"],
+                chunk_delay=settings["chunk_delay"],
+                break_after=settings["break_after"],
+                fail_status=status or settings["fail_status"],
+                retry_after=retry_after if status else settings["retry_after"],
+                huge_chars=settings["huge_chars"],
             )
 
     def _pause(self, seconds: float) -> bool:
@@ -366,8 +389,9 @@ class _Handler(BaseHTTPRequestHandler):
             model = str(payload.get("model") or DEFAULT_MODEL)
             completion_id = f"chatcmpl-{sequence:06d}"
             if plan.mode == "drip":
-                return self._drip(_completion(completion_id, model, content, payload["messages"]),
-                                  plan.chunk_delay or 0.1)
+                return self._drip(
+                    _completion(completion_id, model, content, payload["messages"]), plan.chunk_delay or 0.1
+                )
             if payload.get("stream"):
                 return self._stream(plan, completion_id, model, content, payload)
             self._send_json(200, _completion(completion_id, model, content, payload["messages"]))
@@ -385,8 +409,13 @@ class _Handler(BaseHTTPRequestHandler):
 
         def event(delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
             choice = {"index": 0, "delta": delta, "finish_reason": finish}
-            return {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [choice]}
+            return {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [choice],
+            }
 
         self._send_event(event({"role": "assistant", "content": ""}))
         if plan.mode in ("flood", "flood_text", "endless_line"):
@@ -436,7 +465,7 @@ class _Handler(BaseHTTPRequestHandler):
             for i in range(len(whole)):
                 if not self.server.owner._pause(pause):
                     return
-                self.wfile.write(whole[i:i + 1])
+                self.wfile.write(whole[i : i + 1])
                 self.wfile.flush()
         except OSError:
             pass  # the client gave up: what this mode waits for
@@ -567,8 +596,13 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     server = UpstreamServer(
-        args.host, args.port, mode=args.mode, delay=args.delay, chunk_delay=args.chunk_delay,
-        fail_status=args.fail_status, retry_after=args.retry_after,
+        args.host,
+        args.port,
+        mode=args.mode,
+        delay=args.delay,
+        chunk_delay=args.chunk_delay,
+        fail_status=args.fail_status,
+        retry_after=args.retry_after,
     ).start()
     print(server.base_url, flush=True)  # the one line a parent process reads to find the server
     while not stop.wait(0.5):

@@ -16,8 +16,9 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m production", description=__doc__)
-    parser.add_argument("--parts", default="rolling,failover,heroku",
-                        help="comma-separated subset of rolling, failover, heroku")
+    parser.add_argument(
+        "--parts", default="rolling,failover,heroku", help="comma-separated subset of rolling, failover, heroku"
+    )
     parser.add_argument("--minutes", type=float, default=4.0, help="how long the rolling restarts go on")
     parser.add_argument("--clients", type=int, default=8, help="chatting clients")
     parser.add_argument("--failovers", type=int, default=5, help="Sentinel failovers in a row")

@@ -72,8 +72,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture
-def make_router(tmp_path_factory: pytest.TempPathFactory,
-                make_gunicorn: Callable[..., GunicornServer]) -> Iterator[Callable[..., Any]]:
+def make_router(
+    tmp_path_factory: pytest.TempPathFactory, make_gunicorn: Callable[..., GunicornServer]
+) -> Iterator[Callable[..., Any]]:
     """``make_router({"app1": port, "app2": port}, replace=None)``: HAProxy from deploy/haproxy.cfg.
 
     Depends on make_gunicorn so that the router is stopped first (it would mark stopping instances DOWN).

@@ -58,8 +58,7 @@ def serve(gunicorn_args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m travel_agent")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="check the settings, then run gunicorn as the Procfile does",
-                        add_help=False)
+    commands.add_parser("serve", help="check the settings, then run gunicorn as the Procfile does", add_help=False)
     probe = commands.add_parser("healthcheck", help="exit 0 when /health says healthy or degraded")
     probe.add_argument("--url", default=None, help="default: http://127.0.0.1:$PORT/health")
     probe.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")

@@ -54,13 +54,18 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     install_console(app, svc, recorder)  # GET /console, only with CONSOLE_TOKEN set
     if settings.send_fast_path:  # a plain chat send without Flask (api/chat_fast_send.py)
         app.wsgi_app = SendFastPath(  # type: ignore[method-assign]
-            app.wsgi_app, svc.chat, settings.api_key_list, rate_gate, settings.max_body_bytes,
-            settings.body_read_timeout_seconds)
+            app.wsgi_app,
+            svc.chat,
+            settings.api_key_list,
+            rate_gate,
+            settings.max_body_bytes,
+            settings.body_read_timeout_seconds,
+        )
     # Outermost but for the probes below, so that it owns every request from arrival to the server closing the
     # body, and counts the answers it gives itself (a shed 503, a backstop 504) in the metrics.
     app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds, svc.state.inflight,
-        recorder)
+        app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds, svc.state.inflight, recorder
+    )
     # Outside even that: the health probes' common answers, without Flask (web/probes.py).
     app.wsgi_app = ProbeMiddleware(app.wsgi_app, svc, recorder)  # type: ignore[method-assign]
     return app
@@ -79,15 +84,32 @@ def configure_flask(app: Flask, settings: Settings) -> None:
 def verify_dependencies(svc: Services) -> None:
     """Verify MongoDB and Redis side by side, so a dead Redis does not add its retries to MongoDB's."""
     s = svc.settings
-    jobs = [lambda: verify_dependency(
-        "MongoDB", lambda: svc.mongo.ping(s.startup_ping_timeout_seconds), (PyMongoError,), describe_mongo_failure,
-        svc.mongo.breaker, s.startup_retries, s.startup_retry_delay_seconds,
-        "serving as unhealthy until it answers")]
+    jobs = [
+        lambda: verify_dependency(
+            "MongoDB",
+            lambda: svc.mongo.ping(s.startup_ping_timeout_seconds),
+            (PyMongoError,),
+            describe_mongo_failure,
+            svc.mongo.breaker,
+            s.startup_retries,
+            s.startup_retry_delay_seconds,
+            "serving as unhealthy until it answers",
+        )
+    ]
     if svc.redis is not None:
         redis = svc.redis
-        jobs.append(lambda: verify_dependency(
-            "Redis", redis.ping, (RedisError,), describe_redis_failure, redis.breaker, s.startup_retries,
-            s.startup_retry_delay_seconds, "running degraded (no cache) until it answers"))
+        jobs.append(
+            lambda: verify_dependency(
+                "Redis",
+                redis.ping,
+                (RedisError,),
+                describe_redis_failure,
+                redis.breaker,
+                s.startup_retries,
+                s.startup_retry_delay_seconds,
+                "running degraded (no cache) until it answers",
+            )
+        )
     else:
         log.info("Redis disabled (REDIS_URL is not set)")
     threads = [threading.Thread(target=job, name="startup-verify") for job in jobs]

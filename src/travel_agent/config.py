@@ -17,8 +17,15 @@ class ConfigError(ValueError):
     """A variable holds a value the service cannot run with; the message names it."""
 
 
-def _parse(env: Mapping[str, str], name: str, default: T, convert: Callable[[str], T],
-           check: Callable[[T], bool], rule: str, errors: list[str]) -> T:
+def _parse(
+    env: Mapping[str, str],
+    name: str,
+    default: T,
+    convert: Callable[[str], T],
+    check: Callable[[T], bool],
+    rule: str,
+    errors: list[str],
+) -> T:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -175,8 +182,9 @@ class Settings:
     @property
     def redis_sentinel_list(self) -> tuple[tuple[str, int], ...]:
         """(host, port) of each sentinel; empty without REDIS_SENTINELS."""
-        return tuple((host, int(port)) for host, _, port in
-                     (item.rpartition(":") for item in split_list(self.redis_sentinels)))
+        return tuple(
+            (host, int(port)) for host, _, port in (item.rpartition(":") for item in split_list(self.redis_sentinels))
+        )
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
@@ -192,8 +200,7 @@ class Settings:
         return split_list(self.access_log_skip_paths)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
         """Defaults, then the environment, then overrides (a test's), all validated the same way."""
         env = dict(os.environ if environ is None else environ)
         for key, value in (overrides or {}).items():
@@ -208,23 +215,34 @@ class Settings:
             default = field.default
             if field.name in _CHOICES or "choices" in field.metadata:
                 allowed = _CHOICES.get(field.name) or field.metadata["choices"]
-                values[field.name] = _parse(env, name, default, str.lower, lambda v, a=allowed: v in a,
-                                            "one of " + ", ".join(allowed), errors)
+                values[field.name] = _parse(
+                    env, name, default, str.lower, lambda v, a=allowed: v in a, "one of " + ", ".join(allowed), errors
+                )
             elif isinstance(default, bool):
-                values[field.name] = _parse(env, name, default, _boolean, lambda v: True,
-                                            "true or false (also 1/0, yes/no, on/off)", errors)
+                values[field.name] = _parse(
+                    env, name, default, _boolean, lambda v: True, "true or false (also 1/0, yes/no, on/off)", errors
+                )
             elif isinstance(default, int):
                 low = field.metadata.get("minimum", _MINIMUM.get(field.name, 1))
-                values[field.name] = _parse(env, name, default, int, lambda v, low=low: v >= low,
-                                            f"a whole number >= {low}", errors)
+                values[field.name] = _parse(
+                    env, name, default, int, lambda v, low=low: v >= low, f"a whole number >= {low}", errors
+                )
             elif isinstance(default, float):
                 low = field.metadata.get("minimum")
                 if low is None:
-                    values[field.name] = _parse(env, name, default, float, lambda v: 0 < v < 86400,
-                                                "a number of seconds above 0", errors)
+                    values[field.name] = _parse(
+                        env, name, default, float, lambda v: 0 < v < 86400, "a number of seconds above 0", errors
+                    )
                 else:
-                    values[field.name] = _parse(env, name, default, float, lambda v, low=low: low <= v < 86400,
-                                                f"a number of seconds >= {low:g}", errors)
+                    values[field.name] = _parse(
+                        env,
+                        name,
+                        default,
+                        float,
+                        lambda v, low=low: low <= v < 86400,
+                        f"a number of seconds >= {low:g}",
+                        errors,
+                    )
             else:
                 raw = env.get(name, "").strip()
                 values[field.name] = raw or default
@@ -246,8 +264,10 @@ def _check_chat(values: dict[str, Any], errors: list[str]) -> None:
     if values["chat_heartbeat_seconds"] > 15:
         errors.append("CHAT_HEARTBEAT_SECONDS: expected at most 15 (a stream must show life at least every 15 s)")
     if values["max_reply_chars"] > MAX_REPLY_CHARS_LIMIT:
-        errors.append(f"MAX_REPLY_CHARS: expected at most {MAX_REPLY_CHARS_LIMIT:,} (a stored message must stay far"
-                      " below MongoDB's 16 MiB document limit)")
+        errors.append(
+            f"MAX_REPLY_CHARS: expected at most {MAX_REPLY_CHARS_LIMIT:,} (a stored message must stay far"
+            " below MongoDB's 16 MiB document limit)"
+        )
     base = urlsplit(values["openai_base_url"])
     if base.scheme not in ("http", "https") or not base.netloc:
         errors.append("OPENAI_BASE_URL: expected http(s)://host[:port]/path, e.g. https://api.openai.com/v1")
@@ -256,8 +276,14 @@ def _check_chat(values: dict[str, Any], errors: list[str]) -> None:
 # A million characters is at most 4 MB of UTF-8: a stored reply stays well inside a 16 MiB BSON document.
 MAX_REPLY_CHARS_LIMIT = 1_000_000
 _CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}
-_MINIMUM = {"startup_retries": 1, "mongo_min_pool_size": 0, "redis_retries": 0, "port": 1,
-            "trusted_proxy_hops": 0, "gunicorn_keepalive": 0}
+_MINIMUM = {
+    "startup_retries": 1,
+    "mongo_min_pool_size": 0,
+    "redis_retries": 0,
+    "port": 1,
+    "trusted_proxy_hops": 0,
+    "gunicorn_keepalive": 0,
+}
 # A secret a header can carry as is, long enough not to be guessed.
 _SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
 _RATE = re.compile(r"^(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?$", re.IGNORECASE)
@@ -278,7 +304,7 @@ def split_list(raw: str | None) -> tuple[str, ...]:
 
 
 def parse_rate_limit(raw: str) -> tuple[int, int]:
-    """"30/minute", "100 per hour", "5/10 seconds" -> (requests, window seconds); ValueError otherwise."""
+    """ "30/minute", "100 per hour", "5/10 seconds" -> (requests, window seconds); ValueError otherwise."""
     match = _RATE.match(raw.strip())
     if match is None or int(match.group(1)) < 1 or match.group(2) == "0":
         raise ValueError(raw)
@@ -304,7 +330,7 @@ def _check_uris(values: dict[str, Any], env: Mapping[str, str], errors: list[str
         values["mongodb_db"] = path_db or explicit or "travel_agent"
         if not problem and _BAD_DB_NAME.search(values["mongodb_db"]):
             source = "MONGODB_URI: the database name in its path" if path_db else f"MONGODB_DB={explicit!r}"
-            errors.append(f"{source}: expected a database name without spaces, dots or any of / \\ \" $")
+            errors.append(f'{source}: expected a database name without spaces, dots or any of / \\ " $')
     redis_url = values["redis_url"]
     if redis_url:
         # REDIS_URL is optional, but a value that cannot be used is refused like any other setting: starting
@@ -337,7 +363,7 @@ def _mongodb_uri_problem(uri: str, *, srv: bool) -> str | None:
             return _PORT_RULE
     database = unquote_plus(path_part.partition("?")[0]).split(".", 1)[0]
     if _BAD_URI_DB.search(database):
-        return "expected a database name without spaces or any of / \" $ in its path"
+        return 'expected a database name without spaces or any of / " $ in its path'
     return None
 
 
@@ -397,8 +423,9 @@ def _check_protection(values: dict[str, Any], errors: list[str]) -> None:
         try:
             parse_rate_limit(values["rate_limit"])
         except ValueError:
-            errors.append(f"RATE_LIMIT={values['rate_limit']!r}: expected <count>/<second|minute|hour|day>,"
-                          " e.g. 30/minute")
+            errors.append(
+                f"RATE_LIMIT={values['rate_limit']!r}: expected <count>/<second|minute|hour|day>, e.g. 30/minute"
+            )
     if not all(path.startswith("/") for path in split_list(values["access_log_skip_paths"])):
         errors.append("ACCESS_LOG_SKIP_PATHS: expected comma-separated paths starting with /")
     dsn = values["sentry_dsn"]

@@ -88,8 +88,13 @@ class ServerRestarting(ServiceBusy):
     message = "The server is restarting. Please retry."
 
 
-def envelope(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
-             req_id: str | None = None, context: dict[str, str] | None = None) -> dict[str, Any]:
+def envelope(
+    code: int,
+    message: str | None = None,
+    errors: dict[str, Any] | None = None,
+    req_id: str | None = None,
+    context: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """flask-smorest's error shape plus the request id (the current request's unless given) and an error's
     context, if any."""
     body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
@@ -102,8 +107,13 @@ def envelope(code: int, message: str | None = None, errors: dict[str, Any] | Non
     return body
 
 
-def error_response(code: int, message: str | None = None, errors: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None, context: dict[str, str] | None = None) -> Response:
+def error_response(
+    code: int,
+    message: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    context: dict[str, str] | None = None,
+) -> Response:
     response = jsonify(envelope(code, message, errors, context=context))
     if message:
         request.environ[request_scope.ERROR_MESSAGE_KEY] = message
@@ -153,8 +163,11 @@ def answered(error: TravelAgentError, described: str) -> TravelAgentError:
     error = as_seen_by_client(error)
     # A refusal of the client's request (404, 409, 422) is routine; a dependency failing or a spent budget is
     # worth a warning; anything else of ours at 5xx is an error.
-    level = logging.INFO if error.status_code < 500 else (
-        logging.WARNING if error.status_code in (502, 503, 504) else logging.ERROR)
+    level = (
+        logging.INFO
+        if error.status_code < 500
+        else (logging.WARNING if error.status_code in (502, 503, 504) else logging.ERROR)
+    )
     log.log(level, "%s answered %s: %s", described, error.status_code, error.message)
     return error
 
@@ -165,8 +178,7 @@ def retry_after_header(error: TravelAgentError) -> dict[str, str]:
 
 def handle_travel_agent_error(error: TravelAgentError) -> Response:
     error = answered(error, _describe_request())
-    return error_response(error.status_code, error.message, headers=retry_after_header(error),
-                          context=error.context)
+    return error_response(error.status_code, error.message, headers=retry_after_header(error), context=error.context)
 
 
 def handle_unexpected(error: Exception) -> Response:

@@ -77,21 +77,31 @@ def build_services(settings: Settings) -> Services:
     if settings.redis_enabled:
         redis_breaker = CircuitBreaker("redis", settings.breaker_failure_threshold, settings.breaker_reset_seconds)
         probe_timeout = min(REDIS_PROBE_TIMEOUT_SECONDS, settings.health_check_timeout_seconds)
-        redis_gateway = RedisGateway(Redis(connection_pool=create_pool(settings)),
-                                     create_probe_client(settings, probe_timeout), redis_breaker)
+        redis_gateway = RedisGateway(
+            Redis(connection_pool=create_pool(settings)), create_probe_client(settings, probe_timeout), redis_breaker
+        )
         redis_breaker.set_probe(redis_gateway.ping)
-    health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds,
-                           settings.health_cache_seconds)
-    return Services(settings, mongo, redis_gateway, health, build_chat(settings, mongo, redis_gateway),
-                    WorkerState(InFlight(settings.max_in_flight)))
+    health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds, settings.health_cache_seconds)
+    return Services(
+        settings,
+        mongo,
+        redis_gateway,
+        health,
+        build_chat(settings, mongo, redis_gateway),
+        WorkerState(InFlight(settings.max_in_flight)),
+    )
 
 
 def build_chat(settings: Settings, mongo: MongoGateway, redis: RedisGateway | None) -> ChatService:
     """One per worker; touches no network (the agent's HTTP pool connects on first use)."""
     return ChatService(
-        ChatStore(mongo), Indexes(mongo), ContextCache(redis, settings.chat_history_messages),
-        IdempotencyStore(mongo, lease_seconds=settings.idempotency_lease_seconds), build_agent(settings),
-        settings.chat_heartbeat_seconds)
+        ChatStore(mongo),
+        Indexes(mongo),
+        ContextCache(redis, settings.chat_history_messages),
+        IdempotencyStore(mongo, lease_seconds=settings.idempotency_lease_seconds),
+        build_agent(settings),
+        settings.chat_heartbeat_seconds,
+    )
 
 
 def services() -> Services:

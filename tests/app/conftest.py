@@ -20,8 +20,12 @@ def build_app(tmp_path: Path, mongo_server: Any, redis_server: Any) -> Iterator[
     built: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        settings = {"MONGODB_URI": mongo_server.uri, "REDIS_URL": redis_server.url,
-                    "LOG_DIR": str(tmp_path / "logs"), "STARTUP_RETRIES": 1} | overrides
+        settings = {
+            "MONGODB_URI": mongo_server.uri,
+            "REDIS_URL": redis_server.url,
+            "LOG_DIR": str(tmp_path / "logs"),
+            "STARTUP_RETRIES": 1,
+        } | overrides
         app = install(create_app(settings))
         built.append(app)
         return app

@@ -13,8 +13,12 @@ from travel_agent.console.records import ConsoleRecords
 from travel_agent.services import EXTENSION_KEY
 
 TOKEN = "console-token-0123456789abcdef"
-SECRETS = {"API_KEYS": "api-key-secret-0123456789", "METRICS_TOKEN": "metrics-token-secret-0123456789",
-           "OPENAI_API_KEY": "sk-openai-secret-0123456789", "CONSOLE_TOKEN": TOKEN}
+SECRETS = {
+    "API_KEYS": "api-key-secret-0123456789",
+    "METRICS_TOKEN": "metrics-token-secret-0123456789",
+    "OPENAI_API_KEY": "sk-openai-secret-0123456789",
+    "CONSOLE_TOKEN": TOKEN,
+}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -26,8 +30,9 @@ def console_app(build_app: Callable[..., Flask]) -> Flask:
     return build_app(**SECRETS)
 
 
-def test_without_a_token_there_is_no_console_and_the_log_says_how(build_app: Callable[..., Flask],
-                                                                   log_file: Callable[[], str]) -> None:
+def test_without_a_token_there_is_no_console_and_the_log_says_how(
+    build_app: Callable[..., Flask], log_file: Callable[[], str]
+) -> None:
     client = build_app(CONSOLE_TOKEN=None).test_client()
     for path in ("/console", "/console/state", "/console/static/console.js"):
         response = client.get(path)
@@ -114,7 +119,10 @@ def test_state_shows_errors_with_request_ids_and_config(console_app: Flask) -> N
     assert "rid-fine-1" not in errors
     assert body["service"]["status"] == "healthy"
     assert {d["key"]: d["status"] for d in body["dependencies"]} == {
-        "mongodb": "healthy", "redis": "healthy", "upstream": "disabled"}
+        "mongodb": "healthy",
+        "redis": "healthy",
+        "upstream": "disabled",
+    }
     config = {item["name"]: item["value"] for group in body["config"] for item in group["items"]}
     assert config["API_KEYS"] == "1 key(s)" and config["CONSOLE_TOKEN"] == "set"
     assert len(body["workers"]) == 1 and body["workers"][0]["in_flight"] >= 1
@@ -137,8 +145,9 @@ def test_traffic_history_counts_each_route_between_samples(console_app: Flask) -
     assert not any(route.startswith("/console") for route in routes)
 
 
-def test_a_failing_console_write_never_breaks_the_heartbeat(console_app: Flask, tmp_path: Any,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_console_write_never_breaks_the_heartbeat(
+    console_app: Flask, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     svc = console_app.extensions[EXTENSION_KEY]
     records = next(h.__self__ for h in svc.heartbeat_hooks if isinstance(h.__self__, ConsoleRecords))
     records.directory = str(tmp_path / "gone" / "deeper")

@@ -48,9 +48,11 @@ def test_non_json_body_is_415(app: Flask) -> None:
 
 
 def test_unexpected_exception_is_a_generic_500_logged_once_with_context(
-        app: Flask, log_file: Callable[[], str]) -> None:
-    response = app.test_client().get("/_test/boom", headers={"X-Request-ID": "req-boom-1"},
-                                     environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    app: Flask, log_file: Callable[[], str]
+) -> None:
+    response = app.test_client().get(
+        "/_test/boom", headers={"X-Request-ID": "req-boom-1"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+    )
     body = assert_envelope(response, 500, "Internal Server Error")
     text = response.get_data(as_text=True)
     assert "hunter2" not in text and "mongodb://" not in text and "RuntimeError" not in text
@@ -70,10 +72,17 @@ def test_spent_budget_is_504(app: Flask) -> None:
     assert_envelope(app.test_client().get("/_test/too-slow"), 504, "Gateway Timeout")
 
 
-@pytest.mark.parametrize(("inbound", "echoed"), [
-    ("abc-123", True), ("0f8e2c1d-aaaa-4bbb-8ccc-1234567890ab", True),
-    ("bad id with spaces", False), ("x" * 200, False), ("<script>", False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("inbound", "echoed"),
+    [
+        ("abc-123", True),
+        ("0f8e2c1d-aaaa-4bbb-8ccc-1234567890ab", True),
+        ("bad id with spaces", False),
+        ("x" * 200, False),
+        ("<script>", False),
+        ("", False),
+    ],
+)
 def test_request_id_is_echoed_only_when_sane(app: Flask, inbound: str, echoed: bool) -> None:
     response = app.test_client().get("/no/such/route", headers={"X-Request-ID": inbound})
     got = response.headers["X-Request-ID"]
@@ -102,7 +111,9 @@ class _BadChunks(io.RawIOBase):
 def test_a_malformed_chunked_body_is_400_not_500(app: Flask) -> None:
     """Found by the raw-abuse run under gunicorn: its ParseException came out of get_data() as a 500."""
     response = app.test_client().post(
-        "/api/chat/send", headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
-        environ_overrides={"wsgi.input": io.BufferedReader(_BadChunks()), "wsgi.input_terminated": True})
+        "/api/chat/send",
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": io.BufferedReader(_BadChunks()), "wsgi.input_terminated": True},
+    )
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["message"] == "The request body is malformed."

@@ -26,9 +26,11 @@ def scrape(client: object, **headers: str) -> dict[tuple[str, tuple[tuple[str, s
     response = client.get("/metrics", headers=headers)  # type: ignore[attr-defined]
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.content_type.startswith("text/plain")
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(response.get_data(as_text=True))
-            for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
 
 
 def value(samples: dict, name: str, **labels: str) -> float:
@@ -101,8 +103,9 @@ def test_metrics_token(build_app: Callable[..., Flask]) -> None:
     assert scrape(client, Authorization=f"Bearer {TOKEN}")
 
 
-def test_a_failing_metric_never_breaks_a_request(build_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_metric_never_breaks_a_request(
+    build_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken() -> None:
         raise OSError("No space left on device")
 

@@ -41,8 +41,11 @@ def same(a: TestResponse, b: TestResponse) -> None:
 
 def requests_counted(client: FlaskClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     text = client.get("/metrics").get_data(as_text=True)
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_probes_do_not_reach_flask_and_answer_what_its_routes_answer(probed: tuple[Flask, list[str]]) -> None:

@@ -19,8 +19,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def decisions(store: str, outcome: str) -> float:
-    value = REGISTRY.get_sample_value("travel_agent_rate_limit_decisions_total",
-                                      {"store": store, "outcome": outcome})
+    value = REGISTRY.get_sample_value("travel_agent_rate_limit_decisions_total", {"store": store, "outcome": outcome})
     return value or 0.0
 
 
@@ -67,8 +66,9 @@ def test_every_api_path_is_covered_and_the_rest_stays_open(protected: Callable[.
         assert client.get(path).status_code in (200, 503), path  # /health is 200 or 503, never 401
 
 
-def test_rate_limit_hit_and_reset(protected: Callable[..., Flask], redis_up: tuple[Any, bool],
-                                  wait_until: Callable[..., Any]) -> None:
+def test_rate_limit_hit_and_reset(
+    protected: Callable[..., Flask], redis_up: tuple[Any, bool], wait_until: Callable[..., Any]
+) -> None:
     server, up = redis_up
     store = "redis" if up else "memory"
     before = decisions(store, "limited")
@@ -86,14 +86,16 @@ def test_rate_limit_hit_and_reset(protected: Callable[..., Flask], redis_up: tup
     if up:
         assert server.client().keys("travel_agent:ratelimit:key:*"), "the counters were not kept in Redis"
     # The window resets.
-    wait_until(lambda: client.get(PING, headers=bearer(KEY_A)).status_code == 200, 10,
-               message="the rate limit never reset")
+    wait_until(
+        lambda: client.get(PING, headers=bearer(KEY_A)).status_code == 200, 10, message="the rate limit never reset"
+    )
     # Health and docs are never limited.
     assert all(client.get("/health/live").status_code == 200 for _ in range(5))
 
 
-def test_limit_is_shared_by_workers_through_redis(build_app: Callable[..., Flask],
-                                                  make_redis: Callable[..., Any]) -> None:
+def test_limit_is_shared_by_workers_through_redis(
+    build_app: Callable[..., Flask], make_redis: Callable[..., Any]
+) -> None:
     """Two apps stand for two workers: one count in Redis; once Redis dies, each counts on its own."""
     server = make_redis()
     settings = {"REDIS_URL": server.url, "RATE_LIMIT": "3/minute"}

@@ -19,8 +19,9 @@ def test_the_pool_retries_a_dropped_connection_but_not_a_timeout() -> None:
     assert retry._supported_errors == (redis.ConnectionError,)
 
 
-def test_a_frozen_redis_costs_one_timeout_per_cache_call(make_redis: Callable[..., Any],
-                                                         build_app: Callable[..., Flask]) -> None:
+def test_a_frozen_redis_costs_one_timeout_per_cache_call(
+    make_redis: Callable[..., Any], build_app: Callable[..., Flask]
+) -> None:
     """Found by the chaos run: each cache call against a frozen Redis timed out, then retried and timed out
     again, so the requests in flight when it froze spent most of their budget on an optional cache."""
     frozen = make_redis()

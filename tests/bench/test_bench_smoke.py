@@ -30,8 +30,12 @@ def _result(out: Path, part: str) -> dict:
 
 @pytest.mark.slow
 def test_health_benchmark_writes_a_sane_result(tmp_path: Path) -> None:
-    assert cli.main(["health", "--runs", "1", "--duration", "1", "--connections", "2", "--warmup", "0",
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            ["health", "--runs", "1", "--duration", "1", "--connections", "2", "--warmup", "0", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     data = _result(tmp_path, "health")
     assert data["machine"]["nproc"] >= 1 and data["machine"]["date"]
     assert {r["path"] for r in data["runs"]} == {"/health/live", "/health/ready", "/health"}
@@ -58,7 +62,8 @@ def test_profile_is_summed_by_package_and_per_request(tmp_path: Path) -> None:
     raw.write_text(
         "handle (gunicorn/workers/base_async.py:1);wsgi_app (flask/app.py:2);live (travel_agent/api/health.py:3) 6\n"
         "handle (gunicorn/workers/base_async.py:1);access (gunicorn/glogging.py:4) 2\n"
-        "run (gevent/hub.py:5);wait (gevent/hub.py:6) 2\n")
+        "run (gevent/hub.py:5);wait (gevent/hub.py:6) 2\n"
+    )
     summary = profiling.summarize(raw, inclusive=("wsgi_app",))
     assert summary["busy_samples"] == 8 and summary["idle_pct"] == 20.0
     assert summary["self_by_package_pct"] == {"travel_agent": 75.0, "gunicorn": 25.0}
@@ -76,8 +81,28 @@ def test_chat_benchmark_runs_both_sides_and_counts_the_same_operations(tmp_path:
 
 @pytest.mark.slow
 def test_capacity_and_soak_benchmarks_write_their_figures(tmp_path: Path) -> None:
-    assert cli.main(["capacity", "--delay", "0.5", "--steps", "4", "--cycles", "2", "--overload-seconds", "2",
-                     "--hold-chats", "8", "--hold-delay", "1", "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            [
+                "capacity",
+                "--delay",
+                "0.5",
+                "--steps",
+                "4",
+                "--cycles",
+                "2",
+                "--overload-seconds",
+                "2",
+                "--hold-chats",
+                "8",
+                "--hold-delay",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     capacity = _result(tmp_path, "capacity")
     assert capacity["steps"][0]["statuses"].get("200", 0) > 0
     assert capacity["hold"]["statuses"] == {"200": 8}
@@ -91,9 +116,26 @@ def test_capacity_and_soak_benchmarks_write_their_figures(tmp_path: Path) -> Non
 def test_layers_measure_every_layer(tmp_path: Path) -> None:
     with Stack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
-        out = subprocess.run([sys.executable, "-m", "benchmarks.layers", "--mongo", mongo.uri, "--redis", redis.url,
-                              "--calls", "20", "--repeats", "1"], capture_output=True, text=True, cwd=REPO_ROOT,
-                             timeout=120, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.layers",
+                "--mongo",
+                mongo.uri,
+                "--redis",
+                redis.url,
+                "--calls",
+                "20",
+                "--repeats",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=120,
+            check=True,
+        )
     layers = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(layers) == {"/health/live", "/health/ready", "/health"}
     assert len(layers["/health/live"]) == 5 and all(us > 0 for us in layers["/health/live"].values())
@@ -104,9 +146,27 @@ def test_layers_measure_every_layer(tmp_path: Path) -> None:
 def test_chat_in_process_measures_both_sides(tmp_path: Path, environ: list[str]) -> None:
     with Stack() as stack:
         mongo, redis = stack.mongo(), stack.redis()
-        out = subprocess.run([sys.executable, "-m", "benchmarks.chat_inprocess", "--mongo", mongo.uri, "--redis",
-                              redis.url, "--conversations", "1", "--repeats", "1", *environ], capture_output=True,
-                             text=True, cwd=REPO_ROOT, timeout=180, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.chat_inprocess",
+                "--mongo",
+                mongo.uri,
+                "--redis",
+                redis.url,
+                "--conversations",
+                "1",
+                "--repeats",
+                "1",
+                *environ,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=180,
+            check=True,
+        )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["floor_us"] > 0 and figures["service_us"] > 0 and figures["ratio"] > 0
     assert figures["pair_ratio_median"] > 0 and len(figures["pair_ratio_quartiles"]) == 2

@@ -19,8 +19,9 @@ PROBE_P99_BOUND_MS = 300
 
 @pytest.mark.slow
 def test_one_worker_holds_200_streams_cheaply_and_stays_live() -> None:
-    data = held_bench.run(held_bench.HeldOptions(chats=200, delay=6.0, rate=40.0, kinds=("stream",), heartbeat=1.0,
-                                                 warm=20))
+    data = held_bench.run(
+        held_bench.HeldOptions(chats=200, delay=6.0, rate=40.0, kinds=("stream",), heartbeat=1.0, warm=20)
+    )
     (run,) = data["runs"]
     assert run["statuses"] == {"200": 200} and run["stream_outcomes"] == {"done": 200}, run
     assert run["peak_in_flight"] >= 190, run  # all held at once (a probe may miss the very top)

@@ -27,18 +27,22 @@ def _live(port: int) -> bool:
 
 
 def test_a_second_run_on_the_same_data_says_in_one_line_that_it_is_in_use(
-        tmp_path: Path, wait_until: Callable[..., Any]) -> None:
+    tmp_path: Path, wait_until: Callable[..., Any]
+) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "REDIS_URL")}
     argv = [sys.executable, "-m", "harness.local_run", "--data", str(tmp_path)]
     port = free_port()
     with open(tmp_path / "first.out", "wb") as out:
-        first = subprocess.Popen(argv, cwd=REPO_ROOT, env=env | {"PORT": str(port)}, stdout=out,
-                                 stderr=subprocess.STDOUT)
+        first = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=env | {"PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
-        wait_until(lambda: _live(port), 60,
-                   message=lambda: (tmp_path / "first.out").read_text(errors="replace")[-3000:])
-        second = subprocess.run(argv, cwd=REPO_ROOT, env=env | {"PORT": str(free_port())}, capture_output=True,
-                                text=True, timeout=60)
+        wait_until(
+            lambda: _live(port), 60, message=lambda: (tmp_path / "first.out").read_text(errors="replace")[-3000:]
+        )
+        second = subprocess.run(
+            argv, cwd=REPO_ROOT, env=env | {"PORT": str(free_port())}, capture_output=True, text=True, timeout=60
+        )
         lines = second.stderr.strip().splitlines()
         assert second.returncode != 0
         assert len(lines) == 1, second.stderr

@@ -275,13 +275,14 @@ def test_base_url_needs_a_running_server() -> None:
         assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
 
 
-@pytest.mark.parametrize(
-    "entry", [["-m", "harness.upstream"], ["harness/upstream.py"]], ids=["module", "script"]
-)
+@pytest.mark.parametrize("entry", [["-m", "harness.upstream"], ["harness/upstream.py"]], ids=["module", "script"])
 def test_runs_as_its_own_process(entry: list[str]) -> None:
     proc = subprocess.Popen(
         [sys.executable, *entry, "--port", "0", "--delay", "0.2"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         lines: queue.Queue[str] = queue.Queue()

@@ -36,6 +36,7 @@ def seconds(value: str) -> float:
 
 # -- Kubernetes -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def kube() -> dict[str, dict[str, Any]]:
     docs = list(yaml.safe_load_all((REPO_ROOT / "deploy" / "kubernetes.yaml").read_text()))
@@ -92,6 +93,7 @@ def test_kubernetes_requests_resources_and_sets_only_known_variables(kube: dict[
 
 # -- HAProxy ----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def haproxy() -> list[str]:
     text = (REPO_ROOT / "deploy" / "haproxy.cfg").read_text()
@@ -100,7 +102,7 @@ def haproxy() -> list[str]:
 
 def directive(lines: list[str], prefix: str) -> str:
     (found,) = [line for line in lines if line.startswith(prefix + " ")]
-    return found[len(prefix) + 1:]
+    return found[len(prefix) + 1 :]
 
 
 def test_haproxy_checks_readiness_and_waits_longer_than_the_chat_budget(haproxy: list[str]) -> None:
@@ -120,6 +122,7 @@ def test_haproxy_checks_readiness_and_waits_longer_than_the_chat_budget(haproxy:
 
 
 # -- Heroku -----------------------------------------------------------------------------------------------
+
 
 def test_heroku_procfile_and_limits() -> None:
     assert (REPO_ROOT / "Procfile").read_text().strip() == "web: python -m travel_agent serve"

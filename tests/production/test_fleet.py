@@ -22,12 +22,22 @@ OPENAI_KEY = "sk-fleet-" + "3f9c1e7a5b2d4c6e"
 
 
 @pytest.fixture
-def fleet_factory(make_mongo: Callable[..., Any], make_redis: Callable[..., Any], make_gunicorn: Callable[..., Any],
-                  make_router: Callable[..., Any], upstream: UpstreamServer) -> Callable[..., Fleet]:
+def fleet_factory(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    make_router: Callable[..., Any],
+    upstream: UpstreamServer,
+) -> Callable[..., Fleet]:
     def build(env: dict[str, str] | None = None, router: bool = True) -> Fleet:
-        base = {"AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": OPENAI_KEY,
-                "HEALTH_CACHE_SECONDS": "0.5"}
+        base = {
+            "AGENT_PROVIDER": "openai",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": OPENAI_KEY,
+            "HEALTH_CACHE_SECONDS": "0.5",
+        }
         return Fleet(make_mongo(), make_redis(), make_gunicorn, make_router, env=base | (env or {}), router=router)
+
     return build
 
 
@@ -36,12 +46,17 @@ OTHER_KEY = "key-other-0123456789abcdef01"
 
 
 def test_rate_limit_and_idempotency_are_shared_across_instances(
-        fleet_factory: Callable[..., Fleet], upstream: UpstreamServer) -> None:
+    fleet_factory: Callable[..., Fleet], upstream: UpstreamServer
+) -> None:
     # Limits count per API key: one key spends its limit, the other shows one key's turn at both instances.
     fleet = fleet_factory({"RATE_LIMIT": "10/minute", "API_KEYS": f"{LIMITED_KEY},{OTHER_KEY}"}, router=False)
     limited = {"Authorization": f"Bearer {LIMITED_KEY}"}
-    statuses = [requests.get(fleet.instances[i % 2].base_url + "/api/chat/sessions/0123456789abcdef01234567",
-                             headers=limited, timeout=10).status_code for i in range(24)]
+    statuses = [
+        requests.get(
+            fleet.instances[i % 2].base_url + "/api/chat/sessions/0123456789abcdef01234567", headers=limited, timeout=10
+        ).status_code
+        for i in range(24)
+    ]
     assert statuses.count(429) == 14, statuses
     assert len(statuses) - statuses.count(429) == 10
 
@@ -88,7 +103,8 @@ def test_rate_limit_and_idempotency_are_shared_across_instances(
 
 
 def test_rolling_restart_under_load_answers_every_turn_exactly_once(
-        fleet_factory: Callable[..., Fleet], upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    fleet_factory: Callable[..., Fleet], upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     upstream.configure(delay=0.3)  # turns are in flight when an instance is told to drain
     fleet = fleet_factory()
     load = ConversationLoad(fleet.url, clients=6).start()
@@ -116,12 +132,16 @@ def test_rolling_restart_under_load_answers_every_turn_exactly_once(
         assert all(r.status == 200 for r in to_it), to_it  # what it still got while draining, it answered
         assert record.router_gap < 2.5, record  # inter 1s, fall 1: about one check interval
         last = max((r.at - record.sigterm_at for r in to_it), default=0.0)
-        figures.append(f"{record.instance}: router DOWN {record.router_gap * 1000:.0f} ms after SIGTERM, "
-                       f"{len(to_it)} request(s) still routed to it while draining (last {last * 1000:.0f} ms "
-                       f"after SIGTERM), all answered")
-    print(f"\nrolling restart: requests {stats.requests}, answered {stats.answered}, retried {stats.retried}, "
-          f"replayed {stats.replayed}, lost {len(found.lost)}, duplicated {len(found.duplicated)}, "
-          f"statuses {dict(stats.statuses)}; " + "; ".join(figures))
+        figures.append(
+            f"{record.instance}: router DOWN {record.router_gap * 1000:.0f} ms after SIGTERM, "
+            f"{len(to_it)} request(s) still routed to it while draining (last {last * 1000:.0f} ms "
+            f"after SIGTERM), all answered"
+        )
+    print(
+        f"\nrolling restart: requests {stats.requests}, answered {stats.answered}, retried {stats.retried}, "
+        f"replayed {stats.replayed}, lost {len(found.lost)}, duplicated {len(found.duplicated)}, "
+        f"statuses {dict(stats.statuses)}; " + "; ".join(figures)
+    )
     scan = SecretScan()
     scan.secret(OPENAI_KEY)
     scan.watch(*fleet.instances, fleet.router)

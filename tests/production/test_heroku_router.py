@@ -24,28 +24,44 @@ IDLE = 55 * SCALE
 
 def heroku_router_replace(scale: float) -> dict[str, str]:
     """deploy/haproxy.cfg's timeouts turned into Heroku's limits (times ``scale``)."""
-    return {"    timeout server 95s": f"    timeout server {int(30_000 * scale)}ms",
-            "    timeout client 60s": f"    timeout client {int(55_000 * scale)}ms"}
+    return {
+        "    timeout server 95s": f"    timeout server {int(30_000 * scale)}ms",
+        "    timeout client 60s": f"    timeout client {int(55_000 * scale)}ms",
+    }
 
 
 @pytest.fixture
-def behind_heroku(make_mongo: Callable[..., Any], make_redis: Callable[..., Any], make_gunicorn: Callable[..., Any],
-                  make_router: Callable[..., Any], upstream: UpstreamServer) -> tuple[Any, Any]:
-    service = make_gunicorn(mongo_uri=make_mongo().uri, redis_url=make_redis().url,
-                            env={"AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url,
-                                 "OPENAI_API_KEY": "sk-heroku-test-key", "CHAT_HEARTBEAT_SECONDS": str(10 * SCALE)})
+def behind_heroku(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    make_router: Callable[..., Any],
+    upstream: UpstreamServer,
+) -> tuple[Any, Any]:
+    service = make_gunicorn(
+        mongo_uri=make_mongo().uri,
+        redis_url=make_redis().url,
+        env={
+            "AGENT_PROVIDER": "openai",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": "sk-heroku-test-key",
+            "CHAT_HEARTBEAT_SECONDS": str(10 * SCALE),
+        },
+    )
     router = make_router({"app1": service.port, "app2": service.port}, replace=heroku_router_replace(SCALE))
     return service, router
 
 
 def test_a_long_stream_completes_and_a_long_send_ends_in_the_routers_504_logged_as_a_client_that_left(
-        behind_heroku: tuple[Any, Any], upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    behind_heroku: tuple[Any, Any], upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     service, router = behind_heroku
     upstream.configure(delay=80 * SCALE)  # the model thinks longer than the router waits for a first byte
     started = time.monotonic()
     events, gaps, last = [], [], time.monotonic()
-    with requests.post(router.base_url + STREAM, json={"message": "plan two weeks in Japan"}, stream=True,
-                       timeout=30) as response:
+    with requests.post(
+        router.base_url + STREAM, json={"message": "plan two weeks in Japan"}, stream=True, timeout=30
+    ) as response:
         assert response.status_code == 200
         for block in blocks(response.iter_content(chunk_size=None)):
             now = time.monotonic()
@@ -62,17 +78,25 @@ def test_a_long_stream_completes_and_a_long_send_ends_in_the_routers_504_logged_
     upstream.configure(delay=45 * SCALE)
     since = len(service.log_file_text())
     started = time.monotonic()
-    sent = requests.post(router.base_url + SEND, json={"message": "and a plain send"},
-                         headers={"Idempotency-Key": "heroku-45s-send"}, timeout=30)
+    sent = requests.post(
+        router.base_url + SEND,
+        json={"message": "and a plain send"},
+        headers={"Idempotency-Key": "heroku-45s-send"},
+        timeout=30,
+    )
     cut_after = time.monotonic() - started
     assert sent.status_code == 504  # the router's own answer, not the service's
     assert FIRST_BYTE - 0.2 < cut_after < FIRST_BYTE + 1.5, cut_after
     found = service.wait_for_log("client left before the answer: POST /api/chat/send", 10, since=since, in_file=True)
-    line = service.log_file_text()[found.start() - 80:found.end() + 60]
+    line = service.log_file_text()[found.start() - 80 : found.end() + 60]
     assert " INFO " in line and "ERROR" not in line, line
     later = service.log_file_text()[since:]
     assert "Traceback" not in later and " ERROR " not in later
     # The turn was done; the caller's retry with its Idempotency-Key gets it at once.
-    retry = requests.post(router.base_url + SEND, json={"message": "and a plain send"},
-                          headers={"Idempotency-Key": "heroku-45s-send"}, timeout=30)
+    retry = requests.post(
+        router.base_url + SEND,
+        json={"message": "and a plain send"},
+        headers={"Idempotency-Key": "heroku-45s-send"},
+        timeout=30,
+    )
     assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"

@@ -28,8 +28,13 @@ from travel_agent.config import Settings
 pytestmark = pytest.mark.slow
 
 # One attempt, short waits: each scenario is about the words, not the retries.
-FAST = {"STARTUP_RETRIES": "1", "STARTUP_PING_TIMEOUT_SECONDS": "1.5", "HEALTH_CACHE_SECONDS": "0.2",
-        "HEALTH_CHECK_TIMEOUT_SECONDS": "1.5", "MONGO_SERVER_SELECTION_TIMEOUT_MS": "1500"}
+FAST = {
+    "STARTUP_RETRIES": "1",
+    "STARTUP_PING_TIMEOUT_SECONDS": "1.5",
+    "HEALTH_CACHE_SECONDS": "0.2",
+    "HEALTH_CHECK_TIMEOUT_SECONDS": "1.5",
+    "MONGO_SERVER_SELECTION_TIMEOUT_MS": "1500",
+}
 
 
 class Secured:
@@ -87,8 +92,7 @@ def checks(secured: Secured, server: Any) -> tuple[int, dict[str, Any]]:
 
 
 def chat_round_trip(secured: Secured, server: Any) -> None:
-    sent = secured.scan.seen(requests.post(server.base_url + SEND, json={"message": "Two days in Porto"},
-                                           timeout=15))
+    sent = secured.scan.seen(requests.post(server.base_url + SEND, json={"message": "Two days in Porto"}, timeout=15))
     assert sent.status_code == 200, sent.text
     session = get(secured, server, session_path(sent.json()["session_id"]))
     assert session.status_code == 200
@@ -98,8 +102,7 @@ def chat_round_trip(secured: Secured, server: Any) -> None:
 def test_works_with_scram_tls_mongodb_and_heroku_style_rediss(secured: Secured, service: Callable[..., Any]) -> None:
     # Heroku Redis: a self-signed certificate the client is told not to verify (ssl_cert_reqs=none). The other
     # URL forms (rediss:// with ssl_ca_certs, redis:// with a password) go through the same code: see below.
-    server = service(secured.mongo_uri(),
-                     secured.redis_tls.url_for(secured.redis_password, query="ssl_cert_reqs=none"))
+    server = service(secured.mongo_uri(), secured.redis_tls.url_for(secured.redis_password, query="ssl_cert_reqs=none"))
     status, found = checks(secured, server)
     assert status == 200
     assert {name: check["status"] for name, check in found.items()} == {"mongodb": "healthy", "redis": "healthy"}
@@ -132,6 +135,7 @@ def test_wrong_passwords_say_authentication_failed(secured: Secured, service: Ca
 
 # The service's own clients and words, without a gunicorn each: the same code /health and the start-up
 # check run (create_client + MongoGateway.ping, create_probe_client + RedisGateway.ping, describe_failure).
+
 
 def mongo_failure(uri: str) -> str:
     settings = Settings.from_env({}, {"mongodb_uri": uri, "mongo_server_selection_timeout_ms": 1500})
@@ -174,6 +178,8 @@ def test_redis_failures_are_told_apart(secured: Secured) -> None:
     assert redis_failure(tls.url_for(secured.redis_password, query="ssl_cert_reqs=none")) == "ok"
     assert redis_failure(plain.url_for(wrong)) == "authentication failed"
     assert redis_failure(plain.url_for(None)) == "authentication failed"
-    assert redis_failure(tls.url_for(secured.redis_password, query=f"ssl_ca_certs={secured.untrusted_ca.cert}")) \
+    assert (
+        redis_failure(tls.url_for(secured.redis_password, query=f"ssl_ca_certs={secured.untrusted_ca.cert}"))
         == "certificate not trusted"
+    )
     assert redis_failure(f"redis://:{secured.redis_password}@127.0.0.1:{free_port()}/0") == "connection refused"

@@ -35,20 +35,34 @@ def redis_set(make_redis: Callable[..., Any], tmp_path_factory: pytest.TempPathF
 
 
 def wait_for_topology(sentinels: list[SentinelServer], wait_until: Callable[..., Any]) -> None:
-    wait_until(lambda: all(s.knows_replicas() == 1 and s.knows_sentinels() == 2 for s in sentinels), 20,
-               interval=0.2, message="the sentinels never learned the replica and each other")
+    wait_until(
+        lambda: all(s.knows_replicas() == 1 and s.knows_sentinels() == 2 for s in sentinels),
+        20,
+        interval=0.2,
+        message="the sentinels never learned the replica and each other",
+    )
 
 
 def test_primary_killed_under_load_fails_over_without_a_failed_chat(
-        redis_set: tuple[Any, ...], make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any],
-        wait_until: Callable[..., Any]) -> None:
+    redis_set: tuple[Any, ...],
+    make_mongo: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    wait_until: Callable[..., Any],
+) -> None:
     primary, replica, sentinels = redis_set
     wait_for_topology(sentinels, wait_until)
     mongo = make_mongo()
-    service = make_gunicorn(mongo_uri=mongo.uri, redis_url=f"redis://:{PASSWORD}@sentinel/0", workers=2,
-                            env={"REDIS_SENTINELS": ",".join(s.address for s in sentinels),
-                                 "REDIS_SENTINEL_MASTER": "mymaster", "RATE_LIMIT": "100000/minute",
-                                 "HEALTH_CACHE_SECONDS": "0.5"})
+    service = make_gunicorn(
+        mongo_uri=mongo.uri,
+        redis_url=f"redis://:{PASSWORD}@sentinel/0",
+        workers=2,
+        env={
+            "REDIS_SENTINELS": ",".join(s.address for s in sentinels),
+            "REDIS_SENTINEL_MASTER": "mymaster",
+            "RATE_LIMIT": "100000/minute",
+            "HEALTH_CACHE_SECONDS": "0.5",
+        },
+    )
     health = requests.get(service.base_url + "/health", timeout=5).json()
     assert health["checks"]["redis"]["status"] == "healthy", health
     load = ConversationLoad(service.base_url, clients=4).start()
@@ -57,19 +71,31 @@ def test_primary_killed_under_load_fails_over_without_a_failed_chat(
 
     killed_at = time.monotonic()
     primary.kill()
-    promoted = wait_until(lambda: all(s.primary_port() == replica.port for s in sentinels), 30, interval=0.05,
-                          message="Sentinel never promoted the replica")
+    promoted = wait_until(
+        lambda: all(s.primary_port() == replica.port for s in sentinels),
+        30,
+        interval=0.05,
+        message="Sentinel never promoted the replica",
+    )
     promoted_after = time.monotonic() - killed_at
-    wait_until(lambda: requests.get(service.base_url + "/health", timeout=5).json()["checks"]["redis"]["status"]
-               == "healthy", 30, interval=0.05, message="/health never saw Redis healthy again")
+    wait_until(
+        lambda: requests.get(service.base_url + "/health", timeout=5).json()["checks"]["redis"]["status"] == "healthy",
+        30,
+        interval=0.05,
+        message="/health never saw Redis healthy again",
+    )
     healthy_after = time.monotonic() - killed_at
     replica.client().delete(*replica.client().keys("travel_agent:ratelimit:*") or ["none"])
     answered = load.stats.answered
     wait_until(lambda: load.stats.answered >= answered + 10, 20, message="no chat after the failover")
     # Each worker's Redis circuit closes on its own background probe: /health above spoke for one worker, so
     # the counters come back within a few probes, not necessarily within those ten turns (seen at load 4 to 5).
-    wait_until(lambda: replica.client().keys("travel_agent:ratelimit:*"), 15, interval=0.1,
-               message="rate-limit counters never went back to Redis")
+    wait_until(
+        lambda: replica.client().keys("travel_agent:ratelimit:*"),
+        15,
+        interval=0.1,
+        message="rate-limit counters never went back to Redis",
+    )
     stats = load.stop()
     found = audit(mongo, stats)
     assert found.lost == [] and found.duplicated == [], found
@@ -77,12 +103,13 @@ def test_primary_killed_under_load_fails_over_without_a_failed_chat(
     assert stats.retried == 0 and stats.gave_up == 0, stats  # Redis is optional: no turn ever failed
     assert set(stats.statuses) == {"200"}, stats.statuses
     assert healthy_after < FAILOVER_BOUND_SECONDS, healthy_after
-    print(f"\nsentinel failover: promoted {promoted_after:.2f} s after SIGKILL, /health healthy on the new primary "
-          f"{healthy_after:.2f} s after; chat requests {stats.requests}, answered {stats.answered}, "
-          f"retried {stats.retried}")
+    print(
+        f"\nsentinel failover: promoted {promoted_after:.2f} s after SIGKILL, /health healthy on the new primary "
+        f"{healthy_after:.2f} s after; chat requests {stats.requests}, answered {stats.answered}, "
+        f"retried {stats.retried}"
+    )
     scan = SecretScan()
     scan.secret(PASSWORD)
     scan.watch(service, *sentinels, primary, replica)
     scan.bodies.append(str(health))
     scan.assert_clean()
-

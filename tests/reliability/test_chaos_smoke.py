@@ -13,8 +13,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_short_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
-    figures = run(Config(select("mongo-kill,worker-kill"), clients=3, scale=0.25, lead=0.5, tail=1.5,
-                         tail_max=10, workdir=tmp_path))
+    figures = run(
+        Config(
+            select("mongo-kill,worker-kill"), clients=3, scale=0.25, lead=0.5, tail=1.5, tail_max=10, workdir=tmp_path
+        )
+    )
     phases = {p["phase"]: p for p in figures["phases"]}
     assert list(phases) == ["mongo-kill", "worker-kill"]
     for name, phase in phases.items():
@@ -27,5 +30,6 @@ def test_a_short_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     assert phases["mongo-kill"]["fault"]["statuses"].keys() - {"200", "409", "503", "504"} == set()
     verification = figures["verification"]
     assert verification["acknowledged"] > 0 and verification["prompts_checked"] > 0
-    assert {k: verification[k] for k in ("lost", "duplicated", "foreign", "unreadable", "context_crosstalk")} == \
-        dict.fromkeys(("lost", "duplicated", "foreign", "unreadable", "context_crosstalk"), 0), verification
+    assert {
+        k: verification[k] for k in ("lost", "duplicated", "foreign", "unreadable", "context_crosstalk")
+    } == dict.fromkeys(("lost", "duplicated", "foreign", "unreadable", "context_crosstalk"), 0), verification

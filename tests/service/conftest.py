@@ -28,37 +28,49 @@ def deps(make_mongo: Callable[..., Any], make_redis: Callable[..., Any]) -> tupl
 
 
 @pytest.fixture
-def serve(deps: tuple[Any, Any], make_gunicorn: Callable[..., Any],
-          service_env: dict[str, str]) -> Callable[..., Any]:
+def serve(deps: tuple[Any, Any], make_gunicorn: Callable[..., Any], service_env: dict[str, str]) -> Callable[..., Any]:
     """``serve(**env)``: the fault-injection app under gunicorn against ``deps``."""
     mongo, redis = deps
 
     def start(**env: str) -> Any:
         return make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, env=service_env | env)
+
     return start
 
 
 @pytest.fixture
-def stack(make_mongo: Callable[..., Any], make_redis: Callable[..., Any], make_gunicorn: Callable[..., Any],
-          service_env: dict[str, str]) -> Callable[..., Servers]:
+def stack(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    service_env: dict[str, str],
+) -> Callable[..., Servers]:
     """``stack(env, start_deps=True)``: new SecantusDB and redis-server (left stopped with ``start_deps``
     False) and the fault-injection app against them."""
+
     def build(env: dict[str, str] | None = None, start_deps: bool = True) -> Servers:
         mongo = make_mongo(start=start_deps)
         redis = make_redis(start=start_deps)
-        service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP,
-                                env=service_env | (env or {}))
+        service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, env=service_env | (env or {}))
         return mongo, redis, service
+
     return build
 
 
 @pytest.fixture
-def chat_stack(make_mongo: Callable[..., Any], make_redis: Callable[..., Any], make_gunicorn: Callable[..., Any],
-               upstream: UpstreamServer, service_env: dict[str, str]) -> Callable[..., Servers]:
+def chat_stack(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    upstream: UpstreamServer,
+    service_env: dict[str, str],
+) -> Callable[..., Servers]:
     """``chat_stack(**env)``: new SecantusDB and redis-server and the production app (``wsgi:app``), its
     OpenAI agent (when ``AGENT_PROVIDER=openai``) pointed at the ``upstream`` fixture."""
+
     def build(**env: str) -> Servers:
         mongo, redis = make_mongo(), make_redis()
         settings = service_env | {"OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": API_KEY} | env
         return mongo, redis, make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, env=settings)
+
     return build

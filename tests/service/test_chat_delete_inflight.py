@@ -19,12 +19,23 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def chat(make_mongo: Callable[..., Any], make_redis: Callable[..., Any], make_gunicorn: Callable[..., Any],
-         upstream: UpstreamServer) -> tuple[Any, Any, Any]:
+def chat(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    upstream: UpstreamServer,
+) -> tuple[Any, Any, Any]:
     mongo, redis = make_mongo(), make_redis()
-    service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, env={
-        "STARTUP_RETRIES": "1", "AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url,
-        "OPENAI_API_KEY": API_KEY})
+    service = make_gunicorn(
+        mongo_uri=mongo.uri,
+        redis_url=redis.url,
+        env={
+            "STARTUP_RETRIES": "1",
+            "AGENT_PROVIDER": "openai",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": API_KEY,
+        },
+    )
     return service, mongo, redis
 
 
@@ -41,12 +52,12 @@ def traces(mongo: Any, redis: Any, session_id: str) -> list[str]:
 
 @pytest.mark.parametrize("path", [SEND, STREAM])
 def test_a_session_deleted_mid_turn_leaves_nothing_and_stays_deleted(
-        chat: tuple[Any, Any, Any], upstream: UpstreamServer, wait_until: Callable[..., Any], path: str) -> None:
+    chat: tuple[Any, Any, Any], upstream: UpstreamServer, wait_until: Callable[..., Any], path: str
+) -> None:
     service, mongo, redis = chat
     base = service.base_url
     first_key, turn_key = str(uuid.uuid4()), str(uuid.uuid4())
-    started = requests.post(base + SEND, json={"message": "Lisbon"}, headers={"Idempotency-Key": first_key},
-                            timeout=30)
+    started = requests.post(base + SEND, json={"message": "Lisbon"}, headers={"Idempotency-Key": first_key}, timeout=30)
     assert started.status_code == 200
     session_id = started.json()["session_id"]
 
@@ -77,8 +88,7 @@ def test_a_session_deleted_mid_turn_leaves_nothing_and_stays_deleted(
     # Retries with either key (the turn cut by the delete, and the one that created the session) answer 404
     # and bring nothing back.
     for key, retried in ((turn_key, body), (first_key, {"message": "Lisbon"})):
-        assert_envelope(requests.post(base + SEND, json=retried, headers={"Idempotency-Key": key}, timeout=30),
-                        404)
+        assert_envelope(requests.post(base + SEND, json=retried, headers={"Idempotency-Key": key}, timeout=30), 404)
     assert_envelope(requests.get(base + session_path(session_id), timeout=30), 404)
     assert traces(mongo, redis, session_id) == []
     assert "lost writes" not in service.log_file_text()

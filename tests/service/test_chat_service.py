@@ -18,8 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def send(service: Any, message: str, session_id: str | None = None, timeout: float = 15) -> requests.Response:
-    return requests.post(service.base_url + SEND, json={"message": message, "session_id": session_id},
-                         timeout=timeout)
+    return requests.post(service.base_url + SEND, json={"message": message, "session_id": session_id}, timeout=timeout)
 
 
 def timed_stream(service: Any, message: str) -> list[tuple[float, str, Any]]:
@@ -28,8 +27,10 @@ def timed_stream(service: Any, message: str) -> list[tuple[float, str, Any]]:
     with requests.post(service.base_url + STREAM, json={"message": message}, stream=True, timeout=15) as response:
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
-        return [(time.monotonic() - started, *parse_block(block))
-                for block in blocks(response.iter_content(chunk_size=None))]
+        return [
+            (time.monotonic() - started, *parse_block(block))
+            for block in blocks(response.iter_content(chunk_size=None))
+        ]
 
 
 def history(service: Any, session_id: str) -> list[tuple[str, str, str | None]]:
@@ -40,7 +41,8 @@ def history(service: Any, session_id: str) -> list[tuple[str, str, str | None]]:
 
 @pytest.mark.parametrize("provider", ["offline", "openai"])
 def test_a_stream_arrives_in_chunks_with_heartbeats_then_done_and_the_reply_is_stored(
-        chat_stack: Callable[..., Any], upstream: UpstreamServer, provider: str) -> None:
+    chat_stack: Callable[..., Any], upstream: UpstreamServer, provider: str
+) -> None:
     _, _, service = chat_stack(AGENT_PROVIDER=provider, CHAT_HEARTBEAT_SECONDS="0.25", OFFLINE_CHUNK_DELAY_MS="20")
     upstream.configure(delay=1.0, chunk_delay=0.1)  # (openai) a second of thinking, then a word at a time
     events = timed_stream(service, "A weekend in Porto for two, mid-range please")
@@ -60,7 +62,8 @@ def test_a_stream_arrives_in_chunks_with_heartbeats_then_done_and_the_reply_is_s
 
 
 def test_upstream_failures_under_gunicorn_end_on_time_with_the_message_kept(
-        chat_stack: Callable[..., Any], upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    chat_stack: Callable[..., Any], upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     _, _, service = chat_stack(AGENT_PROVIDER="openai", CHAT_TIMEOUT_SECONDS="3", CHAT_HEARTBEAT_SECONDS="0.5")
     # A stream that breaks mid-way: an error event, the question unanswered, no partial answer stored.
     upstream.configure(mode="stream_break", break_after=2)
@@ -80,12 +83,17 @@ def test_upstream_failures_under_gunicorn_end_on_time_with_the_message_kept(
     assert time.monotonic() - started < 3.5
     # Three failures in a row opened the upstream's circuit; it closes once the upstream answers again.
     upstream.configure(mode="echo")
-    wait_until(lambda: send(service, "back?").status_code == 200, 10, interval=0.3,
-               message="chat never recovered after the upstream came back")
+    wait_until(
+        lambda: send(service, "back?").status_code == 200,
+        10,
+        interval=0.3,
+        message="chat never recovered after the upstream came back",
+    )
 
 
 def test_chat_survives_redis_and_mongodb_outages_and_recovers_without_a_restart(
-        chat_stack: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
+    chat_stack: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     mongo, redis, service = chat_stack()
     first = send(service, "I want to go to Lisbon")
     assert first.status_code == 200
@@ -106,19 +114,26 @@ def test_chat_survives_redis_and_mongodb_outages_and_recovers_without_a_restart(
         assert "mongodb://" not in str(body)
         if fault == mongo.freeze:
             mongo.thaw()
-            wait_until(lambda: send(service, "thawed", session_id).status_code == 200, 20, interval=0.5,
-                       message="chat never recovered after MongoDB thawed")
+            wait_until(
+                lambda: send(service, "thawed", session_id).status_code == 200,
+                20,
+                interval=0.5,
+                message="chat never recovered after MongoDB thawed",
+            )
     started = time.monotonic()
-    response = requests.post(service.base_url + STREAM, json={"message": "hi", "session_id": session_id},
-                             timeout=10)
+    response = requests.post(service.base_url + STREAM, json={"message": "hi", "session_id": session_id}, timeout=10)
     assert_envelope(response, 503)
     assert time.monotonic() - started < 6.0 and int(response.headers["Retry-After"]) >= 1
 
     # Both back: chat works again, in the same workers, with the history intact.
     mongo.restart()
     redis.restart()
-    wait_until(lambda: send(service, "and in Porto?", session_id).status_code == 200, 30, interval=0.5,
-               message="chat never recovered after MongoDB and Redis came back")
+    wait_until(
+        lambda: send(service, "and in Porto?", session_id).status_code == 200,
+        30,
+        interval=0.5,
+        message="chat never recovered after MongoDB and Redis came back",
+    )
     assert service.worker_pids() == workers
     contents = [content for role, content, _ in history(service, session_id) if role == "user"]
     assert contents[:2] == ["I want to go to Lisbon", "for 5 days"] and contents[-1] == "and in Porto?"

@@ -17,9 +17,11 @@ LIMIT = 4096
 
 def chunked_post(port: int, path: str, body: bytes, chunk: int = 1024) -> tuple[int, dict[str, Any]]:
     """POST ``body`` in chunks of ``chunk`` bytes; the status and the JSON body of the answer."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
-    parts = [body[i:i + chunk] for i in range(0, len(body), chunk)]
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
+    parts = [body[i : i + chunk] for i in range(0, len(body), chunk)]
     wire = head + b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         try:
@@ -47,8 +49,9 @@ def _complete(received: bytes) -> bool:
 
 @pytest.fixture
 def service(make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any]) -> Any:
-    return make_gunicorn(mongo_uri=make_mongo().uri,
-                         env={"STARTUP_RETRIES": "1", "MAX_BODY_BYTES": str(LIMIT), "REDIS_URL": None})
+    return make_gunicorn(
+        mongo_uri=make_mongo().uri, env={"STARTUP_RETRIES": "1", "MAX_BODY_BYTES": str(LIMIT), "REDIS_URL": None}
+    )
 
 
 @pytest.mark.parametrize("path", ["/api/chat/send", "/api/chat/stream", "/no/such/route"])

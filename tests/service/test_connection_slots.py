@@ -25,8 +25,10 @@ def serve(make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any]) -> 
     mongo = make_mongo()
 
     def start(**env: str) -> Any:
-        return make_gunicorn(mongo_uri=mongo.uri, app=FAULT_APP,
-                             env={"STARTUP_RETRIES": "1", "WORKER_CONNECTIONS": str(SLOTS), **env})
+        return make_gunicorn(
+            mongo_uri=mongo.uri, app=FAULT_APP, env={"STARTUP_RETRIES": "1", "WORKER_CONNECTIONS": str(SLOTS), **env}
+        )
+
     return start
 
 
@@ -50,8 +52,9 @@ def read_answer(sock: socket.socket) -> bytes:
             return data
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:
@@ -84,7 +87,8 @@ def closed_by_server(sock: socket.socket, timeout: float) -> bool:
 
 
 def test_a_fresh_client_is_answered_at_once_when_idle_and_slowloris_connections_fill_the_slots(
-        serve: Callable[..., Any], sockets: ExitStack) -> None:
+    serve: Callable[..., Any], sockets: ExitStack
+) -> None:
     # The keep-alive (10 s) is longer than the whole test: without room made by closing waiting connections,
     # nothing frees a slot and the fresh client waits in the kernel's queue.
     service = serve(GUNICORN_KEEPALIVE="10", REQUEST_HEAD_TIMEOUT_SECONDS="8")
@@ -116,7 +120,8 @@ def test_a_fresh_client_is_answered_at_once_when_idle_and_slowloris_connections_
 
 
 def test_a_connection_that_never_finishes_its_first_request_head_is_closed_after_the_head_timeout(
-        serve: Callable[..., Any], sockets: ExitStack) -> None:
+    serve: Callable[..., Any], sockets: ExitStack
+) -> None:
     service = serve(GUNICORN_KEEPALIVE="10", REQUEST_HEAD_TIMEOUT_SECONDS="1")
     slow = connect(service.port, sockets)
     started = time.monotonic()

@@ -23,10 +23,18 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
 TOKEN = "console-token-browser-0123456789"
 API_KEY = "api-key-browser-secret-0123456789"
-SECRETS = {"CONSOLE_TOKEN": TOKEN, "API_KEYS": API_KEY, "METRICS_TOKEN": "metrics-token-browser-0123456789",
-           "OPENAI_API_KEY": "sk-browser-secret-0123456789"}
-ENV = SECRETS | {"STARTUP_RETRIES": "1", "STARTUP_RETRY_DELAY_SECONDS": "0.2", "HEALTH_CACHE_SECONDS": "0.5",
-                 "CHAT_TIMEOUT_SECONDS": "1"}
+SECRETS = {
+    "CONSOLE_TOKEN": TOKEN,
+    "API_KEYS": API_KEY,
+    "METRICS_TOKEN": "metrics-token-browser-0123456789",
+    "OPENAI_API_KEY": "sk-browser-secret-0123456789",
+}
+ENV = SECRETS | {
+    "STARTUP_RETRIES": "1",
+    "STARTUP_RETRY_DELAY_SECONDS": "0.2",
+    "HEALTH_CACHE_SECONDS": "0.5",
+    "CHAT_TIMEOUT_SECONDS": "1",
+}
 BURST = 6
 
 pytestmark = pytest.mark.slow
@@ -59,16 +67,24 @@ def timeout_burst(base_url: str) -> list[str]:
     ids = [f"burst-{time.monotonic_ns()}-{i}" for i in range(BURST)]
 
     def one(rid: str) -> int:
-        return requests.get(f"{base_url}/api/chat/_test/sleep?seconds=5", timeout=10,
-                            headers={"X-Request-ID": rid, "Authorization": f"Bearer {API_KEY}"}).status_code
+        return requests.get(
+            f"{base_url}/api/chat/_test/sleep?seconds=5",
+            timeout=10,
+            headers={"X-Request-ID": rid, "Authorization": f"Bearer {API_KEY}"},
+        ).status_code
 
     with ThreadPoolExecutor(BURST) as pool:
         assert list(pool.map(one, ids)) == [504] * BURST
     return ids
 
 
-def test_console_live_in_a_browser(chromium: Any, make_mongo: Callable[..., Any], make_redis: Callable[..., Any],
-                                   make_gunicorn: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
+def test_console_live_in_a_browser(
+    chromium: Any,
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    wait_until: Callable[..., Any],
+) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     mongo, redis = make_mongo(), make_redis()
     service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, workers=2, env=ENV)
@@ -96,8 +112,14 @@ def test_console_live_in_a_browser(chromium: Any, make_mongo: Callable[..., Any]
     page.wait_for_selector('[data-dep="mongodb"] .dep-status[data-status="healthy"]', timeout=5_000)
     page.wait_for_selector('[data-dep="redis"] .dep-status[data-status="healthy"]', timeout=5_000)
     # Both workers, whichever of them answers the polls.
-    wait_until(lambda: sorted(int(r.get_attribute("data-pid")) for r in page.query_selector_all("#workers tbody tr"))
-               == sorted(workers), 10, message="the workers table never listed both workers")
+    wait_until(
+        lambda: (
+            sorted(int(r.get_attribute("data-pid")) for r in page.query_selector_all("#workers tbody tr"))
+            == sorted(workers)
+        ),
+        10,
+        message="the workers table never listed both workers",
+    )
     no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / "console-healthy.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -108,9 +130,14 @@ def test_console_live_in_a_browser(chromium: Any, make_mongo: Callable[..., Any]
     # A burst of budget timeouts: in the traffic chart and, with their request ids, in the error list.
     ids = timeout_burst(base)
     route = '[data-route="/api/chat/_test/sleep"]'
-    wait_until(lambda: (text_of(page, f"{route} .count-504") or "0").isdigit()
-               and int(text_of(page, f"{route} .count-504") or "0") >= BURST, 15,
-               message=lambda: f"the traffic chart never counted the 504s: {text_of(page, '#traffic')}")
+    wait_until(
+        lambda: (
+            (text_of(page, f"{route} .count-504") or "0").isdigit()
+            and int(text_of(page, f"{route} .count-504") or "0") >= BURST
+        ),
+        15,
+        message=lambda: f"the traffic chart never counted the 504s: {text_of(page, '#traffic')}",
+    )
     assert page.query_selector(f"{route} svg.spark.errors polyline, {route} svg.spark.errors circle") is not None
     for rid in ids:
         page.wait_for_selector(f'#errors tr[data-request-id="{rid}"]', timeout=5_000)
@@ -141,8 +168,11 @@ def test_console_live_in_a_browser(chromium: Any, make_mongo: Callable[..., Any]
     assert reloaded is not None and reloaded.status == 200
     page.wait_for_selector('#overall[data-status="unhealthy"]', timeout=10_000)
     generation = int(page.get_attribute("#console", "data-generation") or "0")
-    wait_until(lambda: int(page.get_attribute("#console", "data-generation") or "0") >= generation + 2, 10,
-               message="the page stopped updating with both dependencies down")
+    wait_until(
+        lambda: int(page.get_attribute("#console", "data-generation") or "0") >= generation + 2,
+        10,
+        message="the page stopped updating with both dependencies down",
+    )
     page.set_viewport_size({"width": 390, "height": 844})
     no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / "console-unhealthy-390.png"), full_page=True)

@@ -47,8 +47,9 @@ def test_both_up_is_healthy_live_and_ready(stack: Callable[..., Any]) -> None:
     assert "Redis connection verified" in service.log_file_text()
 
 
-def test_redis_killed_degrades_then_recovers_without_restart(stack: Callable[..., Any],
-                                                             wait_until: Callable[..., Any]) -> None:
+def test_redis_killed_degrades_then_recovers_without_restart(
+    stack: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     _, redis, service = stack()
     assert get(service, "/_test/cache/a?value=1").json() == {"source": "redis", "value": "1"}
     redis.kill()
@@ -91,8 +92,9 @@ def test_mongo_killed_is_unhealthy_then_recovers(stack: Callable[..., Any], wait
     wait_until(lambda: get(service, "/_test/mongo/find").status_code == 200, 5)
 
 
-def test_mongo_frozen_is_unhealthy_and_health_never_takes_3s(stack: Callable[..., Any],
-                                                            wait_until: Callable[..., Any]) -> None:
+def test_mongo_frozen_is_unhealthy_and_health_never_takes_3s(
+    stack: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     mongo, _, service = stack()
     mongo.freeze()
     durations: list[float] = []
@@ -112,8 +114,11 @@ def test_mongo_frozen_is_unhealthy_and_health_never_takes_3s(stack: Callable[...
     assert probe("/health/ready") == 503
     assert max(durations) < 3.0, f"slowest /health took {max(durations):.2f}s"
     # Once the breaker knows, a request that needs MongoDB fails in milliseconds instead of a timeout.
-    wait_until(lambda: get(service, "/health").json()["checks"]["mongodb"]["circuit"] != "closed", 10,
-               message="the MongoDB circuit never opened")
+    wait_until(
+        lambda: get(service, "/health").json()["checks"]["mongodb"]["circuit"] != "closed",
+        10,
+        message="the MongoDB circuit never opened",
+    )
     started = time.monotonic()
     assert get(service, "/_test/mongo/find").status_code == 503
     assert time.monotonic() - started < 0.1
@@ -138,10 +143,12 @@ def test_boot_with_both_down_then_both_come_up(stack: Callable[..., Any], wait_u
     assert get(service, "/_test/mongo/find").status_code == 200
 
 
-def test_boot_with_only_redis_down_is_degraded_and_serving(make_mongo: Callable[..., Any],
-                                                          make_redis: Callable[..., Any],
-                                                          make_gunicorn: Callable[..., Any],
-                                                          service_env: dict[str, str]) -> None:
+def test_boot_with_only_redis_down_is_degraded_and_serving(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    service_env: dict[str, str],
+) -> None:
     mongo = make_mongo()
     redis = make_redis(start=False)
     service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, app=FAULT_APP, env=service_env)
@@ -166,14 +173,19 @@ def test_redis_pool_exhausted_callers_fall_back_after_pool_timeout(stack: Callab
 
 
 def test_a_request_late_in_its_budget_waits_for_a_redis_connection_only_half_of_what_is_left(
-        stack: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
-    _, redis, service = stack({"REDIS_MAX_CONNECTIONS": "1", "REDIS_POOL_TIMEOUT_SECONDS": "10",
-                               "REQUEST_TIMEOUT_SECONDS": "1"})
+    stack: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
+    _, redis, service = stack(
+        {"REDIS_MAX_CONNECTIONS": "1", "REDIS_POOL_TIMEOUT_SECONDS": "10", "REQUEST_TIMEOUT_SECONDS": "1"}
+    )
     with ThreadPoolExecutor(1) as pool:
         # On the chat budget, the one pooled connection is held by a BLPOP for 3 s.
         holder = pool.submit(get, service, "/api/chat/_test/cache-hold?seconds=3")
-        wait_until(lambda: any(c["cmd"] == "blpop" for c in redis.client().client_list()), 5,
-                   message="the connection was never taken")
+        wait_until(
+            lambda: any(c["cmd"] == "blpop" for c in redis.client().client_list()),
+            5,
+            message="the connection was never taken",
+        )
         started = time.monotonic()
         late = get(service, "/_test/cache/late")
         elapsed = time.monotonic() - started
@@ -184,10 +196,17 @@ def test_a_request_late_in_its_budget_waits_for_a_redis_connection_only_half_of_
     assert 0.6 <= elapsed < 1.0, elapsed
 
 
-def test_mongo_pool_exhausted_callers_get_503_within_budget(stack: Callable[..., Any],
-                                                           wait_until: Callable[..., Any]) -> None:
-    mongo, _, service = stack({"MONGO_MAX_POOL_SIZE": "2", "MONGO_MIN_POOL_SIZE": "0",
-                               "REQUEST_TIMEOUT_SECONDS": "1.5", "CHAT_TIMEOUT_SECONDS": "8"})
+def test_mongo_pool_exhausted_callers_get_503_within_budget(
+    stack: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
+    mongo, _, service = stack(
+        {
+            "MONGO_MAX_POOL_SIZE": "2",
+            "MONGO_MIN_POOL_SIZE": "0",
+            "REQUEST_TIMEOUT_SECONDS": "1.5",
+            "CHAT_TIMEOUT_SECONDS": "8",
+        }
+    )
     assert get(service, "/_test/mongo/find").status_code == 200
     mongo.fail_command(["find"], block_ms=3000, times=2, app_name="travel_agent")
 

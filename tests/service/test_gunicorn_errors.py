@@ -19,6 +19,7 @@ def serve(make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any]) -> 
 
     def start(wait_ready: bool = True, **env: str) -> Any:
         return make_gunicorn(mongo_uri=mongo.uri, env={"STARTUP_RETRIES": "1", **env}, wait_ready=wait_ready)
+
     return start
 
 
@@ -32,8 +33,7 @@ def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    headers = {name.strip().lower(): value.strip()
-               for name, _, value in (line.partition(":") for line in lines[1:])}
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
     return int(lines[0].split(" ")[1]), headers, body
 
 
@@ -55,12 +55,18 @@ GUNICORN_ERRORS = {
     "bad header name": (b"GET / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", 400),
     "request line over 4094 bytes": (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414),
     "header field over 8190 bytes": (b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    "over 100 header fields": (b"GET / HTTP/1.1\r\nHost: t\r\n"
-                               + b"".join(b"X-F%d: v\r\n" % n for n in range(120)) + b"\r\n", 431),
-    "unsupported transfer coding": (b"POST /api/chat/send HTTP/1.1\r\nHost: t\r\n"
-                                    b"Transfer-Encoding: br, chunked\r\n\r\n", 501),
-    "unmeetable expectation": (b"POST /api/chat/send HTTP/1.1\r\nHost: t\r\nExpect: magic\r\n"
-                               b"Content-Length: 2\r\n\r\n{}", 417),
+    "over 100 header fields": (
+        b"GET / HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-F%d: v\r\n" % n for n in range(120)) + b"\r\n",
+        431,
+    ),
+    "unsupported transfer coding": (
+        b"POST /api/chat/send HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: br, chunked\r\n\r\n",
+        501,
+    ),
+    "unmeetable expectation": (
+        b"POST /api/chat/send HTTP/1.1\r\nHost: t\r\nExpect: magic\r\nContent-Length: 2\r\n\r\n{}",
+        417,
+    ),
 }
 
 
@@ -90,8 +96,7 @@ def test_a_sane_inbound_request_id_is_kept_in_a_gunicorn_error() -> None:
     assert b"<script>" not in json_error_page(400, hostile)
 
 
-def test_gunicorns_own_500_answers_the_json_envelope(serve: Callable[..., Any],
-                                                     wait_until: Callable[..., Any]) -> None:
+def test_gunicorns_own_500_answers_the_json_envelope(serve: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
     # A SCRIPT_NAME in the server's environment that the request path does not start with: gunicorn refuses
     # the request as a configuration problem, a 500 of its own.
     service = serve(SCRIPT_NAME="/mounted", wait_ready=False)  # its readiness probe gets that 500 too
@@ -101,6 +106,7 @@ def test_gunicorns_own_500_answers_the_json_envelope(serve: Callable[..., Any],
             return exchange(service.port, b"GET /mounted/health/live HTTP/1.1\r\nHost: t\r\n\r\n")[0] == 200
         except OSError:
             return False  # not listening yet
+
     wait_until(mounted_live, timeout=30, message="the service under /mounted never answered")
     envelope = assert_json_envelope(service.port, b"GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n", 500)
     assert "mounted" not in envelope["message"]  # nothing of the server's configuration to the client
@@ -109,12 +115,14 @@ def test_gunicorns_own_500_answers_the_json_envelope(serve: Callable[..., Any],
 def test_forwarded_script_name_and_path_info_from_a_trusted_peer_are_ignored(serve: Callable[..., Any]) -> None:
     service = serve()  # 127.0.0.1, the test's address, is in FORWARDED_ALLOW_IPS by default
     code, headers, body = exchange(
-        service.port, b"GET /health/live HTTP/1.1\r\nHost: t\r\nSCRIPT_NAME: /elsewhere\r\nConnection: close\r\n\r\n")
+        service.port, b"GET /health/live HTTP/1.1\r\nHost: t\r\nSCRIPT_NAME: /elsewhere\r\nConnection: close\r\n\r\n"
+    )
     assert code == 200, body[:300]
     assert json.loads(body)["status"] == "alive" or headers["content-type"] == "application/json"
     code, _, body = exchange(
-        service.port, b"GET /health/live HTTP/1.1\r\nHost: t\r\nPATH_INFO: /api/chat/sessions\r\n"
-                      b"Connection: close\r\n\r\n")
+        service.port,
+        b"GET /health/live HTTP/1.1\r\nHost: t\r\nPATH_INFO: /api/chat/sessions\r\nConnection: close\r\n\r\n",
+    )
     assert code == 200, body[:300]
     live = json.loads(body)
     code, _, body = exchange(service.port, b"GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")

@@ -60,18 +60,30 @@ def rss_mb(pid: int) -> float:
 
 
 @pytest.fixture
-def service(make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any],
-            upstream: UpstreamServer) -> Iterator[Any]:
-    yield make_gunicorn(mongo_uri=make_mongo().uri, workers=1, env={
-        "AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-test-key",
-        "OPENAI_MAX_RETRIES": "0", "CHAT_TIMEOUT_SECONDS": str(BUDGET), "STARTUP_RETRIES": "1",
-        "REDIS_URL": None, "MAX_REPLY_CHARS": "20000"})
+def service(
+    make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], upstream: UpstreamServer
+) -> Iterator[Any]:
+    yield make_gunicorn(
+        mongo_uri=make_mongo().uri,
+        workers=1,
+        env={
+            "AGENT_PROVIDER": "openai",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": "sk-test-key",
+            "OPENAI_MAX_RETRIES": "0",
+            "CHAT_TIMEOUT_SECONDS": str(BUDGET),
+            "STARTUP_RETRIES": "1",
+            "REDIS_URL": None,
+            "MAX_REPLY_CHARS": "20000",
+        },
+    )
 
 
 def timed_stream(service: Any) -> tuple[float, list[tuple[str, Any]]]:
     started = time.monotonic()
-    with requests.post(service.base_url + STREAM, json={"message": "Anywhere warm"}, stream=True,
-                       timeout=BUDGET + 10) as response:
+    with requests.post(
+        service.base_url + STREAM, json={"message": "Anywhere warm"}, stream=True, timeout=BUDGET + 10
+    ) as response:
         assert response.status_code == 200
         events = [parse_block(block) for block in blocks(response.iter_content(chunk_size=None))]
     return time.monotonic() - started, events
@@ -91,8 +103,9 @@ def test_a_huge_completion_is_a_502_not_a_500(service: Any, upstream: UpstreamSe
 
 
 @pytest.mark.parametrize(("mode", "code"), [("flood", 504), ("flood_text", 502), ("endless_line", 502)])
-def test_a_flooding_stream_ends_on_time_and_the_worker_stays_live(service: Any, upstream: UpstreamServer,
-                                                                  mode: str, code: int) -> None:
+def test_a_flooding_stream_ends_on_time_and_the_worker_stays_live(
+    service: Any, upstream: UpstreamServer, mode: str, code: int
+) -> None:
     upstream.configure(mode=mode)
     (worker,) = service.worker_pids()
     with LivenessProbe(service.base_url) as probe:
@@ -102,7 +115,9 @@ def test_a_flooding_stream_ends_on_time_and_the_worker_stays_live(service: Any, 
     assert took < BUDGET + 0.5, took
     # Probed all along (every 0.1 s plus the answer's time), each answer within a second.
     assert probe.probes >= took / 0.5 and probe.slowest < 1.0, (probe.probes, probe.slowest)
-    print(f"{mode}: ended {code} after {took:.2f} s; {probe.probes} probes, slowest {probe.slowest * 1000:.0f} ms;"
-          f" worker RSS {rss_mb(worker):.0f} MB")
+    print(
+        f"{mode}: ended {code} after {took:.2f} s; {probe.probes} probes, slowest {probe.slowest * 1000:.0f} ms;"
+        f" worker RSS {rss_mb(worker):.0f} MB"
+    )
     assert rss_mb(worker) < 250, rss_mb(worker)
     assert service.worker_pids() == [worker]  # not killed by the watchdog

@@ -50,16 +50,26 @@ def access_lines(service: Any, path: str) -> list[dict[str, Any]]:
 def scrape(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     response = requests.get(base_url + "/metrics", timeout=10)
     assert response.status_code == 200
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
-def test_two_workers_forty_requests_one_scrape(make_mongo: Callable[..., Any], make_redis: Callable[..., Any],
-                                               make_gunicorn: Callable[..., Any],
-                                               wait_until: Callable[..., Any]) -> None:
+def test_two_workers_forty_requests_one_scrape(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    wait_until: Callable[..., Any],
+) -> None:
     # The probes' access lines say which worker served each (they are left out of the log by default).
-    service = make_gunicorn(mongo_uri=make_mongo().uri, redis_url=make_redis().url, workers=2,
-                            env=FAST | {"LOG_FORMAT": "json", "ACCESS_LOG_PROBES": "true"})
+    service = make_gunicorn(
+        mongo_uri=make_mongo().uri,
+        redis_url=make_redis().url,
+        workers=2,
+        env=FAST | {"LOG_FORMAT": "json", "ACCESS_LOG_PROBES": "true"},
+    )
 
     def every_worker_serves() -> bool:
         with ThreadPoolExecutor(4) as pool:
@@ -68,8 +78,9 @@ def test_two_workers_forty_requests_one_scrape(make_mongo: Callable[..., Any], m
 
     wait_until(every_worker_serves, 30, interval=0.2, message="a worker never served")
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda _: requests.get(service.base_url + "/health/ready", timeout=10).status_code,
-                                 range(40)))
+        statuses = list(
+            pool.map(lambda _: requests.get(service.base_url + "/health/ready", timeout=10).status_code, range(40))
+        )
     assert statuses == [200] * 40
     served_by = {line["pid"] for line in access_lines(service, "/health/ready")}
     assert len(served_by) == 2, "all 40 went to one worker: this run proves no aggregation"
@@ -78,15 +89,22 @@ def test_two_workers_forty_requests_one_scrape(make_mongo: Callable[..., Any], m
     route = {("method", "GET"), ("route", "/health/ready")}
     assert samples[("travel_agent_http_requests_total", frozenset(route | {("status", "200")}))] == 40
     assert samples[("travel_agent_http_request_duration_seconds_count", frozenset(route))] == 40
-    buckets = sorted((float(dict(labels)["le"]), v) for (name, labels), v in samples.items()
-                     if name == "travel_agent_http_request_duration_seconds_bucket" and route <= labels)
+    buckets = sorted(
+        (float(dict(labels)["le"]), v)
+        for (name, labels), v in samples.items()
+        if name == "travel_agent_http_request_duration_seconds_bucket" and route <= labels
+    )
     assert len(buckets) == 15 and buckets[-1] == (float("inf"), 40)
     assert [v for _, v in buckets] == sorted(v for _, v in buckets), "buckets are cumulative"
     assert samples[("travel_agent_dependency_up", frozenset({("dependency", "mongodb")}))] == 1
     # Each worker samples its in-flight count every second, the scraping one at the scrape: once the other
     # worker's sample follows its last request, only the scrape itself is in flight.
-    wait_until(lambda: in_flight(service.base_url) == 1, 5, interval=0.2,
-               message="the idle worker's in-flight sample never came back to 0")
+    wait_until(
+        lambda: in_flight(service.base_url) == 1,
+        5,
+        interval=0.2,
+        message="the idle worker's in-flight sample never came back to 0",
+    )
 
     # A worker killed outright: its counts stay in the totals, its live gauges are dropped in child_exit.
     metrics_dir = Path(wait_until(lambda: _logged_metrics_dir(service), 5))
@@ -94,8 +112,11 @@ def test_two_workers_forty_requests_one_scrape(make_mongo: Callable[..., Any], m
     assert (metrics_dir / f"gauge_livesum_{victim}.db").exists()
     service.kill_worker(victim, SIGKILL)
     wait_until(lambda: victim not in service.worker_pids() and len(service.worker_pids()) == 2, 30)
-    wait_until(lambda: not (metrics_dir / f"gauge_livesum_{victim}.db").exists(), 10,
-               message="child_exit did not mark the dead worker")
+    wait_until(
+        lambda: not (metrics_dir / f"gauge_livesum_{victim}.db").exists(),
+        10,
+        message="child_exit did not mark the dead worker",
+    )
     # Booted before the teardown's SIGTERM: a worker signalled while loading the app would hang the exit.
     wait_until(every_worker_serves, 30, interval=0.2, message="the replacement worker never served")
     samples = scrape(service.base_url)
@@ -106,25 +127,32 @@ def in_flight(base_url: str) -> float:
     return scrape(base_url)[("travel_agent_http_requests_in_flight", frozenset())]
 
 
-def test_in_flight_gauge_counts_held_requests_on_every_worker(make_mongo: Callable[..., Any],
-                                                              make_gunicorn: Callable[..., Any],
-                                                              wait_until: Callable[..., Any]) -> None:
+def test_in_flight_gauge_counts_held_requests_on_every_worker(
+    make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     service = make_gunicorn(mongo_uri=make_mongo().uri, app=FAULT_APP, workers=2, env=FAST)
     service.wait_for_workers(2)
-    held = [threading.Thread(target=lambda: requests.get(service.base_url + "/_test/sleep?seconds=4", timeout=10))
-            for _ in range(6)]
+    held = [
+        threading.Thread(target=lambda: requests.get(service.base_url + "/_test/sleep?seconds=4", timeout=10))
+        for _ in range(6)
+    ]
     for thread in held:
         thread.start()
     try:
         # Six held requests, spread over both workers by the kernel, plus the scrape: the worker that answers
         # the scrape counts its own exactly, the other one's sample is at most a second old.
-        wait_until(lambda: in_flight(service.base_url) == 7, 3, interval=0.2,
-                   message="the held requests never all showed in the gauge")
+        wait_until(
+            lambda: in_flight(service.base_url) == 7,
+            3,
+            interval=0.2,
+            message="the held requests never all showed in the gauge",
+        )
     finally:
         for thread in held:
             thread.join(15)
-    wait_until(lambda: in_flight(service.base_url) == 1, 3, interval=0.2,
-               message="the finished requests stayed in the gauge")
+    wait_until(
+        lambda: in_flight(service.base_url) == 1, 3, interval=0.2, message="the finished requests stayed in the gauge"
+    )
 
 
 def _logged_metrics_dir(service: Any) -> str | None:
@@ -134,10 +162,15 @@ def _logged_metrics_dir(service: Any) -> str | None:
     return None
 
 
-def test_json_logs_every_line_of_a_real_run(make_mongo: Callable[..., Any], make_redis: Callable[..., Any],
-                                            make_gunicorn: Callable[..., Any]) -> None:
-    service = make_gunicorn(mongo_uri=make_mongo().uri, redis_url=make_redis().url, app=FAULT_APP,
-                            env=FAST | {"LOG_FORMAT": "json", "ACCESS_LOG_SKIP_PATHS": "/health/live"})
+def test_json_logs_every_line_of_a_real_run(
+    make_mongo: Callable[..., Any], make_redis: Callable[..., Any], make_gunicorn: Callable[..., Any]
+) -> None:
+    service = make_gunicorn(
+        mongo_uri=make_mongo().uri,
+        redis_url=make_redis().url,
+        app=FAULT_APP,
+        env=FAST | {"LOG_FORMAT": "json", "ACCESS_LOG_SKIP_PATHS": "/health/live"},
+    )
     # No response object kept: until it is collected, its socket stays open and holds the stopping worker
     # for the keep-alive time (gunicorn #2297).
     echoed = requests.get(service.base_url + "/health", timeout=10, headers={"X-Request-ID": "trace-me-42"}).headers
@@ -151,8 +184,14 @@ def test_json_logs_every_line_of_a_real_run(make_mongo: Callable[..., Any], make
 
     lines = json_lines(service.log_text())
     messages = [line["message"] for line in lines]
-    for expected in ("Starting gunicorn", "Booting worker", "starting travel_agent", "Handling signal: term",
-                     "MongoDB client closed", "Shutting down: Master"):
+    for expected in (
+        "Starting gunicorn",
+        "Booting worker",
+        "starting travel_agent",
+        "Handling signal: term",
+        "MongoDB client closed",
+        "Shutting down: Master",
+    ):
         assert any(m.startswith(expected) for m in messages), f"no {expected!r} line"
     assert all({"ts", "level", "logger", "pid", "request_id", "message"} <= line.keys() for line in lines)
     [access] = [line for line in lines if line["logger"] == "gunicorn.access" and line["path"] == "/health"]
@@ -168,14 +207,23 @@ def test_json_logs_every_line_of_a_real_run(make_mongo: Callable[..., Any], make
 
 def healthcheck(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "travel_agent", "healthcheck", *args], cwd=REPO_ROOT,
-                          env=dict(os.environ) | (env or {}),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "travel_agent", "healthcheck", *args],
+        cwd=REPO_ROOT,
+        env=dict(os.environ) | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return done.returncode, done.stdout.strip(), time.monotonic() - started
 
 
-def test_healthcheck_exit_codes(make_mongo: Callable[..., Any], make_redis: Callable[..., Any],
-                                make_gunicorn: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
+def test_healthcheck_exit_codes(
+    make_mongo: Callable[..., Any],
+    make_redis: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    wait_until: Callable[..., Any],
+) -> None:
     mongo, redis = make_mongo(), make_redis()
     service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, env=FAST)
     url = service.base_url + "/health"
@@ -196,8 +244,9 @@ def test_healthcheck_absent_or_hung_service_fails_within_its_timeout() -> None:
     with socket.socket() as hung:  # accepts connections (the backlog does) and never answers
         hung.bind(("127.0.0.1", 0))
         hung.listen(8)
-        code, _, hung_elapsed = healthcheck("--url", f"http://127.0.0.1:{hung.getsockname()[1]}/health",
-                                            "--timeout", "1")
+        code, _, hung_elapsed = healthcheck(
+            "--url", f"http://127.0.0.1:{hung.getsockname()[1]}/health", "--timeout", "1"
+        )
     assert code == 1
     # Bounded by the command's own timeout plus interpreter start-up, not by the caller's patience.
     assert hung_elapsed < elapsed + 5
@@ -240,13 +289,20 @@ def sentry_sink() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def test_sentry_receives_unexpected_errors_without_personal_data(
-        make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], wait_until: Callable[..., Any],
-        sentry_sink: tuple[str, list[dict[str, Any]]]) -> None:
+    make_mongo: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    wait_until: Callable[..., Any],
+    sentry_sink: tuple[str, list[dict[str, Any]]],
+) -> None:
     dsn, events = sentry_sink
-    service = make_gunicorn(mongo_uri=make_mongo().uri, app=FAULT_APP,
-                            env=FAST | {"SENTRY_DSN": dsn, "SENTRY_ENVIRONMENT": "ci"})
-    response = requests.get(service.base_url + "/_test/boom", timeout=10,
-                            headers={"Cookie": "session=secret-cookie", "Authorization": "Bearer secret-token"})
+    service = make_gunicorn(
+        mongo_uri=make_mongo().uri, app=FAULT_APP, env=FAST | {"SENTRY_DSN": dsn, "SENTRY_ENVIRONMENT": "ci"}
+    )
+    response = requests.get(
+        service.base_url + "/_test/boom",
+        timeout=10,
+        headers={"Cookie": "session=secret-cookie", "Authorization": "Bearer secret-token"},
+    )
     assert response.status_code == 500
     wait_until(lambda: events, 15, message="Sentry never received the error")
     [event] = events

@@ -51,8 +51,9 @@ def test_non_chat_routes_get_the_shorter_budget(serve: Callable[..., Any]) -> No
 def test_stream_past_its_budget_ends_with_an_error_event(serve: Callable[..., Any]) -> None:
     service = serve(CHAT_TIMEOUT_SECONDS="2")
     started = time.monotonic()
-    with requests.get(service.base_url + "/api/chat/_test/stream?chunks=50&interval=0.2", stream=True,
-                      timeout=10) as response:
+    with requests.get(
+        service.base_url + "/api/chat/_test/stream?chunks=50&interval=0.2", stream=True, timeout=10
+    ) as response:
         assert response.status_code == 200
         events = [line for line in response.iter_lines(decode_unicode=True) if line]
     assert time.monotonic() - started < 3.0
@@ -62,8 +63,9 @@ def test_stream_past_its_budget_ends_with_an_error_event(serve: Callable[..., An
     assert "event: done" not in events
 
 
-def test_stuck_mongo_read_ends_on_time_and_the_next_request_succeeds(deps: tuple[Any, Any],
-                                                                     serve: Callable[..., Any]) -> None:
+def test_stuck_mongo_read_ends_on_time_and_the_next_request_succeeds(
+    deps: tuple[Any, Any], serve: Callable[..., Any]
+) -> None:
     mongo, _ = deps
     service = serve(REQUEST_TIMEOUT_SECONDS="2")
     assert requests.get(service.base_url + "/_test/mongo/find", timeout=5).status_code == 200
@@ -76,8 +78,9 @@ def test_stuck_mongo_read_ends_on_time_and_the_next_request_succeeds(deps: tuple
     assert after.status_code == 200 and seconds < 1.0
 
 
-def test_frozen_redis_request_completes_degraded_within_budget(deps: tuple[Any, Any], serve: Callable[..., Any],
-                                                               wait_until: Callable[..., Any]) -> None:
+def test_frozen_redis_request_completes_degraded_within_budget(
+    deps: tuple[Any, Any], serve: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     _, redis = deps
     service = serve(REQUEST_TIMEOUT_SECONDS="2")
     assert requests.get(service.base_url + "/_test/cache/k?value=1", timeout=5).json()["source"] == "redis"
@@ -112,9 +115,12 @@ def test_one_worker_holds_60_concurrent_slow_chats(serve: Callable[..., Any]) ->
     service = serve()
     started = time.monotonic()
     with ThreadPoolExecutor(60) as pool:
-        statuses = list(pool.map(
-            lambda _: requests.get(service.base_url + "/api/chat/_test/sleep?seconds=1", timeout=10).status_code,
-            range(60)))
+        statuses = list(
+            pool.map(
+                lambda _: requests.get(service.base_url + "/api/chat/_test/sleep?seconds=1", timeout=10).status_code,
+                range(60),
+            )
+        )
     assert statuses == [200] * 60
     assert time.monotonic() - started < 5.0
 
@@ -124,8 +130,9 @@ def in_flight(service: Any) -> int:
     return count
 
 
-def test_past_the_in_flight_cap_the_excess_is_shed_fast(serve: Callable[..., Any],
-                                                         wait_until: Callable[..., Any]) -> None:
+def test_past_the_in_flight_cap_the_excess_is_shed_fast(
+    serve: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     service = serve(MAX_IN_FLIGHT="10")
     url = service.base_url + "/api/chat/_test/sleep?seconds=3"
     with ThreadPoolExecutor(30) as pool:
@@ -143,20 +150,20 @@ def test_past_the_in_flight_cap_the_excess_is_shed_fast(serve: Callable[..., Any
     assert [r.status_code for r, _ in done] == [200] * 10
     assert live.status_code == 200 and ready.status_code == 200
     # Shed before reaching Flask, and still counted under the route they asked for.
-    counts = {(s.name, s.labels.get("route"), s.labels.get("status"), s.labels.get("reason")): s.value
-              for family in text_string_to_metric_families(requests.get(service.base_url + "/metrics",
-                                                                         timeout=5).text)
-              for s in family.samples}
+    counts = {
+        (s.name, s.labels.get("route"), s.labels.get("status"), s.labels.get("reason")): s.value
+        for family in text_string_to_metric_families(requests.get(service.base_url + "/metrics", timeout=5).text)
+        for s in family.samples
+    }
     assert counts[("travel_agent_http_requests_total", "/api/chat/_test/sleep", "503", None)] == 10
     assert counts[("travel_agent_http_requests_total", "/api/chat/_test/sleep", "200", None)] == 10
     assert counts[("travel_agent_shed_requests_total", None, None, "overload")] == 10
 
 
-
 @pytest.mark.parametrize("fast_path", ["true", "false"])  # answered by the send fast path, or by Flask
-def test_a_body_that_does_not_arrive_in_time_is_a_408_and_frees_its_slot(serve: Callable[..., Any],
-                                                                         wait_until: Callable[..., Any],
-                                                                         fast_path: str) -> None:
+def test_a_body_that_does_not_arrive_in_time_is_a_408_and_frees_its_slot(
+    serve: Callable[..., Any], wait_until: Callable[..., Any], fast_path: str
+) -> None:
     service = serve(BODY_READ_TIMEOUT_SECONDS="1", SEND_FAST_PATH=fast_path)
     conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
     try:
@@ -179,8 +186,12 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408_and_frees_its_slot(serve: 
     assert 0.9 <= elapsed < 2.0, elapsed  # the body's own 1 s, not the chat budget
     assert in_flight(service) == 1  # released: only the probe itself
     # A body that arrives slowly but within the time is served as usual.
-    slow = requests.post(service.base_url + "/api/chat/send", data=_trickle(b'{"message": "Rome"}', 0.05),
-                         headers={"Content-Type": "application/json"}, timeout=10)
+    slow = requests.post(
+        service.base_url + "/api/chat/send",
+        data=_trickle(b'{"message": "Rome"}', 0.05),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert slow.status_code == 200 and "Rome" in slow.json()["reply"]
 
 
@@ -188,14 +199,15 @@ def _trickle(data: bytes, pause: float) -> Any:
     """A chunked body sent four bytes at a time."""
     for i in range(0, len(data), 4):
         time.sleep(pause)
-        yield data[i:i + 4]
+        yield data[i : i + 4]
 
 
 # -- drain -----------------------------------------------------------------------------------------------
 
 
-def test_sigterm_lets_in_flight_requests_finish_and_closes_the_pools(serve: Callable[..., Any],
-                                                                     wait_until: Callable[..., Any]) -> None:
+def test_sigterm_lets_in_flight_requests_finish_and_closes_the_pools(
+    serve: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     service = serve(GRACEFUL_TIMEOUT_SECONDS="20")
     url = service.base_url + "/api/chat/_test/sleep?seconds=2.5"
     with ThreadPoolExecutor(5) as pool:
@@ -211,8 +223,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_closes_the_pools(serve: Call
     assert "travel_agent master exiting" in output
 
 
-def test_sigterm_with_an_idle_keepalive_client_exits_long_before_graceful_timeout(
-        serve: Callable[..., Any]) -> None:
+def test_sigterm_with_an_idle_keepalive_client_exits_long_before_graceful_timeout(serve: Callable[..., Any]) -> None:
     service = serve(GRACEFUL_TIMEOUT_SECONDS="20")
     conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
     try:
@@ -231,8 +242,9 @@ def test_sigterm_with_an_idle_keepalive_client_exits_long_before_graceful_timeou
     assert "Redis connection pool closed" in output and "MongoDB client closed" in output
 
 
-def test_request_still_running_at_the_drain_deadline_gets_503(serve: Callable[..., Any],
-                                                              wait_until: Callable[..., Any]) -> None:
+def test_request_still_running_at_the_drain_deadline_gets_503(
+    serve: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     # The worker notices an empty pool on a 1 s poll after the cut-off: the margin leaves time for that.
     service = serve(GRACEFUL_TIMEOUT_SECONDS="5", DRAIN_MARGIN_SECONDS="3")
     with ThreadPoolExecutor(1) as pool:
@@ -267,8 +279,9 @@ def test_ready_is_never_200_once_draining(serve: Callable[..., Any], wait_until:
     assert service.wait_exit(15) == 0
 
 
-def test_ctrl_c_in_a_terminal_is_as_graceful_as_sigterm(serve: Callable[..., Any],
-                                                         wait_until: Callable[..., Any]) -> None:
+def test_ctrl_c_in_a_terminal_is_as_graceful_as_sigterm(
+    serve: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     service = serve(GRACEFUL_TIMEOUT_SECONDS="20")
     with ThreadPoolExecutor(2) as pool:
         calls = [pool.submit(timed_get, service.base_url + "/api/chat/_test/sleep?seconds=2") for _ in range(2)]
@@ -283,8 +296,9 @@ def test_ctrl_c_in_a_terminal_is_as_graceful_as_sigterm(serve: Callable[..., Any
 # -- worker failures ---------------------------------------------------------------------------------------
 
 
-def test_sigkilled_worker_is_replaced_and_serves_within_10s(serve: Callable[..., Any],
-                                                            wait_until: Callable[..., Any]) -> None:
+def test_sigkilled_worker_is_replaced_and_serves_within_10s(
+    serve: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     service = serve()
     (old,) = service.worker_pids()
     service.kill_worker(old)
@@ -309,15 +323,21 @@ def live(base_url: str) -> bool:
         return False
 
 
-def test_blocked_event_loop_is_killed_by_the_watchdog_with_stacks_logged(serve: Callable[..., Any],
-                                                                         wait_until: Callable[..., Any]) -> None:
+def test_blocked_event_loop_is_killed_by_the_watchdog_with_stacks_logged(
+    serve: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     service = serve(GUNICORN_TIMEOUT="2")
     (old,) = service.worker_pids()
     with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
         requests.get(service.base_url + "/_test/spin?seconds=60", timeout=20)
     service.wait_for_log("WORKER TIMEOUT", timeout=10)
-    match = service.wait_for_log(re.compile(r"aborted by the watchdog; the stack that blocked the loop:\n(?s:.*)"
-                                            r"in spin"), timeout=10)
+    match = service.wait_for_log(
+        re.compile(
+            r"aborted by the watchdog; the stack that blocked the loop:\n(?s:.*)"
+            r"in spin"
+        ),
+        timeout=10,
+    )
     assert match
     wait_until(lambda: service.worker_pids() not in ([], [old]), 10)
     wait_until(lambda: live(service.base_url), 20, message="the replacement worker never answered")

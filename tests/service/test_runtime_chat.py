@@ -25,7 +25,8 @@ def send(service: Any, message: str) -> tuple[requests.Response, float]:
 
 
 def test_chat_slower_than_its_budget_gets_504_on_time_and_keeps_the_message(
-        chat_stack: Callable[..., Any], upstream: UpstreamServer) -> None:
+    chat_stack: Callable[..., Any], upstream: UpstreamServer
+) -> None:
     _, _, service = chat_stack(AGENT_PROVIDER="openai", CHAT_TIMEOUT_SECONDS="3")
     upstream.delay = 10
     response, seconds = send(service, "plan Lisbon for me")
@@ -34,14 +35,16 @@ def test_chat_slower_than_its_budget_gets_504_on_time_and_keeps_the_message(
     # The user's message was stored before the agent was called, and stays, marked unanswered.
     history = requests.get(service.base_url + session_path(body["session_id"]), timeout=5).json()["messages"]
     assert [(m["role"], m["content"], m.get("status")) for m in history] == [
-        ("user", "plan Lisbon for me", "unanswered")]
+        ("user", "plan Lisbon for me", "unanswered")
+    ]
     upstream.delay = 0
     after, _ = send(service, "and now?")
     assert after.status_code == 200 and after.json()["reply"] == "echo: and now?"
 
 
-def test_one_worker_holds_60_concurrent_chats_with_a_1s_upstream(chat_stack: Callable[..., Any],
-                                                                upstream: UpstreamServer) -> None:
+def test_one_worker_holds_60_concurrent_chats_with_a_1s_upstream(
+    chat_stack: Callable[..., Any], upstream: UpstreamServer
+) -> None:
     _, _, service = chat_stack(AGENT_PROVIDER="openai")
     assert len(service.worker_pids()) == 1
     upstream.delay = 1
@@ -54,9 +57,9 @@ def test_one_worker_holds_60_concurrent_chats_with_a_1s_upstream(chat_stack: Cal
     assert wall < 5.0, wall
 
 
-def test_sigterm_with_5_chats_in_flight_lets_them_finish(chat_stack: Callable[..., Any],
-                                                         upstream: UpstreamServer,
-                                                         wait_until: Callable[..., Any]) -> None:
+def test_sigterm_with_5_chats_in_flight_lets_them_finish(
+    chat_stack: Callable[..., Any], upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     _, _, service = chat_stack(AGENT_PROVIDER="openai", GRACEFUL_TIMEOUT_SECONDS="20")
     upstream.delay = 2.5
     with ThreadPoolExecutor(5) as pool:

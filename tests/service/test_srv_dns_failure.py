@@ -19,14 +19,24 @@ SRV_URI = "mongodb+srv://trips:hunter2@cluster0.travel-agent.invalid/trips"
 
 
 def test_an_unresolvable_srv_uri_is_a_503_outage_with_the_breaker_counting_it(
-        make_gunicorn: Callable[..., Any], wait_until: Callable[..., Any]) -> None:
-    service = make_gunicorn(mongo_uri=SRV_URI, env={
-        "STARTUP_RETRIES": "1", "REDIS_URL": None, "HEALTH_CACHE_SECONDS": "0.2", "BREAKER_FAILURE_THRESHOLD": "3",
-        "BREAKER_RESET_SECONDS": "30"})
+    make_gunicorn: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
+    service = make_gunicorn(
+        mongo_uri=SRV_URI,
+        env={
+            "STARTUP_RETRIES": "1",
+            "REDIS_URL": None,
+            "HEALTH_CACHE_SECONDS": "0.2",
+            "BREAKER_FAILURE_THRESHOLD": "3",
+            "BREAKER_RESET_SECONDS": "30",
+        },
+    )
     assert requests.get(service.base_url + "/health/live", timeout=5).status_code == 200
 
-    answers = [requests.post(service.base_url + "/api/chat/send", json={"message": "Oslo in May"}, timeout=15)
-               for _ in range(4)]
+    answers = [
+        requests.post(service.base_url + "/api/chat/send", json={"message": "Oslo in May"}, timeout=15)
+        for _ in range(4)
+    ]
     for answer in answers:
         assert answer.status_code == 503, answer.text
         body = answer.json()

@@ -11,13 +11,15 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("MONGODB_URI", "mongodb://admin:hunter2@127.0.0.1:99999/"),
-    ("MONGODB_DB", "trip planner"),
-    ("REDIS_URL", "redis://:hunter2@127.0.0.1:notaport/0"),
-])
-def test_a_value_the_driver_refuses_exits_2_naming_it(make_gunicorn: Callable[..., Any], name: str,
-                                                       value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MONGODB_URI", "mongodb://admin:hunter2@127.0.0.1:99999/"),
+        ("MONGODB_DB", "trip planner"),
+        ("REDIS_URL", "redis://:hunter2@127.0.0.1:notaport/0"),
+    ],
+)
+def test_a_value_the_driver_refuses_exits_2_naming_it(make_gunicorn: Callable[..., Any], name: str, value: str) -> None:
     env = {"MONGODB_URI": "mongodb://127.0.0.1:1/", "REDIS_URL": None, "STARTUP_RETRIES": "1", name: value}
     service = make_gunicorn(env=env, wait_ready=False)
     assert service.wait_exit(20) == 2

@@ -15,14 +15,23 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name)
-def test_stop_while_workers_are_still_pinging_is_prompt_and_quiet(make_mongo: Callable[..., Any],
-                                                                  make_gunicorn: Callable[..., Any],
-                                                                  sig: signal.Signals) -> None:
+def test_stop_while_workers_are_still_pinging_is_prompt_and_quiet(
+    make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], sig: signal.Signals
+) -> None:
     dead = make_mongo(start=False)  # a port nobody listens on: every ping waits out its timeout
     # Each worker would spend 3 x 2 s on pings plus 2 x 2 s between them before serving.
-    service = make_gunicorn(mongo_uri=dead.uri, workers=2, wait_ready=False, env={
-        "STARTUP_RETRIES": "3", "STARTUP_PING_TIMEOUT_SECONDS": "2", "STARTUP_RETRY_DELAY_SECONDS": "2",
-        "MONGO_SERVER_SELECTION_TIMEOUT_MS": "2000", "REDIS_URL": None})
+    service = make_gunicorn(
+        mongo_uri=dead.uri,
+        workers=2,
+        wait_ready=False,
+        env={
+            "STARTUP_RETRIES": "3",
+            "STARTUP_PING_TIMEOUT_SECONDS": "2",
+            "STARTUP_RETRY_DELAY_SECONDS": "2",
+            "MONGO_SERVER_SELECTION_TIMEOUT_MS": "2000",
+            "REDIS_URL": None,
+        },
+    )
     pinging = re.compile(r"starting travel_agent .*\n(?s:.*)starting travel_agent ")
     service.wait_for_log(pinging, timeout=20)  # both workers are inside the app's start-up
     started = time.monotonic()

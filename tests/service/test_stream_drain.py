@@ -18,8 +18,13 @@ pytestmark = pytest.mark.slow
 
 # The drain answers stragglers GRACEFUL_TIMEOUT_SECONDS - DRAIN_MARGIN_SECONDS (1 s) after the signal; the
 # offline agent's reply, a word every 0.4 s, takes far longer.
-ENV = {"GRACEFUL_TIMEOUT_SECONDS": "4", "DRAIN_MARGIN_SECONDS": "3", "OFFLINE_CHUNK_DELAY_MS": "400",
-       "STARTUP_RETRIES": "1", "REDIS_URL": None}
+ENV = {
+    "GRACEFUL_TIMEOUT_SECONDS": "4",
+    "DRAIN_MARGIN_SECONDS": "3",
+    "OFFLINE_CHUNK_DELAY_MS": "400",
+    "STARTUP_RETRIES": "1",
+    "REDIS_URL": None,
+}
 
 
 def stream_until_first_chunk(service: Any) -> tuple[threading.Event, list[tuple[str, Any]], threading.Thread]:
@@ -44,10 +49,12 @@ def stream_until_first_chunk(service: Any) -> tuple[threading.Event, list[tuple[
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGTTOU], ids=lambda sig: sig.name)
-def test_a_stream_cut_by_the_drain_ends_with_503_and_a_retry_hint(make_mongo: Callable[..., Any],
-                                                                  make_gunicorn: Callable[..., Any],
-                                                                  wait_until: Callable[..., Any],
-                                                                  sig: signal.Signals) -> None:
+def test_a_stream_cut_by_the_drain_ends_with_503_and_a_retry_hint(
+    make_mongo: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    wait_until: Callable[..., Any],
+    sig: signal.Signals,
+) -> None:
     service = make_gunicorn(mongo_uri=make_mongo().uri, env=ENV)
     _, events, thread = stream_until_first_chunk(service)
     if sig == signal.SIGTTOU:

@@ -21,13 +21,17 @@ def under_a_file(tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("kind", ["proc", "under-a-file"])
-def test_an_unwritable_log_dir_serves_and_warns_once_naming_it(make_mongo: Callable[..., Any],
-                                                                 make_gunicorn: Callable[..., Any],
-                                                                 wait_until: Callable[..., Any], tmp_path: Path,
-                                                                 kind: str) -> None:
+def test_an_unwritable_log_dir_serves_and_warns_once_naming_it(
+    make_mongo: Callable[..., Any],
+    make_gunicorn: Callable[..., Any],
+    wait_until: Callable[..., Any],
+    tmp_path: Path,
+    kind: str,
+) -> None:
     log_dir = "/proc/nope" if kind == "proc" else under_a_file(tmp_path)
-    service = make_gunicorn(mongo_uri=make_mongo().uri, workers=2,
-                            env={"LOG_DIR": log_dir, "STARTUP_RETRIES": "1", "REDIS_URL": None})
+    service = make_gunicorn(
+        mongo_uri=make_mongo().uri, workers=2, env={"LOG_DIR": log_dir, "STARTUP_RETRIES": "1", "REDIS_URL": None}
+    )
     chat = requests.post(service.base_url + "/api/chat/send", json={"message": "Rome for three days"}, timeout=10)
     assert chat.status_code == 200, chat.text
     assert requests.get(service.base_url + "/health", timeout=10).status_code == 200

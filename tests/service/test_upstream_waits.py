@@ -29,16 +29,29 @@ BUDGET = 3.0
 
 
 @pytest.fixture
-def service(make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any],
-            upstream: UpstreamServer) -> Iterator[Any]:
-    yield make_gunicorn(mongo_uri=make_mongo().uri, workers=1, env={
-        "AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-test-key",
-        "OPENAI_MAX_RETRIES": "0", "CHAT_TIMEOUT_SECONDS": str(BUDGET), "CHAT_HEARTBEAT_SECONDS": "0.25",
-        "STARTUP_RETRIES": "1", "REDIS_URL": None, "BREAKER_FAILURE_THRESHOLD": "3"})
+def service(
+    make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], upstream: UpstreamServer
+) -> Iterator[Any]:
+    yield make_gunicorn(
+        mongo_uri=make_mongo().uri,
+        workers=1,
+        env={
+            "AGENT_PROVIDER": "openai",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": "sk-test-key",
+            "OPENAI_MAX_RETRIES": "0",
+            "CHAT_TIMEOUT_SECONDS": str(BUDGET),
+            "CHAT_HEARTBEAT_SECONDS": "0.25",
+            "STARTUP_RETRIES": "1",
+            "REDIS_URL": None,
+            "BREAKER_FAILURE_THRESHOLD": "3",
+        },
+    )
 
 
 def test_a_dripping_upstream_is_cut_at_the_deadline_and_its_connection_let_go(
-        service: Any, upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    service: Any, upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     upstream.configure(mode="drip", chunk_delay=0.1)  # ~20 s for the answer's head alone
     started = time.monotonic()
     with requests.post(service.base_url + STREAM, json={"message": "Lisbon?"}, stream=True, timeout=10) as response:
@@ -51,25 +64,38 @@ def test_a_dripping_upstream_is_cut_at_the_deadline_and_its_connection_let_go(
     # Heartbeats all along: every 0.25 s while bytes trickled in and no event could be sent.
     assert kinds.count("comment") >= (BUDGET - 0.5) / 0.25 - 2, kinds
     # The upstream's connection went with the request: its drip found nobody to write to.
-    wait_until(lambda: upstream.in_flight == 0, 3, interval=0.05,
-               message="the dripping upstream was still being read after the stream ended")
+    wait_until(
+        lambda: upstream.in_flight == 0,
+        3,
+        interval=0.05,
+        message="the dripping upstream was still being read after the stream ended",
+    )
 
     started = time.monotonic()
     assert_envelope(requests.post(service.base_url + SEND, json={"message": "Porto?"}, timeout=10), 504)
     assert time.monotonic() - started < BUDGET + 0.5
-    wait_until(lambda: upstream.in_flight == 0, 3, interval=0.05,
-               message="the dripping upstream was still being read after the send answered")
+    wait_until(
+        lambda: upstream.in_flight == 0,
+        3,
+        interval=0.05,
+        message="the dripping upstream was still being read after the send answered",
+    )
 
 
 def test_a_client_that_leaves_mid_wait_ends_the_wait_and_is_not_the_upstreams_fault(
-        service: Any, upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    service: Any, upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     upstream.configure(mode="drip", chunk_delay=0.1)
     sessions = []
     # Three times the breaker's threshold of failures would open the upstream's circuit, if leaving counted.
     for attempt in range(3):
         sessions.append(_stream_until_a_heartbeat_then_leave(service.base_url, f"trip {attempt}"))
-        wait_until(lambda: upstream.in_flight == 0, 3, interval=0.05,
-                   message="the upstream was still being read after its client left")
+        wait_until(
+            lambda: upstream.in_flight == 0,
+            3,
+            interval=0.05,
+            message="the upstream was still being read after its client left",
+        )
     upstream.configure(mode="echo")
     answer = requests.post(service.base_url + SEND, json={"message": "still there?"}, timeout=10)
     assert answer.status_code == 200, answer.text  # not 503: the circuit stayed closed
@@ -83,8 +109,10 @@ def _stream_until_a_heartbeat_then_leave(base_url: str, message: str) -> str:
     the upstream), close the connection; the session id of the turn."""
     url = urlsplit(base_url)
     body = json.dumps({"message": message}).encode()
-    head = (f"POST {STREAM} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST {STREAM} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     received = b""
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
         sock.sendall(head + body)

@@ -42,8 +42,10 @@ def cache_roundtrip(key: str) -> ResponseReturnValue:
     value = request.args.get("value", "v")
     stored = redis.run("set", lambda r: bool(r.set(f"test:{key}", value, ex=60)), fallback=False)
     got = redis.run("get", lambda r: r.get(f"test:{key}"), fallback=None)
-    return {"source": "redis" if stored and got is not None else "fallback",
-            "value": got.decode() if got is not None else None}
+    return {
+        "source": "redis" if stored and got is not None else "fallback",
+        "value": got.decode() if got is not None else None,
+    }
 
 
 @bp.get("/cache-hold")
@@ -53,8 +55,11 @@ def cache_hold() -> ResponseReturnValue:
     redis = services().redis
     assert redis is not None
     started = time.monotonic()
-    result = redis.run("blpop", lambda r: r.blpop([f"test:empty:{time.monotonic_ns()}"], timeout=seconds) or "held",
-                       fallback="fallback")
+    result = redis.run(
+        "blpop",
+        lambda r: r.blpop([f"test:empty:{time.monotonic_ns()}"], timeout=seconds) or "held",
+        fallback="fallback",
+    )
     return {"result": result, "seconds": round(time.monotonic() - started, 3)}
 
 

@@ -22,8 +22,9 @@ class FakeResponse:
 
     status: str = "200 OK"
     sent: int | None = 18
-    headers: list[tuple[str, str]] = field(default_factory=lambda: [("Content-Type", "application/json"),
-                                                                     ("X-Request-ID", "abc-123")])
+    headers: list[tuple[str, str]] = field(
+        default_factory=lambda: [("Content-Type", "application/json"), ("X-Request-ID", "abc-123")]
+    )
 
 
 class Lines(logging.Handler):
@@ -48,20 +49,28 @@ def make_logger(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[GunicornLo
 
 
 def environ(path: str, raw_uri: str | None = None, method: str = "GET") -> dict[str, Any]:
-    return {"REQUEST_METHOD": method, "RAW_URI": raw_uri or path, "PATH_INFO": path, "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1", "QUERY_STRING": "", "HTTP_USER_AGENT": "wrk"}
+    return {
+        "REQUEST_METHOD": method,
+        "RAW_URI": raw_uri or path,
+        "PATH_INFO": path,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "QUERY_STRING": "",
+        "HTTP_USER_AGENT": "wrk",
+    }
 
 
 CASES = [
     (FakeResponse(), environ("/health")),
-    (FakeResponse(status="404 NOT FOUND", sent=None, headers=[]), environ("/a%20b", "/a%20b?x=%s&y=\"q\"")),
+    (FakeResponse(status="404 NOT FOUND", sent=None, headers=[]), environ("/a%20b", '/a%20b?x=%s&y="q"')),
     (FakeResponse(status="503 SERVICE UNAVAILABLE", sent=0), environ("/api/chat/send", method="POST")),
 ]
 
 
 @pytest.mark.parametrize(("resp", "env"), CASES)
-def test_the_line_is_what_gunicorns_formatting_writes(monkeypatch: pytest.MonkeyPatch, resp: FakeResponse,
-                                                      env: dict[str, Any]) -> None:
+def test_the_line_is_what_gunicorns_formatting_writes(
+    monkeypatch: pytest.MonkeyPatch, resp: FakeResponse, env: dict[str, Any]
+) -> None:
     logger, lines = make_logger(monkeypatch)
     took = datetime.timedelta(seconds=1, microseconds=234_567)
     logger.access(resp, None, env, took)

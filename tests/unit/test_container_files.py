@@ -31,8 +31,10 @@ def dockerfile() -> list[tuple[str, str]]:
     text = (REPO_ROOT / "Dockerfile").read_text()
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
-    return [(parts[0].upper(), parts[1].strip() if len(parts) > 1 else "")
-            for parts in (line.strip().split(None, 1) for line in joined.splitlines() if line.strip())]
+    return [
+        (parts[0].upper(), parts[1].strip() if len(parts) > 1 else "")
+        for parts in (line.strip().split(None, 1) for line in joined.splitlines() if line.strip())
+    ]
 
 
 def instructions(name: str) -> list[str]:

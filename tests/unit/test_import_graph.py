@@ -59,7 +59,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         on_path.add(node)
         for nxt in sorted(graph.get(node, ())):
             if nxt in on_path:
-                return visiting[visiting.index(nxt):] + [nxt]
+                return visiting[visiting.index(nxt) :] + [nxt]
             if nxt not in done:
                 cycle = visit(nxt)
                 if cycle:
@@ -90,8 +90,7 @@ def test_the_walk_sees_a_cycle_hidden_under_type_checking(tmp_path: Path) -> Non
     (package / "sub" / "__init__.py").write_text("")
     (package / "a.py").write_text("from pkg.sub import b\n")
     (package / "sub" / "b.py").write_text("def f():\n    from pkg import c\n")
-    (package / "c.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import thing\n")
+    (package / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import thing\n")
     assert find_cycle(import_graph(tmp_path, "pkg")) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
     (package / "c.py").write_text("")
     assert find_cycle(import_graph(tmp_path, "pkg")) is None

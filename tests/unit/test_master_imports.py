@@ -12,8 +12,12 @@ import sys
 from harness import REPO_ROOT
 
 FORBIDDEN = ("flask", "pymongo", "redis", "gevent", "prometheus_client", "sentry_sdk")
-MASTER_SIDE = ("travel_agent.runtime.hooks", "travel_agent.runtime.logger", "travel_agent.runtime.metrics_files",
-               "travel_agent.runtime.console_files")
+MASTER_SIDE = (
+    "travel_agent.runtime.hooks",
+    "travel_agent.runtime.logger",
+    "travel_agent.runtime.metrics_files",
+    "travel_agent.runtime.console_files",
+)
 
 
 def loaded_by_the_master() -> list[str]:
@@ -39,8 +43,10 @@ def test_the_master_imports_no_app_driver_or_gevent_code() -> None:
 
 def test_the_worker_class_module_imports_no_app_or_driver_code() -> None:
     """gunicorn's master also imports the worker class (to know its type): gevent then, but nothing else."""
-    code = ("import sys, travel_agent.runtime.worker;"
-            f"print(' '.join(sorted(m for m in {FORBIDDEN!r} if m in sys.modules and m != 'gevent')))")
+    code = (
+        "import sys, travel_agent.runtime.worker;"
+        f"print(' '.join(sorted(m for m in {FORBIDDEN!r} if m in sys.modules and m != 'gevent')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []

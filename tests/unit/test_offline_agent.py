@@ -293,8 +293,12 @@ def test_level_adds_a_matching_tip() -> None:
 
 
 def test_reply_reflects_the_facts() -> None:
-    replies = {reply([], f"{days} days in {place} for {people} people") for place in ("Oslo", "Lima") for days in (2, 3)
-               for people in (1, 2)}
+    replies = {
+        reply([], f"{days} days in {place} for {people} people")
+        for place in ("Oslo", "Lima")
+        for days in (2, 3)
+        for people in (1, 2)
+    }
     assert len(replies) == 8
 
 
@@ -308,8 +312,12 @@ def test_deterministic_across_processes_and_hash_seeds() -> None:
     code = "from travel_agent.agent.offline import reply; print(reply([], 'Lisbon 5 days with my wife, cheap, $900'))"
     outputs = {
         subprocess.run(
-            [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": seed},
-            capture_output=True, text=True, check=True, timeout=60,
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         ).stdout
         for seed in ("1", "2", "3")
     }

@@ -33,8 +33,13 @@ print(json.dumps({"limit": resource.getrlimit(resource.RLIMIT_NOFILE), "log": Wo
 
 
 def _run(connections: int, soft: int, hard: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(connections), str(soft), str(hard)], check=True,
-                         capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(connections), str(soft), str(hard)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
     return json.loads(out)
 
 

@@ -16,12 +16,15 @@ def test_backoff_grows_is_jittered_and_capped() -> None:
         assert len(waits) > 1  # jittered, so workers retrying together spread out
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"Retry-After": "3"}, 3.0),
-    ({"retry-after-ms": "1500", "Retry-After": "2"}, 1.5),
-    ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "3"}, 3.0),
+        ({"retry-after-ms": "1500", "Retry-After": "2"}, 1.5),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({}, None),
+    ],
+)
 def test_retry_after_in_seconds(headers: dict[str, str], expected: float | None) -> None:
     response = requests.Response()
     response.headers.update(headers)

@@ -23,10 +23,17 @@ from travel_agent.web.auth import bearer_token, matches_any
 SECRET = "s3cret-key-0123456789"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("30/minute", (30, 60)), ("100 per hour", (100, 3600)), ("5/10 seconds", (5, 10)), ("1/Day", (1, 86400)),
-    ("3/second", (3, 1)), ("2 per 5 minutes", (2, 300)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30/minute", (30, 60)),
+        ("100 per hour", (100, 3600)),
+        ("5/10 seconds", (5, 10)),
+        ("1/Day", (1, 86400)),
+        ("3/second", (3, 1)),
+        ("2 per 5 minutes", (2, 300)),
+    ],
+)
 def test_rate_limit_grammar(text: str, expected: tuple[int, int]) -> None:
     assert parse_rate_limit(text) == expected
     assert Settings.from_env({"RATE_LIMIT": text}).rate_limit_rule == expected
@@ -38,11 +45,19 @@ def test_bad_rate_limit_names_the_variable(text: str) -> None:
         Settings.from_env({"RATE_LIMIT": text})
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("API_KEYS", "short"), ("API_KEYS", f"{SECRET},tiny"), ("API_KEYS", " , "), ("API_KEYS", f"{SECRET} x"),
-    ("METRICS_TOKEN", "tiny-token"), ("SENTRY_DSN", f"ftp://{SECRET}@sentry.example/1"),
-    ("ACCESS_LOG_SKIP_PATHS", "health"), ("TRUSTED_PROXY_HOPS", "-1"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("API_KEYS", "short"),
+        ("API_KEYS", f"{SECRET},tiny"),
+        ("API_KEYS", " , "),
+        ("API_KEYS", f"{SECRET} x"),
+        ("METRICS_TOKEN", "tiny-token"),
+        ("SENTRY_DSN", f"ftp://{SECRET}@sentry.example/1"),
+        ("ACCESS_LOG_SKIP_PATHS", "health"),
+        ("TRUSTED_PROXY_HOPS", "-1"),
+    ],
+)
 def test_bad_protection_settings_are_named_never_echoed(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name) as caught:
         Settings.from_env({name: value})
@@ -58,10 +73,18 @@ def test_protection_is_off_by_default() -> None:
     assert keyed.access_log_skip_list == ("/health",)
 
 
-@pytest.mark.parametrize(("header", "token"), [
-    (f"Bearer {SECRET}", SECRET), (f"bearer   {SECRET} ", SECRET), ("Bearer", None), ("Bearer ", None),
-    (f"Basic {SECRET}", None), (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        (f"Bearer {SECRET}", SECRET),
+        (f"bearer   {SECRET} ", SECRET),
+        ("Bearer", None),
+        ("Bearer ", None),
+        (f"Basic {SECRET}", None),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_bearer_token(header: str | None, token: str | None) -> None:
     assert bearer_token(header) == token
 
@@ -112,13 +135,21 @@ def test_metrics_directory_default_is_private_and_removed(tmp_path: Path, monkey
 
 
 def test_dead_worker_loses_live_gauges_keeps_counters(tmp_path: Path) -> None:
-    names = ["gauge_livesum_41.db", "gauge_livemax_41.db", "gauge_livemostrecent_41.db", "counter_41.db",
-             "histogram_41.db", "gauge_livesum_42.db", "gauge_max_41.db"]
+    names = [
+        "gauge_livesum_41.db",
+        "gauge_livemax_41.db",
+        "gauge_livemostrecent_41.db",
+        "counter_41.db",
+        "histogram_41.db",
+        "gauge_livesum_42.db",
+        "gauge_max_41.db",
+    ]
     for name in names:
         (tmp_path / name).write_bytes(b"")
     metrics_files.mark_worker_dead(41, {metrics_files.VARIABLE: str(tmp_path)})
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["counter_41.db", "histogram_41.db", "gauge_livesum_42.db", "gauge_max_41.db"])
+        ["counter_41.db", "histogram_41.db", "gauge_livesum_42.db", "gauge_max_41.db"]
+    )
     metrics_files.mark_worker_dead(41, {})  # no directory: nothing to do, no error
 
 
@@ -153,13 +184,23 @@ def canned() -> Iterator[Any]:
         server.server_close()
 
 
-@pytest.mark.parametrize(("status", "body", "code"), [
-    (200, {"status": "healthy"}, 0), (200, {"status": "degraded"}, 0), (503, {"status": "unhealthy"}, 1),
-    (200, {"status": "unknown"}, 1), (200, ["healthy"], 1), (503, b"<html>proxy error</html>", 1),
-    (502, b"Bad Gateway", 1), (200, b"not json", 1), (404, b"", 1),
-])
-def test_healthcheck_answers(canned: Any, capsys: pytest.CaptureFixture[str], status: int, body: Any,
-                             code: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (200, {"status": "healthy"}, 0),
+        (200, {"status": "degraded"}, 0),
+        (503, {"status": "unhealthy"}, 1),
+        (200, {"status": "unknown"}, 1),
+        (200, ["healthy"], 1),
+        (503, b"<html>proxy error</html>", 1),
+        (502, b"Bad Gateway", 1),
+        (200, b"not json", 1),
+        (404, b"", 1),
+    ],
+)
+def test_healthcheck_answers(
+    canned: Any, capsys: pytest.CaptureFixture[str], status: int, body: Any, code: int
+) -> None:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     assert cli.healthcheck(canned(status, raw), timeout=2) == code
     assert "Traceback" not in capsys.readouterr().err

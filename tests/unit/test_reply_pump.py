@@ -55,7 +55,8 @@ def test_an_unexpected_crash_in_the_agent_is_logged_and_becomes_a_502(caplog: py
 
 
 def test_the_deadline_is_kept_even_when_the_agent_is_stuck_and_the_agent_is_then_abandoned(
-        wait_until: Callable[..., object]) -> None:
+    wait_until: Callable[..., object],
+) -> None:
     release, produced = threading.Event(), []
 
     def stuck() -> Iterator[str]:

@@ -61,8 +61,7 @@ def test_bytes_already_there_are_read_without_a_wait_or_a_heartbeat(pair: tuple[
     assert waiting.recv_into(wait, ours, buffer) == 5 and beats == []
 
 
-def test_the_requests_budget_ends_the_wait_even_with_a_longer_socket_timeout(
-        pair: tuple[gsocket.socket, ...]) -> None:
+def test_the_requests_budget_ends_the_wait_even_with_a_longer_socket_timeout(pair: tuple[gsocket.socket, ...]) -> None:
     ours, _theirs = pair
     ours.settimeout(30)
     tokens = request_scope.bind("budget-test", RESERVE_SECONDS + 0.3)  # the agent's share: 0.3 s

@@ -159,8 +159,9 @@ class OpenAIAgent:
         # Connecting cannot send heartbeats: a stream waiting inline sends the one that would fall due meanwhile.
         waiting.beat_if_due_within(min(self.connect_timeout, budget))
         try:
-            response = self.session.post(self.url, json=payload, stream=stream,
-                                         timeout=(min(self.connect_timeout, budget), budget))
+            response = self.session.post(
+                self.url, json=payload, stream=stream, timeout=(min(self.connect_timeout, budget), budget)
+            )
         except requests.ReadTimeout as exc:
             raise self._hung(exc) from exc
         except requests.ConnectionError as exc:  # refused, reset, DNS, or ConnectTimeout
@@ -177,8 +178,9 @@ class OpenAIAgent:
         retry_after = max(1, math.ceil(wait or 2))
         if status == 429:  # alive but rationing: back off, and tell the client when to come back
             self.breaker.record_success()
-            raise _Retryable(AgentUnavailable("The travel assistant is busy. Please retry shortly.",
-                                              retry_after=retry_after), wait)
+            raise _Retryable(
+                AgentUnavailable("The travel assistant is busy. Please retry shortly.", retry_after=retry_after), wait
+            )
         if status >= 500:
             self.breaker.record_failure()
             raise _Retryable(AgentUnavailable(retry_after=retry_after) if status == 503 else AgentError(), wait)
@@ -232,7 +234,7 @@ class OpenAIAgent:
             for line in self._lines(response):
                 if not line.startswith(b"data:"):
                     continue  # blank separators, comments, event names
-                data = line[len(b"data:"):].strip()
+                data = line[len(b"data:") :].strip()
                 if data == b"[DONE]":
                     return
                 content, done = self._delta(data)
@@ -292,8 +294,9 @@ class _SmallBufferSocket:
     def makefile(self, mode: str) -> Any:
         # The socket's own raw reader underneath (it keeps the socket open until the response is closed, also
         # when http.client closes the connection first), wrapped so that every read waits for bytes first.
-        return io.BufferedReader(_WaitingReader(self._sock, self._sock.makefile(mode, buffering=0)),
-                                 RESPONSE_BUFFER_BYTES)
+        return io.BufferedReader(
+            _WaitingReader(self._sock, self._sock.makefile(mode, buffering=0)), RESPONSE_BUFFER_BYTES
+        )
 
 
 class _WaitingReader(io.RawIOBase):

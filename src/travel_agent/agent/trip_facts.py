@@ -116,7 +116,8 @@ _WORD = re.compile(r"[^\W\d_]+")
 _GAP = re.compile(r"[ \u00a0]+")
 _CONNECTORS = {"de", "del", "da", "do", "dos", "das", "la", "le", "les", "los", "las", "of", "upon", "am", "sur", "el"}
 _NOT_PLACE = set(
-    _MONTHS + "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    _MONTHS
+    + "jan feb mar apr jun jul aug sep sept oct nov dec".split()
     + "monday tuesday wednesday thursday friday saturday sunday weekend spring summer autumn fall winter".split()
     + "christmas easter thanksgiving halloween ramadan eid diwali hanukkah holiday holidays vacation trip".split()
     + "i me my we us you your our them him her it a an and or but with from on at by for to in of the".split()
@@ -139,8 +140,11 @@ _NEGATED = re.compile(r"\b(?:not|instead\s+of|rather\s+than|no\s+longer|skip|fro
 def _destinations(text: str, low: str) -> Candidates[str]:
     for trig in _newest_first(_TRIGGER, low):
         name, end = (None, 0) if text[trig.end() : trig.end() + 1].islower() else _name_at(text, trig.end())
-        if not name or _HOME.search(low, max(0, trig.start() - 20), trig.start()) or _NEGATED.search(
-                low, max(0, trig.start() - 16), trig.start()):
+        if (
+            not name
+            or _HOME.search(low, max(0, trig.start() - 20), trig.start())
+            or _NEGATED.search(low, max(0, trig.start() - 16), trig.start())
+        ):
             continue
         if trig.group(1) in _WEAK_TRIGGERS and not _ends_phrase(text, end):
             continue
@@ -151,8 +155,11 @@ def _destinations(text: str, low: str) -> Candidates[str]:
         yield (end, 1), (f"the {name}" if trig.group(2) else name)
         break
     # Known places count in any case, script or position ("paris trip", "東京に5日間"), unless negated.
-    found = [(end, place.name) for start, end, place in places.mentions(text, low)
-             if not _NEGATED.search(low, max(0, start - 16), start)]
+    found = [
+        (end, place.name)
+        for start, end, place in places.mentions(text, low)
+        if not _NEGATED.search(low, max(0, start - 16), start)
+    ]
     if found:
         end, name = max(found)
         yield (end, 0), name
@@ -378,7 +385,8 @@ _PARTY = re.compile(
 
 _FOR_N = re.compile(
     rf"\bfor\s+{_NUM}\b(?!\s*(?:days?|nights?|weeks?|months?|years?|hours?|of\b|[$€£¥₹%]|k\b|usd|eur|gbp|dollars?|euros?))"
-    r"(?!\d|[.,]\d)")
+    r"(?!\d|[.,]\d)"
+)
 _ASIAN_PEOPLE = re.compile(r"(\d{1,2})\s*(?:人|名|คน)")
 
 
@@ -467,16 +475,28 @@ def _scope(tail: str) -> str:
 
 
 _LEVELS = [
-    ("budget", re.compile(
-        r"\b(?:cheap(?:ly|est)?|budget[- ](?:friendly|trip|travel|travell?er|hotels?|hostels?|options?)|affordable"
-        r"|on an? (?:tight |small |low |limited |strict )?budget|low[- ](?:budget|cost)|tight budget|inexpensive"
-        r"|backpack(?:ing|er)?|shoestring)\b")),
-    ("mid-range", re.compile(
-        r"\b(?:mid[- ]?range|moderate(?:ly priced)?|mid[- ]?budget|reasonably priced|nothing fancy"
-        r"|not too (?:fancy|expensive))\b")),
-    ("luxury", re.compile(
-        r"\b(?:luxury|luxurious|high[- ]end|upscale|splurge|five[- ]star|5[- ]star|lavish|premium|fancy"
-        r"|first[- ]class)\b")),
+    (
+        "budget",
+        re.compile(
+            r"\b(?:cheap(?:ly|est)?|budget[- ](?:friendly|trip|travel|travell?er|hotels?|hostels?|options?)|affordable"
+            r"|on an? (?:tight |small |low |limited |strict )?budget|low[- ](?:budget|cost)|tight budget|inexpensive"
+            r"|backpack(?:ing|er)?|shoestring)\b"
+        ),
+    ),
+    (
+        "mid-range",
+        re.compile(
+            r"\b(?:mid[- ]?range|moderate(?:ly priced)?|mid[- ]?budget|reasonably priced|nothing fancy"
+            r"|not too (?:fancy|expensive))\b"
+        ),
+    ),
+    (
+        "luxury",
+        re.compile(
+            r"\b(?:luxury|luxurious|high[- ]end|upscale|splurge|five[- ]star|5[- ]star|lavish|premium|fancy"
+            r"|first[- ]class)\b"
+        ),
+    ),
 ]
 
 

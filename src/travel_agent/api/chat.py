@@ -36,8 +36,7 @@ class ChatBlueprint(Blueprint):
     ARGUMENTS_PARSER = JsonParser()
 
 
-blp = ChatBlueprint("chat", __name__, url_prefix="/api/chat",
-                    description="Plan a trip by chatting with the assistant")
+blp = ChatBlueprint("chat", __name__, url_prefix="/api/chat", description="Plan a trip by chatting with the assistant")
 
 ERRORS = {
     400: "The body is not valid JSON.",
@@ -67,9 +66,12 @@ HEARTBEAT_BYTES = HEARTBEAT.encode()
 
 # One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
 STREAM_EVENT = {
-    "type": "object", "required": ["event", "data"],
-    "properties": {"event": {"type": "string", "enum": ["start", "chunk", "done", "error"]},
-                   "data": {"type": "string", "description": "A JSON object"}},
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["start", "chunk", "done", "error"]},
+        "data": {"type": "string", "description": "A JSON object"},
+    },
 }
 
 
@@ -90,8 +92,9 @@ def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         documented = view
         for code in codes:
             headers = RETRY_AFTER if code in (409, 503) else None
-            documented = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code],
-                                          headers=headers)(documented)
+            documented = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code], headers=headers)(
+                documented
+            )
         view._apidoc = documented._apidoc  # type: ignore[attr-defined]  (where flask-smorest reads it)
         return view
 
@@ -122,9 +125,17 @@ def optional_header(header: str, schema: Any) -> Callable[[Callable[..., Any]], 
 @blp.post("/send")
 @blp.arguments(SEND_SCHEMA)
 @optional_header("Idempotency-Key", IDEMPOTENCY_HEADER_SCHEMA)
-@blp.response(200, AnswerSchema, description="The assistant's reply, stored with the message it answers",
-              headers={"Idempotent-Replayed": {"description": "`true` when this replays an earlier answer",
-                                               "schema": {"type": "string"}}})
+@blp.response(
+    200,
+    AnswerSchema,
+    description="The assistant's reply, stored with the message it answers",
+    headers={
+        "Idempotent-Replayed": {
+            "description": "`true` when this replays an earlier answer",
+            "schema": {"type": "string"},
+        }
+    },
+)
 @errors(*BODY_ERRORS, 409)
 def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnValue:
     """Send a message and get the reply
@@ -150,8 +161,12 @@ REPLAYED = ("Idempotent-Replayed", "true")
 
 def answer_body(answer: Answer) -> dict[str, str]:
     """A send's answer: AnswerSchema's fields in its order, its DateTime dumped as isoformat()."""
-    return {"session_id": answer.session_id, "message_id": answer.message_id, "reply": answer.reply,
-            "created_at": answer.created_at.isoformat()}
+    return {
+        "session_id": answer.session_id,
+        "message_id": answer.message_id,
+        "reply": answer.reply,
+        "created_at": answer.created_at.isoformat(),
+    }
 
 
 def per_caller(idempotency_key: str | None, keys_on: bool, authorization: str | None) -> str | None:
@@ -172,14 +187,18 @@ def stream(body: dict[str, Any]) -> ResponseReturnValue:
     chat = services().chat
     turn = chat.start_stream(body["message"], body["session_id"])
     # The services are captured here: the body is produced after this view returns, outside its app context.
-    return Response(_events(chat, turn, _heartbeat_writer(request.environ)), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(
+        _events(chat, turn, _heartbeat_writer(request.environ)),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @blp.get("/sessions/<session_id>")
 @blp.arguments(SESSION_PAGE_ARGS, location="query", as_kwargs=True)
-@blp.response(200, SessionSchema, description="The session and its newest messages (or those before `before`), "
-                                              "oldest first")
+@blp.response(
+    200, SessionSchema, description="The session and its newest messages (or those before `before`), oldest first"
+)
 @errors(404, 503, 504)
 def get_session(session_id: str, limit: int, before: int | None = None) -> ResponseReturnValue:
     """Read a session, a page at a time
@@ -188,9 +207,13 @@ def get_session(session_id: str, limit: int, before: int | None = None) -> Respo
     older ones. A page never splits a question from its answer.
     """
     stored, status = services().chat.session(session_id, limit, before)
-    return {"session_id": stored.id, "created_at": stored.created_at,
-            "messages": [_message(message, status) for message in stored.messages],
-            "has_more": stored.next_before is not None, "next_before": stored.next_before}
+    return {
+        "session_id": stored.id,
+        "created_at": stored.created_at,
+        "messages": [_message(message, status) for message in stored.messages],
+        "has_more": stored.next_before is not None,
+        "next_before": stored.next_before,
+    }
 
 
 @blp.delete("/sessions/<session_id>")
@@ -203,8 +226,12 @@ def delete_session(session_id: str) -> ResponseReturnValue:
 
 
 def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
-    shown: dict[str, Any] = {"id": message.id, "role": message.role, "content": message.content,
-                             "created_at": message.created_at}
+    shown: dict[str, Any] = {
+        "id": message.id,
+        "role": message.role,
+        "content": message.content,
+        "created_at": message.created_at,
+    }
     if message.role == "user":
         shown["status"] = status[message.id]
     elif message.reply_to is not None:
@@ -253,8 +280,7 @@ def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | Non
         # The status line is long gone: an error event is the only way left to tell the client. Logged once,
         # with the stack, like any unexpected error.
         log.error("unhandled exception in a chat stream (session kept, message unanswered)", exc_info=exc)
-        yield _sse("error", envelope(500, UNEXPECTED_MESSAGE,
-                                     context={"session_id": session_id}))
+        yield _sse("error", envelope(500, UNEXPECTED_MESSAGE, context={"session_id": session_id}))
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

@@ -64,8 +64,15 @@ SEND_PATH = "/api/chat/send"
 class SendFastPath:
     """Runs a plain chat send without Flask; hands every other request to ``app`` untouched."""
 
-    def __init__(self, app: WSGIApp, chat: ChatService, api_keys: tuple[str, ...], gate: RateGate | None,
-                 max_body_bytes: int, read_timeout: float) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        chat: ChatService,
+        api_keys: tuple[str, ...],
+        gate: RateGate | None,
+        max_body_bytes: int,
+        read_timeout: float,
+    ) -> None:
         self.app = app
         self.chat = chat
         self.api_keys = api_keys
@@ -102,11 +109,18 @@ class SendFastPath:
         message, session_id = fields
         try:
             answer, replayed = self.chat.send(
-                message, session_id, per_caller(key, bool(self.api_keys), environ.get("HTTP_AUTHORIZATION")))
+                message, session_id, per_caller(key, bool(self.api_keys), environ.get("HTTP_AUTHORIZATION"))
+            )
         except TravelAgentError as exc:
             error = answered(exc, describe("POST", SEND_PATH, environ.get("REMOTE_ADDR")))
-            return self._error(environ, start_response, error.status_code, error.message,
-                               retry_after_header(error).items(), error.context)
+            return self._error(
+                environ,
+                start_response,
+                error.status_code,
+                error.message,
+                retry_after_header(error).items(),
+                error.context,
+            )
         except Exception as exc:  # noqa: BLE001  (logged with its stack, a 500 that reveals nothing)
             return self._unexpected(environ, start_response, exc)
         return plain_json.answer(start_response, 200, answer_body(answer), (REPLAYED,) if replayed else ())
@@ -134,15 +148,20 @@ class SendFastPath:
             data = stream.read(length)
         return data
 
-    def _error(self, environ: dict[str, Any], start_response: Callable[..., Any], code: int, message: str,
-               headers: Iterable[tuple[str, str]] = (), context: dict[str, str] | None = None) -> list[bytes]:
+    def _error(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        code: int,
+        message: str,
+        headers: Iterable[tuple[str, str]] = (),
+        context: dict[str, str] | None = None,
+    ) -> list[bytes]:
         environ[ERROR_MESSAGE_KEY] = message
         return plain_json.answer(start_response, code, envelope(code, message, context=context), headers)
 
-    def _unexpected(self, environ: dict[str, Any], start_response: Callable[..., Any],
-                    exc: Exception) -> list[bytes]:
-        log.error("unhandled exception in %s", describe("POST", SEND_PATH, environ.get("REMOTE_ADDR")),
-                  exc_info=exc)
+    def _unexpected(self, environ: dict[str, Any], start_response: Callable[..., Any], exc: Exception) -> list[bytes]:
+        log.error("unhandled exception in %s", describe("POST", SEND_PATH, environ.get("REMOTE_ADDR")), exc_info=exc)
         return self._error(environ, start_response, 500, UNEXPECTED_MESSAGE)
 
 

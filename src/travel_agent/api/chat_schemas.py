@@ -50,13 +50,20 @@ class SendSchema(ma.Schema):
         unknown = ma.RAISE  # a misspelt field is a mistake worth reporting, not something to ignore
 
     message = TrimmedString(
-        required=True, validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS),
-        metadata={"description": "What the traveller says: 1 to 4,000 characters after trimming.",
-                  "pattern": r"\S",  # documents "not only whitespace" (the check itself is the trimmed length)
-                  "example": "Plan 5 days in Lisbon for two in May, mid-range."})
+        required=True,
+        validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS),
+        metadata={
+            "description": "What the traveller says: 1 to 4,000 characters after trimming.",
+            "pattern": r"\S",  # documents "not only whitespace" (the check itself is the trimmed length)
+            "example": "Plan 5 days in Lisbon for two in May, mid-range.",
+        },
+    )
     session_id = Text(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_SESSION_ID_CHARS),
-        metadata={"description": "The conversation to continue; omit (or null) to start a new one."})
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=MAX_SESSION_ID_CHARS),
+        metadata={"description": "The conversation to continue; omit (or null) to start a new one."},
+    )
 
 
 class IdempotencyHeaderSchema(ma.Schema):
@@ -64,11 +71,17 @@ class IdempotencyHeaderSchema(ma.Schema):
         unknown = ma.EXCLUDE  # every other header
 
     idempotency_key = ma.fields.String(
-        data_key="Idempotency-Key", load_default=None,
-        validate=[validate.Length(min=1, max=MAX_IDEMPOTENCY_KEY_CHARS),
-                  validate.Regexp(IDEMPOTENCY_KEY_PATTERN, error="Use visible ASCII characters only, e.g. a UUID.")],
-        metadata={"description": "Makes a retry safe for 24 h: the same key with the same body gets the original "
-                                 "response and stores nothing twice; with another body it is a 422."})
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=[
+            validate.Length(min=1, max=MAX_IDEMPOTENCY_KEY_CHARS),
+            validate.Regexp(IDEMPOTENCY_KEY_PATTERN, error="Use visible ASCII characters only, e.g. a UUID."),
+        ],
+        metadata={
+            "description": "Makes a retry safe for 24 h: the same key with the same body gets the original "
+            "response and stores nothing twice; with another body it is a 422."
+        },
+    )
 
 
 _SEND_FIELDS = frozenset({"message", "session_id"})
@@ -118,8 +131,11 @@ class MessageSchema(ma.Schema):
     created_at = ma.fields.DateTime(required=True)
     status = ma.fields.String(
         validate=validate.OneOf(["answered", "unanswered"]),
-        metadata={"description": "User messages only: unanswered while the reply is being written, or when the "
-                                 "agent failed or the request ended before it answered."})
+        metadata={
+            "description": "User messages only: unanswered while the reply is being written, or when the "
+            "agent failed or the request ended before it answered."
+        },
+    )
     reply_to = ma.fields.String(metadata={"description": "Assistant messages only: the user message answered"})
 
 
@@ -127,21 +143,30 @@ class SessionPageArgs(ma.Schema):
     """Which messages of a session to read: the newest ``limit`` before ``before``."""
 
     limit = ma.fields.Integer(
-        load_default=DEFAULT_PAGE_MESSAGES, validate=validate.Range(MIN_PAGE_MESSAGES, MAX_PAGE_MESSAGES),
-        metadata={"description": f"At most this many messages ({MIN_PAGE_MESSAGES} to {MAX_PAGE_MESSAGES}); "
-                                 "a page never splits a question from its answer, so it may hold one fewer"})
+        load_default=DEFAULT_PAGE_MESSAGES,
+        validate=validate.Range(MIN_PAGE_MESSAGES, MAX_PAGE_MESSAGES),
+        metadata={
+            "description": f"At most this many messages ({MIN_PAGE_MESSAGES} to {MAX_PAGE_MESSAGES}); "
+            "a page never splits a question from its answer, so it may hold one fewer"
+        },
+    )
     before = ma.fields.Integer(
         validate=validate.Range(0, MAX_POSITION),
-        metadata={"description": "The `next_before` of the page read before: older messages than that page's"})
+        metadata={"description": "The `next_before` of the page read before: older messages than that page's"},
+    )
 
 
 class SessionSchema(ma.Schema):
     session_id = ma.fields.String(required=True)
     created_at = ma.fields.DateTime(required=True)
-    messages = ma.fields.List(ma.fields.Nested(MessageSchema), required=True,
-                              metadata={"description": "The newest page of the session (or the page before "
-                                                       "`before`), oldest first"})
+    messages = ma.fields.List(
+        ma.fields.Nested(MessageSchema),
+        required=True,
+        metadata={"description": "The newest page of the session (or the page before `before`), oldest first"},
+    )
     has_more = ma.fields.Boolean(required=True, metadata={"description": "Older messages than these exist"})
     next_before = ma.fields.Integer(
-        required=True, allow_none=True,
-        metadata={"description": "Pass as `before` to read the older page; null when there is none"})
+        required=True,
+        allow_none=True,
+        metadata={"description": "Pass as `before` to read the older page; null when there is none"},
+    )

@@ -81,7 +81,8 @@ class CircuitBreaker:
         # One trial per cool-down: a trial that never reports (its caller was cut off) must not wedge the
         # breaker, so after another cool-down the next caller starts a new one.
         return self._state is not State.CLOSED and not (
-            self._cooled_down() and (self._state is State.OPEN or self._trial_in_flight))
+            self._cooled_down() and (self._state is State.OPEN or self._trial_in_flight)
+        )
 
     def allow(self) -> bool:
         if self._state is State.CLOSED:
@@ -127,7 +128,8 @@ class CircuitBreaker:
         with self._lock:
             self._failures += 1
             opening = self._state is State.HALF_OPEN or (
-                self._state is State.CLOSED and self._failures >= self.threshold)
+                self._state is State.CLOSED and self._failures >= self.threshold
+            )
             if opening:
                 self._state = State.OPEN
                 self._opened_at = time.monotonic()

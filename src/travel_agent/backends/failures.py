@@ -11,17 +11,27 @@ from __future__ import annotations
 import re
 
 _REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"authentication ?failed|invalid username-password|WRONGPASS|NOAUTH|"
-                r"must be called with the client already authenticated", re.IGNORECASE), "authentication failed"),
+    (
+        re.compile(
+            r"authentication ?failed|invalid username-password|WRONGPASS|NOAUTH|"
+            r"must be called with the client already authenticated",
+            re.IGNORECASE,
+        ),
+        "authentication failed",
+    ),
     (re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed", re.IGNORECASE), "certificate not trusted"),
-    (re.compile(r"WRONG_VERSION_NUMBER|SSL: |TLS/SSL connection has been closed|EOF occurred in violation",
-                re.IGNORECASE), "TLS handshake failed"),
+    (
+        re.compile(
+            r"WRONG_VERSION_NUMBER|SSL: |TLS/SSL connection has been closed|EOF occurred in violation", re.IGNORECASE
+        ),
+        "TLS handshake failed",
+    ),
     (re.compile(r"Connection refused|Errno 111", re.IGNORECASE), "connection refused"),
 )
 
 
 def connection_reason(exc: BaseException) -> str | None:
-    """"authentication failed", "certificate not trusted", "TLS handshake failed", "connection refused",
+    """ "authentication failed", "certificate not trusted", "TLS handshake failed", "connection refused",
     or None when the error text says none of these."""
     text = str(exc)
     details = getattr(exc, "details", None)

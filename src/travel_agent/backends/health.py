@@ -56,15 +56,21 @@ class Report:
         }
 
 
-def _probe(ping: Callable[[], float], errors: tuple[type[Exception], ...],
-           describe: Callable[[BaseException], str], breaker: CircuitBreaker, down_status: str) -> Check:
+def _probe(
+    ping: Callable[[], float],
+    errors: tuple[type[Exception], ...],
+    describe: Callable[[BaseException], str],
+    breaker: CircuitBreaker,
+    down_status: str,
+) -> Check:
     started = time.monotonic()
     try:
         ping()
     except errors as exc:
         breaker.record_failure()
-        return Check(down_status, f"Check failed: {describe(exc)}", (time.monotonic() - started) * 1000,
-                     breaker.state.value)
+        return Check(
+            down_status, f"Check failed: {describe(exc)}", (time.monotonic() - started) * 1000, breaker.state.value
+        )
     breaker.record_success()
     return Check("healthy", "Connection OK", (time.monotonic() - started) * 1000, breaker.state.value)
 
@@ -73,8 +79,9 @@ class HealthMonitor:
     """Answers from a result at most ``cache_seconds`` old; when it is stale, one caller refreshes and the
     others wait for that refresh (bounded), so a probe storm never multiplies pings to a sick dependency."""
 
-    def __init__(self, mongo: MongoGateway, redis: RedisGateway | None, check_timeout: float,
-                 cache_seconds: float) -> None:
+    def __init__(
+        self, mongo: MongoGateway, redis: RedisGateway | None, check_timeout: float, cache_seconds: float
+    ) -> None:
         self.mongo = mongo
         self.redis = redis
         self.check_timeout = check_timeout
@@ -120,24 +127,35 @@ class HealthMonitor:
     def _run_checks(self) -> Report:
         results: dict[str, Check] = {}
         probes: dict[str, Callable[[], Check]] = {
-            "mongodb": lambda: _probe(lambda: self.mongo.ping(self.check_timeout), (PyMongoError,),
-                                      describe_mongo_failure, self.mongo.breaker, "unhealthy"),
+            "mongodb": lambda: _probe(
+                lambda: self.mongo.ping(self.check_timeout),
+                (PyMongoError,),
+                describe_mongo_failure,
+                self.mongo.breaker,
+                "unhealthy",
+            ),
         }
         if self.redis is not None:
             redis = self.redis
-            probes["redis"] = lambda: _probe(redis.ping, (RedisError,), describe_redis_failure, redis.breaker,
-                                             "unavailable")
+            probes["redis"] = lambda: _probe(
+                redis.ping, (RedisError,), describe_redis_failure, redis.breaker, "unavailable"
+            )
         # One thread per check (greenlets under gevent): a frozen MongoDB must not delay the Redis answer.
-        threads = [threading.Thread(target=lambda n=name, p=probe: results.__setitem__(n, p()), daemon=True,
-                                    name=f"health-{name}") for name, probe in probes.items()]
+        threads = [
+            threading.Thread(
+                target=lambda n=name, p=probe: results.__setitem__(n, p()), daemon=True, name=f"health-{name}"
+            )
+            for name, probe in probes.items()
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(self.check_timeout + 0.5)
         for name in probes:
             # The drivers enforce the deadline; this only covers a check that somehow outlived it.
-            results.setdefault(name, Check("unhealthy" if name == "mongodb" else "unavailable",
-                                           "Check failed: timed out"))
+            results.setdefault(
+                name, Check("unhealthy" if name == "mongodb" else "unavailable", "Check failed: timed out")
+            )
         if self.redis is None:
             results["redis"] = Check("disabled", "REDIS_URL is not set")
         if results["mongodb"].status != "healthy":

@@ -52,9 +52,14 @@ def create_client(settings: Settings) -> pymongo.MongoClient:
 
 
 # What dnspython's failures mean, by class name (dnspython is PyMongo's, imported only for mongodb+srv).
-_DNS_FAILURES = {"NXDOMAIN": "the name does not exist", "LifetimeTimeout": "timed out", "Timeout": "timed out",
-                 "NoNameservers": "no DNS server answered", "NoAnswer": "no SRV record",
-                 "NoResolverConfiguration": "no DNS resolver configured"}
+_DNS_FAILURES = {
+    "NXDOMAIN": "the name does not exist",
+    "LifetimeTimeout": "timed out",
+    "Timeout": "timed out",
+    "NoNameservers": "no DNS server answered",
+    "NoAnswer": "no SRV record",
+    "NoResolverConfiguration": "no DNS resolver configured",
+}
 
 
 def srv_lookup_failure(exc: BaseException) -> str | None:
@@ -69,6 +74,8 @@ def srv_lookup_failure(exc: BaseException) -> str | None:
     if not isinstance(exc, ConfigurationError) or cause is None or not type(cause).__module__.startswith("dns."):
         return None
     return _DNS_FAILURES.get(type(cause).__name__, "lookup failed")
+
+
 # AuthenticationFailed, and Unauthorized (a user without the roles the service's commands need).
 _AUTH_CODES = {18: "authentication failed", 13: "not authorized"}
 
@@ -142,8 +149,9 @@ class MongoGateway:
             if not isinstance(exc, WaitQueueTimeoutError):
                 self.breaker.record_success()
                 return
-            raise DependencyUnavailable("mongodb", "The database is busy. Please retry shortly.",
-                                        retry_after=1) from exc
+            raise DependencyUnavailable(
+                "mongodb", "The database is busy. Please retry shortly.", retry_after=1
+            ) from exc
         self.breaker.record_failure()
         spent = request_scope.remaining()
         if exc.timeout and spent is not None and spent <= 2 * DEADLINE_MARGIN_SECONDS:
@@ -165,8 +173,9 @@ class MongoCall:
             self.bound.__enter__()
         return self.gateway.db
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> bool:
         if self.bound is not None:
             self.bound.__exit__(exc_type, exc, traceback)
         if exc is None:

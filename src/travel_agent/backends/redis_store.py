@@ -112,9 +112,15 @@ def _sentinel(settings: Settings) -> Sentinel:
     # The sentinels are asked for the primary's address at every new connection, inside requests: a frozen
     # sentinel must cost a request little, and the next one is tried. They are reached without TLS or password.
     lookup_timeout = min(settings.redis_connect_timeout_seconds, SENTINEL_TIMEOUT_SECONDS)
-    return Sentinel(list(settings.redis_sentinel_list), socket_timeout=lookup_timeout,
-                    sentinel_kwargs={"socket_timeout": lookup_timeout, "socket_connect_timeout": lookup_timeout,
-                                     "retry": Retry(NoBackoff(), 0)})
+    return Sentinel(
+        list(settings.redis_sentinel_list),
+        socket_timeout=lookup_timeout,
+        sentinel_kwargs={
+            "socket_timeout": lookup_timeout,
+            "socket_connect_timeout": lookup_timeout,
+            "retry": Retry(NoBackoff(), 0),
+        },
+    )
 
 
 def _primary_options(settings: Settings) -> dict[str, Any]:
@@ -127,12 +133,20 @@ def _primary_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def _sentinel_pool(settings: Settings, pool_class: type[SentinelConnectionPool],
-                   classes: tuple[type[redis.Connection], type[redis.Connection]], **options: Any) -> redis.Redis:
+def _sentinel_pool(
+    settings: Settings,
+    pool_class: type[SentinelConnectionPool],
+    classes: tuple[type[redis.Connection], type[redis.Connection]],
+    **options: Any,
+) -> redis.Redis:
     """A client of the primary the sentinels name; ``classes`` are the (plain, TLS) connection classes."""
     tls = bool(settings.redis_url and settings.redis_url.startswith("rediss:"))
-    pool = pool_class(settings.redis_sentinel_master, _sentinel(settings), connection_class=classes[tls],
-                      **(_primary_options(settings) | options))
+    pool = pool_class(
+        settings.redis_sentinel_master,
+        _sentinel(settings),
+        connection_class=classes[tls],
+        **(_primary_options(settings) | options),
+    )
     return redis.Redis(connection_pool=pool)
 
 
@@ -141,12 +155,14 @@ def create_pool(settings: Settings) -> redis.ConnectionPool:
     common = _pool_options(settings)
     if settings.redis_sentinels:
         classes = (DeadlineSentinelConnection, DeadlineSentinelSSLConnection)
-        return _sentinel_pool(settings, SentinelBlockingPool, classes, queue_class=DeadlineQueue,
-                              **common).connection_pool
+        return _sentinel_pool(
+            settings, SentinelBlockingPool, classes, queue_class=DeadlineQueue, **common
+        ).connection_pool
     assert settings.redis_url
     connection_class = DeadlineSSLConnection if settings.redis_url.startswith("rediss:") else DeadlineConnection
-    return redis.BlockingConnectionPool.from_url(settings.redis_url, connection_class=connection_class,
-                                                 queue_class=DeadlineQueue, **common)
+    return redis.BlockingConnectionPool.from_url(
+        settings.redis_url, connection_class=connection_class, queue_class=DeadlineQueue, **common
+    )
 
 
 def _pool_options(settings: Settings) -> dict[str, Any]:
@@ -160,8 +176,11 @@ def _pool_options(settings: Settings) -> dict[str, Any]:
         # base and cap by keyword: the positional order is (cap, base). Only a connection error is retried
         # (an idle connection the server dropped); a timeout is not: a frozen Redis would make every cache
         # call wait for two socket timeouts, most of a chat's budget.
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), settings.redis_retries,
-                    supported_errors=(redis.ConnectionError,)),
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=0.5),
+            settings.redis_retries,
+            supported_errors=(redis.ConnectionError,),
+        ),
         client_name="travel_agent",
     )
 
@@ -172,12 +191,24 @@ def create_probe_client(settings: Settings, timeout: float) -> redis.Redis:
     each connect, so after a failover /health reports the new primary."""
     if settings.redis_sentinels:
         classes = (SentinelManagedConnection, SentinelManagedSSLConnection)
-        return _sentinel_pool(settings, SentinelConnectionPool, classes, max_connections=2, socket_timeout=timeout,
-                              socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+        return _sentinel_pool(
+            settings,
+            SentinelConnectionPool,
+            classes,
+            max_connections=2,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
     assert settings.redis_url
     pool = redis.BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=2, timeout=timeout, socket_timeout=timeout,
-        socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+        settings.redis_url,
+        max_connections=2,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
     return redis.Redis(connection_pool=pool)
 
 
@@ -229,4 +260,3 @@ class RedisGateway:
             manager = getattr(client.connection_pool, "sentinel_manager", None)
             if manager is not None:
                 manager.close()  # the connections to the sentinels themselves
-

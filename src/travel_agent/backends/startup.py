@@ -11,9 +11,16 @@ from travel_agent.backends.breaker import CircuitBreaker
 log = logging.getLogger("travel_agent.startup")
 
 
-def verify_dependency(name: str, ping: Callable[[], float], errors: tuple[type[Exception], ...],
-                      describe: Callable[[BaseException], str], breaker: CircuitBreaker, attempts: int,
-                      delay: float, consequence: str) -> bool:
+def verify_dependency(
+    name: str,
+    ping: Callable[[], float],
+    errors: tuple[type[Exception], ...],
+    describe: Callable[[BaseException], str],
+    breaker: CircuitBreaker,
+    attempts: int,
+    delay: float,
+    consequence: str,
+) -> bool:
     """Ping up to ``attempts`` times, ``delay`` seconds apart. Returns whether it answered.
 
     It never raises: raising out of app loading makes gunicorn halt the whole server ("Worker failed to

@@ -68,7 +68,7 @@ class ContextCache:
         its question. Replaces the entry: another turn's put in between only costs a miss."""
         if self.redis is None:
             return
-        newest = sorted({m.id: m for m in messages}.values(), key=lambda m: m.seq)[-(self.limit + 1):]
+        newest = sorted({m.id: m for m in messages}.values(), key=lambda m: m.seq)[-(self.limit + 1) :]
         entry = json.dumps({"messages": [_encode(m) for m in newest]})
         self.redis.run("set context", lambda r: r.set(key(session_id), entry, ex=TTL_SECONDS), fallback=None)
 
@@ -78,10 +78,23 @@ class ContextCache:
 
 
 def _encode(message: Message) -> dict[str, Any]:
-    return {"id": message.id, "seq": message.seq, "role": message.role, "content": message.content,
-            "created_at": message.created_at.isoformat(), "reply_to": message.reply_to}
+    return {
+        "id": message.id,
+        "seq": message.seq,
+        "role": message.role,
+        "content": message.content,
+        "created_at": message.created_at.isoformat(),
+        "reply_to": message.reply_to,
+    }
 
 
 def _decode(session_id: str, item: dict[str, Any]) -> Message:
-    return Message(item["id"], session_id, item["seq"], item["role"], item["content"],
-                   datetime.fromisoformat(item["created_at"]), item["reply_to"])
+    return Message(
+        item["id"],
+        session_id,
+        item["seq"],
+        item["role"],
+        item["content"],
+        datetime.fromisoformat(item["created_at"]),
+        item["reply_to"],
+    )

@@ -81,8 +81,15 @@ class IdempotencyStore:
     def claim(self, key: str, body_fingerprint: str, plan: TurnPlan) -> Claim:
         moment = now()
         attempt = secrets.token_hex(8)
-        record = {"_id": key, "fingerprint": body_fingerprint, "state": RUNNING, "plan": asdict(plan),
-                  "created_at": moment, "lease_until": moment + self.lease, "attempt": attempt}
+        record = {
+            "_id": key,
+            "fingerprint": body_fingerprint,
+            "state": RUNNING,
+            "plan": asdict(plan),
+            "created_at": moment,
+            "lease_until": moment + self.lease,
+            "attempt": attempt,
+        }
         with self.mongo.call():
             records = self.records
             try:
@@ -105,9 +112,14 @@ class IdempotencyStore:
             if existing["state"] == DONE:
                 return Claim(response=existing["response"])
             taken = records.find_one_and_update(
-                {"_id": key, "state": existing["state"], "lease_until": existing["lease_until"],
-                 "$or": [{"state": FAILED}, {"lease_until": {"$lt": moment}}]},
-                {"$set": {"state": RUNNING, "lease_until": moment + self.lease, "attempt": attempt}})
+                {
+                    "_id": key,
+                    "state": existing["state"],
+                    "lease_until": existing["lease_until"],
+                    "$or": [{"state": FAILED}, {"lease_until": {"$lt": moment}}],
+                },
+                {"$set": {"state": RUNNING, "lease_until": moment + self.lease, "attempt": attempt}},
+            )
         if taken is None:
             return Claim()  # running elsewhere, or another retry took it over a moment ago
         return Claim(plan=TurnPlan(**(existing["plan"] | {"resumed": True})), attempt=attempt)
@@ -115,8 +127,9 @@ class IdempotencyStore:
     def renew(self, key: str, attempt: str) -> bool:
         """Extend the lease of a record this attempt still holds; False if it no longer does."""
         with self.mongo.call():
-            result = self.records.update_one({"_id": key, "state": RUNNING, "attempt": attempt},
-                                                {"$set": {"lease_until": now() + self.lease}})
+            result = self.records.update_one(
+                {"_id": key, "state": RUNNING, "attempt": attempt}, {"$set": {"lease_until": now() + self.lease}}
+            )
         return result.matched_count == 1
 
     def keep(self, key: str, attempt: str) -> LeaseKeeper:
@@ -128,8 +141,9 @@ class IdempotencyStore:
         was recorded. True also says the session's removal, if any, comes after this write: a delete
         tombstones the records of its session's turns before it removes the session (``forget_session``)."""
         with self.mongo.call():
-            result = self.records.update_one({"_id": key, "state": {"$ne": GONE}},
-                                                {"$set": {"state": DONE, "response": response}})
+            result = self.records.update_one(
+                {"_id": key, "state": {"$ne": GONE}}, {"$set": {"state": DONE, "response": response}}
+            )
         return result.matched_count == 1
 
     def forget(self, key: str) -> None:
@@ -140,8 +154,7 @@ class IdempotencyStore:
     def forget_session(self, session_id: str) -> None:
         """Tombstone every record of the session's turns, whatever its state (a running one included)."""
         with self.mongo.call():
-            self.records.update_many({"plan.session_id": session_id},
-                                        {"$set": {"state": GONE}, "$unset": _DROPPED})
+            self.records.update_many({"plan.session_id": session_id}, {"$set": {"state": GONE}, "$unset": _DROPPED})
 
     def release(self, key: str) -> None:
         """The attempt failed: let a retry take over now instead of after the lease."""

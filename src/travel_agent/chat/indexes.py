@@ -24,8 +24,11 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (IDEMPOTENCY, [("plan.session_id", ASCENDING)], {"name": "plan_session"}),
     # MongoDB's TTL monitor removes idempotency records a day after their first use (it runs every 60 s, so
     # the code also treats an older record as absent).
-    (IDEMPOTENCY, [("created_at", ASCENDING)], {"name": "expire_after_24h",
-                                                "expireAfterSeconds": IDEMPOTENCY_TTL_SECONDS}),
+    (
+        IDEMPOTENCY,
+        [("created_at", ASCENDING)],
+        {"name": "expire_after_24h", "expireAfterSeconds": IDEMPOTENCY_TTL_SECONDS},
+    ),
 ]
 
 
@@ -47,7 +50,12 @@ class Indexes:
                     # An index of that name with other options (an operator's change). Chat works without
                     # ours (slower, or records kept longer), so say so loudly and go on rather than fail
                     # every request.
-                    log.error("could not create index %s on %s: %s (code %s)", options["name"], collection,
-                              exc.details, exc.code)
+                    log.error(
+                        "could not create index %s on %s: %s (code %s)",
+                        options["name"],
+                        collection,
+                        exc.details,
+                        exc.code,
+                    )
         self.ready = True
         log.info("chat indexes ready")

@@ -119,8 +119,9 @@ class ReplyPump:
         return "".join(piece for piece in self.pieces() if piece is not None)
 
 
-def agent_pieces(produce: Callable[[], Iterable[str]], heartbeat_seconds: float,
-                 beat: Callable[[], None] | None) -> Iterator[str | None]:
+def agent_pieces(
+    produce: Callable[[], Iterable[str]], heartbeat_seconds: float, beat: Callable[[], None] | None
+) -> Iterator[str | None]:
     """A stream's text pieces, within the budget. ``beat`` writes a heartbeat to the client directly: given
     one (and gevent), the agent runs inline and heartbeats are sent from inside its waits; otherwise through
     the pump, which yields None where a heartbeat is due, for the caller to send."""

@@ -66,8 +66,12 @@ class Answer:
     created_at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "message_id": self.message_id, "reply": self.reply,
-                "created_at": self.created_at}
+        return {
+            "session_id": self.session_id,
+            "message_id": self.message_id,
+            "reply": self.reply,
+            "created_at": self.created_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,15 @@ class StreamEvent:
 
 
 class ChatService:
-    def __init__(self, store: ChatStore, indexes: Indexes, cache: ContextCache, idempotency: IdempotencyStore,
-                 agent: Agent, heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        store: ChatStore,
+        indexes: Indexes,
+        cache: ContextCache,
+        idempotency: IdempotencyStore,
+        agent: Agent,
+        heartbeat_seconds: float,
+    ) -> None:
         self.store = store
         self.indexes = indexes
         self.cache = cache
@@ -158,8 +169,9 @@ class ChatService:
         except TravelAgentError as exc:
             # MongoDB is down or the budget is spent: the record's lease runs out on its own (a retry then
             # takes over); the client still gets the agent's error, not this one.
-            log.warning("could not release Idempotency-Key after a failed turn (%s); its lease will expire",
-                        type(exc).__name__)
+            log.warning(
+                "could not release Idempotency-Key after a failed turn (%s); its lease will expire", type(exc).__name__
+            )
 
     def _forget(self, key: str) -> None:
         try:
@@ -224,8 +236,9 @@ class ChatService:
         # (after the reservation and the insert) means a delete, if any, removes both later; a tombstoned
         # one means this turn removes the session itself.
         check = key if plan.new_session else None
-        context = self.store.context(plan.session_id, self.cache.limit, before_seq=seq,
-                                     whole=not self.cache.enabled, key=check)
+        context = self.store.context(
+            plan.session_id, self.cache.limit, before_seq=seq, whole=not self.cache.enabled, key=check
+        )
         if check is not None and is_forgotten(context.key_state):
             self._discard(plan.session_id)
             raise SessionNotFound()
@@ -265,8 +278,15 @@ class ChatService:
         """Store the agent's answer right after its question (404, stored nowhere, if the session was deleted
         meanwhile) and keep its text in the cache for the next turn. With ``key``, also record the answer under
         it; returns the answer and whether that was recorded."""
-        reply = Message(turn.plan.reply_id, turn.plan.session_id, turn.question.seq + 1, "assistant", text, now(),
-                        reply_to=turn.question.id)
+        reply = Message(
+            turn.plan.reply_id,
+            turn.plan.session_id,
+            turn.question.seq + 1,
+            "assistant",
+            text,
+            now(),
+            reply_to=turn.question.id,
+        )
         self.store.insert(reply)
         # Before the confirm, so a delete that finished meanwhile also removes the entry (see ``delete``).
         self.cache.put(turn.plan.session_id, [*turn.history, turn.question, reply])
@@ -290,8 +310,7 @@ class ChatService:
         lets the stream write to its client directly, sends a heartbeat while the agent waits (see
         ``chat.pump``); heartbeats then never come as events."""
         history = [m.turn() for m in turn.history]
-        pieces = agent_pieces(lambda: self.agent.stream(history, turn.question.content), self.heartbeat_seconds,
-                              beat)
+        pieces = agent_pieces(lambda: self.agent.stream(history, turn.question.content), self.heartbeat_seconds, beat)
         parts: list[str] = []
         try:
             for piece in pieces:

@@ -59,16 +59,29 @@ class Message:
         return Turn(self.role, self.content)
 
     def to_doc(self) -> dict[str, Any]:
-        doc = {"_id": self.id, "session_id": self.session_id, "seq": self.seq, "role": self.role,
-               "content": self.content, "created_at": self.created_at}
+        doc = {
+            "_id": self.id,
+            "session_id": self.session_id,
+            "seq": self.seq,
+            "role": self.role,
+            "content": self.content,
+            "created_at": self.created_at,
+        }
         if self.reply_to is not None:
             doc["reply_to"] = self.reply_to
         return doc
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Message:
-        return cls(doc["_id"], doc["session_id"], doc["seq"], doc["role"], doc["content"], doc["created_at"],
-                   doc.get("reply_to"))
+        return cls(
+            doc["_id"],
+            doc["session_id"],
+            doc["seq"],
+            doc["role"],
+            doc["content"],
+            doc["created_at"],
+            doc.get("reply_to"),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,9 +118,11 @@ class ChatStore:
         with self.mongo.call():
             session = self.sessions.find_one_and_update(
                 {"_id": session_id},
-                {"$inc": {"seq": 2}, "$set": {"updated_at": moment},
-                 "$setOnInsert": {"created_at": moment}},
-                upsert=create, return_document=ReturnDocument.AFTER, projection={"seq": 1})
+                {"$inc": {"seq": 2}, "$set": {"updated_at": moment}, "$setOnInsert": {"created_at": moment}},
+                upsert=create,
+                return_document=ReturnDocument.AFTER,
+                projection={"seq": 1},
+            )
         if session is None:
             raise SessionNotFound()
         return int(session["seq"]) - 1
@@ -120,8 +135,7 @@ class ChatStore:
             except DuplicateKeyError as exc:
                 if (exc.details or {}).get("keyPattern") != {"session_id": 1, "seq": 1}:
                     raise
-                log.error("message position %d of a session is already taken: the database lost writes",
-                          message.seq)
+                log.error("message position %d of a session is already taken: the database lost writes", message.seq)
                 raise PositionTaken() from exc
 
     def confirm(self, message: Message) -> None:
@@ -137,8 +151,7 @@ class ChatStore:
             self.messages.delete_one({"_id": message.id, "session_id": message.session_id})
         raise SessionNotFound()
 
-    def context(self, session_id: str, limit: int, *, before_seq: int, whole: bool,
-                key: str | None = None) -> Context:
+    def context(self, session_id: str, limit: int, *, before_seq: int, whole: bool, key: str | None = None) -> Context:
         """In ONE command (an aggregation with ``$unionWith``): the session's newest ``limit`` messages before
         position ``before_seq`` (only their positions and ids unless ``whole``), whether the session still
         exists, and, given ``key``, the state of that Idempotency-Key's record.
@@ -149,22 +162,35 @@ class ChatStore:
         """
         pipeline: list[dict[str, Any]] = [
             {"$match": {"session_id": session_id, "seq": {"$lt": before_seq}}},
-            {"$sort": {"seq": DESCENDING}}, {"$limit": limit}]
+            {"$sort": {"seq": DESCENDING}},
+            {"$limit": limit},
+        ]
         if not whole:
             pipeline.append({"$project": {"_id": 1, "seq": 1}})
         # Told apart below by their fields: a message has "seq", the record "state", the session neither.
-        pipeline.append({"$unionWith": {"coll": SESSIONS, "pipeline": [{"$match": {"_id": session_id}},
-                                                                       {"$project": {"_id": 1}}]}})
+        pipeline.append(
+            {"$unionWith": {"coll": SESSIONS, "pipeline": [{"$match": {"_id": session_id}}, {"$project": {"_id": 1}}]}}
+        )
         if key is not None:
-            pipeline.append({"$unionWith": {"coll": IDEMPOTENCY, "pipeline": [{"$match": {"_id": key}},
-                                                                              {"$project": {"state": 1}}]}})
+            pipeline.append(
+                {
+                    "$unionWith": {
+                        "coll": IDEMPOTENCY,
+                        "pipeline": [{"$match": {"_id": key}}, {"$project": {"state": 1}}],
+                    }
+                }
+            )
         with self.mongo.call():
             docs = list(self.messages.aggregate(pipeline))
         found = [doc for doc in docs if "seq" in doc][::-1]
         session_exists = any("seq" not in doc and "state" not in doc for doc in docs)
         key_state = next((doc["state"] for doc in docs if "state" in doc), None)
-        return Context([(int(doc["seq"]), doc["_id"]) for doc in found],
-                       [Message.from_doc(doc) for doc in found] if whole else None, session_exists, key_state)
+        return Context(
+            [(int(doc["seq"]), doc["_id"]) for doc in found],
+            [Message.from_doc(doc) for doc in found] if whole else None,
+            session_exists,
+            key_state,
+        )
 
     def discard(self, message: Message) -> None:
         """Remove a message whose session was found deleted after its insert (see ``confirm``)."""
@@ -198,9 +224,15 @@ class ChatStore:
             query["seq"] = {"$lt": before if before % 2 else before - 1}
         # One command: the session (its created_at, and whether it exists at all), then the page's messages.
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"_id": session_id}}, {"$project": {"created_at": 1}},
-            {"$unionWith": {"coll": MESSAGES, "pipeline": [{"$match": query}, {"$sort": {"seq": DESCENDING}},
-                                                           {"$limit": limit + 1}]}}]
+            {"$match": {"_id": session_id}},
+            {"$project": {"created_at": 1}},
+            {
+                "$unionWith": {
+                    "coll": MESSAGES,
+                    "pipeline": [{"$match": query}, {"$sort": {"seq": DESCENDING}}, {"$limit": limit + 1}],
+                }
+            },
+        ]
         with self.mongo.call():
             found = list(self.sessions.aggregate(pipeline))
         if not found or "seq" in found[0]:

@@ -77,11 +77,17 @@ class ConsoleRecords:
 
     def record_error(self, environ: dict[str, Any], status: str, route: str) -> None:
         message = environ.get(ERROR_MESSAGE_KEY) or HTTPStatus(int(status)).phrase
-        self.errors.append({
-            "time": time.time(), "request_id": str(environ.get("travel_agent.request_id", "")),
-            "method": str(environ.get("REQUEST_METHOD", ""))[:10], "route": redact(route), "status": int(status),
-            "message": redact(str(message)), "pid": self.pid,
-        })
+        self.errors.append(
+            {
+                "time": time.time(),
+                "request_id": str(environ.get("travel_agent.request_id", "")),
+                "method": str(environ.get("REQUEST_METHOD", ""))[:10],
+                "route": redact(route),
+                "status": int(status),
+                "message": redact(str(message)),
+                "pid": self.pid,
+            }
+        )
         self._errors_seen += 1
 
     # -- on the heartbeat --------------------------------------------------------------------------------
@@ -100,8 +106,11 @@ class ConsoleRecords:
 
     def worker_state(self) -> dict[str, Any]:
         return {
-            "pid": self.pid, "started": self.started, "updated": time.time(),
-            "in_flight": len(self.svc.state.inflight), "draining": self.svc.state.draining,
+            "pid": self.pid,
+            "started": self.started,
+            "updated": time.time(),
+            "in_flight": len(self.svc.state.inflight),
+            "draining": self.svc.state.draining,
             "shed_total": self.svc.state.inflight.shed_total,
             "circuits": {name: breaker.state.value for name, breaker in breakers(self.svc).items()},
         }
@@ -133,12 +142,16 @@ class ConsoleRecords:
         history = read_json(path) or {}
         previous = history.get("totals")
         samples = [s for s in history.get("samples", []) if s.get("t", 0) > now - WINDOW_SECONDS]
-        samples.append({
-            "t": round(now, 3),
-            "routes": traffic.difference(totals, previous) if previous is not None else {},
-            "health": {name: [check.status, None if check.latency_ms is None else round(check.latency_ms, 2)]
-                       for name, check in report.checks.items()},
-        })
+        samples.append(
+            {
+                "t": round(now, 3),
+                "routes": traffic.difference(totals, previous) if previous is not None else {},
+                "health": {
+                    name: [check.status, None if check.latency_ms is None else round(check.latency_ms, 2)]
+                    for name, check in report.checks.items()
+                },
+            }
+        )
         status = history.get("status")
         if not status or status.get("value") != report.status:
             status = {"value": report.status, "since": report.checked_at.timestamp()}

@@ -31,11 +31,20 @@ def assemble(svc: Services, records: ConsoleRecords) -> dict[str, Any]:
     started = records.read_started()
     return {
         "generated_at": now,
-        "service": {"status": report.status, "since": since, "version": __version__, "started_at": started,
-                    "uptime_seconds": round(now - started, 1), "answered_by": records.pid},
+        "service": {
+            "status": report.status,
+            "since": since,
+            "version": __version__,
+            "started_at": started,
+            "uptime_seconds": round(now - started, 1),
+            "answered_by": records.pid,
+        },
         "dependencies": _dependencies(svc, report, samples, workers, now),
-        "traffic": {"window_seconds": WINDOW_SECONDS, "interval_seconds": SAMPLE_SECONDS,
-                    **traffic.summarise(samples, SAMPLE_SECONDS)},
+        "traffic": {
+            "window_seconds": WINDOW_SECONDS,
+            "interval_seconds": SAMPLE_SECONDS,
+            **traffic.summarise(samples, SAMPLE_SECONDS),
+        },
         "workers": [_worker(state, now) for state in workers],
         "errors": records.read_errors(),
         "config": effective_config(svc.settings),
@@ -46,26 +55,39 @@ def _circuits(workers: list[dict[str, Any]], name: str) -> dict[str, str]:
     return {str(w["pid"]): w["circuits"][name] for w in workers if name in w.get("circuits", {})}
 
 
-def _dependencies(svc: Services, report: Any, samples: list[dict[str, Any]], workers: list[dict[str, Any]],
-                  now: float) -> list[dict[str, Any]]:
+def _dependencies(
+    svc: Services, report: Any, samples: list[dict[str, Any]], workers: list[dict[str, Any]], now: float
+) -> list[dict[str, Any]]:
     found = []
     for key, check in report.checks.items():
-        found.append({
-            "key": key, "name": DEPENDENCY_NAMES.get(key, key), "status": check.status,
-            "message": redact(check.message), "latency_ms": check.latency_ms and round(check.latency_ms, 2),
-            "circuits": _circuits(workers, key),
-            "history": [[s["t"], s["health"][key][1], s["health"][key][0]] for s in samples
-                        if key in s.get("health", {})],
-        })
+        found.append(
+            {
+                "key": key,
+                "name": DEPENDENCY_NAMES.get(key, key),
+                "status": check.status,
+                "message": redact(check.message),
+                "latency_ms": check.latency_ms and round(check.latency_ms, 2),
+                "circuits": _circuits(workers, key),
+                "history": [
+                    [s["t"], s["health"][key][1], s["health"][key][0]] for s in samples if key in s.get("health", {})
+                ],
+            }
+        )
     found.append(_upstream(svc.settings, samples, workers, now))
     return found
 
 
-def _upstream(settings: Settings, samples: list[dict[str, Any]], workers: list[dict[str, Any]],
-              now: float) -> dict[str, Any]:
+def _upstream(
+    settings: Settings, samples: list[dict[str, Any]], workers: list[dict[str, Any]], now: float
+) -> dict[str, Any]:
     """The model upstream is not pinged (a call costs money): its state comes from the calls the chat made."""
-    row: dict[str, Any] = {"key": "upstream", "name": DEPENDENCY_NAMES["upstream"], "circuits": {},
-                           "latency_ms": None, "history": []}
+    row: dict[str, Any] = {
+        "key": "upstream",
+        "name": DEPENDENCY_NAMES["upstream"],
+        "circuits": {},
+        "latency_ms": None,
+        "history": [],
+    }
     if settings.agent_provider != "openai":
         return row | {"status": "disabled", "message": "offline agent (AGENT_PROVIDER=offline)"}
     circuits = _circuits(workers, "upstream")
@@ -92,10 +114,14 @@ def _upstream(settings: Settings, samples: list[dict[str, Any]], workers: list[d
 def _worker(state: dict[str, Any], now: float) -> dict[str, Any]:
     heartbeat_age = now - float(state.get("updated", now))
     return {
-        "pid": state.get("pid"), "age_seconds": round(now - float(state.get("started", now)), 1),
-        "in_flight": state.get("in_flight", 0), "draining": bool(state.get("draining")),
-        "shed_total": state.get("shed_total", 0), "circuits": state.get("circuits", {}),
-        "heartbeat_age_seconds": round(max(0.0, heartbeat_age), 1), "stale": heartbeat_age > STALE_SECONDS,
+        "pid": state.get("pid"),
+        "age_seconds": round(now - float(state.get("started", now)), 1),
+        "in_flight": state.get("in_flight", 0),
+        "draining": bool(state.get("draining")),
+        "shed_total": state.get("shed_total", 0),
+        "circuits": state.get("circuits", {}),
+        "heartbeat_age_seconds": round(max(0.0, heartbeat_age), 1),
+        "stale": heartbeat_age > STALE_SECONDS,
     }
 
 
@@ -106,27 +132,54 @@ def _on(value: object) -> str:
 def effective_config(s: Settings) -> list[dict[str, Any]]:
     """What matters on a bad day, by an allow-list: no URI, key, token or DSN value is ever included."""
     groups: list[tuple[str, list[tuple[str, object]]]] = [
-        ("Budgets", [("REQUEST_TIMEOUT_SECONDS", s.request_timeout_seconds),
-                     ("CHAT_TIMEOUT_SECONDS", s.chat_timeout_seconds),
-                     ("BODY_READ_TIMEOUT_SECONDS", s.body_read_timeout_seconds),
-                     ("MONGO_OPERATION_TIMEOUT_MS", s.mongo_operation_timeout_ms),
-                     ("HEALTH_CHECK_TIMEOUT_SECONDS", s.health_check_timeout_seconds),
-                     ("GRACEFUL_TIMEOUT_SECONDS", s.graceful_timeout_seconds)]),
-        ("Capacity", [("WEB_CONCURRENCY", s.web_concurrency), ("WORKER_CONNECTIONS", s.worker_connections),
-                      ("MAX_IN_FLIGHT", s.max_in_flight), ("MONGO_MAX_POOL_SIZE", s.mongo_max_pool_size),
-                      ("MONGO_MIN_POOL_SIZE", s.mongo_min_pool_size),
-                      ("REDIS_MAX_CONNECTIONS", s.redis_max_connections),
-                      ("REDIS_POOL_TIMEOUT_SECONDS", s.redis_pool_timeout_seconds)]),
-        ("Breakers", [("BREAKER_FAILURE_THRESHOLD", s.breaker_failure_threshold),
-                      ("BREAKER_RESET_SECONDS", s.breaker_reset_seconds),
-                      ("HEALTH_CACHE_SECONDS", s.health_cache_seconds)]),
-        ("Features", [("AGENT_PROVIDER", s.agent_provider),
-                      ("OPENAI_MODEL", s.openai_model if s.agent_provider == "openai" else "-"),
-                      ("REDIS_URL", "set (cache on)" if s.redis_enabled else "not set (cache off)"),
-                      ("API_KEYS", f"{len(s.api_key_list)} key(s)" if s.api_key_list else "not set (API open)"),
-                      ("RATE_LIMIT", s.rate_limit or "not set"), ("METRICS_TOKEN", _on(s.metrics_token)),
-                      ("CONSOLE_TOKEN", _on(s.console_token)), ("SENTRY_DSN", _on(s.sentry_dsn)),
-                      ("LOG_FORMAT", s.log_format), ("LOG_LEVEL", s.log_level)]),
+        (
+            "Budgets",
+            [
+                ("REQUEST_TIMEOUT_SECONDS", s.request_timeout_seconds),
+                ("CHAT_TIMEOUT_SECONDS", s.chat_timeout_seconds),
+                ("BODY_READ_TIMEOUT_SECONDS", s.body_read_timeout_seconds),
+                ("MONGO_OPERATION_TIMEOUT_MS", s.mongo_operation_timeout_ms),
+                ("HEALTH_CHECK_TIMEOUT_SECONDS", s.health_check_timeout_seconds),
+                ("GRACEFUL_TIMEOUT_SECONDS", s.graceful_timeout_seconds),
+            ],
+        ),
+        (
+            "Capacity",
+            [
+                ("WEB_CONCURRENCY", s.web_concurrency),
+                ("WORKER_CONNECTIONS", s.worker_connections),
+                ("MAX_IN_FLIGHT", s.max_in_flight),
+                ("MONGO_MAX_POOL_SIZE", s.mongo_max_pool_size),
+                ("MONGO_MIN_POOL_SIZE", s.mongo_min_pool_size),
+                ("REDIS_MAX_CONNECTIONS", s.redis_max_connections),
+                ("REDIS_POOL_TIMEOUT_SECONDS", s.redis_pool_timeout_seconds),
+            ],
+        ),
+        (
+            "Breakers",
+            [
+                ("BREAKER_FAILURE_THRESHOLD", s.breaker_failure_threshold),
+                ("BREAKER_RESET_SECONDS", s.breaker_reset_seconds),
+                ("HEALTH_CACHE_SECONDS", s.health_cache_seconds),
+            ],
+        ),
+        (
+            "Features",
+            [
+                ("AGENT_PROVIDER", s.agent_provider),
+                ("OPENAI_MODEL", s.openai_model if s.agent_provider == "openai" else "-"),
+                ("REDIS_URL", "set (cache on)" if s.redis_enabled else "not set (cache off)"),
+                ("API_KEYS", f"{len(s.api_key_list)} key(s)" if s.api_key_list else "not set (API open)"),
+                ("RATE_LIMIT", s.rate_limit or "not set"),
+                ("METRICS_TOKEN", _on(s.metrics_token)),
+                ("CONSOLE_TOKEN", _on(s.console_token)),
+                ("SENTRY_DSN", _on(s.sentry_dsn)),
+                ("LOG_FORMAT", s.log_format),
+                ("LOG_LEVEL", s.log_level),
+            ],
+        ),
     ]
-    return [{"group": group, "items": [{"name": name, "value": str(value)} for name, value in items]}
-            for group, items in groups]
+    return [
+        {"group": group, "items": [{"name": name, "value": str(value)} for name, value in items]}
+        for group, items in groups
+    ]

@@ -114,22 +114,24 @@ def summarise(samples: list[dict[str, Any]], interval: float) -> dict[str, Any]:
         per_sample = [sample.get("routes", {}).get(route) or [0.0] * WIDTH for sample in samples]
         window = [sum(values[i] for values in per_sample) for i in range(WIDTH)]
         requests = window[0]
-        rows.append({
-            "route": route,
-            "requests": int(requests),
-            "rps": round(requests / max(interval, len(samples) * interval), 3),
-            "error_rate": {kind: _ratio(window[COUNTS.index(kind)], requests) for kind in ("4xx", "5xx")},
-            "timeouts_504": int(window[COUNTS.index("504")]),
-            "shed_503": int(window[COUNTS.index("503")]),
-            "limited_429": int(window[COUNTS.index("429")]),
-            "p50_ms": _ms(quantile(window[FIRST_BUCKET:], 0.5)),
-            "p95_ms": _ms(quantile(window[FIRST_BUCKET:], 0.95)),
-            "series": {
-                "rps": [round(values[0] / interval, 3) for values in per_sample],
-                "errors": [int(values[COUNTS.index("4xx")] + values[COUNTS.index("5xx")]) for values in per_sample],
-                "p95_ms": [_ms(quantile(values[FIRST_BUCKET:], 0.95)) for values in per_sample],
-            },
-        })
+        rows.append(
+            {
+                "route": route,
+                "requests": int(requests),
+                "rps": round(requests / max(interval, len(samples) * interval), 3),
+                "error_rate": {kind: _ratio(window[COUNTS.index(kind)], requests) for kind in ("4xx", "5xx")},
+                "timeouts_504": int(window[COUNTS.index("504")]),
+                "shed_503": int(window[COUNTS.index("503")]),
+                "limited_429": int(window[COUNTS.index("429")]),
+                "p50_ms": _ms(quantile(window[FIRST_BUCKET:], 0.5)),
+                "p95_ms": _ms(quantile(window[FIRST_BUCKET:], 0.95)),
+                "series": {
+                    "rps": [round(values[0] / interval, 3) for values in per_sample],
+                    "errors": [int(values[COUNTS.index("4xx")] + values[COUNTS.index("5xx")]) for values in per_sample],
+                    "p95_ms": [_ms(quantile(values[FIRST_BUCKET:], 0.95)) for values in per_sample],
+                },
+            }
+        )
     rows.sort(key=lambda row: -row["requests"])
     return {"times": times, "routes": rows}
 

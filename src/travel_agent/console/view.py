@@ -19,8 +19,10 @@ from travel_agent.services import Services
 log = logging.getLogger("travel_agent.console")
 
 # Nothing from elsewhere, no inline script or style, never framed; the page only talks to this service.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                           "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -45,8 +47,14 @@ def install_console(app: Flask, svc: Services, recorder: RequestMetrics) -> None
 
 
 def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
-    bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-                   static_folder="static", static_url_path="/static")
+    bp = Blueprint(
+        "console",
+        __name__,
+        url_prefix="/console",
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static",
+    )
 
     @bp.after_request
     def _secure(response: Response) -> Response:
@@ -58,8 +66,9 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
     def page() -> Any:
         if not access.allowed(request, token):
             return _login(401)
-        return render_template("console.html", poll_ms=POLL_MILLISECONDS, config=effective_config(svc.settings),
-                               settings=svc.settings)
+        return render_template(
+            "console.html", poll_ms=POLL_MILLISECONDS, config=effective_config(svc.settings), settings=svc.settings
+        )
 
     @bp.post("/login")
     def login() -> Any:
@@ -67,22 +76,33 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
             log.info("console login refused (client %s)", request.remote_addr)
             return _login(401, "That token is not right.")
         response = redirect("/console", code=303)
-        response.set_cookie(access.COOKIE, access.new_session(token), max_age=access.SESSION_SECONDS,
-                            path="/console", secure=request.is_secure, httponly=True, samesite="Strict")
+        response.set_cookie(
+            access.COOKIE,
+            access.new_session(token),
+            max_age=access.SESSION_SECONDS,
+            path="/console",
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Strict",
+        )
         return response
 
     @bp.post("/logout")
     def logout() -> Any:
         response = redirect("/console", code=303)
-        response.delete_cookie(access.COOKIE, path="/console", secure=request.is_secure, httponly=True,
-                               samesite="Strict")
+        response.delete_cookie(
+            access.COOKIE, path="/console", secure=request.is_secure, httponly=True, samesite="Strict"
+        )
         return response
 
     @bp.get("/state")
     def state() -> Response:
         if not access.allowed(request, token):
-            return error_response(401, "Send the console token as 'Authorization: Bearer <token>', or log in.",
-                                  headers={"WWW-Authenticate": 'Bearer realm="travel_agent console"'})
+            return error_response(
+                401,
+                "Send the console token as 'Authorization: Bearer <token>', or log in.",
+                headers={"WWW-Authenticate": 'Bearer realm="travel_agent console"'},
+            )
         return jsonify(assemble(svc, records))
 
     return bp

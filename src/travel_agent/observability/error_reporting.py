@@ -34,8 +34,7 @@ def init_error_reporting(settings: Settings) -> bool:
         max_request_body_size="never",
         include_local_variables=False,
         traces_sample_rate=None,  # errors only, no performance tracing
-        integrations=[FlaskIntegration(),
-                      LoggingIntegration(level=logging.INFO, event_level=logging.ERROR)],
+        integrations=[FlaskIntegration(), LoggingIntegration(level=logging.INFO, event_level=logging.ERROR)],
     )
     log.info("Sentry error reporting on (environment %s)", settings.sentry_environment)
     return True

@@ -94,8 +94,9 @@ def _open_log_file(log_dir: str) -> tuple[logging.Handler | None, str | None]:
     path = Path(log_dir)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        handler = SharedRotatingFileHandler(path / LOG_FILE_NAME, maxBytes=10 * 1024 * 1024, backupCount=5,
-                                            encoding="utf-8")
+        handler = SharedRotatingFileHandler(
+            path / LOG_FILE_NAME, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
     except OSError as exc:
         return None, exc.strerror or type(exc).__name__
     return handler, None
@@ -131,5 +132,6 @@ def configure_logging(log_dir: str, level: str, fmt: str) -> Path | None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     if why_not is not None:
         logging.getLogger("travel_agent.logging").warning(
-            "LOG_DIR=%s cannot be written (%s): the log file is off, logging to stdout only", log_dir, why_not)
+            "LOG_DIR=%s cannot be written (%s): the log file is off, logging to stdout only", log_dir, why_not
+        )
     return log_file

@@ -46,33 +46,54 @@ class _Metrics:
     files, and a file-backed value needs its directory to exist when it is created."""
 
     def __init__(self) -> None:
-        self.requests = Counter("travel_agent_http_requests", "HTTP requests answered",
-                                ["method", "route", "status"])
-        self.latency = Histogram("travel_agent_http_request_duration_seconds",
-                                 "Time from the request's arrival to the end of its response body",
-                                 ["method", "route"], buckets=LATENCY_BUCKETS)
+        self.requests = Counter("travel_agent_http_requests", "HTTP requests answered", ["method", "route", "status"])
+        self.latency = Histogram(
+            "travel_agent_http_request_duration_seconds",
+            "Time from the request's arrival to the end of its response body",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+        )
         # Sampled (``sample_in_flight``), not counted up and down by every request: two file writes a
         # request cost more than the rest of the metrics, and a gauge scraped every few seconds is a sample.
-        self.in_flight = Gauge("travel_agent_http_requests_in_flight", "Requests being served now",
-                               multiprocess_mode="livesum")
-        self.budget_timeouts = Counter("travel_agent_budget_timeouts",
-                                       "Requests stopped because their time budget ran out", ["route"])
+        self.in_flight = Gauge(
+            "travel_agent_http_requests_in_flight", "Requests being served now", multiprocess_mode="livesum"
+        )
+        self.budget_timeouts = Counter(
+            "travel_agent_budget_timeouts", "Requests stopped because their time budget ran out", ["route"]
+        )
         self.shed = Counter("travel_agent_shed_requests", "Requests refused to protect the worker", ["reason"])
         # The scraping worker refreshes these from its health monitor just before answering.
-        self.dependency_up = Gauge("travel_agent_dependency_up", "1 when the dependency's health check passes",
-                                   ["dependency"], multiprocess_mode="livemostrecent")
+        self.dependency_up = Gauge(
+            "travel_agent_dependency_up",
+            "1 when the dependency's health check passes",
+            ["dependency"],
+            multiprocess_mode="livemostrecent",
+        )
         # Per worker; summed as the worst live worker: 0 closed, 1 half-open, 2 open.
-        self.circuit = Gauge("travel_agent_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open",
-                             ["dependency"], multiprocess_mode="livemax")
-        self.checkout = Histogram("travel_agent_mongo_pool_checkout_seconds",
-                                  "Time to check a connection out of the MongoDB pool", buckets=CHECKOUT_BUCKETS)
-        self.checkout_failures = Counter("travel_agent_mongo_pool_checkout_failures",
-                                         "MongoDB pool checkouts that failed", ["reason"])
-        self.upstream = Histogram("travel_agent_upstream_request_duration_seconds",
-                                  "Calls to the language-model upstream", ["outcome"], buckets=LATENCY_BUCKETS)
+        self.circuit = Gauge(
+            "travel_agent_circuit_state",
+            "Circuit breaker: 0 closed, 1 half-open, 2 open",
+            ["dependency"],
+            multiprocess_mode="livemax",
+        )
+        self.checkout = Histogram(
+            "travel_agent_mongo_pool_checkout_seconds",
+            "Time to check a connection out of the MongoDB pool",
+            buckets=CHECKOUT_BUCKETS,
+        )
+        self.checkout_failures = Counter(
+            "travel_agent_mongo_pool_checkout_failures", "MongoDB pool checkouts that failed", ["reason"]
+        )
+        self.upstream = Histogram(
+            "travel_agent_upstream_request_duration_seconds",
+            "Calls to the language-model upstream",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+        )
         self.upstream_errors = Counter("travel_agent_upstream_errors", "Failed calls to the upstream", ["outcome"])
-        self.rate_limit = Counter("travel_agent_rate_limit_decisions", "Rate-limit checks, by counter store",
-                                  ["store", "outcome"])
+        self.rate_limit = Counter(
+            "travel_agent_rate_limit_decisions", "Rate-limit checks, by counter store", ["store", "outcome"]
+        )
         # labels() validates and locks on every call (about 2 us); the series of a label set never changes, and
         # the label sets are bounded (methods, URL rules, statuses), so each request's pair is looked up once.
         self._http: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -122,6 +143,7 @@ def _log_failure() -> None:
 
 
 # -- what other modules call -------------------------------------------------------------------------------
+
 
 def record_shed(reason: str = "overload") -> None:
     """A request refused to protect the worker (load shedding, or draining for shutdown)."""
@@ -195,6 +217,7 @@ class MongoPoolMetrics(monitoring.ConnectionPoolListener):
 
 
 # -- HTTP ---------------------------------------------------------------------------------------------------
+
 
 class RequestMetrics:
     """The per-request series, recorded by the request-scope middleware, so they also count answers made outside

@@ -63,10 +63,13 @@ def json_error_page(status: int, req: Any = None) -> bytes:
         status, phrase = 500, HTTPStatus(500).phrase
     req_id = request_scope.sane_request_id(_inbound_request_id(req))
     message = _MESSAGES.get(status, _MESSAGES[400] if status < 500 else _MESSAGES[500])
-    body = json.dumps({"code": status, "status": phrase, "message": message, "request_id": req_id},
-                      separators=(",", ":")).encode()
-    head = (f"HTTP/1.1 {status} {phrase}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nX-Request-ID: {req_id}\r\n\r\n")
+    body = json.dumps(
+        {"code": status, "status": phrase, "message": message, "request_id": req_id}, separators=(",", ":")
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nX-Request-ID: {req_id}\r\n\r\n"
+    )
     return head.encode("latin-1") + body
 
 

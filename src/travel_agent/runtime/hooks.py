@@ -62,9 +62,14 @@ def raise_open_files_limit(worker: Any) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         worker.log.info("Worker %s: open files limit raised from %d to %d", worker.pid, soft, target)
     if target < need:
-        worker.log.warning("Worker %s: open files limited to %d (hard limit); WORKER_CONNECTIONS=%d needs %d: "
-                           "raise the hard limit (ulimit -Hn) or lower WORKER_CONNECTIONS", worker.pid, target,
-                           worker.worker_connections, need)
+        worker.log.warning(
+            "Worker %s: open files limited to %d (hard limit); WORKER_CONNECTIONS=%d needs %d: "
+            "raise the hard limit (ulimit -Hn) or lower WORKER_CONNECTIONS",
+            worker.pid,
+            target,
+            worker.worker_connections,
+            need,
+        )
 
 
 def close_services(worker: Any) -> None:
@@ -81,8 +86,11 @@ def log_greenlet_stacks(worker: Any) -> None:
 
     from gevent.util import format_run_info
 
-    worker.log.critical("Worker %s aborted by the watchdog; the stack that blocked the loop:\n%s", worker.pid,
-                        "".join(traceback.format_stack()))
+    worker.log.critical(
+        "Worker %s aborted by the watchdog; the stack that blocked the loop:\n%s",
+        worker.pid,
+        "".join(traceback.format_stack()),
+    )
     worker.log.critical("Greenlets of worker %s:\n%s", worker.pid, "\n".join(format_run_info()))
 
 
@@ -120,15 +128,23 @@ def share_offline_gazetteer(server: Any, agent_provider: str) -> None:
     warm()
     gc.collect()
     gc.freeze()
-    server.log.info("offline assistant's gazetteer built in %.2f s, shared with the workers",
-                    time.monotonic() - started)
+    server.log.info(
+        "offline assistant's gazetteer built in %.2f s, shared with the workers", time.monotonic() - started
+    )
 
 
 def log_master_start(server: Any) -> None:
     cfg = server.cfg
-    server.log.info("travel_agent master starting: %d %s worker(s), timeout %ss, graceful_timeout %ss, "
-                    "keepalive %ss, %d connections per worker", cfg.workers, cfg.worker_class_str, cfg.timeout,
-                    cfg.graceful_timeout, cfg.keepalive, cfg.worker_connections)
+    server.log.info(
+        "travel_agent master starting: %d %s worker(s), timeout %ss, graceful_timeout %ss, "
+        "keepalive %ss, %d connections per worker",
+        cfg.workers,
+        cfg.worker_class_str,
+        cfg.timeout,
+        cfg.graceful_timeout,
+        cfg.keepalive,
+        cfg.worker_connections,
+    )
     server._travel_agent_started = time.monotonic()
 
 

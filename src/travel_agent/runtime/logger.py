@@ -28,6 +28,7 @@ ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # What orchestrators and load balancers poll (ACCESS_LOG_PROBES).
 PROBE_PATHS = frozenset({"/health/live", "/health/ready"})
 
+
 def _header(headers: Any, name: str) -> str | None:
     for key, value in headers or ():
         if key.lower() == name:
@@ -53,11 +54,17 @@ class GunicornLogger(glogging.Logger):
             # print a bare traceback; as a log record it is one JSON line. Set in the master, inherited by
             # every worker it forks.
             sys.excepthook = self._log_uncaught
-            threading.excepthook = lambda a: self._log_uncaught(a.exc_type, a.exc_value, a.exc_traceback,
-                                                                a.thread.name if a.thread else None)
+            threading.excepthook = lambda a: self._log_uncaught(
+                a.exc_type, a.exc_value, a.exc_traceback, a.thread.name if a.thread else None
+            )
 
-    def _log_uncaught(self, exc_type: type[BaseException], value: BaseException | None,
-                      traceback: TracebackType | None, thread: str | None = None) -> None:
+    def _log_uncaught(
+        self,
+        exc_type: type[BaseException],
+        value: BaseException | None,
+        traceback: TracebackType | None,
+        thread: str | None = None,
+    ) -> None:
         where = f" in thread {thread}" if thread else ""
         self.error_log.error("uncaught %s%s", exc_type.__name__, where, exc_info=(exc_type, value, traceback))
 
@@ -74,8 +81,11 @@ class GunicornLogger(glogging.Logger):
                 if log.isEnabledFor(logging.INFO):
                     # Logger.info() without its findCaller() stack walk: an access line has no source location
                     # worth the cost (about a fifth of a logged line's).
-                    log.handle(log.makeRecord(log.name, logging.INFO, "", 0, _text_line(resp, environ, request_time),
-                                              None, None))
+                    log.handle(
+                        log.makeRecord(
+                            log.name, logging.INFO, "", 0, _text_line(resp, environ, request_time), None, None
+                        )
+                    )
             except Exception:  # noqa: BLE001  (as gunicorn's own access(): a log line must not fail the request)
                 self.error_log.exception("could not write an access log line")
             return
@@ -99,7 +109,6 @@ class GunicornLogger(glogging.Logger):
             self.error_log.exception("could not write an access log line")
 
 
-
 def _text_line(resp: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> str:
     """ACCESS_LOG_FORMAT as gunicorn formats it, its escaping of double quotes included. logging does not
     %-format a message given without arguments, so a "%" in the path is written as is."""
@@ -110,8 +119,10 @@ def _text_line(resp: Any, environ: dict[str, Any], request_time: datetime.timede
     request_line = _escaped(f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}")
     millis = request_time.seconds * 1000 + int(request_time.microseconds / 1000)
     request_id = _escaped(_header(resp.headers, "x-request-id") or "-")
-    return (f'{_escaped(environ.get("REMOTE_ADDR", "-"))} "{request_line}" {status} '
-            f'{"-" if sent is None else sent} {millis}ms rid={request_id}')
+    return (
+        f'{_escaped(environ.get("REMOTE_ADDR", "-"))} "{request_line}" {status} '
+        f"{'-' if sent is None else sent} {millis}ms rid={request_id}"
+    )
 
 
 def _escaped(value: str) -> str:

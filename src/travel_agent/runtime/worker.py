@@ -130,8 +130,12 @@ class TravelAgentWorker(GeventWorker):
             services.state.draining = True
             in_flight = len(services.state.inflight)
         closed = self._close_idle_connections()
-        self.log.info("Draining (pid:%s): %d request(s) in flight, %d idle keep-alive connection(s) closed",
-                      self.pid, in_flight, closed)
+        self.log.info(
+            "Draining (pid:%s): %d request(s) in flight, %d idle keep-alive connection(s) closed",
+            self.pid,
+            in_flight,
+            closed,
+        )
         # Idle keep-alive connections would pin this worker until the SIGKILL (gunicorn #2297, #3227), so
         # one that turns idle later (a request that began before the drain kept its keep-alive) is closed too,
         # until the worker exits.
@@ -223,8 +227,13 @@ class TravelAgentWorker(GeventWorker):
         now = time.monotonic()
         if self._evicted and now - self._evictions_logged_at >= 10.0:
             # One line per 10 s at most: under a flood of connections a line per eviction would flood the log.
-            self.log.warning("Connection slots full (pid:%s): %d connection(s) waiting for a request closed to "
-                             "make room (WORKER_CONNECTIONS=%d)", self.pid, self._evicted, self.worker_connections)
+            self.log.warning(
+                "Connection slots full (pid:%s): %d connection(s) waiting for a request closed to "
+                "make room (WORKER_CONNECTIONS=%d)",
+                self.pid,
+                self._evicted,
+                self.worker_connections,
+            )
             self._evicted = 0
             self._evictions_logged_at = now
 

@@ -60,8 +60,9 @@ def check_bearer(secrets: Sequence[str], what: str) -> Response | None:
     log.info("%s %s refused: %s (client %s)", request.method, request.path, reason, request.remote_addr)
     # RFC 6750: a request without credentials gets the bare challenge, a wrong token says so.
     challenge = 'Bearer realm="travel_agent"' + ("" if token is None else ', error="invalid_token"')
-    return error_response(401, f"Send {what} as 'Authorization: Bearer <token>'.",
-                          headers={"WWW-Authenticate": challenge})
+    return error_response(
+        401, f"Send {what} as 'Authorization: Bearer <token>'.", headers={"WWW-Authenticate": challenge}
+    )
 
 
 def require_api_keys(app: Flask, settings: Settings) -> None:

@@ -39,8 +39,10 @@ NEVER_SHED = frozenset({"/health/live", "/health/ready"})
 # catches code that ignored the deadline, and still answers within half a second of it.
 BACKSTOP_GRACE_SECONDS = 0.3
 # (status, message, Retry-After) of a request cut off by the backstop ("budget") or the drain ("drain").
-EXPIRED = {reason: (error.status_code, error.message, error.retry_after)
-           for reason, error in (("budget", BudgetExceeded), ("drain", ServerRestarting))}
+EXPIRED = {
+    reason: (error.status_code, error.message, error.retry_after)
+    for reason, error in (("budget", BudgetExceeded), ("drain", ServerRestarting))
+}
 
 
 def budget_for(path: str, request_timeout: float, chat_timeout: float) -> float:
@@ -56,12 +58,22 @@ def _arm_backstop(seconds: float) -> Any:
     return timer
 
 
-def json_error(start_response: Callable[..., Any], code: int, message: str, req_id: str,
-               retry_after: int | None, exc_info: Any = None) -> list[bytes]:
+def json_error(
+    start_response: Callable[..., Any],
+    code: int,
+    message: str,
+    req_id: str,
+    retry_after: int | None,
+    exc_info: Any = None,
+) -> list[bytes]:
     """The envelope without Flask, for answers the middleware gives itself."""
     body = json.dumps(envelope(code, message, req_id=req_id)).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("X-Request-ID", req_id),
-               ("Cache-Control", "no-store")]
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("X-Request-ID", req_id),
+        ("Cache-Control", "no-store"),
+    ]
     if retry_after is not None:
         headers.append(("Retry-After", str(retry_after)))
     start_response(f"{code} {HTTPStatus(code).phrase}", headers, exc_info)
@@ -80,8 +92,16 @@ def sse_error_event(code: int, message: str, retry_after: int | None = None) -> 
 class _Request:
     """One request's lifetime: bound scope, admission ticket, backstop, metrics; released exactly once."""
 
-    def __init__(self, environ: dict[str, Any], started: float, tokens: tuple[Token[Any], Token[Any]],
-                 ticket: Ticket, inflight: InFlight, timer: Any, recorder: RequestMetrics | None) -> None:
+    def __init__(
+        self,
+        environ: dict[str, Any],
+        started: float,
+        tokens: tuple[Token[Any], Token[Any]],
+        ticket: Ticket,
+        inflight: InFlight,
+        timer: Any,
+        recorder: RequestMetrics | None,
+    ) -> None:
         self.environ = environ
         self.started = started
         self.tokens = tokens
@@ -113,8 +133,9 @@ class _ScopedBody:
     """Keeps the request's scope, ticket and backstop until the server has consumed (or closed) the body, so
     a streamed response still knows its deadline, counts as in flight, and can be cut off cleanly."""
 
-    def __init__(self, body: Iterable[bytes], request: _Request, start_response: Callable[..., Any],
-                 req_id: str, route: str) -> None:
+    def __init__(
+        self, body: Iterable[bytes], request: _Request, start_response: Callable[..., Any], req_id: str, route: str
+    ) -> None:
         self._body = body
         self._route = route
         self._request = request
@@ -139,8 +160,7 @@ class _ScopedBody:
                 yield sse_error_event(code, message, retry_after)
             elif not sent_any:
                 self._request.environ[request_scope.ERROR_MESSAGE_KEY] = message
-                yield from json_error(self._start_response, code, message, self._req_id, retry_after,
-                                      sys.exc_info())
+                yield from json_error(self._start_response, code, message, self._req_id, retry_after, sys.exc_info())
             else:
                 raise
 
@@ -157,8 +177,14 @@ class RequestScopeMiddleware:
     """The outermost WSGI layer: it owns a request from arrival to the server closing its body, and records
     its metrics (``recorder``; None leaves them out)."""
 
-    def __init__(self, app: WSGIApp, request_timeout: float, chat_timeout: float, inflight: InFlight,
-                 recorder: RequestMetrics | None = None) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        request_timeout: float,
+        chat_timeout: float,
+        inflight: InFlight,
+        recorder: RequestMetrics | None = None,
+    ) -> None:
         self.app = app
         self.request_timeout = request_timeout
         self.chat_timeout = chat_timeout
@@ -179,13 +205,21 @@ class RequestScopeMiddleware:
             environ[request_scope.ERROR_MESSAGE_KEY] = "The service is busy. Please retry shortly."
             if self.recorder is not None:
                 self.recorder.finished(environ, "503", started)
-            return json_error(start_response, ServiceBusy.status_code, ServiceBusy.message, req_id,
-                              ServiceBusy.retry_after)
+            return json_error(
+                start_response, ServiceBusy.status_code, ServiceBusy.message, req_id, ServiceBusy.retry_after
+            )
         client_write = None
         if request_scope.ClientWrite.offered_by(environ):
             client_write = environ[request_scope.CLIENT_WRITE_KEY] = request_scope.ClientWrite()
-        request = _Request(environ, started, tokens, ticket, self.inflight,
-                           _arm_backstop(budget + BACKSTOP_GRACE_SECONDS), self.recorder)
+        request = _Request(
+            environ,
+            started,
+            tokens,
+            ticket,
+            self.inflight,
+            _arm_backstop(budget + BACKSTOP_GRACE_SECONDS),
+            self.recorder,
+        )
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             # Only a slow answer is worth the look (three system calls): a router gives up after tens of seconds,
@@ -193,8 +227,13 @@ class RequestScopeMiddleware:
             if time.perf_counter() - started >= CLIENT_GONE_CHECK_AFTER_SECONDS and client_gone(environ):
                 # Not an error of ours: a router's limit (Heroku's 30 s to first byte) or an impatient caller.
                 # What the request did (a stored turn) stays done; a retry with its Idempotency-Key gets it.
-                log.info("client left before the answer: %s %s after %.1f s; its %s was not delivered",
-                         environ.get("REQUEST_METHOD"), path, time.perf_counter() - started, status.split(" ")[0])
+                log.info(
+                    "client left before the answer: %s %s after %.1f s; its %s was not delivered",
+                    environ.get("REQUEST_METHOD"),
+                    path,
+                    time.perf_counter() - started,
+                    status.split(" ")[0],
+                )
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append(("X-Request-ID", req_id))
             request.status, request.headers = status, headers

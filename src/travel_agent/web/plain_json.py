@@ -30,10 +30,12 @@ def status_line(code: int) -> str:
     return line
 
 
-def answer(start_response: Callable[..., Any], code: int, body: dict[str, Any],
-           headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+def answer(
+    start_response: Callable[..., Any], code: int, body: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
+) -> list[bytes]:
     """Start and return a JSON answer as a Flask view returning ``jsonify(body)`` would, plus ``headers``."""
     data = encode(body)
-    start_response(status_line(code),
-                   [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers])
+    start_response(
+        status_line(code), [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers]
+    )
     return [data]

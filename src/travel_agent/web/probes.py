@@ -40,7 +40,10 @@ class ProbeMiddleware:
         self.services = services
         self.recorder = recorder
         self._answers: dict[str, Callable[[], Answer | None]] = {
-            "/health/live": self._live, "/health/ready": self._ready, "/health": self._health}
+            "/health/live": self._live,
+            "/health/ready": self._ready,
+            "/health": self._health,
+        }
         self._report: Report | None = None
         self._report_body = b""
 
@@ -60,8 +63,15 @@ class ProbeMiddleware:
         req_id = sane_request_id(environ.get("HTTP_X_REQUEST_ID"))
         environ["travel_agent.request_id"] = req_id
         environ[ROUTE_KEY] = path  # the URL rule of each of these routes is its path
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra,
-                                ("X-Request-ID", req_id)])
+        start_response(
+            status,
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                *extra,
+                ("X-Request-ID", req_id),
+            ],
+        )
         if self.recorder is not None:
             # When the answer is handed to the server rather than when its one small write ends: no body
             # wrapper for the server to close, which would cost more than the rest of this layer.

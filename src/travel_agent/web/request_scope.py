@@ -38,6 +38,7 @@ class ClientWrite:
     def offered_by(environ: dict[str, Any]) -> bool:
         return str(environ.get("SERVER_SOFTWARE", "")).startswith("gunicorn/")
 
+
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
 

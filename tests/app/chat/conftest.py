@@ -17,7 +17,16 @@ def openai_app(build_app: Callable[..., Flask], upstream: UpstreamServer) -> Cal
     """``openai_app(**settings)``: the factory's app with AGENT_PROVIDER=openai pointed at ``upstream``."""
 
     def build(**overrides: Any) -> Flask:
-        return build_app(**({"AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url,
-                             "OPENAI_API_KEY": API_KEY, "OPENAI_MODEL": MODEL} | overrides))
+        return build_app(
+            **(
+                {
+                    "AGENT_PROVIDER": "openai",
+                    "OPENAI_BASE_URL": upstream.base_url,
+                    "OPENAI_API_KEY": API_KEY,
+                    "OPENAI_MODEL": MODEL,
+                }
+                | overrides
+            )
+        )
 
     return build

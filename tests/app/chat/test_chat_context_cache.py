@@ -28,12 +28,16 @@ def test_each_turn_leaves_the_recent_messages_in_the_cache(app: Flask, redis_ser
     second = send(app, "2 of us", first["session_id"])
     cached = entry(redis_server, first["session_id"])
     assert [(m["role"], m["content"], m["seq"]) for m in cached["messages"]] == [
-        ("user", "Lisbon for 4 days", 1), ("assistant", first["reply"], 2),
-        ("user", "2 of us", 3), ("assistant", second["reply"], 4)]
+        ("user", "Lisbon for 4 days", 1),
+        ("assistant", first["reply"], 2),
+        ("user", "2 of us", 3),
+        ("assistant", second["reply"], 4),
+    ]
 
 
 def test_the_cache_gives_text_only_for_the_messages_mongodb_lists(
-        app: Flask, mongo_server: Any, redis_server: Any) -> None:
+    app: Flask, mongo_server: Any, redis_server: Any
+) -> None:
     session_id = send(app, "Hello there")["session_id"]
     current = entry(redis_server, session_id)
     planted = dict(current, messages=[dict(current["messages"][0], content="I want to go to Tokyo")])
@@ -52,7 +56,8 @@ def test_the_cache_gives_text_only_for_the_messages_mongodb_lists(
 
 
 def test_writes_made_without_redis_never_leave_a_stale_context(
-        build_app: Callable[..., Flask], upstream: UpstreamServer, redis_server: Any) -> None:
+    build_app: Callable[..., Flask], upstream: UpstreamServer, redis_server: Any
+) -> None:
     # Two workers on one database: one with Redis, one without (as if Redis was down for its writes).
     settings = {"AGENT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.base_url}
     with_cache, without_cache = build_app(**settings), build_app(**settings, REDIS_URL=None)
@@ -63,8 +68,7 @@ def test_writes_made_without_redis_never_leave_a_stale_context(
     assert sent == ["first", "echo: first", "second", "echo: second", "third"]
 
 
-def test_an_unreadable_entry_is_ignored_and_logged(app: Flask, redis_server: Any,
-                                                   log_file: Callable[[], str]) -> None:
+def test_an_unreadable_entry_is_ignored_and_logged(app: Flask, redis_server: Any, log_file: Callable[[], str]) -> None:
     session_id = send(app, "Berlin")["session_id"]
     redis_server.client().set(key(session_id), "not json")
     assert "Berlin" in send(app, "3 days", session_id)["reply"]

@@ -44,8 +44,11 @@ def test_two_turns_with_the_offline_agent(app: Flask) -> None:
     assert "Lisbon" in r2 and "2 travellers" in r2
     assert second["session_id"] == first["session_id"]
     assert history(client, first["session_id"]) == [
-        ("user", m1, "answered"), ("assistant", r1, None),
-        ("user", "We are 2 people, mid-range", "answered"), ("assistant", r2, None)]
+        ("user", m1, "answered"),
+        ("assistant", r1, None),
+        ("user", "We are 2 people, mid-range", "answered"),
+        ("assistant", r2, None),
+    ]
     messages = client.get(session_path(first["session_id"])).get_json()["messages"]
     assert [m["id"] for m in messages[1::2]] == [first["message_id"], second["message_id"]]
     assert [m["reply_to"] for m in messages[1::2]] == [m["id"] for m in messages[::2]]
@@ -77,25 +80,39 @@ def test_two_turns_with_the_openai_provider(openai_app: Callable[..., Flask], up
     assert [r["path"] for r in requests] == ["/v1/chat/completions"] * 2
     last = requests[-1]
     assert last["headers"]["Authorization"] == f"Bearer {API_KEY}"
-    assert last["json"] == {"model": MODEL, "stream": False, "messages": [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": "I want to go to Lisbon"},
-        {"role": "assistant", "content": "echo: I want to go to Lisbon"},
-        {"role": "user", "content": "For 5 days"}]}
+    assert last["json"] == {
+        "model": MODEL,
+        "stream": False,
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": "I want to go to Lisbon"},
+            {"role": "assistant", "content": "echo: I want to go to Lisbon"},
+            {"role": "user", "content": "For 5 days"},
+        ],
+    }
     assert history(client, first["session_id"]) == [
-        ("user", "I want to go to Lisbon", "answered"), ("assistant", "echo: I want to go to Lisbon", None),
-        ("user", "For 5 days", "answered"), ("assistant", "echo: For 5 days", None)]
+        ("user", "I want to go to Lisbon", "answered"),
+        ("assistant", "echo: I want to go to Lisbon", None),
+        ("user", "For 5 days", "answered"),
+        ("assistant", "echo: For 5 days", None),
+    ]
 
 
-def test_history_sent_upstream_is_bounded_to_the_most_recent(openai_app: Callable[..., Flask],
-                                                            upstream: UpstreamServer) -> None:
+def test_history_sent_upstream_is_bounded_to_the_most_recent(
+    openai_app: Callable[..., Flask], upstream: UpstreamServer
+) -> None:
     client = openai_app(CHAT_HISTORY_MESSAGES=3).test_client()
     session_id = send(client, "one")["session_id"]
     for text in ("two", "three"):
         send(client, text, session_id)
     sent = [(m["role"], m["content"]) for m in upstream.requests[-1]["json"]["messages"]]
-    assert sent == [("system", SYSTEM_PROMPT), ("assistant", "echo: one"), ("user", "two"),
-                    ("assistant", "echo: two"), ("user", "three")]
+    assert sent == [
+        ("system", SYSTEM_PROMPT),
+        ("assistant", "echo: one"),
+        ("user", "two"),
+        ("assistant", "echo: two"),
+        ("user", "three"),
+    ]
 
 
 def test_session_ids_are_long_random_strings(app: Flask, mongo_server: Any) -> None:
@@ -124,7 +141,8 @@ def test_send_to_an_unknown_session_is_404_and_stores_nothing(app: Flask, mongo_
 
 
 def test_delete_removes_the_session_its_messages_and_its_cached_context(
-        app: Flask, mongo_server: Any, redis_server: Any) -> None:
+    app: Flask, mongo_server: Any, redis_server: Any
+) -> None:
     client = app.test_client()
     session_id = send(client, "Paris for a weekend")["session_id"]
     send(client, "just me", session_id)

@@ -37,7 +37,8 @@ def delete_now(app: Flask, session_id: str) -> None:
 
 
 def test_a_delete_between_the_reservation_and_the_question_leaves_nothing(
-        app: Flask, mongo_server: Any, redis_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, mongo_server: Any, redis_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = app.test_client()
     session_id = client.post(SEND, json={"message": "Lisbon in May"}).get_json()["session_id"]
     store = app.extensions[EXTENSION_KEY].chat.store
@@ -54,7 +55,8 @@ def test_a_delete_between_the_reservation_and_the_question_leaves_nothing(
 
 
 def test_a_keyed_new_session_deleted_before_its_reservation_is_not_recreated(
-        app: Flask, mongo_server: Any, redis_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, mongo_server: Any, redis_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The case of a first attempt that stalled while a retry answered and the client deleted the session: the
     reservation creates the session again, and the turn must remove it, not answer in it."""
     client = app.test_client()

@@ -40,12 +40,19 @@ def conversation(openai_app: Callable[..., Flask], upstream: UpstreamServer) -> 
     return client, session_id
 
 
-EVERYTHING = [("user", "t0", "answered"), ("assistant", "echo: t0", None),
-              ("user", "t1", "answered"), ("assistant", "echo: t1", None),
-              ("user", "t2", "unanswered"),
-              ("user", "t3", "answered"), ("assistant", "echo: t3", None),
-              ("user", "t4", "answered"), ("assistant", "echo: t4", None),
-              ("user", "t5", "answered"), ("assistant", "echo: t5", None)]
+EVERYTHING = [
+    ("user", "t0", "answered"),
+    ("assistant", "echo: t0", None),
+    ("user", "t1", "answered"),
+    ("assistant", "echo: t1", None),
+    ("user", "t2", "unanswered"),
+    ("user", "t3", "answered"),
+    ("assistant", "echo: t3", None),
+    ("user", "t4", "answered"),
+    ("assistant", "echo: t4", None),
+    ("user", "t5", "answered"),
+    ("assistant", "echo: t5", None),
+]
 
 
 def test_a_short_session_is_one_page(conversation: tuple[FlaskClient, str]) -> None:
@@ -57,7 +64,8 @@ def test_a_short_session_is_one_page(conversation: tuple[FlaskClient, str]) -> N
 
 @pytest.mark.parametrize("limit", [2, 3, 4, 5])
 def test_following_next_before_reads_every_message_once_without_splitting_a_turn(
-        conversation: tuple[FlaskClient, str], limit: int) -> None:
+    conversation: tuple[FlaskClient, str], limit: int
+) -> None:
     client, session_id = conversation
     pages: list[list[dict[str, Any]]] = []
     body = page(client, session_id, limit=limit)
@@ -89,8 +97,20 @@ def test_a_cursor_inside_a_turn_is_snapped_to_its_start(conversation: tuple[Flas
     assert shown(page(client, session_id, before=2**63 - 1)["messages"]) == EVERYTHING  # BSON's largest integer
 
 
-@pytest.mark.parametrize("query", ["limit=1", "limit=501", "limit=ten", "before=-1", "before=x", "limit=2.5",
-                                   f"before={2**63}", "before=99999999999999999999999999", "limit="])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=1",
+        "limit=501",
+        "limit=ten",
+        "before=-1",
+        "before=x",
+        "limit=2.5",
+        f"before={2**63}",
+        "before=99999999999999999999999999",
+        "limit=",
+    ],
+)
 def test_bad_paging_arguments_are_422_naming_the_field(conversation: tuple[FlaskClient, str], query: str) -> None:
     client, session_id = conversation
     body = assert_envelope(client.get(f"{session_path(session_id)}?{query}"), 422)

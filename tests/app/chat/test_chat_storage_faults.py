@@ -15,11 +15,18 @@ from harness.upstream import UpstreamServer
 
 
 def test_a_worker_booted_without_mongodb_creates_the_indexes_on_first_use(
-        make_mongo: Callable[..., Any], build_app: Callable[..., Flask], log_file: Callable[[], str],
-        wait_until: Callable[..., Any]) -> None:
+    make_mongo: Callable[..., Any],
+    build_app: Callable[..., Flask],
+    log_file: Callable[[], str],
+    wait_until: Callable[..., Any],
+) -> None:
     mongo = make_mongo(start=False)
-    app = build_app(MONGODB_URI=mongo.uri, STARTUP_PING_TIMEOUT_SECONDS=0.3, BREAKER_RESET_SECONDS=0.2,
-                    MONGO_OPERATION_TIMEOUT_MS=1000)
+    app = build_app(
+        MONGODB_URI=mongo.uri,
+        STARTUP_PING_TIMEOUT_SECONDS=0.3,
+        BREAKER_RESET_SECONDS=0.2,
+        MONGO_OPERATION_TIMEOUT_MS=1000,
+    )
     assert "chat indexes not created at start" in log_file()
     assert_envelope(app.test_client().post(SEND, json={"message": "hi"}), 503)
     mongo.start()
@@ -29,7 +36,8 @@ def test_a_worker_booted_without_mongodb_creates_the_indexes_on_first_use(
 
 
 def test_an_index_that_cannot_be_created_is_logged_and_chat_still_works(
-        make_mongo: Callable[..., Any], build_app: Callable[..., Flask], log_file: Callable[[], str]) -> None:
+    make_mongo: Callable[..., Any], build_app: Callable[..., Flask], log_file: Callable[[], str]
+) -> None:
     mongo = make_mongo()
     # An operator made an index of the same name with other options: ours cannot be created.
     mongo.client()["travel_agent"]["chat_idempotency"].create_index("created_at", name="expire_after_24h")
@@ -40,13 +48,20 @@ def test_an_index_that_cannot_be_created_is_logged_and_chat_still_works(
 
 
 def test_idempotency_record_updates_that_fail_never_hide_the_turns_outcome(
-        make_mongo: Callable[..., Any], build_app: Callable[..., Flask], upstream: UpstreamServer,
-        log_file: Callable[[], str]) -> None:
+    make_mongo: Callable[..., Any],
+    build_app: Callable[..., Flask],
+    upstream: UpstreamServer,
+    log_file: Callable[[], str],
+) -> None:
     mongo = make_mongo()
     # Under pymongo.timeout a retryable write is retried until the deadline, so the fault stays on and the
     # deadline is short.
-    app = build_app(MONGODB_URI=mongo.uri, AGENT_PROVIDER="openai", OPENAI_BASE_URL=upstream.base_url,
-                    MONGO_OPERATION_TIMEOUT_MS=400)
+    app = build_app(
+        MONGODB_URI=mongo.uri,
+        AGENT_PROVIDER="openai",
+        OPENAI_BASE_URL=upstream.base_url,
+        MONGO_OPERATION_TIMEOUT_MS=400,
+    )
     records = mongo.client()["travel_agent"]["chat_idempotency"]
     # Only the record's completion and release are "update" commands.
     mongo.fail_command(["update"], close_connection=True, app_name="travel_agent")
@@ -65,7 +80,8 @@ def test_idempotency_record_updates_that_fail_never_hide_the_turns_outcome(
 
 
 def test_every_answered_turn_survives_a_crash_of_mongodb_right_after(
-        make_mongo: Callable[..., Any], build_app: Callable[..., Flask]) -> None:
+    make_mongo: Callable[..., Any], build_app: Callable[..., Flask]
+) -> None:
     """Found by the chaos run: with w:1 and j:false the server's last ~100 ms of acknowledged writes died with it
     (SIGKILL), so messages answered 200 were missing afterwards; writes are now acknowledged once journaled."""
     mongo = make_mongo()
@@ -86,15 +102,24 @@ def test_every_answered_turn_survives_a_crash_of_mongodb_right_after(
 
 
 def test_a_position_the_database_already_holds_is_a_503_and_the_retry_works(
-        app: Flask, mongo_server: Any, log_file: Callable[[], str]) -> None:
+    app: Flask, mongo_server: Any, log_file: Callable[[], str]
+) -> None:
     """Found by the chaos run: after MongoDB lost a session's counter update, the next reply collided with a
     stored message on (session_id, seq) and the DuplicateKeyError came out as a 500."""
     client = app.test_client()
     session_id = client.post(SEND, json={"message": "first"}).get_json()["session_id"]
     messages = mongo_server.client()["travel_agent"]["chat_messages"]
     # The next turn will be handed positions 3 and 4: make 3 taken, as a lost counter update would leave it.
-    messages.insert_one({"_id": "orphan", "session_id": session_id, "seq": 0, "role": "user", "content": "lost",
-                         "created_at": datetime.now(UTC)})
+    messages.insert_one(
+        {
+            "_id": "orphan",
+            "session_id": session_id,
+            "seq": 0,
+            "role": "user",
+            "content": "lost",
+            "created_at": datetime.now(UTC),
+        }
+    )
     for path, taken in ((SEND, 3), (STREAM, 5)):
         messages.update_one({"_id": "orphan"}, {"$set": {"seq": taken}})
         refused = client.post(path, json={"message": "second", "session_id": session_id})

@@ -35,8 +35,9 @@ def test_offline_stream_sends_the_reply_in_chunks_then_done_and_stores_it(app: F
     assert kinds[0] == "start" and kinds[-1] == "done" and set(kinds[1:-1]) == {"chunk"} and len(kinds) > 10
     start, done = events[0][1], events[-1][1]
     assert start["session_id"] == done["session_id"] == first["session_id"]
-    expected = offline.reply([Turn("user", "Two weeks in Japan"), Turn("assistant", first["reply"])],
-                             "We are 3, budget 4000 EUR")
+    expected = offline.reply(
+        [Turn("user", "Two weeks in Japan"), Turn("assistant", first["reply"])], "We are 3, budget 4000 EUR"
+    )
     assert chunks_text(events) == expected
     messages = client.get(session_path(first["session_id"])).get_json()["messages"]
     assert (messages[2]["id"], messages[3]["id"]) == (start["user_message_id"], done["message_id"])
@@ -50,14 +51,19 @@ def test_openai_stream_relays_the_upstream_chunks(openai_app: Callable[..., Flas
     assert [data["text"] for kind, data in events if kind == "chunk"] == split_words("echo: A weekend in Rome please")
     assert events[-1][0] == "done"
     request = upstream.requests[-1]["json"]
-    assert request["stream"] is True and request["messages"][-1] == {"role": "user",
-                                                                      "content": "A weekend in Rome please"}
+    assert request["stream"] is True and request["messages"][-1] == {
+        "role": "user",
+        "content": "A weekend in Rome please",
+    }
     assert stored(client, events[0][1]["session_id"]) == [
-        ("user", "A weekend in Rome please", "answered"), ("assistant", "echo: A weekend in Rome please", None)]
+        ("user", "A weekend in Rome please", "answered"),
+        ("assistant", "echo: A weekend in Rome please", None),
+    ]
 
 
 def test_a_stream_that_breaks_upstream_ends_with_an_error_event_and_a_consistent_history(
-        openai_app: Callable[..., Flask], upstream: UpstreamServer) -> None:
+    openai_app: Callable[..., Flask], upstream: UpstreamServer
+) -> None:
     client = openai_app().test_client()
     upstream.configure(mode="stream_break", break_after=2)
     events = stream(client, "one two three four five")
@@ -77,8 +83,9 @@ def test_heartbeats_keep_a_waiting_stream_alive(openai_app: Callable[..., Flask]
     assert events[-1][0] == "done"
 
 
-def test_a_stream_past_its_budget_ends_with_a_504_event_on_time(openai_app: Callable[..., Flask],
-                                                                upstream: UpstreamServer) -> None:
+def test_a_stream_past_its_budget_ends_with_a_504_event_on_time(
+    openai_app: Callable[..., Flask], upstream: UpstreamServer
+) -> None:
     client = openai_app(CHAT_TIMEOUT_SECONDS=2).test_client()
     upstream.chunk_delay = 0.6
     started = time.monotonic()
@@ -91,7 +98,8 @@ def test_a_stream_past_its_budget_ends_with_a_504_event_on_time(openai_app: Call
 
 
 def test_a_client_that_leaves_mid_stream_leaves_the_question_unanswered(
-        openai_app: Callable[..., Flask], upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    openai_app: Callable[..., Flask], upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     client = openai_app().test_client()
     upstream.chunk_delay = 0.2
     response = client.post(STREAM, json={"message": "one two three four five six"}, buffered=False)
@@ -104,8 +112,11 @@ def test_a_client_that_leaves_mid_stream_leaves_the_question_unanswered(
 
 
 def test_an_unexpected_failure_mid_stream_is_an_error_event_logged_once(
-        make_mongo: Callable[..., Any], build_app: Callable[..., Flask], upstream: UpstreamServer,
-        log_file: Callable[[], str]) -> None:
+    make_mongo: Callable[..., Any],
+    build_app: Callable[..., Flask],
+    upstream: UpstreamServer,
+    log_file: Callable[[], str],
+) -> None:
     # make_mongo first, so the app (and its connections) is closed before this server stops.
     mongo = make_mongo()
     client = build_app(MONGODB_URI=mongo.uri, AGENT_PROVIDER="openai", OPENAI_BASE_URL=upstream.base_url).test_client()

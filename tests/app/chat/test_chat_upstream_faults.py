@@ -80,8 +80,9 @@ def test_a_passing_failure_is_retried_and_answered(client: FlaskClient, upstream
 
 
 @pytest.mark.parametrize("mode", ["slow", "hang"])
-def test_an_upstream_slower_than_the_budget_is_504_on_time(client: FlaskClient, upstream: UpstreamServer,
-                                                           mode: str) -> None:
+def test_an_upstream_slower_than_the_budget_is_504_on_time(
+    client: FlaskClient, upstream: UpstreamServer, mode: str
+) -> None:
     session_id = start_session(client)
     upstream.configure(**({"delay": 10.0} if mode == "slow" else {"mode": "hang"}))
     _, _, elapsed = failing_send(client, session_id, 504)
@@ -89,7 +90,8 @@ def test_an_upstream_slower_than_the_budget_is_504_on_time(client: FlaskClient, 
 
 
 def test_an_upstream_that_refuses_the_request_is_502_without_retries(
-        openai_app: Callable[..., Flask], upstream: UpstreamServer) -> None:
+    openai_app: Callable[..., Flask], upstream: UpstreamServer
+) -> None:
     client = openai_app(OPENAI_BASE_URL=upstream.url + "/wrong").test_client()  # every path is a 404 there
     body = assert_envelope(client.post(SEND, json={"message": "Oslo"}), 502)
     assert "refused" in body["message"]
@@ -107,7 +109,8 @@ def test_an_unreachable_upstream_is_503(openai_app: Callable[..., Flask], upstre
 
 
 def test_the_circuit_opens_after_consecutive_failures_and_closes_when_it_answers(
-        openai_app: Callable[..., Flask], upstream: UpstreamServer, wait_until: Callable[..., Any]) -> None:
+    openai_app: Callable[..., Flask], upstream: UpstreamServer, wait_until: Callable[..., Any]
+) -> None:
     client = openai_app(BREAKER_FAILURE_THRESHOLD=3, BREAKER_RESET_SECONDS=0.5).test_client()
     upstream.fail_status = 500
     assert_envelope(client.post(SEND, json={"message": "one"}), 502)  # three failed attempts open it
@@ -122,7 +125,8 @@ def test_the_circuit_opens_after_consecutive_failures_and_closes_when_it_answers
 
 
 def test_an_open_circuit_refuses_the_turn_before_storing_it(
-        openai_app: Callable[..., Flask], upstream: UpstreamServer, mongo_server: Any) -> None:
+    openai_app: Callable[..., Flask], upstream: UpstreamServer, mongo_server: Any
+) -> None:
     """Found by the chaos run: a turn refused for an open circuit used to store its question first (three
     MongoDB writes before the 503), so failures of an upstream known down were not fast."""
     client = openai_app(BREAKER_FAILURE_THRESHOLD=1, BREAKER_RESET_SECONDS=30).test_client()
@@ -138,8 +142,9 @@ def test_an_open_circuit_refuses_the_turn_before_storing_it(
         new = assert_envelope(client.post(path, json={"message": "no session either"}), 503)
         assert "session_id" not in new  # no session was made for it
     # With an Idempotency-Key: refused before the key's bookkeeping too (no record to write, then release).
-    keyed = client.post(SEND, json={"message": "keyed", "session_id": session_id},
-                        headers={"Idempotency-Key": "open-circuit-key"})
+    keyed = client.post(
+        SEND, json={"message": "keyed", "session_id": session_id}, headers={"Idempotency-Key": "open-circuit-key"}
+    )
     assert_envelope(keyed, 503)
     assert mongo_server.client()["travel_agent"]["chat_idempotency"].find_one({"_id": "open-circuit-key"}) is None
     assert client.get(session_path(session_id)).get_json()["messages"] == before
@@ -147,7 +152,8 @@ def test_an_open_circuit_refuses_the_turn_before_storing_it(
 
 
 def test_the_failure_that_opens_the_circuit_answers_without_a_back_off(
-        openai_app: Callable[..., Flask], upstream: UpstreamServer, log_file: Callable[[], str]) -> None:
+    openai_app: Callable[..., Flask], upstream: UpstreamServer, log_file: Callable[[], str]
+) -> None:
     client = openai_app(BREAKER_FAILURE_THRESHOLD=1, BREAKER_RESET_SECONDS=30).test_client()
     upstream.fail_status = 500
     assert_envelope(client.post(SEND, json={"message": "one"}), 503)

@@ -16,19 +16,22 @@ NOT_STRINGS = [{"$ne": None}, {"$gt": ""}, ["a"], 5, 1.5, True]
 
 
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "message"),
-    ({"message": ""}, "message"),
-    ({"message": "   \n\t "}, "message"),
-    ({"message": "x" * 4001}, "message"),
-    ({"message": None}, "message"),
-    *[({"message": value}, "message") for value in NOT_STRINGS],
-    *[({"message": "hi", "session_id": value}, "session_id") for value in NOT_STRINGS],
-    ({"message": "hi", "session_id": ""}, "session_id"),
-    ({"message": "hi", "session_id": "s" * 129}, "session_id"),
-    ({"message": "hi", "admin": True}, "admin"),
-    ({"message": "hi", "$where": "1"}, "$where"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "message"),
+        ({"message": ""}, "message"),
+        ({"message": "   \n\t "}, "message"),
+        ({"message": "x" * 4001}, "message"),
+        ({"message": None}, "message"),
+        *[({"message": value}, "message") for value in NOT_STRINGS],
+        *[({"message": "hi", "session_id": value}, "session_id") for value in NOT_STRINGS],
+        ({"message": "hi", "session_id": ""}, "session_id"),
+        ({"message": "hi", "session_id": "s" * 129}, "session_id"),
+        ({"message": "hi", "admin": True}, "admin"),
+        ({"message": "hi", "$where": "1"}, "$where"),
+    ],
+)
 def test_invalid_fields_are_422_naming_the_field(app: Flask, route: str, body: dict[str, Any], field: str) -> None:
     response = app.test_client().post(route, json=body)
     errors = assert_envelope(response, 422)["errors"]
@@ -36,11 +39,17 @@ def test_invalid_fields_are_422_naming_the_field(app: Flask, route: str, body: d
 
 
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize(("data", "field"), [('{"message": "hi \\ud800 there"}', "message"),
-                                             ('{"message": "\\udfff"}', "message"),
-                                             ('{"message": "hi", "session_id": "s\\ud83d"}', "session_id")])
-def test_an_unpaired_surrogate_is_422_and_nothing_is_stored(app: Flask, mongo_server: Any, route: str, data: str,
-                                                            field: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ('{"message": "hi \\ud800 there"}', "message"),
+        ('{"message": "\\udfff"}', "message"),
+        ('{"message": "hi", "session_id": "s\\ud83d"}', "session_id"),
+    ],
+)
+def test_an_unpaired_surrogate_is_422_and_nothing_is_stored(
+    app: Flask, mongo_server: Any, route: str, data: str, field: str
+) -> None:
     """Found by the raw-abuse run: JSON may escape half a surrogate pair, Python decodes it, and BSON could not
     encode it (a 500, after an empty session had been created)."""
     sessions = mongo_server.client()["travel_agent"]["chat_sessions"]
@@ -51,8 +60,7 @@ def test_an_unpaired_surrogate_is_422_and_nothing_is_stored(app: Flask, mongo_se
 
 
 def test_a_whole_surrogate_pair_is_just_an_emoji(app: Flask) -> None:
-    response = app.test_client().post(SEND, data='{"message": "Beach \\ud83c\\udfd6"}',
-                                      content_type="application/json")
+    response = app.test_client().post(SEND, data='{"message": "Beach \\ud83c\\udfd6"}', content_type="application/json")
     assert response.status_code == 200, response.get_json()
 
 
@@ -69,11 +77,14 @@ def test_malformed_json_is_400(app: Flask, route: str, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("data", [
-    '{"message": 1' + "0" * 5000 + "}",  # more digits than Python converts (a ValueError, not a JSONDecodeError)
-    "[" * 30_000 + "]" * 30_000,  # nested deeper than the decoder recurses, within the 64 KiB limit
-    '{"message": ' + '{"a": ' * 8_000 + "1" + "}" * 8_001,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"message": 1' + "0" * 5000 + "}",  # more digits than Python converts (a ValueError, not a JSONDecodeError)
+        "[" * 30_000 + "]" * 30_000,  # nested deeper than the decoder recurses, within the 64 KiB limit
+        '{"message": ' + '{"a": ' * 8_000 + "1" + "}" * 8_001,
+    ],
+)
 def test_json_python_cannot_load_is_400(app: Flask, route: str, data: str) -> None:
     """Found by the raw-abuse run: webargs only catches JSONDecodeError, so these were 500s."""
     response = app.test_client().post(route, data=data, content_type="application/json")
@@ -127,12 +138,13 @@ def test_the_idempotency_key_is_read_whatever_the_case_of_its_name(app: Flask) -
 
 def test_an_operator_in_the_path_is_just_an_unknown_session(app: Flask) -> None:
     client = app.test_client()
-    for path in ("/api/chat/sessions/{\"$ne\":null}", "/api/chat/sessions/%7B%22%24ne%22%3A1%7D"):
+    for path in ('/api/chat/sessions/{"$ne":null}', "/api/chat/sessions/%7B%22%24ne%22%3A1%7D"):
         assert_envelope(client.get(path), 404)
         assert_envelope(client.delete(path), 404)
 
 
-@pytest.mark.parametrize(("method", "path"), [("get", SEND), ("put", SEND), ("get", STREAM),
-                                              ("post", "/api/chat/sessions/abc")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", SEND), ("put", SEND), ("get", STREAM), ("post", "/api/chat/sessions/abc")]
+)
 def test_wrong_methods_are_405(app: Flask, method: str, path: str) -> None:
     assert_envelope(getattr(app.test_client(), method)(path, json={"message": "hi"}), 405)

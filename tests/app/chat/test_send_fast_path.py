@@ -50,9 +50,14 @@ class Side:
         for placeholder, value in self.names.items():
             data = data.replace(placeholder.encode(), value.encode())
         before = len(self.dispatched)
-        response = self.app.test_client().open(SEND, method=case.method, data=data, headers=headers,
-                                               content_type=case.content_type,
-                                               environ_base={"REMOTE_ADDR": case.address})
+        response = self.app.test_client().open(
+            SEND,
+            method=case.method,
+            data=data,
+            headers=headers,
+            content_type=case.content_type,
+            environ_base={"REMOTE_ADDR": case.address},
+        )
         raw = response.get_data()
         if response.status_code == 200 and case.method == "POST":
             answer = json.loads(raw)
@@ -98,8 +103,13 @@ CASES = [
     Case("unknown session: the turn's own 404", message("hi", session_id="no-such-session"), status=404, fast=True),
     Case("keyed", message("Paris on a budget"), headers={"Idempotency-Key": "<key>"}, fast=True),
     Case("keyed replay", message("Paris on a budget"), headers={"Idempotency-Key": "<key>"}, fast=True),
-    Case("key with another body: the turn's own 422", message("Berlin"), headers={"Idempotency-Key": "<key>"},
-         status=422, fast=True),
+    Case(
+        "key with another body: the turn's own 422",
+        message("Berlin"),
+        headers={"Idempotency-Key": "<key>"},
+        status=422,
+        fast=True,
+    ),
     Case("key of invisible characters", message("hi"), headers={"Idempotency-Key": "two words"}, status=422),
     Case("empty key", message("hi"), headers={"Idempotency-Key": ""}, status=422),
     Case("key too long", message("hi"), headers={"Idempotency-Key": "k" * 256}, status=422),
@@ -138,8 +148,9 @@ def sides(build_app: Callable[..., Flask]) -> Callable[..., tuple[Side, Side]]:
         built = []
         for on in ("true", "false"):
             side = Side(build_app(SEND_FAST_PATH=on, **settings))
-            flask.request_started.connect(lambda sender, side=side, **_: side.dispatched.append("x"), side.app,
-                                          weak=False)
+            flask.request_started.connect(
+                lambda sender, side=side, **_: side.dispatched.append("x"), side.app, weak=False
+            )
             side.names["<key>"] = str(uuid.uuid4())  # each side its own Idempotency-Key (one database)
             side.app.wsgi_app = _keeping_environ(side, side.app.wsgi_app)  # type: ignore[method-assign]
             built.append(side)
@@ -160,30 +171,43 @@ def _keeping_environ(side: Side, app: Callable[..., Any]) -> Callable[..., Any]:
 
 def log_lines(text: str, request_id: str) -> list[str]:
     """The log lines a request left, without their time, process id or the request id itself."""
-    return [re.sub(r"^\S+ \S+ (\w+) \[\d+\]", r"\1", line).replace(request_id, "<rid>")
-            for line in text.splitlines() if request_id in line]
+    return [
+        re.sub(r"^\S+ \S+ (\w+) \[\d+\]", r"\1", line).replace(request_id, "<rid>")
+        for line in text.splitlines()
+        if request_id in line
+    ]
 
 
 def test_every_case_is_answered_alike_and_only_plain_sends_skip_flask(
-        sides: Callable[..., tuple[Side, Side]], log_file: Callable[[], str]) -> None:
+    sides: Callable[..., tuple[Side, Side]], log_file: Callable[[], str]
+) -> None:
     fast, slow = sides()
     for index, case in enumerate(CASES):
         ids = {side: f"case-{index}-{uuid.uuid4().hex}" for side in ("fast", "slow")}  # an X-Request-ID to echo
         got_fast, got_slow = fast.post(case, ids["fast"]), slow.post(case, ids["slow"])
         status, headers, body = got_fast
         assert int(status.split()[0]) == case.status, (case.name, body[:300])
-        assert body.endswith(b" [flask]") != case.fast, (case.name, "answered by Flask" if case.fast else
-                                                          "answered without Flask")
+        assert body.endswith(b" [flask]") != case.fast, (
+            case.name,
+            "answered by Flask" if case.fast else "answered without Flask",
+        )
         assert got_slow[2].endswith(b" [flask]"), case.name  # the fast path off: every request is Flask's
-        normal = [(status, [(k, v.replace(ids[s], "<rid>")) for k, v in h], b.replace(ids[s].encode(), b"<rid>")
-                   .removesuffix(b" [flask]")) for s, (status, h, b) in (("fast", got_fast), ("slow", got_slow))]
+        normal = [
+            (
+                status,
+                [(k, v.replace(ids[s], "<rid>")) for k, v in h],
+                b.replace(ids[s].encode(), b"<rid>").removesuffix(b" [flask]"),
+            )
+            for s, (status, h, b) in (("fast", got_fast), ("slow", got_slow))
+        ]
         assert normal[0] == normal[1], case.name
         logged = log_file()
         assert log_lines(logged, ids["fast"]) == log_lines(logged, ids["slow"]), case.name
 
 
 def test_api_keys_are_checked_before_anything_and_each_key_has_its_own_idempotency_keys(
-        sides: Callable[..., tuple[Side, Side]]) -> None:
+    sides: Callable[..., tuple[Side, Side]],
+) -> None:
     keys = ("k" * 16, "j" * 16)
     fast, slow = sides(API_KEYS=",".join(keys))
     cases = [
@@ -192,11 +216,19 @@ def test_api_keys_are_checked_before_anything_and_each_key_has_its_own_idempoten
         Case("not a bearer token", message("hi"), headers={"Authorization": "Basic " + keys[0]}, status=401),
         Case("a wrong key and a bad body", b"{", headers={"Authorization": "Bearer nope"}, status=401),
         Case("a key", message("Lima"), headers={"Authorization": "Bearer " + keys[0]}, fast=True),
-        Case("first key, keyed", message("Quito"), headers={"Authorization": "Bearer " + keys[0],
-                                                            "Idempotency-Key": "<key>"}, fast=True),
+        Case(
+            "first key, keyed",
+            message("Quito"),
+            headers={"Authorization": "Bearer " + keys[0], "Idempotency-Key": "<key>"},
+            fast=True,
+        ),
         # The same Idempotency-Key under another API key is another request, not a replay of the first.
-        Case("second key, same Idempotency-Key and body", message("Quito"),
-             headers={"Authorization": "Bearer " + keys[1], "Idempotency-Key": "<key>"}, fast=True),
+        Case(
+            "second key, same Idempotency-Key and body",
+            message("Quito"),
+            headers={"Authorization": "Bearer " + keys[1], "Idempotency-Key": "<key>"},
+            fast=True,
+        ),
     ]
     for side in (fast, slow):
         answers = {case.name: side.post(case, f"keys-{uuid.uuid4().hex}") for case in cases}
@@ -211,28 +243,41 @@ def test_api_keys_are_checked_before_anything_and_each_key_has_its_own_idempoten
 
 @pytest.mark.parametrize("fast_path", ["true", "false"])
 def test_a_request_is_counted_once_against_the_rate_limit_whichever_layer_answers(
-        build_app: Callable[..., Flask], fast_path: str) -> None:
+    build_app: Callable[..., Flask], fast_path: str
+) -> None:
     app = build_app(RATE_LIMIT="3/minute", SEND_FAST_PATH=fast_path)
     address = f"198.51.100.{uuid.uuid4().int % 250 + 1}-{uuid.uuid4().hex[:6]}"  # a counter of its own
     client = app.test_client()
 
     def send(body: bytes) -> int:
-        return client.post(SEND, data=body, content_type="application/json",
-                           environ_base={"REMOTE_ADDR": address}).status_code
+        return client.post(
+            SEND, data=body, content_type="application/json", environ_base={"REMOTE_ADDR": address}
+        ).status_code
 
     # A refused body is counted (the limit comes before the body, as in Flask), and only once.
-    assert [send(b"{"), send(message("Nice")), send(message("Nice again")), send(message("Once more"))] \
-        == [400, 200, 200, 429]
+    assert [send(b"{"), send(message("Nice")), send(message("Nice again")), send(message("Once more"))] == [
+        400,
+        200,
+        200,
+        429,
+    ]
     refused = client.post(SEND, json={"message": "hi"}, environ_base={"REMOTE_ADDR": address})
     body = assert_envelope(refused, 429)
     assert body["message"] == "Too many requests: the limit is 3 per minute."
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
-def test_the_agents_errors_are_answered_alike(sides: Callable[..., tuple[Side, Side]],
-                                              upstream: UpstreamServer, log_file: Callable[[], str]) -> None:
-    fast, slow = sides(AGENT_PROVIDER="openai", OPENAI_BASE_URL=upstream.base_url, OPENAI_API_KEY=API_KEY,
-                       OPENAI_MODEL=MODEL, OPENAI_MAX_RETRIES=0, BREAKER_FAILURE_THRESHOLD=100)
+def test_the_agents_errors_are_answered_alike(
+    sides: Callable[..., tuple[Side, Side]], upstream: UpstreamServer, log_file: Callable[[], str]
+) -> None:
+    fast, slow = sides(
+        AGENT_PROVIDER="openai",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY=API_KEY,
+        OPENAI_MODEL=MODEL,
+        OPENAI_MAX_RETRIES=0,
+        BREAKER_FAILURE_THRESHOLD=100,
+    )
     for code, expected in ((401, 502), (503, 503)):
         case = Case(f"upstream {code}", message("Plan a week in Peru"), status=expected, fast=True)
         answers = []
@@ -245,8 +290,9 @@ def test_the_agents_errors_are_answered_alike(sides: Callable[..., tuple[Side, S
         (h1, b1, l1, r1), (h2, b2, l2, r2) = answers
         assert [(k, v.replace(r1, "<rid>")) for k, v in h1] == [(k, v.replace(r2, "<rid>")) for k, v in h2]
         # The session the question was stored in is each side's own.
-        assert b1.keys() == b2.keys() and {k: v for k, v in b1.items() if k not in ("session_id", "request_id")} \
-            == {k: v for k, v in b2.items() if k not in ("session_id", "request_id")}
+        assert b1.keys() == b2.keys() and {k: v for k, v in b1.items() if k not in ("session_id", "request_id")} == {
+            k: v for k, v in b2.items() if k not in ("session_id", "request_id")
+        }
         assert l1 == l2 and l1, l1
 
 
@@ -267,7 +313,8 @@ def failing_send(build_app: Callable[..., Flask]) -> Iterator[Flask]:
 
 
 def test_an_unexpected_error_is_a_500_that_reveals_nothing_and_is_logged_with_its_stack(
-        failing_send: Flask, log_file: Callable[[], str]) -> None:
+    failing_send: Flask, log_file: Callable[[], str]
+) -> None:
     response = failing_send.test_client().post(SEND, json={"message": "hi"}, headers={"X-Request-ID": "boom-1"})
     body = assert_envelope(response, 500)
     assert body["message"] == "An unexpected error occurred. It has been logged."

@@ -22,18 +22,22 @@ def stay(d: Destination, facts: TripFacts) -> list[str]:
     for style in catalog.STYLES:
         mark = " ← your style" if style == chosen and facts.level else ""
         lines.append(f"- {_STYLE_LABEL[style]}: {', '.join(d.stay[style])}{mark}")
-    lines.append(f"A {chosen} day there runs about ${d.daily_usd[chosen]} per person, everything included "
-                 "(Numbeo-based estimate).")
+    lines.append(
+        f"A {chosen} day there runs about ${d.daily_usd[chosen]} per person, everything included "
+        "(Numbeo-based estimate)."
+    )
     return lines
 
 
 def food(d: Destination, facts: TripFacts) -> list[str]:
     style = facts.level or "mid-range"
     per_day = ", ".join(f"{s} ${d.food_usd[s]}" for s in catalog.STYLES)
-    lines = [f"What to eat in {d.name}: {', '.join(d.dishes)}.",
-             f"Food budget per person per day: {per_day} (you: about ${d.food_usd[style]}; Numbeo-based).",
-             "I can't vouch for individual restaurants offline (they change); markets and busy local spots "
-             "serving these dishes are a safe bet."]
+    lines = [
+        f"What to eat in {d.name}: {', '.join(d.dishes)}.",
+        f"Food budget per person per day: {per_day} (you: about ${d.food_usd[style]}; Numbeo-based).",
+        "I can't vouch for individual restaurants offline (they change); markets and busy local spots "
+        "serving these dishes are a safe bet.",
+    ]
     return lines
 
 
@@ -53,12 +57,16 @@ def weather(d: Destination, facts: TripFacts) -> list[str]:
     lines = []
     if month:
         wet = ", one of the wettest months" if month in c.wet else ""
-        lines.append(f"{d.name} in {MONTHS[month - 1]}: highs around {c.high[month - 1]}°C, lows around "
-                     f"{c.low[month - 1]}°C{wet} {source}.")
+        lines.append(
+            f"{d.name} in {MONTHS[month - 1]}: highs around {c.high[month - 1]}°C, lows around "
+            f"{c.low[month - 1]}°C{wet} {source}."
+        )
     else:
         hot, cold = c.high.index(max(c.high)), c.high.index(min(c.high))
-        lines.append(f"{d.name}: warmest in {MONTHS[hot]} (highs {c.high[hot]}°C), coolest in {MONTHS[cold]} "
-                     f"(highs {c.high[cold]}°C) {source}.")
+        lines.append(
+            f"{d.name}: warmest in {MONTHS[hot]} (highs {c.high[hot]}°C), coolest in {MONTHS[cold]} "
+            f"(highs {c.high[cold]}°C) {source}."
+        )
     lines.append(f"Most pleasant months (highs 18-28°C, not the wettest): {best}.")
     return lines
 
@@ -70,9 +78,14 @@ def budget(d: Destination, facts: TripFacts) -> list[str]:
     sights_cost = round(daily * 0.15)
     lodging = daily - meals - transit - sights_cost
     people, days = facts.travellers or 1, facts.days
-    lines = [f"A {style} day in {d.name}, per person (USD, Numbeo-based estimate):",
-             f"- Lodging ${lodging} (sharing a room costs less each)", f"- Food ${meals}",
-             f"- Local transport ${transit}", f"- Sights and activities ${sights_cost}", f"- Total about ${daily}"]
+    lines = [
+        f"A {style} day in {d.name}, per person (USD, Numbeo-based estimate):",
+        f"- Lodging ${lodging} (sharing a room costs less each)",
+        f"- Food ${meals}",
+        f"- Local transport ${transit}",
+        f"- Sights and activities ${sights_cost}",
+        f"- Total about ${daily}",
+    ]
     if days:
         total = daily * days * people
         who = f" for {people}" if people > 1 else ""
@@ -91,8 +104,9 @@ def money(place: Place, _facts: TripFacts) -> list[str]:
     if notes:
         lines += [f"- Cards: {notes.cards}", f"- Tipping: {notes.tipping}"]
     else:
-        lines.append("I have no curated note on cards and tipping there; the country's tourism board is the place "
-                     "to check.")
+        lines.append(
+            "I have no curated note on cards and tipping there; the country's tourism board is the place to check."
+        )
     lines.append("Live exchange rates need a network; check your bank's rate and decline card conversion abroad.")
     return lines
 
@@ -109,19 +123,26 @@ def timezone(place: Place, d: Destination | None) -> list[str]:
     zone = d.timezone if d else place.timezone
     if not zone:
         capital = countries.capital(place.country)
-        return [f"{countries.name(place.country)} may span several time zones; tell me the city"
-                + (f" (the capital is {capital})." if capital else ".")]
+        return [
+            f"{countries.name(place.country)} may span several time zones; tell me the city"
+            + (f" (the capital is {capital})." if capital else ".")
+        ]
     return [f"Time in {place.name}: {zone}, {countries.offsets(zone)}."]
 
 
 def visa(place: Place, _facts: TripFacts) -> list[str]:
     notes = catalog.country_notes(place.country)
     where = countries.name(place.country)
-    official = notes.visa_source if notes and notes.visa_source else (
-        f"the government of {where}'s immigration or foreign-affairs website, or its embassy in your country")
-    return [f"Entry rules for {where} depend on your passport and change often, so I won't guess them offline.",
-            f"Official source: {official}.",
-            "Also check your own government's travel advice, and that your passport is valid long enough."]
+    official = (
+        notes.visa_source
+        if notes and notes.visa_source
+        else (f"the government of {where}'s immigration or foreign-affairs website, or its embassy in your country")
+    )
+    return [
+        f"Entry rules for {where} depend on your passport and change often, so I won't guess them offline.",
+        f"Official source: {official}.",
+        "Also check your own government's travel advice, and that your passport is valid long enough.",
+    ]
 
 
 def packing(place: Place, d: Destination | None, facts: TripFacts) -> list[str]:
@@ -148,10 +169,12 @@ def packing(place: Place, d: Destination | None, facts: TripFacts) -> list[str]:
 
 def safety(place: Place, _facts: TripFacts) -> list[str]:
     notes = catalog.country_notes(place.country)
-    lines = [f"Safety basics for {place.name}:",
-             "- Watch for pickpockets in crowds and on transit; keep a card and some cash apart.",
-             "- Use licensed taxis or ride-hailing apps; agree fares first where there's no meter.",
-             "- Your government's travel advisory has the current risks."]
+    lines = [
+        f"Safety basics for {place.name}:",
+        "- Watch for pickpockets in crowds and on transit; keep a card and some cash apart.",
+        "- Use licensed taxis or ride-hailing apps; agree fares first where there's no meter.",
+        "- Your government's travel advisory has the current risks.",
+    ]
     if notes:
         lines.insert(1, f"- Emergency number: {notes.emergency}.")
     return lines

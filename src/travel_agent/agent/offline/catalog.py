@@ -80,11 +80,18 @@ def _load() -> tuple[tuple[Destination, ...], dict[str, Destination], dict[str, 
 def _destination(entry: dict) -> Destination:
     climate = entry["climate"]
     return Destination(
-        key=entry["name"].lower(), name=entry["name"], geoname=entry.get("geoname", entry["name"]),
-        country=entry["country"], timezone=entry["tz"], aliases=tuple(entry.get("aliases", ())),
+        key=entry["name"].lower(),
+        name=entry["name"],
+        geoname=entry.get("geoname", entry["name"]),
+        country=entry["country"],
+        timezone=entry["tz"],
+        aliases=tuple(entry.get("aliases", ())),
         stay={style: tuple(areas) for style, areas in zip(STYLES, entry["stay"], strict=True)},
-        dishes=tuple(entry["dishes"]), sights=tuple(entry["sights"]), day_trips=tuple(entry["day_trips"]),
-        transit=entry["transit"], airport=entry["airport"],
+        dishes=tuple(entry["dishes"]),
+        sights=tuple(entry["sights"]),
+        day_trips=tuple(entry["day_trips"]),
+        transit=entry["transit"],
+        airport=entry["airport"],
         daily_usd=dict(zip(STYLES, entry["daily_usd"], strict=True)),
         food_usd=dict(zip(STYLES, entry["food_usd"], strict=True)),
         climate=Climate(tuple(climate["high"]), tuple(climate["low"]), tuple(climate["wet"]), climate["source"]),
@@ -93,5 +100,12 @@ def _destination(entry: dict) -> Destination:
 
 
 def _notes(code: str, entry: dict) -> CountryNotes:
-    return CountryNotes(code, entry["tipping"], entry["cards"], entry["plugs"], entry["emergency"],
-                        entry.get("visa_source"), entry["sources"])
+    return CountryNotes(
+        code,
+        entry["tipping"],
+        entry["cards"],
+        entry["plugs"],
+        entry["emergency"],
+        entry.get("visa_source"),
+        entry["sources"],
+    )

@@ -13,12 +13,23 @@ from travel_agent.agent.offline.state import OFFER_PHRASES, State
 from travel_agent.agent.trip_facts import TripFacts
 
 MAX_TOPICS = 3  # answers per reply: a chat reply, not a guidebook
-_CITY_TOPICS = {"stay": answers.stay, "food": answers.food, "transport": answers.transport,
-                "sights": answers.sights, "weather": answers.weather, "budget": answers.budget}
-_COUNTRY_TOPICS = {"money": answers.money, "language": answers.language, "visa": answers.visa,
-                   "safety": answers.safety}
-_TOPIC_NAMES = {"stay": "where to stay", "food": "food", "transport": "getting around", "sights": "sights",
-                "weather": "climate figures", "budget": "daily costs"}
+_CITY_TOPICS = {
+    "stay": answers.stay,
+    "food": answers.food,
+    "transport": answers.transport,
+    "sights": answers.sights,
+    "weather": answers.weather,
+    "budget": answers.budget,
+}
+_COUNTRY_TOPICS = {"money": answers.money, "language": answers.language, "visa": answers.visa, "safety": answers.safety}
+_TOPIC_NAMES = {
+    "stay": "where to stay",
+    "food": "food",
+    "transport": "getting around",
+    "sights": "sights",
+    "weather": "climate figures",
+    "budget": "daily costs",
+}
 
 
 def reply(history: Sequence[Turn], message: str) -> str:
@@ -30,8 +41,11 @@ def reply(history: Sequence[Turn], message: str) -> str:
         lines.append("Updated: " + "; ".join(changes) + ".")
     topics = [t for t in st.asked if t != "plan"]
     if intents.asks_to_act(message.lower()):
-        lines += ["I can't book, buy or check live prices: I work offline, with no connection to airlines, hotels "
-                  "or booking sites. What I can do:", *render.CAN_HELP]
+        lines += [
+            "I can't book, buy or check live prices: I work offline, with no connection to airlines, hotels "
+            "or booking sites. What I can do:",
+            *render.CAN_HELP,
+        ]
     elif topics:
         lines += _topics(topics[:MAX_TOPICS], place, st)
     elif st.new_facts or "plan" in st.asked:
@@ -43,8 +57,11 @@ def reply(history: Sequence[Turn], message: str) -> str:
         lines += [f"{opener} Whenever you like, I can also cover:", *render.CAN_HELP]
     else:
         where = f" for {place.name}" if place else ""
-        lines += ["I can't tell that offline: there's no live data or model behind me here.",
-                  f"Here's what I can help with{where}:", *render.CAN_HELP]
+        lines += [
+            "I can't tell that offline: there's no live data or model behind me here.",
+            f"Here's what I can help with{where}:",
+            *render.CAN_HELP,
+        ]
     return "\n".join(lines)
 
 
@@ -92,8 +109,10 @@ def _topic(topic: str, place: Place, ref: Destination | None, facts: TripFacts) 
     if topic in _CITY_TOPICS:
         if ref is None:
             known = len(catalog.destinations())
-            return [f"I don't have curated {_TOPIC_NAMES[topic]} for {place.name} offline (I know {known} "
-                    "destinations in detail); the official tourism board is the best source."]
+            return [
+                f"I don't have curated {_TOPIC_NAMES[topic]} for {place.name} offline (I know {known} "
+                "destinations in detail); the official tourism board is the best source."
+            ]
         return _CITY_TOPICS[topic](ref, facts)
     if topic == "timezone":
         return answers.timezone(place, ref if place.kind == "country" or ref else None)
@@ -121,8 +140,7 @@ def _plan(st: State, place: Place | None, message: str) -> list[str]:
     lines += render.questions(facts)
     if facts.destination:
         follow = _next_offers(st, []) or ["plan"]
-        lines.append(render.offer(follow, ref.name if ref and place and place.kind == "city" else
-                                  facts.destination))
+        lines.append(render.offer(follow, ref.name if ref and place and place.kind == "city" else facts.destination))
     return lines
 
 
@@ -133,12 +151,22 @@ def _days(facts: TripFacts, place: Place | None, ref: Destination | None, style:
     if place and place.kind == "country" and ref:
         cities = list(catalog.in_country(place.country))
         route = " → ".join(c.name for c in cities[: max(1, min(len(cities), days // 4))])
-        return [f"Here's a rough {days}-day outline for {name} ({route}){condensed}:",
-                *itinerary.country_days(cities, days, style)]
+        return [
+            f"Here's a rough {days}-day outline for {name} ({route}){condensed}:",
+            *itinerary.country_days(cities, days, style),
+        ]
     if ref:
         return [f"Here's a rough {days}-day outline for {ref.name}{condensed}:", *itinerary.city_days(ref, days, style)]
-    return [f"I don't have curated sights for {name} offline, so here's a frame to fill in ({days} days):",
-            f"Day 1: Arrive in {name}, check in and take an easy first walk nearby.",
-            *([f"Days 2-{days - 1}: Alternate the main sights with slower days; ask locals or the tourism "
-               "board for day trips."] if days > 2 else []),
-            *([f"Day {days}: A last favourite meal and departure."] if days > 1 else [])]
+    return [
+        f"I don't have curated sights for {name} offline, so here's a frame to fill in ({days} days):",
+        f"Day 1: Arrive in {name}, check in and take an easy first walk nearby.",
+        *(
+            [
+                f"Days 2-{days - 1}: Alternate the main sights with slower days; ask locals or the tourism "
+                "board for day trips."
+            ]
+            if days > 2
+            else []
+        ),
+        *([f"Day {days}: A last favourite meal and departure."] if days > 1 else []),
+    ]

@@ -17,7 +17,7 @@ _JANUARY, _JULY = datetime(2025, 1, 15, 12), datetime(2025, 7, 15, 12)
 
 @lru_cache(maxsize=512)
 def currency(code: str) -> str | None:
-    """"the euro (EUR, €)" for a country code, from CLDR's current legal tender."""
+    """ "the euro (EUR, €)" for a country code, from CLDR's current legal tender."""
     found = get_territory_currencies(code, start_date=_JANUARY.date())
     if not found:
         return None
@@ -44,7 +44,7 @@ def capital(code: str) -> str | None:
 
 
 def offsets(timezone: str) -> str:
-    """"UTC+1 (UTC+2 in July)" — the zone's offset in January, and in July when it differs."""
+    """ "UTC+1 (UTC+2 in July)" — the zone's offset in January, and in July when it differs."""
     zone = ZoneInfo(timezone)
     winter, summer = _utc(_JANUARY.replace(tzinfo=zone)), _utc(_JULY.replace(tzinfo=zone))
     return winter if winter == summer else f"{winter} in January, {summer} in July"

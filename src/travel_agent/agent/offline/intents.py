@@ -6,48 +6,66 @@ import re
 from functools import lru_cache
 
 # Order matters twice: it is the order answers appear in, and the order offers are made in.
-INTENTS = ("plan", "stay", "food", "transport", "sights", "weather", "budget", "money", "language", "timezone",
-           "visa", "packing", "safety")
+INTENTS = (
+    "plan",
+    "stay",
+    "food",
+    "transport",
+    "sights",
+    "weather",
+    "budget",
+    "money",
+    "language",
+    "timezone",
+    "visa",
+    "packing",
+    "safety",
+)
 
 _PATTERNS = {
     "plan": r"\bitinerar|\bday[- ]by[- ]day\b|\bschedule\b|\b(?:the|a|my|our) plan\b|\bplan (?:it|again)\b|行程|プラン"
-            r"|แผนเที่ยว",
+    r"|แผนเที่ยว",
     "stay": r"\bhotels?\b|\bhostels?\b|\bwhere (?:should|do|can|to) (?:we |i )?stay\b|\bplace to stay\b|\baccommodation"
-            r"|\bairbnb\b|\bneighbou?rhoods?\b|\bareas? to (?:stay|base)|\bbase (?:ourselves|myself)\b|\blodging\b"
-            r"|ホテル|宿|泊まる|ที่พัก|โรงแรม",
+    r"|\bairbnb\b|\bneighbou?rhoods?\b|\bareas? to (?:stay|base)|\bbase (?:ourselves|myself)\b|\blodging\b"
+    r"|ホテル|宿|泊まる|ที่พัก|โรงแรม",
     "food": r"\bfood\b|\beat\b|\beating\b|\brestaurants?\b|\bdish(?:es)?\b|\bcuisine\b|\bdinner\b|\blunch\b"
-            r"|\bbreakfast\b|\bfoodie\b|\bmeals?\b|食べ|料理|グルメ|ごはん|อาหาร|กิน",
+    r"|\bbreakfast\b|\bfoodie\b|\bmeals?\b|食べ|料理|グルメ|ごはん|อาหาร|กิน",
     "transport": r"\bget(?:ting)? around\b|\btransport|\btransit\b|\bmetro\b|\bsubway\b|\btrams?\b|\bbus(?:es)?\b"
-                 r"|\btaxis?\b|\buber\b|\bairport\b|\btransfers?\b|\btrain(?:s| pass)?\b|\bpublic transport"
-                 r"|交通|電車|空港|地下鉄|การเดินทาง|รถไฟ|สนามบิน",
+    r"|\btaxis?\b|\buber\b|\bairport\b|\btransfers?\b|\btrain(?:s| pass)?\b|\bpublic transport"
+    r"|交通|電車|空港|地下鉄|การเดินทาง|รถไฟ|สนามบิน",
     "sights": r"\bsights?\b|\b(?:what|places|things) to see\b|\bthings to do\b|\bwhat to do\b|\battractions?\b"
-              r"|\bmuseums?\b|(?<!\d )(?<!\d-)\bday trips?\b"
-              r"|\bmust[- ]see\b|観光|見どころ|ที่เที่ยว",
+    r"|\bmuseums?\b|(?<!\d )(?<!\d-)\bday trips?\b"
+    r"|\bmust[- ]see\b|観光|見どころ|ที่เที่ยว",
     "weather": r"\bweather\b|\btemperatures?\b|\brain(?:y|fall)?\b|\bclimate\b|\bhow (?:hot|cold|warm)\b"
-               r"|\bbest (?:time|season|month)\b|\bwhen (?:to|should (?:we|i)) (?:go|visit)\b|\bforecast\b"
-               r"|天気|気候|気温|อากาศ",
+    r"|\bbest (?:time|season|month)\b|\bwhen (?:to|should (?:we|i)) (?:go|visit)\b|\bforecast\b"
+    r"|天気|気候|気温|อากาศ",
     "budget": r"\bhow much\b|\bbreakdown\b|\bcosts?\b|\bafford\b|\bexpensive\b|\bprices?\b|\bbudget (?:for|per)\b"
-              r"|\bwhat(?:'s| is) a (?:good |realistic )?budget\b|予算|費用|งบ",
+    r"|\bwhat(?:'s| is) a (?:good |realistic )?budget\b|予算|費用|งบ",
     "money": r"\bcurrency\b|\bmoney\b|\bcash\b|\bcards?\b|\batms?\b|\btip(?:s|ping)?\b|\bexchange\b|\bgratuity\b"
-             r"|通貨|両替|チップ|สกุลเงิน|เงิน|ทิป",
+    r"|通貨|両替|チップ|สกุลเงิน|เงิน|ทิป",
     "language": r"\blanguages?\b|\bspeak\b|\bspoken\b|\bphrases?\b|\benglish\b|言語|言葉|ภาษา",
     "timezone": r"\btime ?zones?\b|\btime difference\b|\bjet ?lag\b|\bwhat time\b|\butc\b|時差|เขตเวลา|เวลาต่าง",
     "visa": r"\bvisas?\b|\bentry (?:requirements?|rules)\b|\bpassports?\b|\besta\b|\betias\b|\beta\b|\bimmigration\b"
-            r"|\bborder\b|ビザ|査証|วีซ่า",
+    r"|\bborder\b|ビザ|査証|วีซ่า",
     "packing": r"\bpack(?:ing)?\b|\bbring\b|\bluggage\b|\bwhat to wear\b|\bclothes\b|\bplugs?\b|\badapters?\b"
-               r"|持ち物|荷物|服装|เตรียมของ|แพ็ค",
+    r"|持ち物|荷物|服装|เตรียมของ|แพ็ค",
     "safety": r"\bsafe(?:ty)?\b|\bdanger(?:ous)?\b|\bscams?\b|\bcrime\b|\bemergency\b|\bpolice\b|\bpickpocket"
-              r"|安全|危険|ปลอดภัย",
+    r"|安全|危険|ปลอดภัย",
 }
 _COMPILED = {intent: re.compile(pattern) for intent, pattern in _PATTERNS.items()}
-_YES = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|please|go ahead|sounds good|why not|great|perfect|do it"
-                  r"|absolutely|definitely|please do|はい|ええ|お願い|ใช่|ได้|ครับ|ค่ะ)\b", re.IGNORECASE)
+_YES = re.compile(
+    r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|please|go ahead|sounds good|why not|great|perfect|do it"
+    r"|absolutely|definitely|please do|はい|ええ|お願い|ใช่|ได้|ครับ|ค่ะ)\b",
+    re.IGNORECASE,
+)
 _NO = re.compile(r"^\s*(?:no|nope|nah|not now|no thanks|いいえ|ไม่)\b", re.IGNORECASE)
 _THANKS = re.compile(r"\b(?:thanks?|thank you|cheers|ありがとう|ขอบคุณ)\b", re.IGNORECASE)
 # Asking it to act in the world (book, reserve, buy, check live prices) is something an offline assistant must
 # refuse plainly rather than answer with a plan nobody asked for.
-_ACTION = re.compile(r"\b(?:book|reserve|buy|purchase|order)\b(?! a (?:day|week)\b)"
-                     r"|\b(?:live|current) (?:prices?|fares?|availability)\b|予約|จอง")
+_ACTION = re.compile(
+    r"\b(?:book|reserve|buy|purchase|order)\b(?! a (?:day|week)\b)"
+    r"|\b(?:live|current) (?:prices?|fares?|availability)\b|予約|จอง"
+)
 _CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower (?:the )?(?:budget|cost)|save (?:some )?money|spend less)\b")
 _PRICIER = re.compile(r"\b(?:fancier|more (?:luxurious|comfortable|upscale)|upgrade|splurge more|spend more)\b")
 

@@ -49,13 +49,21 @@ def _middle(place: Destination, style: str) -> list[str]:
     sights = list(place.sights)
     pairs = [f"{_cap(sights[i])}, then {sights[i + 1]}." for i in range(0, len(sights) - 1, 2)]
     trips = [f"Day trip to {trip}." for trip in place.day_trips]
-    areas = [area for tier in place.stay.values() for area in tier
-             if area != place.stay[style][0] and "hostel" not in area and "guesthouse" not in area]
+    areas = [
+        area
+        for tier in place.stay.values()
+        for area in tier
+        if area != place.stay[style][0] and "hostel" not in area and "guesthouse" not in area
+    ]
     food = [f"Food day: {place.dishes[1]} for lunch, {place.dishes[2]} in the evening."]
     wander = [f"Wander {area} at your own pace." for area in areas[:3]]
     extras = food + wander
-    plan = [group[i] for i in range(max(len(pairs), len(trips), len(extras)))
-            for group in (pairs, trips, extras) if i < len(group)]
+    plan = [
+        group[i]
+        for i in range(max(len(pairs), len(trips), len(extras)))
+        for group in (pairs, trips, extras)
+        if i < len(group)
+    ]
     return list(dict.fromkeys(plan))
 
 

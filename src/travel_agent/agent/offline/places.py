@@ -19,8 +19,20 @@ NAME_LOCALES = ("en", "fr", "de", "es", "it", "pt", "nl", "ja", "zh", "ko", "th"
 ALL_NAMES_POPULATION = 50_000
 NON_LATIN_POPULATION = 500_000
 # English words that are also names of a curated place or country: these need a capital letter.
-_AMBIGUOUS = {"turkey", "chad", "jordan", "china", "nice", "guinea", "georgia", "split", "reading", "bath", "jersey",
-              "man"}
+_AMBIGUOUS = {
+    "turkey",
+    "chad",
+    "jordan",
+    "china",
+    "nice",
+    "guinea",
+    "georgia",
+    "split",
+    "reading",
+    "bath",
+    "jersey",
+    "man",
+}
 _NON_LATIN = re.compile(r"[^\x00-\u024f]")
 _LATIN_WORD = re.compile(r"[a-zà-ɏ'’.-]+")
 
@@ -96,8 +108,9 @@ def _index() -> _Index:
     curated_names = {(d.geoname, d.country): d for d in catalog.destinations()}
     for city in cities:
         curated = curated_names.pop((city["name"], city["countrycode"]), None)
-        place = Place(curated.name if curated else city["name"], city["countrycode"], "city", city["timezone"],
-                      city["population"])
+        place = Place(
+            curated.name if curated else city["name"], city["countrycode"], "city", city["timezone"], city["population"]
+        )
         big = curated or city["population"] >= ALL_NAMES_POPULATION
         names = [city["name"], *(_proper(city["alternatenames"]) if big else ())]
         for name in names:
@@ -123,8 +136,7 @@ def _index() -> _Index:
     lengths: dict[str, set[int]] = {}
     for name in non_latin:
         lengths.setdefault(name[0], set()).add(len(name))
-    return _Index(by_name, anywhere, non_latin,
-                  {ch: tuple(sorted(ns, reverse=True)) for ch, ns in lengths.items()})
+    return _Index(by_name, anywhere, non_latin, {ch: tuple(sorted(ns, reverse=True)) for ch, ns in lengths.items()})
 
 
 def _proper(names: list[str]) -> list[str]:
@@ -144,8 +156,7 @@ def _add(by_name: dict[str, Place], non_latin: dict[str, Place], name: str, plac
         non_latin[key] = place
 
 
-def _add_anywhere(anywhere: dict[str, list[tuple[str, Place, bool]]], name: str, place: Place,
-                  primary: bool) -> None:
+def _add_anywhere(anywhere: dict[str, list[tuple[str, Place, bool]]], name: str, place: Place, primary: bool) -> None:
     key = _fold(name)
     if not _is_latin(key) or len(key) < 4:
         return

@@ -89,8 +89,10 @@ def questions(facts: TripFacts) -> list[str]:
 
 
 def offer(intents: list[str], place_name: str) -> str:
-    """"Want me to suggest where to stay in Lisbon, or suggest what to eat?" — parsed back by ``state.offers``."""
-    phrases = [OFFER_PHRASES[i] + (f" in {place_name}" if n == 0 and i in ("stay", "food") else "")
-               for n, i in enumerate(intents)]
+    """ "Want me to suggest where to stay in Lisbon, or suggest what to eat?" — parsed back by ``state.offers``."""
+    phrases = [
+        OFFER_PHRASES[i] + (f" in {place_name}" if n == 0 and i in ("stay", "food") else "")
+        for n, i in enumerate(intents)
+    ]
     said = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + ", or " + phrases[-1]
     return f"Want me to {said}?"

@@ -25,8 +25,14 @@ OFFER_PHRASES = {
     "plan": "sketch a day-by-day plan",
 }
 _OFFER = re.compile(r"Want me to ([^?\n]*)\?")
-_LABELS = {"destination": "destination", "days": "length", "when": "dates", "travellers": "travellers",
-           "budget": "budget", "level": "style"}
+_LABELS = {
+    "destination": "destination",
+    "days": "length",
+    "when": "dates",
+    "travellers": "travellers",
+    "budget": "budget",
+    "level": "style",
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class State:
     shifted: bool  # "cheaper" / "fancier": the style moved even if none was stated before
 
     def changes(self) -> list[str]:
-        """"length 5 days → 7 days" for every fact this message changed (not those it merely added)."""
+        """ "length 5 days → 7 days" for every fact this message changed (not those it merely added)."""
         out = []
         for name, label in _LABELS.items():
             old, new = getattr(self.before, name), getattr(self.facts, name)
@@ -67,8 +73,12 @@ def derive(history: Sequence[Turn], message: str) -> State:
     asked = _asked(message, last_offer)
     explicit = intents.detect(_low(message))
     return State(
-        facts=after, before=facts, asked=asked, accepted=bool(asked) and not explicit and intents.is_yes(message),
-        declined=intents.is_no(message) and not explicit, covered=frozenset(covered),
+        facts=after,
+        before=facts,
+        asked=asked,
+        accepted=bool(asked) and not explicit and intents.is_yes(message),
+        declined=intents.is_no(message) and not explicit,
+        covered=frozenset(covered),
         new_facts=_own_facts(message) != TripFacts() or intents.price_shift(_low(message)) != 0,
         shifted=intents.price_shift(_low(message)) != 0,
     )
