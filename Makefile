@@ -5,7 +5,7 @@ run:
 test:
 	scripts/test
 check:
-	scripts/bootstrap && .venv/bin/ruff check src wsgi tests harness chaos fuzz benchmarks production gunicorn.conf.py
+	scripts/bootstrap && .venv/bin/ruff check .
 chaos:
 	scripts/chaos
 fuzz:

@@ -1,4 +1,4 @@
-"""Fixtures wiring the harness (harness/) into pytest: real servers, cleaned up even when tests fail."""
+"""Fixtures wiring the harness (tools/harness/) into pytest: real servers, cleaned up even when tests fail."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from harness import GunicornServer, MongoServer, RedisServer, ServerPool, stop_all, wait_until
-from harness.upstream import UpstreamServer
+from tools.harness import GunicornServer, MongoServer, RedisServer, ServerPool, stop_all, wait_until
+from tools.harness.upstream import UpstreamServer
 
 
 @pytest.fixture(scope="session")

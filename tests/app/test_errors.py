@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from gunicorn.http.errors import InvalidChunkSize
 
-from harness.envelope import assert_envelope
+from tools.harness.envelope import assert_envelope
 
 
 def test_unknown_route_is_a_json_404(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Smoke-sized runs of the benchmark harness (benchmarks/), so that it cannot rot: tiny loads, sane result files.
+"""Smoke-sized runs of the benchmark harness (tools/benchmarks/), so that it cannot rot: tiny loads, sane result files.
 
 Benchmarks are not tests: nothing here asserts a speed, only that each part ran end to end and wrote figures.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import cli, health_bench, profiling, wrk
-from harness import REPO_ROOT
-from harness.stack import Stack
+from tools.benchmarks import cli, health_bench, profiling, wrk
+from tools.harness import REPO_ROOT
+from tools.harness.stack import Stack
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:1/health/live
   1 threads and 2 connections
@@ -120,7 +120,7 @@ def test_layers_measure_every_layer(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "benchmarks.layers",
+                "tools.benchmarks.layers",
                 "--mongo",
                 mongo.uri,
                 "--redis",
@@ -150,7 +150,7 @@ def test_chat_in_process_measures_both_sides(tmp_path: Path, environ: list[str])
             [
                 sys.executable,
                 "-m",
-                "benchmarks.chat_inprocess",
+                "tools.benchmarks.chat_inprocess",
                 "--mongo",
                 mongo.uri,
                 "--redis",

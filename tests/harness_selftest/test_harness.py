@@ -15,8 +15,8 @@ import redis
 from pymongo import WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure
 
-from harness import MongoServer, RedisServer, free_port, timed, wait_until
-from harness.proctable import children_of, group_members, is_stopped
+from tools.harness import MongoServer, RedisServer, free_port, timed, wait_until
+from tools.harness.proctable import children_of, group_members, is_stopped
 
 # -- helpers ------------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""scripts/run's program (``python -m harness.local_run``): a second one on the data of a running one says in
+"""scripts/run's program (``python -m tools.harness.local_run``): a second one on the data of a running one says in
 one line why it cannot start, and leaves the first serving."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness import REPO_ROOT, free_port
+from tools.harness import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def test_a_second_run_on_the_same_data_says_in_one_line_that_it_is_in_use(
     tmp_path: Path, wait_until: Callable[..., Any]
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "REDIS_URL")}
-    argv = [sys.executable, "-m", "harness.local_run", "--data", str(tmp_path)]
+    argv = [sys.executable, "-m", "tools.harness.local_run", "--data", str(tmp_path)]
     port = free_port()
     with open(tmp_path / "first.out", "wb") as out:
         first = subprocess.Popen(

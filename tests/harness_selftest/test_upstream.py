@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness.upstream import UpstreamServer, split_words
+from tools.harness.upstream import UpstreamServer, split_words
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -275,7 +275,9 @@ def test_base_url_needs_a_running_server() -> None:
         assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
 
 
-@pytest.mark.parametrize("entry", [["-m", "harness.upstream"], ["harness/upstream.py"]], ids=["module", "script"])
+@pytest.mark.parametrize(
+    "entry", [["-m", "tools.harness.upstream"], ["tools/harness/upstream.py"]], ids=["module", "script"]
+)
 def test_runs_as_its_own_process(entry: list[str]) -> None:
     proc = subprocess.Popen(
         [sys.executable, *entry, "--port", "0", "--delay", "0.2"],

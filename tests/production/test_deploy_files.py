@@ -12,7 +12,7 @@ import pytest
 import yaml
 from flask import Flask
 
-from harness import REPO_ROOT
+from tools.harness import REPO_ROOT
 from travel_agent.api.health import blp as health_blueprint
 from travel_agent.config import Settings
 

@@ -13,8 +13,8 @@ import requests
 from tests.support.chat import SEND
 from tests.support.secret_scan import SecretScan
 
-from harness.fleet import ConversationLoad, Fleet, audit
-from harness.upstream import UpstreamServer
+from tools.harness.fleet import ConversationLoad, Fleet, audit
+from tools.harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from tests.support.chat import SEND, STREAM, blocks, parse_block
 
-from harness.upstream import UpstreamServer
+from tools.harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from harness import proctable
-from harness.fleet import ConversationLoad, LoadStats, audit
-from harness.upstream import UpstreamServer
+from tools.harness import proctable
+from tools.harness.fleet import ConversationLoad, LoadStats, audit
+from tools.harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from redis.exceptions import RedisError
 from tests.support.chat import SEND, session_path
 from tests.support.secret_scan import SecretScan
 
-from harness import ServerPool
-from harness.ports import free_port
-from harness.tls import CertificateAuthority
+from tools.harness import ServerPool
+from tools.harness.ports import free_port
+from tools.harness.tls import CertificateAuthority
 from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.backends.mongo import MongoGateway, create_client
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure

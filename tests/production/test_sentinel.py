@@ -11,9 +11,9 @@ import pytest
 import requests
 from tests.support.secret_scan import SecretScan
 
-from harness import ServerPool
-from harness.fleet import ConversationLoad, audit
-from harness.sentinel import SentinelServer
+from tools.harness import ServerPool
+from tools.harness.fleet import ConversationLoad, audit
+from tools.harness.sentinel import SentinelServer
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from chaos.servers import Servers, start_servers
-from fuzz.run import FUZZ_ENV, abuse
-from fuzz.schema import campaign
+from tools.chaos.servers import Servers, start_servers
+from tools.fuzz.run import FUZZ_ENV, abuse
+from tools.fuzz.schema import campaign
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.phases import select
-from chaos.run import Config, run
+from tools.chaos.phases import select
+from tools.chaos.run import Config, run
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """The prompt of every turn equals what MongoDB holds, with overlapping turns and MongoDB write faults, with the
-Redis context cache and without it (the control): a short, seeded run of ``python -m chaos.context_integrity``
+Redis context cache and without it (the control): a short, seeded run of ``python -m tools.chaos.context_integrity``
 (``make chaos`` runs a longer one)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.context_integrity import run
+from tools.chaos.context_integrity import run
 
 pytestmark = pytest.mark.slow
 

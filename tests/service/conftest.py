@@ -10,7 +10,7 @@ import pytest
 from tests.support.chat import API_KEY
 from tests.support.service import FAST, FAULT_APP
 
-from harness.upstream import UpstreamServer
+from tools.harness.upstream import UpstreamServer
 
 Servers = tuple[Any, Any, Any]  # (MongoServer, RedisServer, GunicornServer)
 

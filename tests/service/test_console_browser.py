@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness import REPO_ROOT
+from tools.harness import REPO_ROOT
 
 FAULT_APP = "tests.support.fault_app:app"
 CHROMIUM = "/usr/bin/chromium"

@@ -22,7 +22,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from tests.support.service import FAST, FAULT_APP
 
-from harness import REPO_ROOT, free_port
+from tools.harness import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.slow
 

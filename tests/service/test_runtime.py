@@ -17,7 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.envelope import assert_envelope
+from tools.harness.envelope import assert_envelope
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ import pytest
 import requests
 from tests.support.chat import SEND, STREAM, blocks, parse_block, session_path
 
-from harness.envelope import assert_envelope
-from harness.upstream import UpstreamServer
+from tools.harness.envelope import assert_envelope
+from tools.harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
 

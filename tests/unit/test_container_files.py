@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from harness import REPO_ROOT
+from tools.harness import REPO_ROOT
 from travel_agent.config import Settings
 
 HEALTHCHECK = ["python", "-m", "travel_agent", "healthcheck"]

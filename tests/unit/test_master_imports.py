@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from harness import REPO_ROOT
+from tools.harness import REPO_ROOT
 
 FORBIDDEN = ("flask", "pymongo", "redis", "gevent", "prometheus_client", "sentry_sdk")
 MASTER_SIDE = (

@@ -14,7 +14,7 @@ import pytest
 from travel_agent.agent import offline
 from travel_agent.agent.interface import Turn
 from travel_agent.agent.offline import MAX_DAY_LINES, reply, reply_chunks
-from travel_agent.agent.trip_facts import Money, extract, facts_from
+from travel_agent.agent.offline.trip_facts import Money, extract, facts_from
 
 QUESTIONS = [
     "Where would you like to go?",

@@ -7,7 +7,7 @@ import contextvars
 
 import pytest
 
-from harness import wait_until
+from tools.harness import wait_until
 from travel_agent.agent.errors import AgentUnavailable
 from travel_agent.agent.openai_client import OpenAIAgent
 from travel_agent.backends.breaker import CircuitBreaker

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from harness import REPO_ROOT
+from tools.harness import REPO_ROOT
 
 
 def run(*args: str, env: dict[str, str], cwd: str | os.PathLike[str] = REPO_ROOT) -> subprocess.CompletedProcess[str]:

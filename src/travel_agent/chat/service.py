@@ -8,7 +8,7 @@ A session deleted while one of its turns runs loses everything: the turn removes
 delete and answers 404 (``ChatStore.confirm``), and a retry with its Idempotency-Key answers 404 without
 creating the session again (``IdempotencyStore.forget_session`` and the check after ``reserve_turn``).
 
-The round trips of a turn, each needed for a guarantee (``benchmarks/round_trips.py`` counts them,
+The round trips of a turn, each needed for a guarantee (``tools/benchmarks/round_trips.py`` counts them,
 ``tests/app/chat/test_chat_round_trips.py`` pins the counts; docs/PERFORMANCE.md lists them):
 
 * reserve two positions (findAndModify on the session): positions decide the order of overlapping turns, and

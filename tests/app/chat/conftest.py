@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from tests.support.chat import API_KEY, MODEL
 
-from harness.upstream import UpstreamServer
+from tools.harness.upstream import UpstreamServer
 
 
 @pytest.fixture

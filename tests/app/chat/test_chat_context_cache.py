@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from tests.support.chat import SEND
 
-from harness.upstream import UpstreamServer
+from tools.harness.upstream import UpstreamServer
 from travel_agent.chat.context_cache import key
 
 

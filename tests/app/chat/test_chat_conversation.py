@@ -11,8 +11,8 @@ from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from tests.support.chat import API_KEY, MODEL, SEND, session_path
 
-from harness.envelope import assert_envelope
-from harness.upstream import UpstreamServer
+from tools.harness.envelope import assert_envelope
+from tools.harness.upstream import UpstreamServer
 from travel_agent.agent import offline
 from travel_agent.agent.interface import Turn
 from travel_agent.agent.openai_client import SYSTEM_PROMPT

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from harness.envelope import assert_envelope
+from tools.harness.envelope import assert_envelope
 from travel_agent.chat.context_cache import key
 from travel_agent.chat.errors import SessionNotFound
 from travel_agent.chat.store import Message

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from tests.support.chat import SEND, session_path
 
-from harness.envelope import assert_envelope
-from harness.upstream import UpstreamServer
+from tools.harness.envelope import assert_envelope
+from tools.harness.upstream import UpstreamServer
 from travel_agent.chat.idempotency import fingerprint
 
 

@@ -1,6 +1,6 @@
-"""The MongoDB and Redis round trips of each chat operation, counted by the drivers (``benchmarks/round_trips.py``)
-and pinned: a change that adds one fails here, and must say in ``ChatService``'s docstring which guarantee
-needs it (and update docs/PERFORMANCE.md)."""
+"""The MongoDB and Redis round trips of each chat operation, counted by the drivers
+(``tools/benchmarks/round_trips.py``) and pinned: a change that adds one fails here, and must say in
+``ChatService``'s docstring which guarantee needs it (and update docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from benchmarks.round_trips import count_redis_of, measure, register_mongo_listener
+from tools.benchmarks.round_trips import count_redis_of, measure, register_mongo_listener
 
 TURN = {"findAndModify chat_sessions": 1, "insert chat_messages": 2, "aggregate chat_messages": 1}
 PLAIN = TURN | {"find chat_sessions": 1}  # the answer's confirm

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from tests.support.chat import SEND, session_path
 
-from harness.envelope import assert_envelope
-from harness.upstream import UpstreamServer
+from tools.harness.envelope import assert_envelope
+from tools.harness.upstream import UpstreamServer
 
 
 def page(client: FlaskClient, session_id: str, **args: Any) -> dict[str, Any]:

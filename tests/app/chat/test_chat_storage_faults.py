@@ -10,8 +10,8 @@ from typing import Any
 from flask import Flask
 from tests.support.chat import SEND, STREAM
 
-from harness.envelope import assert_envelope
-from harness.upstream import UpstreamServer
+from tools.harness.envelope import assert_envelope
+from tools.harness.upstream import UpstreamServer
 
 
 def test_a_worker_booted_without_mongodb_creates_the_indexes_on_first_use(

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from tests.support.chat import SEND, STREAM, blocks, chunks_text, parse_block, parse_sse, session_path
 
-from harness.upstream import UpstreamServer, split_words
+from tools.harness.upstream import UpstreamServer, split_words
 from travel_agent.agent import offline
 from travel_agent.agent.interface import Turn
 

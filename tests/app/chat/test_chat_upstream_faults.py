@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from tests.support.chat import SEND, STREAM, parse_sse, session_path
 
-from harness.envelope import assert_envelope
-from harness.upstream import UpstreamServer
+from tools.harness.envelope import assert_envelope
+from tools.harness.upstream import UpstreamServer
 
 BUDGET = 3.0
 # Enough slack for a loaded 2-core machine; the point is "answers by its deadline", not a benchmark.

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from tests.support.chat import SEND, STREAM
 
-from harness.envelope import assert_envelope
+from tools.harness.envelope import assert_envelope
 
 ROUTES = [SEND, STREAM]
 NOT_STRINGS = [{"$ne": None}, {"$gt": ""}, ["a"], 5, 1.5, True]

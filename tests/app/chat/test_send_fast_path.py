@@ -22,8 +22,8 @@ import pytest
 from flask import Flask
 from tests.support.chat import API_KEY, MODEL, SEND
 
-from harness.envelope import assert_envelope
-from harness.upstream import UpstreamServer
+from tools.harness.envelope import assert_envelope
+from tools.harness.upstream import UpstreamServer
 from travel_agent.api.chat_schemas import MAX_MESSAGE_CHARS
 from travel_agent.observability.metrics import ROUTE_KEY
 from travel_agent.services import EXTENSION_KEY

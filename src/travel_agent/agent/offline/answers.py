@@ -5,7 +5,7 @@ from __future__ import annotations
 from travel_agent.agent.offline import catalog, countries
 from travel_agent.agent.offline.catalog import Destination
 from travel_agent.agent.offline.places import Place
-from travel_agent.agent.trip_facts import TripFacts
+from travel_agent.agent.offline.trip_facts import TripFacts
 
 MONTHS = "January February March April May June July August September October November December".split()
 _STYLE_LABEL = {"budget": "Budget", "mid-range": "Mid-range", "luxury": "Luxury"}

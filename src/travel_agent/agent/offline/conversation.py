@@ -10,7 +10,7 @@ from travel_agent.agent.offline import answers, catalog, intents, itinerary, ren
 from travel_agent.agent.offline.catalog import Destination
 from travel_agent.agent.offline.places import Place, lookup
 from travel_agent.agent.offline.state import OFFER_PHRASES, State
-from travel_agent.agent.trip_facts import TripFacts
+from travel_agent.agent.offline.trip_facts import TripFacts
 
 MAX_TOPICS = 3  # answers per reply: a chat reply, not a guidebook
 _CITY_TOPICS = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from travel_agent.agent.offline.state import OFFER_PHRASES
-from travel_agent.agent.trip_facts import Money, TripFacts
+from travel_agent.agent.offline.trip_facts import Money, TripFacts
 
 _LEVEL_NAMES = {"budget": "budget-friendly", "mid-range": "mid-range", "luxury": "luxury"}
 LEVEL_TIPS = {

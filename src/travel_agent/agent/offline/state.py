@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from travel_agent.agent.interface import Turn
 from travel_agent.agent.offline import intents
-from travel_agent.agent.trip_facts import TripFacts, extract, merge
+from travel_agent.agent.offline.trip_facts import TripFacts, extract, merge
 
 LEVELS = ("budget", "mid-range", "luxury")
 # The offers the assistant makes end its replies as "Want me to <phrase>?"; the next turn's "yes" takes the first.

@@ -1,0 +1,615 @@
+"""A real OpenAI-compatible chat-completions server for tests: echoes, or is slow, failing, hanging or breaking on cue.
+
+Runs on real OS threads (``ThreadingHTTPServer``), so it serves many slow requests at once in a test process that
+gevent has not monkey-patched; it uses only the standard library so it can also run as its own process:
+``python -m tools.harness.upstream --port 0 --delay 1`` prints its base URL as the first line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from typing import Any
+
+MODES = ("echo", "hang", "stream_break", "huge", "flood", "flood_text", "endless_line", "drip")
+# Hostile modes send as fast as the socket allows, in writes of about this size.
+_FLOOD_WRITE_BYTES = 64 * 1024
+CHAT_PATH = "/v1/chat/completions"
+DEFAULT_MODEL = "upstream-test-model"
+_ERRORS = {  # status -> (type, code, message), shaped like OpenAI's own error bodies
+    400: ("invalid_request_error", None, "Invalid request body."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    404: ("invalid_request_error", "not_found", "Unknown path."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later."),
+    500: ("server_error", None, "The server had an error while processing your request."),
+    502: ("server_error", None, "Bad gateway."),
+    503: ("server_error", "overloaded", "The engine is currently overloaded, please try again later."),
+}
+
+
+class Headers(Mapping[str, str]):
+    """Request headers, looked up case-insensitively as HTTP intends; iterates the names as the client sent them."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._items = {name.lower(): (name, value) for name, value in pairs}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _value in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one request will get, fixed when it is answered so a concurrent reconfiguration cannot tear it."""
+
+    mode: str
+    delay: float
+    chunk_delay: float
+    break_after: int
+    fail_status: int | None
+    retry_after: float | None
+    huge_chars: int
+
+
+class _Setting:
+    """An attribute of UpstreamServer that reads and writes its settings under the lock."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, server: UpstreamServer | None, owner: type | None = None) -> Any:
+        return self if server is None else server._get(self.name)
+
+    def __set__(self, server: UpstreamServer, value: Any) -> None:
+        server.configure(**{self.name: value})
+
+
+class UpstreamServer:
+    """``POST /v1/chat/completions`` on 127.0.0.1; every knob may be changed from any thread while it serves.
+
+    ``mode``: "echo" answers ``"echo: " + last user message``; "hang" accepts and never answers until the mode
+    changes or the server stops; "stream_break" sends ``break_after`` stream chunks, then drops the connection.
+    ``delay`` is slept before answering, ``chunk_delay`` between stream chunks; ``fail_status`` fails every
+    request, ``fail_next`` only the next few.
+    Hostile modes, for a broken or malicious upstream: "huge" answers a completion of ``huge_chars`` characters
+    (streamed: in one chunk event); "flood" streams valid chunk events with empty content without end, as fast
+    as the socket takes them, "flood_text" the same with one character of content each; "endless_line" sends
+    ``data: `` and then bytes without ever a newline. The endless ones stop when the client goes away.
+    "drip" sends a whole answer, status line and headers included, one byte every ``chunk_delay`` seconds (0.1
+    when unset), so that no read of the client's ever waits long enough for its socket timeout; it stops when
+    the client goes away.
+    ``requests`` records every request as {method, path, headers, json}.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        mode: str = "echo",
+        delay: float = 0.0,
+        chunk_delay: float = 0.0,
+        break_after: int = 2,
+        fail_status: int | None = None,
+        retry_after: float | None = None,
+        huge_chars: int = 17_000_000,
+    ) -> None:
+        self._address = (host, port)
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._server: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._requests: list[dict[str, Any]] = []
+        self._failures: deque[tuple[int, float | None]] = deque()
+        self._in_flight = 0
+        self._sequence = 0
+        self._settings: dict[str, Any] = {}
+        self.configure(
+            mode=mode,
+            delay=delay,
+            chunk_delay=chunk_delay,
+            break_after=break_after,
+            fail_status=fail_status,
+            retry_after=retry_after,
+            huge_chars=huge_chars,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> UpstreamServer:
+        with self._cond:
+            if self._server is not None:
+                return self
+            self._stopping.clear()
+            self._server = _HTTPServer(self, self._address)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="upstream", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop at once: hanging and delayed requests are dropped, open connections closed, threads joined (bounded)."""
+        with self._cond:
+            server, thread = self._server, self._thread
+            if server is None or thread is None:
+                return
+            self._server = self._thread = None
+            self._stopping.set()
+            self._cond.notify_all()
+            connections = dict(self._connections)
+        server.shutdown()
+        server.server_close()
+        for conn in connections:
+            _hard_close(conn)  # wakes handler threads blocked reading a kept-alive connection
+        deadline = time.monotonic() + timeout
+        for worker in [thread, *connections.values()]:
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self) -> UpstreamServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        server = self._server
+        if server is None:
+            raise RuntimeError("UpstreamServer is not running; call start() first")
+        return int(server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._address[0]}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What an OpenAI client takes as its base URL, e.g. ``http://127.0.0.1:51234/v1``."""
+        return f"{self.url}/v1"
+
+    # -- behaviour ------------------------------------------------------------------------------------------
+
+    def configure(self, **changes: Any) -> None:
+        """Change several settings at once (mode, delay, chunk_delay, break_after, fail_status, retry_after)."""
+        unknown = set(changes) - {
+            "mode",
+            "delay",
+            "chunk_delay",
+            "break_after",
+            "fail_status",
+            "retry_after",
+            "huge_chars",
+        }
+        if unknown:
+            raise TypeError(f"unknown upstream settings: {sorted(unknown)}")
+        if changes.get("mode", "echo") not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {changes['mode']!r}")
+        with self._cond:
+            self._settings.update(changes)
+            self._cond.notify_all()  # a hanging request re-reads the mode
+
+    def fail_next(self, status: int, n: int = 1, *, retry_after: float | None = None) -> None:
+        """Answer the next ``n`` requests with ``status`` and an OpenAI-style error body, then behave as before."""
+        with self._cond:
+            self._failures.extend([(status, retry_after)] * n)
+
+    def reset(self) -> None:
+        """Back to a plain, fast echo server; the request log is kept (see ``clear_requests``)."""
+        with self._cond:
+            self._failures.clear()
+        self.configure(
+            mode="echo",
+            delay=0.0,
+            chunk_delay=0.0,
+            break_after=2,
+            fail_status=None,
+            retry_after=None,
+            huge_chars=17_000_000,
+        )
+
+    mode = _Setting()
+    delay = _Setting()
+    chunk_delay = _Setting()
+    break_after = _Setting()
+    fail_status = _Setting()
+    retry_after = _Setting()
+    huge_chars = _Setting()
+
+    def _get(self, name: str) -> Any:
+        with self._cond:
+            return self._settings[name]
+
+    # -- observation ----------------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request so far, oldest first: {"method", "path", "headers" (case-insensitive), "json"}."""
+        with self._cond:
+            return list(self._requests)
+
+    @property
+    def in_flight(self) -> int:
+        """Chat requests received and not yet answered (hanging ones included)."""
+        with self._cond:
+            return self._in_flight
+
+    def clear_requests(self) -> None:
+        with self._cond:
+            self._requests.clear()
+
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until at least ``count`` requests were received; TimeoutError after ``timeout`` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._requests) >= count, timeout):
+                raise TimeoutError(f"upstream saw {len(self._requests)} requests, not {count}, within {timeout}s")
+            return list(self._requests)
+
+    # -- used by the handler threads ------------------------------------------------------------------------
+
+    def _track(self, conn: socket.socket) -> bool:
+        with self._cond:
+            if self._stopping.is_set():
+                return False
+            self._connections[conn] = threading.current_thread()
+            return True
+
+    def _untrack(self, conn: socket.socket) -> None:
+        with self._cond:
+            self._connections.pop(conn, None)
+
+    def _record(self, method: str, path: str, headers: Headers, payload: Any, *, answering: bool = False) -> int:
+        # Counted in flight under the same lock as the record, so a test that saw the request also sees it pending.
+        with self._cond:
+            self._requests.append({"method": method, "path": path, "headers": headers, "json": payload})
+            self._sequence += 1
+            self._in_flight += answering
+            self._cond.notify_all()
+            return self._sequence
+
+    def _wait_out_hang(self) -> bool:
+        """Hold the request while the mode is "hang"; False when the server stopped meanwhile."""
+        with self._cond:
+            while self._settings["mode"] == "hang" and not self._stopping.is_set():
+                self._cond.wait()
+            return not self._stopping.is_set()
+
+    def _end(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+
+    def _plan(self) -> _Plan:
+        with self._cond:
+            status, retry_after = self._failures.popleft() if self._failures else (None, None)
+            settings = self._settings
+            return _Plan(
+                mode=settings["mode"],
+                delay=settings["delay"],
+                chunk_delay=settings["chunk_delay"],
+                break_after=settings["break_after"],
+                fail_status=status or settings["fail_status"],
+                retry_after=retry_after if status else settings["retry_after"],
+                huge_chars=settings["huge_chars"],
+            )
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep unless the server stops first; True when the sleep ran its course."""
+        return seconds <= 0 or not self._stopping.wait(seconds)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() wakes handler threads and joins them with a bound of its own
+    request_queue_size = 256  # the default backlog of 5 turns a burst of 60 connects into SYN retries
+    allow_reuse_address = True
+
+    def __init__(self, owner: UpstreamServer, address: tuple[str, int]) -> None:
+        self.owner = owner
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN, which can stall for seconds without DNS.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # clients that give up or time out mid-answer are what these tests provoke
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self._accepted = self.server.owner._track(self.connection)
+
+    def handle(self) -> None:
+        if self._accepted:
+            super().handle()
+
+    def finish(self) -> None:
+        self.server.owner._untrack(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request on stderr would bury the test output
+
+    def do_GET(self) -> None:
+        self.server.owner._record("GET", self.path, Headers(self.headers.items()), None)
+        if self.path.split("?")[0].rstrip("/") == "/v1/models":
+            self._send_json(200, {"object": "list", "data": [{"id": DEFAULT_MODEL, "object": "model"}]})
+        else:
+            self._send_error(404)
+
+    def do_POST(self) -> None:
+        owner = self.server.owner
+        raw = self._read_body()
+        payload = _json_or_none(raw)
+        known_path = self.path.split("?")[0].rstrip("/") == CHAT_PATH
+        valid = isinstance(payload, dict) and isinstance(payload.get("messages"), list)
+        headers = Headers(self.headers.items())
+        sequence = owner._record("POST", self.path, headers, payload, answering=known_path and valid)
+        if not known_path:
+            return self._send_error(404)
+        if not valid:
+            return self._send_error(400)
+        try:
+            if not owner._wait_out_hang():
+                return self._drop()
+            plan = owner._plan()
+            if not owner._pause(plan.delay):
+                return self._drop()
+            if plan.fail_status:
+                return self._send_error(plan.fail_status, plan.retry_after)
+            content = "x" * plan.huge_chars if plan.mode == "huge" else "echo: " + _last_user_text(payload["messages"])
+            model = str(payload.get("model") or DEFAULT_MODEL)
+            completion_id = f"chatcmpl-{sequence:06d}"
+            if plan.mode == "drip":
+                return self._drip(
+                    _completion(completion_id, model, content, payload["messages"]), plan.chunk_delay or 0.1
+                )
+            if payload.get("stream"):
+                return self._stream(plan, completion_id, model, content, payload)
+            self._send_json(200, _completion(completion_id, model, content, payload["messages"]))
+        finally:
+            owner._end()
+
+    def _stream(self, plan: _Plan, completion_id: str, model: str, content: str, payload: dict[str, Any]) -> None:
+        owner = self.server.owner
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        created = int(time.time())
+
+        def event(delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [choice],
+            }
+
+        self._send_event(event({"role": "assistant", "content": ""}))
+        if plan.mode in ("flood", "flood_text", "endless_line"):
+            return self._flood(plan.mode, event({"content": "x" if plan.mode == "flood_text" else ""}))
+        if plan.mode == "huge":
+            self._send_event(event({"content": content}))
+            self._send_event(event({}, "stop"))
+            self._send_chunk(b"data: [DONE]\n\n")
+            return self._send_chunk(b"")
+        for i, piece in enumerate(split_words(content)):
+            if plan.mode == "stream_break" and i >= plan.break_after:
+                return self._drop()
+            if i and not owner._pause(plan.chunk_delay):
+                return self._drop()
+            self._send_event(event({"content": piece}))
+        if plan.mode == "stream_break":
+            return self._drop()  # the reply was shorter than break_after: still never finish it
+        self._send_event(event({}, "stop"))
+        if (payload.get("stream_options") or {}).get("include_usage"):
+            usage = _usage(payload["messages"], content)
+            self._send_event({**event({}), "choices": [], "usage": usage})
+        self._send_chunk(b"data: [DONE]\n\n")
+        self._send_chunk(b"")  # the zero-length chunk that ends a chunked body
+
+    def _flood(self, mode: str, data: dict[str, Any]) -> None:
+        """Write without pause until the client goes away or the server stops (hostile modes)."""
+        if mode == "endless_line":
+            self._send_chunk(b"data: ")
+            block = b"x" * _FLOOD_WRITE_BYTES
+        else:
+            one = b"data: " + json.dumps(data).encode() + b"\n\n"
+            block = one * max(1, _FLOOD_WRITE_BYTES // len(one))
+        owner = self.server.owner
+        try:
+            while not owner._stopping.is_set():
+                self._send_chunk(block)
+        except OSError:
+            pass  # the client hung up: what these modes wait for
+        self.close_connection = True
+
+    def _drip(self, body: dict[str, Any], pause: float) -> None:
+        """A complete JSON answer, a byte at a time (the "drip" mode)."""
+        data = json.dumps(body).encode()
+        whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data)
+        self.close_connection = True
+        try:
+            for i in range(len(whole)):
+                if not self.server.owner._pause(pause):
+                    return
+                self.wfile.write(whole[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass  # the client gave up: what this mode waits for
+
+    def _send_event(self, data: dict[str, Any]) -> None:
+        self._send_chunk(b"data: " + json.dumps(data).encode() + b"\n\n")
+
+    def _send_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+
+    def _send_json(self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(self, status: int, retry_after: float | None = None) -> None:
+        kind, code, message = _ERRORS.get(status, ("server_error", None, f"Upstream test error {status}."))
+        headers = {}
+        if retry_after is not None and status in (429, 503):
+            headers = {"Retry-After": str(math.ceil(retry_after)), "retry-after-ms": str(round(retry_after * 1000))}
+        body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        self._send_json(status, body, headers)
+
+    def _drop(self) -> None:
+        """End the connection without a (complete) answer, as a crashed or unplugged upstream would."""
+        self.close_connection = True
+        _hard_close(self.connection)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
+
+
+def split_words(text: str) -> list[str]:
+    """``text`` in word-sized pieces (whitespace kept) that join back to it: the stream's chunks."""
+    return re.findall(r"\s*\S+\s*", text) or [text]
+
+
+def _hard_close(conn: socket.socket) -> None:
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the peer or by the other side of a race with stop()
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # the multi-part form: [{"type": "text", "text": "..."}, ...]
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
+
+
+def _last_user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
+def _usage(messages: list[Any], content: str) -> dict[str, int]:
+    prompt = sum(len(_text_of(m.get("content")).split()) for m in messages if isinstance(m, dict))
+    completion = len(content.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _completion(completion_id: str, model: str, content: str, messages: list[Any]) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": _usage(messages, content),
+    }
+
+
+def _room_for_held_requests() -> None:
+    """As its own process the upstream may hold thousands of slow requests (the held-chats benchmark): a thread
+    and a socket each. Raise the open-files soft limit to the hard one, and give each thread a small stack
+    (a handler needs little; the default 8 MiB each would reserve 16 GiB of address space for 2,000)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    threading.stack_size(512 * 1024)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve a test OpenAI-compatible chat-completions upstream.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--mode", choices=MODES, default="echo")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream chunks")
+    parser.add_argument("--fail-status", type=int, default=None, help="answer every request with this status")
+    parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds on 429/503")
+    parser.add_argument("--backlog", type=int, default=_HTTPServer.request_queue_size, help="listen backlog")
+    args = parser.parse_args(argv)
+    _HTTPServer.request_queue_size = args.backlog
+    _room_for_held_requests()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server = UpstreamServer(
+        args.host,
+        args.port,
+        mode=args.mode,
+        delay=args.delay,
+        chunk_delay=args.chunk_delay,
+        fail_status=args.fail_status,
+        retry_after=args.retry_after,
+    ).start()
+    print(server.base_url, flush=True)  # the one line a parent process reads to find the server
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
