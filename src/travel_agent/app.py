@@ -14,17 +14,17 @@ from redis.exceptions import RedisError
 from travel_agent import __version__
 from travel_agent.api import create_api
 from travel_agent.api.chat_fast_send import SendFastPath
+from travel_agent.api.metrics import install_metrics
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
 from travel_agent.backends.startup import verify_dependency
 from travel_agent.config import Settings
 from travel_agent.console import install_console
-from travel_agent.errors import register_error_handlers
 from travel_agent.observability.error_reporting import init_error_reporting
 from travel_agent.observability.logging_setup import configure_logging
-from travel_agent.observability.metrics_view import install_metrics
 from travel_agent.services import EXTENSION_KEY, Services, build_services
 from travel_agent.web.auth import require_api_keys
+from travel_agent.web.error_handlers import register_error_handlers
 from travel_agent.web.middleware import RequestScopeMiddleware
 from travel_agent.web.probes import ProbeMiddleware
 from travel_agent.web.rate_limit import limit_rates

@@ -1,8 +1,8 @@
-"""The service's exception family and the one place that turns any error into the JSON envelope.
+"""The service's exception family: what each error answers, and how an answered error is logged.
 
 Every error raised on purpose is a ``TravelAgentError`` that carries its status, a client-safe message and,
-when the client should come back, a ``Retry-After``; the handlers below and the WSGI middleware answer with
-exactly those:
+when the client should come back, a ``Retry-After``; the Flask handlers (``web/error_handlers.py``) and the
+WSGI middleware answer with exactly those:
 
     TravelAgentError                          500
     ├── DependencyUnavailable                 503  MongoDB or Redis down, frozen, or its breaker open (Retry-After 2)
@@ -29,12 +29,8 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
-from gunicorn.http.errors import ParseException
-from werkzeug.exceptions import HTTPException
-
-from travel_agent.web import request_scope
-from travel_agent.web.request_scope import request_id
+from travel_agent import request_context
+from travel_agent.request_context import request_id
 
 log = logging.getLogger("travel_agent.errors")
 
@@ -107,22 +103,6 @@ def envelope(
     return body
 
 
-def error_response(
-    code: int,
-    message: str | None = None,
-    errors: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-    context: dict[str, str] | None = None,
-) -> Response:
-    response = jsonify(envelope(code, message, errors, context=context))
-    if message:
-        request.environ[request_scope.ERROR_MESSAGE_KEY] = message
-    response.status_code = code
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
 UNEXPECTED_MESSAGE = "An unexpected error occurred. It has been logged."
 
 
@@ -131,29 +111,10 @@ def describe(method: str | None, path: str, client: str | None) -> str:
     return f"{method} {path} client={client} request_id={request_id()}"
 
 
-def _describe_request() -> str:
-    return describe(request.method, request.path, request.remote_addr)
-
-
-def handle_http_exception(error: HTTPException) -> Response:
-    """Werkzeug and webargs errors (404, 405, 413, 422 ...), keeping webargs' field errors."""
-    code = error.code or 500
-    data = getattr(error, "data", None) or {}
-    errors = data.get("errors") or data.get("messages")
-    message = data.get("message") or error.description
-    headers = dict(data.get("headers") or {})
-    if code == 405 and error.get_response().headers.get("Allow"):
-        headers["Allow"] = error.get_response().headers["Allow"]
-    if code >= 500:
-        # Werkzeug's 500 descriptions are generic; anything else of ours at 5xx already has a safe message.
-        log.error("%s answered %s", _describe_request(), code)
-    return error_response(code, message, errors, headers)
-
-
 def as_seen_by_client(error: TravelAgentError) -> TravelAgentError:
     """A spent budget is the client's 504 only if the request was slow: when the time ran out because the
     worker is shutting down (the drain shortens every deadline), it is a 503 to retry, on another worker."""
-    if isinstance(error, BudgetExceeded) and request_scope.cut_by_drain():
+    if isinstance(error, BudgetExceeded) and request_context.cut_by_drain():
         return ServerRestarting()
     return error
 
@@ -174,30 +135,3 @@ def answered(error: TravelAgentError, described: str) -> TravelAgentError:
 
 def retry_after_header(error: TravelAgentError) -> dict[str, str]:
     return {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
-
-
-def handle_travel_agent_error(error: TravelAgentError) -> Response:
-    error = answered(error, _describe_request())
-    return error_response(error.status_code, error.message, headers=retry_after_header(error), context=error.context)
-
-
-def handle_unexpected(error: Exception) -> Response:
-    """The last line: log once with the stack, answer a generic 500 that reveals nothing."""
-    if isinstance(error, HTTPException):
-        return handle_http_exception(error)
-    log.error("unhandled exception in %s", _describe_request(), exc_info=error)
-    return error_response(500, UNEXPECTED_MESSAGE)
-
-
-def handle_malformed_body(error: Exception) -> Response:
-    """gunicorn parses a chunked body while the app reads it, and raises its own ParseException (a chunk
-    size that is not hex, a missing terminator) from ``request.get_data()``: the client's fault, a 400."""
-    log.info("%s answered 400: malformed body (%s)", _describe_request(), type(error).__name__)
-    return error_response(400, "The request body is malformed.")
-
-
-def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(ParseException, handle_malformed_body)
-    app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(TravelAgentError, handle_travel_agent_error)
-    app.register_error_handler(Exception, handle_unexpected)

@@ -10,7 +10,6 @@ from flask import current_app
 from redis import Redis
 
 from travel_agent.agent.provider import build_agent
-from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.backends.health import HealthMonitor
 from travel_agent.backends.mongo import MongoGateway, create_client
 from travel_agent.backends.redis_store import RedisGateway, create_pool, create_probe_client
@@ -21,6 +20,7 @@ from travel_agent.chat.service import ChatService
 from travel_agent.chat.store import ChatStore
 from travel_agent.config import Settings
 from travel_agent.observability import metrics
+from travel_agent.resilience.breaker import CircuitBreaker
 from travel_agent.web.inflight import InFlight
 
 log = logging.getLogger("travel_agent.services")

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import TestResponse
 
-from travel_agent.backends.breaker import State
 from travel_agent.observability import metrics
+from travel_agent.resilience.breaker import State
 from travel_agent.services import EXTENSION_KEY
 
 TOKEN = "metrics-token-0123456789"

@@ -18,12 +18,12 @@ from tests.support.secret_scan import SecretScan
 from tools.harness import ServerPool
 from tools.harness.ports import free_port
 from tools.harness.tls import CertificateAuthority
-from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.backends.mongo import MongoGateway, create_client
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
 from travel_agent.backends.redis_store import create_probe_client
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
 from travel_agent.config import Settings
+from travel_agent.resilience.breaker import CircuitBreaker
 
 pytestmark = pytest.mark.slow
 

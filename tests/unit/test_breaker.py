@@ -3,7 +3,7 @@
 import threading
 import time
 
-from travel_agent.backends.breaker import CircuitBreaker, State
+from travel_agent.resilience.breaker import CircuitBreaker, State
 
 
 def poll(predicate, timeout: float = 2.0) -> bool:

@@ -94,3 +94,24 @@ def test_the_walk_sees_a_cycle_hidden_under_type_checking(tmp_path: Path) -> Non
     assert find_cycle(import_graph(tmp_path, "pkg")) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
     (package / "c.py").write_text("")
     assert find_cycle(import_graph(tmp_path, "pkg")) is None
+
+
+LOWER = ("backends", "agent", "chat", "observability")
+UPPER = ("web", "api", "console", "runtime", "services", "app")
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_the_lower_layers_never_import_the_upper_ones() -> None:
+    graph = import_graph(PACKAGE_ROOT, "travel_agent")
+    wrong = sorted(
+        f"{module} -> {imported}"
+        for module, imports in graph.items()
+        if layer(module) in LOWER
+        for imported in imports
+        if layer(imported) in UPPER
+    )
+    assert wrong == []

@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from travel_agent import request_context
 from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFilter, SharedRotatingFileHandler
-from travel_agent.web import request_scope
 
 
 def record(message: str) -> logging.LogRecord:
@@ -19,11 +19,11 @@ def record(message: str) -> logging.LogRecord:
 
 
 def test_json_line_carries_request_id_and_is_one_object() -> None:
-    tokens = request_scope.bind("rid-42", 5)
+    tokens = request_context.bind("rid-42", 5)
     try:
         line = JsonFormatter().format(record('quote " and\nnewline'))
     finally:
-        request_scope.unbind(tokens)
+        request_context.unbind(tokens)
     assert "\n" not in line
     body = json.loads(line)
     assert body["request_id"] == "rid-42" and body["level"] == "INFO" and body["logger"] == "travel_agent.test"

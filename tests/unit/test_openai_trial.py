@@ -8,17 +8,17 @@ import contextvars
 import pytest
 
 from tools.harness import wait_until
+from travel_agent import request_context
 from travel_agent.agent.errors import AgentUnavailable
 from travel_agent.agent.openai_client import OpenAIAgent
-from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.config import Settings
-from travel_agent.web import request_scope
+from travel_agent.resilience.breaker import CircuitBreaker
 
 
 def in_request(request_id: str) -> contextvars.Context:
     """A context of its own with a request bound, as each request's greenlet has."""
     context = contextvars.Context()
-    context.run(request_scope.bind, request_id, 30)
+    context.run(request_context.bind, request_id, 30)
     return context
 
 

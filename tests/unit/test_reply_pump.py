@@ -8,20 +8,20 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from travel_agent import request_context
 from travel_agent.agent.budget import RESERVE_SECONDS
 from travel_agent.agent.errors import AgentError, AgentUnavailable
 from travel_agent.chat.pump import ReplyPump
 from travel_agent.errors import BudgetExceeded
-from travel_agent.web import request_scope
 
 
 @pytest.fixture(autouse=True)
 def no_budget() -> Iterator[None]:
     """Each test starts outside any request's budget (an in-process request earlier in this thread may have
     left its scope bound: the Flask test client does not always give the middleware its close)."""
-    tokens = request_scope.bind("pump-test", None)
+    tokens = request_context.bind("pump-test", None)
     yield
-    request_scope.unbind(tokens)
+    request_context.unbind(tokens)
 
 
 def test_pieces_arrive_in_order_with_heartbeats_while_the_agent_is_silent() -> None:
@@ -67,14 +67,14 @@ def test_the_deadline_is_kept_even_when_the_agent_is_stuck_and_the_agent_is_then
         finally:
             produced.append("closed")
 
-    tokens = request_scope.bind("pump-test", RESERVE_SECONDS + 0.3)
+    tokens = request_context.bind("pump-test", RESERVE_SECONDS + 0.3)
     try:
         started = time.monotonic()
         with pytest.raises(BudgetExceeded):
             ReplyPump(stuck, heartbeat_seconds=5).text()
         assert time.monotonic() - started < 1.0
     finally:
-        request_scope.unbind(tokens)
+        request_context.unbind(tokens)
         release.set()
     wait_until(lambda: produced, 2, message="the abandoned agent was never closed")
     assert produced == ["closed"]

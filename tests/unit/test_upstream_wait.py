@@ -11,19 +11,19 @@ import gevent
 import pytest
 from gevent import socket as gsocket
 
+from travel_agent import request_context
 from travel_agent.agent import waiting
 from travel_agent.agent.budget import RESERVE_SECONDS
-from travel_agent.web import request_scope
 
 
 @pytest.fixture(autouse=True)
 def outside_a_request() -> Iterator[None]:
     """No request's deadline, whatever an earlier test left bound in this thread's context."""
-    tokens = request_scope.bind("no-request", None)
+    tokens = request_context.bind("no-request", None)
     try:
         yield
     finally:
-        request_scope.unbind(tokens)
+        request_context.unbind(tokens)
 
 
 @pytest.fixture
@@ -64,14 +64,14 @@ def test_bytes_already_there_are_read_without_a_wait_or_a_heartbeat(pair: tuple[
 def test_the_requests_budget_ends_the_wait_even_with_a_longer_socket_timeout(pair: tuple[gsocket.socket, ...]) -> None:
     ours, _theirs = pair
     ours.settimeout(30)
-    tokens = request_scope.bind("budget-test", RESERVE_SECONDS + 0.3)  # the agent's share: 0.3 s
+    tokens = request_context.bind("budget-test", RESERVE_SECONDS + 0.3)  # the agent's share: 0.3 s
     try:
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             waiting.recv_into(waiting.Wait(), ours, bytearray(16))
         assert 0.25 < time.monotonic() - started < 0.6
     finally:
-        request_scope.unbind(tokens)
+        request_context.unbind(tokens)
     assert ours.gettimeout() == 30  # the socket's own timeout is left as it was
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from travel_agent import request_context
 from travel_agent.errors import BudgetExceeded
-from travel_agent.web import request_scope
 
 # Storing the reply takes two quick MongoDB writes, and an error still has to reach the client (for a stream,
 # before the middleware's last-resort timeout cuts it): the agent stops this long before the deadline.
@@ -14,7 +14,7 @@ MIN_CALL_SECONDS = 0.05
 
 def time_left() -> float | None:
     """Seconds the agent may still use; None outside a request (no budget)."""
-    left = request_scope.remaining()
+    left = request_context.remaining()
     return None if left is None else left - RESERVE_SECONDS
 
 

@@ -24,14 +24,14 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
+from travel_agent import request_context
 from travel_agent.agent import waiting
 from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
 from travel_agent.agent.errors import AgentError, AgentUnavailable, ReplyTooLong, UpstreamRefused
 from travel_agent.agent.interface import Turn
-from travel_agent.backends.breaker import CircuitBreaker, State
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
-from travel_agent.web import request_scope
+from travel_agent.resilience.breaker import CircuitBreaker, State
 
 log = logging.getLogger("travel_agent.agent.openai")
 
@@ -112,7 +112,7 @@ class OpenAIAgent:
         """Refuse at once while the circuit is open. After its cool-down the first turn to ask takes the trial
         here, before it stores anything: otherwise every turn arriving until one reached the upstream would
         pass this check, store its question, and only then be refused."""
-        holder = request_scope.request_id()
+        holder = request_context.request_id()
         if holder is not None and _TRIAL_HOLDER.get() == holder:
             return  # this request already holds the trial (a keyed send asks twice)
         if not self.breaker.allow():
@@ -134,7 +134,7 @@ class OpenAIAgent:
     def _post(self, payload: dict[str, Any], *, stream: bool) -> requests.Response:
         """One call, retried on 429, 5xx and connection failures while attempts and the budget remain."""
         attempt = 0
-        holder = request_scope.request_id()
+        holder = request_context.request_id()
         while True:
             holds_trial = attempt == 0 and holder is not None and _TRIAL_HOLDER.get() == holder
             if not holds_trial and not self.breaker.allow():

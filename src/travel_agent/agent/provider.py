@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from travel_agent.agent import offline
 from travel_agent.agent.interface import Agent, Turn
 from travel_agent.agent.openai_client import OpenAIAgent
-from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.config import Settings
+from travel_agent.resilience.breaker import CircuitBreaker
 
 
 class OfflineAgent:

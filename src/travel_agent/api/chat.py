@@ -25,9 +25,9 @@ from travel_agent.api.json_parser import JsonParser
 from travel_agent.chat.service import Answer, ChatService, StartedTurn
 from travel_agent.chat.store import Message
 from travel_agent.errors import UNEXPECTED_MESSAGE, as_seen_by_client, envelope
+from travel_agent.request_context import CLIENT_WRITE_KEY
 from travel_agent.services import services
 from travel_agent.web.auth import bearer_token, key_fingerprint
-from travel_agent.web.request_scope import CLIENT_WRITE_KEY
 
 log = logging.getLogger("travel_agent.api.chat")
 

@@ -43,13 +43,13 @@ from travel_agent.errors import (
     retry_after_header,
 )
 from travel_agent.observability.metrics import ROUTE_KEY
+from travel_agent.request_context import ERROR_MESSAGE_KEY
 from travel_agent.web import plain_json
 from travel_agent.web.auth import bearer_token, matches_any
 from travel_agent.web.inflight import timers_can_interrupt
 from travel_agent.web.middleware import WSGIApp
 from travel_agent.web.rate_limit import RateGate
 from travel_agent.web.request_bodies import BodyTooSlow, too_slow
-from travel_agent.web.request_scope import ERROR_MESSAGE_KEY
 
 try:
     from gevent import Timeout

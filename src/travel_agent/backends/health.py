@@ -13,11 +13,11 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from travel_agent import __version__
-from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.backends.mongo import MongoGateway
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
 from travel_agent.backends.redis_store import RedisGateway
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
+from travel_agent.resilience.breaker import CircuitBreaker
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ import pymongo
 from pymongo.database import Database
 from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError, WaitQueueTimeoutError
 
-from travel_agent.backends.breaker import CircuitBreaker
+from travel_agent import request_context
 from travel_agent.backends.failures import connection_reason
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded, DependencyUnavailable
 from travel_agent.observability.metrics import MongoPoolMetrics
-from travel_agent.web import request_scope
+from travel_agent.resilience.breaker import CircuitBreaker
 
 log = logging.getLogger("travel_agent.mongo")
 
@@ -132,7 +132,7 @@ class MongoGateway:
         (504) when the budget is spent; bounded by what remains of it; its driver errors turned into ours."""
         if not self.breaker.allow():
             raise DependencyUnavailable("mongodb", retry_after=self.breaker.retry_after())
-        left = request_scope.remaining()
+        left = request_context.remaining()
         if left is not None and left <= DEADLINE_MARGIN_SECONDS:
             raise BudgetExceeded()
         # Without a request (start-up, CLI) the pool's own timeouts apply; within one, the smaller of what
@@ -153,7 +153,7 @@ class MongoGateway:
                 "mongodb", "The database is busy. Please retry shortly.", retry_after=1
             ) from exc
         self.breaker.record_failure()
-        spent = request_scope.remaining()
+        spent = request_context.remaining()
         if exc.timeout and spent is not None and spent <= 2 * DEADLINE_MARGIN_SECONDS:
             raise BudgetExceeded() from exc
         raise DependencyUnavailable("mongodb", retry_after=self.breaker.retry_after()) from exc

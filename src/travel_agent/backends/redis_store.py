@@ -15,11 +15,11 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection, SentinelManagedSSLConnection
 
-from travel_agent.backends.breaker import CircuitBreaker
+from travel_agent import request_context
 from travel_agent.backends.failures import connection_reason
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
-from travel_agent.web import request_scope
+from travel_agent.resilience.breaker import CircuitBreaker
 
 log = logging.getLogger("travel_agent.redis")
 
@@ -51,7 +51,7 @@ class _DeadlineMixin:
 
     def _apply_deadline(self) -> None:
         read_timeout, connect_timeout = self._configured()
-        left = request_scope.remaining()
+        left = request_context.remaining()
         if left is not None:
             if left <= DEADLINE_MARGIN_SECONDS:
                 raise BudgetExceeded()
@@ -101,7 +101,7 @@ class DeadlineQueue(LifoQueue):  # type: ignore[type-arg]
     through its documented ``queue_class`` parameter, so no redis-py internals are touched."""
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        left = request_scope.remaining()
+        left = request_context.remaining()
         if block and left is not None:
             cap = max(0.0, left / 2)
             timeout = cap if timeout is None else min(timeout, cap)

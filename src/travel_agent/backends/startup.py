@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from travel_agent.backends.breaker import CircuitBreaker
+from travel_agent.resilience.breaker import CircuitBreaker
 
 log = logging.getLogger("travel_agent.startup")
 

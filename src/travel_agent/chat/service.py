@@ -38,6 +38,7 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
+from travel_agent import request_context
 from travel_agent.agent.budget import RESERVE_SECONDS, time_left
 from travel_agent.agent.errors import AgentError
 from travel_agent.agent.interface import Agent, Turn
@@ -49,7 +50,6 @@ from travel_agent.chat.indexes import Indexes
 from travel_agent.chat.pump import agent_pieces, agent_text
 from travel_agent.chat.store import ChatStore, Context, Message, StoredSession, now
 from travel_agent.errors import BudgetExceeded, DependencyUnavailable, TravelAgentError
-from travel_agent.web import request_scope
 
 log = logging.getLogger("travel_agent.chat")
 
@@ -157,7 +157,7 @@ class ChatService:
             claim = self.idempotency.claim(key, body, plan)
             if claim.plan is not None or claim.response is not None:
                 return claim
-            left = request_scope.remaining()
+            left = request_context.remaining()
             if left is not None and left - pause <= RESERVE_SECONDS:
                 raise IdempotencyKeyInFlight()
             time.sleep(pause)

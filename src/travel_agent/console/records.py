@@ -16,9 +16,9 @@ from http import HTTPStatus
 from typing import Any
 
 from travel_agent.console import traffic
+from travel_agent.request_context import ERROR_MESSAGE_KEY
 from travel_agent.runtime import console_files
 from travel_agent.services import Services
-from travel_agent.web.request_scope import ERROR_MESSAGE_KEY
 
 log = logging.getLogger("travel_agent.console")
 

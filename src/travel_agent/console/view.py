@@ -11,10 +11,10 @@ from flask import Blueprint, Flask, Response, jsonify, redirect, render_template
 from travel_agent.console import access
 from travel_agent.console.records import ConsoleRecords
 from travel_agent.console.state import assemble, effective_config
-from travel_agent.errors import error_response
 from travel_agent.observability.metrics import RequestMetrics
 from travel_agent.runtime.console_files import directory_for
 from travel_agent.services import Services
+from travel_agent.web.error_handlers import error_response
 
 log = logging.getLogger("travel_agent.console")
 

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from travel_agent.web.request_scope import request_id
+from travel_agent.request_context import request_id
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s [%(request_id)s] %(message)s"
 LOG_FILE_NAME = "travel_agent.log"

@@ -22,7 +22,7 @@ from pymongo import monitoring
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
-from travel_agent.backends.breaker import State
+from travel_agent.resilience.breaker import State
 
 log = logging.getLogger("travel_agent.metrics")
 

@@ -12,7 +12,7 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-from travel_agent.web import request_scope
+from travel_agent import request_context
 
 _MESSAGES = {
     400: "The request is not valid HTTP (request line, header or chunked framing).",
@@ -61,7 +61,7 @@ def json_error_page(status: int, req: Any = None) -> bytes:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         status, phrase = 500, HTTPStatus(500).phrase
-    req_id = request_scope.sane_request_id(_inbound_request_id(req))
+    req_id = request_context.sane_request_id(_inbound_request_id(req))
     message = _MESSAGES.get(status, _MESSAGES[400] if status < 500 else _MESSAGES[500])
     body = json.dumps(
         {"code": status, "status": phrase, "message": message, "request_id": req_id}, separators=(",", ":")

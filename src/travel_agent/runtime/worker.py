@@ -21,10 +21,10 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
+from travel_agent import request_context
 from travel_agent.config import Settings
 from travel_agent.runtime.connection_slots import ACCEPTS_PER_WAKEUP, WaitingConnections, room_limit
 from travel_agent.runtime.error_pages import CapturedErrorPage, json_error_page
-from travel_agent.web import request_scope
 
 
 class _EagerAcceptServer(ggevent.StreamServer):  # type: ignore[misc]
@@ -124,7 +124,7 @@ class TravelAgentWorker(GeventWorker):
     def _drain(self) -> None:
         services = self._services()
         cutoff = time.monotonic() + max(0.0, self.cfg.graceful_timeout - self._drain_margin)
-        request_scope.set_drain_cutoff(cutoff)
+        request_context.set_drain_cutoff(cutoff)
         in_flight = 0
         if services is not None:
             services.state.draining = True

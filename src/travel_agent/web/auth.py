@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from flask import Flask, Response, request
 
 from travel_agent.config import Settings
-from travel_agent.errors import error_response
+from travel_agent.web.error_handlers import error_response
 
 log = logging.getLogger("travel_agent.auth")
 API_PREFIX = "/api/"

@@ -21,10 +21,10 @@ from typing import Any
 
 from gevent import Timeout
 
+from travel_agent import request_context
 from travel_agent.errors import BudgetExceeded, ServerRestarting, ServiceBusy, envelope
 from travel_agent.observability import metrics
 from travel_agent.observability.metrics import RequestMetrics
-from travel_agent.web import request_scope
 from travel_agent.web.client_gone import client_gone
 from travel_agent.web.inflight import InFlight, RequestExpired, Ticket, timers_can_interrupt
 
@@ -120,7 +120,7 @@ class _Request:
         if self.timer is not None:
             self.timer.close()
         self.inflight.release(self.ticket)
-        request_scope.unbind(self.tokens)
+        request_context.unbind(self.tokens)
         if self.recorder is not None:
             self.recorder.finished(self.environ, self.status, self.started)
 
@@ -159,7 +159,7 @@ class _ScopedBody:
                     metrics.record_shed("draining")
                 yield sse_error_event(code, message, retry_after)
             elif not sent_any:
-                self._request.environ[request_scope.ERROR_MESSAGE_KEY] = message
+                self._request.environ[request_context.ERROR_MESSAGE_KEY] = message
                 yield from json_error(self._start_response, code, message, self._req_id, retry_after, sys.exc_info())
             else:
                 raise
@@ -193,24 +193,24 @@ class RequestScopeMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
-        req_id = request_scope.sane_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        req_id = request_context.sane_request_id(environ.get("HTTP_X_REQUEST_ID"))
         environ["travel_agent.request_id"] = req_id
         path = environ.get("PATH_INFO", "")
         budget = budget_for(path, self.request_timeout, self.chat_timeout)
-        tokens = request_scope.bind(req_id, budget)
+        tokens = request_context.bind(req_id, budget)
         ticket = self.inflight.admit(path, exempt=path in NEVER_SHED)
         if ticket is None:
-            request_scope.unbind(tokens)
+            request_context.unbind(tokens)
             metrics.record_shed("overload")
-            environ[request_scope.ERROR_MESSAGE_KEY] = "The service is busy. Please retry shortly."
+            environ[request_context.ERROR_MESSAGE_KEY] = "The service is busy. Please retry shortly."
             if self.recorder is not None:
                 self.recorder.finished(environ, "503", started)
             return json_error(
                 start_response, ServiceBusy.status_code, ServiceBusy.message, req_id, ServiceBusy.retry_after
             )
         client_write = None
-        if request_scope.ClientWrite.offered_by(environ):
-            client_write = environ[request_scope.CLIENT_WRITE_KEY] = request_scope.ClientWrite()
+        if request_context.ClientWrite.offered_by(environ):
+            client_write = environ[request_context.CLIENT_WRITE_KEY] = request_context.ClientWrite()
         request = _Request(
             environ,
             started,
@@ -249,7 +249,7 @@ class RequestScopeMiddleware:
             log.warning("%s %s cut off by the %s backstop", environ.get("REQUEST_METHOD"), path, exc.reason)
             if exc.reason == "drain":
                 metrics.record_shed("draining")
-            environ[request_scope.ERROR_MESSAGE_KEY] = message
+            environ[request_context.ERROR_MESSAGE_KEY] = message
             try:
                 return json_error(start_with_id, code, message, req_id, retry_after, sys.exc_info())
             finally:

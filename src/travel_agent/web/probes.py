@@ -19,9 +19,9 @@ from typing import Any
 
 from travel_agent.backends.health import Report
 from travel_agent.observability.metrics import ROUTE_KEY, RequestMetrics
+from travel_agent.request_context import sane_request_id
 from travel_agent.services import Services
 from travel_agent.web.plain_json import encode
-from travel_agent.web.request_scope import sane_request_id
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # status line, body, headers after Content-Type and Content-Length

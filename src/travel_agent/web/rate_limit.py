@@ -21,9 +21,9 @@ from flask import Flask, Response, request
 
 from travel_agent.backends.redis_store import RedisGateway
 from travel_agent.config import Settings
-from travel_agent.errors import error_response
 from travel_agent.observability import metrics
 from travel_agent.web.auth import bearer_token, is_api_path, key_fingerprint
+from travel_agent.web.error_handlers import error_response
 
 KEY_PREFIX = "travel_agent:ratelimit:"
 # Where a request's decision is kept, so that it is counted once however many layers ask.

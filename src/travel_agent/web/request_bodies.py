@@ -15,7 +15,7 @@ from flask import Flask, Response, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from travel_agent.errors import error_response
+from travel_agent.web.error_handlers import error_response
 from travel_agent.web.inflight import timers_can_interrupt
 
 try:  # imported once: the check runs on every request with a body

@@ -26,8 +26,8 @@ from tools.harness.envelope import assert_envelope
 from tools.harness.upstream import UpstreamServer
 from travel_agent.api.chat_schemas import MAX_MESSAGE_CHARS
 from travel_agent.observability.metrics import ROUTE_KEY
+from travel_agent.request_context import ERROR_MESSAGE_KEY
 from travel_agent.services import EXTENSION_KEY
-from travel_agent.web.request_scope import ERROR_MESSAGE_KEY
 
 VOLATILE_FIELDS = ("session_id", "message_id", "created_at")
 

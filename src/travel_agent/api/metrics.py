@@ -9,7 +9,6 @@ from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from travel_agent.backends.breaker import CircuitBreaker
 from travel_agent.observability.metrics import (
     MULTIPROC_DIR_VARIABLE,
     ROUTE_KEY,
@@ -20,6 +19,7 @@ from travel_agent.observability.metrics import (
     record_dependency_up,
     sample_in_flight,
 )
+from travel_agent.resilience.breaker import CircuitBreaker
 from travel_agent.services import Services
 from travel_agent.web.auth import check_bearer
 

@@ -1,0 +1,1 @@
+"""Resilience primitives shared by every dependency: the circuit breaker (MongoDB, Redis, the model upstream)."""
