@@ -144,6 +144,25 @@ class Settings:
     # How long a running Idempotency-Key attempt holds its key without renewing it (it renews every third of
     # this while it runs): after a worker was killed or MongoDB died under a turn, retries get 409 this long.
     idempotency_lease_seconds: float = dataclasses.field(default=10.0, metadata={"minimum": 1})
+    # A streamed turn runs on without its client and can be resumed (docs/api.md, "Resuming a stream"). Its
+    # worker renews the turn's lease at every checkpoint of the partial answer; a turn whose worker died is
+    # taken over by the next client that asks for it once this lease has run out.
+    turn_lease_seconds: float = dataclasses.field(default=10.0, metadata={"minimum": 1})
+    # At most one MongoDB checkpoint of a running turn's partial answer per this interval (the hand-over and,
+    # with Redis down, what other workers' clients see).
+    turn_checkpoint_seconds: float = 0.25
+    # At most one Redis Stream append of a running turn's new text per this interval (what other workers'
+    # clients see, and how soon).
+    turn_relay_seconds: float = 0.05
+    # How a taken-over turn goes on: "continue" the partial answer (the OpenAI-compatible upstream gets it as a
+    # trailing assistant message, "prefill"; the offline agent regenerates and skips it) or "restart" it (for
+    # upstreams without prefill; clients get a `restart` event).
+    turn_takeover: str = dataclasses.field(default="continue", metadata={"choices": ("continue", "restart")})
+    # Runs of one turn at most (the first and its take-overs): a turn whose workers keep dying ends in an error.
+    turn_max_attempts: int = 3
+    # Bounds of a running turn's Redis Stream: entries kept (XADD MAXLEN, approximate) and its expiry.
+    turn_stream_max_entries: int = 4096
+    turn_stream_expire_seconds: int = 3600
     max_body_bytes: int = 65536
     # A body not received in full within this is a 408: a slow or stalled sender must not hold its request (and
     # a MAX_IN_FLIGHT slot) for the whole budget.

@@ -81,6 +81,11 @@ def set_drain_cutoff(monotonic_time: float | None) -> None:
     _drain_cutoff = monotonic_time
 
 
+def draining() -> bool:
+    """Whether this worker is draining (a drain cut-off is set)."""
+    return _drain_cutoff is not None
+
+
 def cut_by_drain() -> bool:
     """Whether the current request's time is running out because the worker is draining, not its budget."""
     own, cutoff = _deadline.get(), _drain_cutoff

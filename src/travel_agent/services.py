@@ -18,6 +18,8 @@ from travel_agent.chat.idempotency import IdempotencyStore
 from travel_agent.chat.indexes import Indexes
 from travel_agent.chat.service import ChatService
 from travel_agent.chat.store import ChatStore
+from travel_agent.chat.turn_records import TurnRecords, TurnRelay
+from travel_agent.chat.turns import Turns
 from travel_agent.config import Settings
 from travel_agent.observability import metrics
 from travel_agent.resilience.breaker import CircuitBreaker
@@ -45,6 +47,7 @@ class Services:
     health: HealthMonitor
     chat: ChatService
     state: WorkerState
+    turns: Turns
     closed: bool = False
     # More work for the heartbeat (the console's sampling); each one catches and logs its own failures.
     heartbeat_hooks: list[Callable[[], None]] = field(default_factory=list)
@@ -82,14 +85,22 @@ def build_services(settings: Settings) -> Services:
         )
         redis_breaker.set_probe(redis_gateway.ping)
     health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds, settings.health_cache_seconds)
+    chat = build_chat(settings, mongo, redis_gateway)
     return Services(
         settings,
         mongo,
         redis_gateway,
         health,
-        build_chat(settings, mongo, redis_gateway),
+        chat,
         WorkerState(InFlight(settings.max_in_flight)),
+        build_turns(settings, chat, mongo, redis_gateway),
     )
+
+
+def build_turns(settings: Settings, chat: ChatService, mongo: MongoGateway, redis: RedisGateway | None) -> Turns:
+    """Streamed turns that outlive their clients and workers (chat/turns.py)."""
+    relay = TurnRelay(redis, settings.turn_stream_max_entries, settings.turn_stream_expire_seconds)
+    return Turns(chat, TurnRecords(mongo, settings.turn_lease_seconds), relay, settings)
 
 
 def build_chat(settings: Settings, mongo: MongoGateway, redis: RedisGateway | None) -> ChatService:

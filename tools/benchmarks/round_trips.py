@@ -92,6 +92,12 @@ def count_redis_of(app: Flask) -> None:
             _REDIS.record(str(args[0]).upper())
             super().send_command(*args, **kwargs)
 
+        def pack_commands(self, commands: Any) -> Any:
+            # A pipeline's commands are packed together and sent in one write: each is still counted.
+            for command in commands:
+                _REDIS.record(str(command[0]).upper())
+            return super().pack_commands(commands)
+
     pool.connection_class = CountingConnection
     pool.disconnect()  # connections made before this (the start-up ping) are replaced by counting ones
 

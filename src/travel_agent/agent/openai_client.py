@@ -108,6 +108,17 @@ class OpenAIAgent:
         with closing(response):
             yield from self._deltas(response)
 
+    def continue_stream(self, history: Sequence[Turn], message: str, prefix: str) -> Iterator[str]:
+        """The rest of a reply whose first ``prefix`` characters an earlier run wrote (a turn taken over,
+        ``chat.turns``): the prefix goes last as an assistant message for the upstream to continue ("prefill";
+        vLLM asks for ``continue_final_message``, llama.cpp's server continues a trailing assistant message)."""
+        payload = self._payload(history, message, stream=True)
+        payload["messages"].append({"role": "assistant", "content": prefix})
+        payload |= {"continue_final_message": True, "add_generation_prompt": False}
+        response = self._post(payload, stream=True)
+        with closing(response):
+            yield from self._deltas(response)
+
     def check_available(self) -> None:
         """Refuse at once while the circuit is open. After its cool-down the first turn to ask takes the trial
         here, before it stores anything: otherwise every turn arriving until one reached the upstream would

@@ -31,6 +31,22 @@ class OfflineAgent:
                 time.sleep(self.chunk_delay_seconds)
             yield chunk
 
+    def continue_stream(self, history: Sequence[Turn], message: str, prefix: str) -> Iterator[str]:
+        """The rest of a reply whose first ``prefix`` characters were written by an earlier run (a turn taken
+        over, ``chat.turns``): the reply is deterministic, so it is regenerated and the prefix skipped, without
+        the typing pause for the skipped part. ValueError if the regenerated reply does not start so."""
+        chunks = list(offline.reply_chunks(history, message))
+        if not "".join(chunks).startswith(prefix):
+            raise ValueError("the regenerated reply does not continue the partial one")
+        written = 0
+        for chunk in chunks:
+            begins, written = written, written + len(chunk)
+            if written <= len(prefix):
+                continue
+            if self.chunk_delay_seconds:
+                time.sleep(self.chunk_delay_seconds)
+            yield chunk[max(0, len(prefix) - begins) :]
+
     def check_available(self) -> None:
         pass  # never down
 

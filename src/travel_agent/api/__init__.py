@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
 from travel_agent import __version__
+from travel_agent.api import chat_resume  # noqa: F401  (adds the resume route to the chat blueprint)
 from travel_agent.api.chat import blp as chat_blp
 from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.health import blp as health_blp

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
-from travel_agent.agent.waiting import ClientGone
 from travel_agent.api.chat_schemas import (
     AnswerSchema,
     IdempotencyHeaderSchema,
@@ -22,10 +20,9 @@ from travel_agent.api.chat_schemas import (
 )
 from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.json_parser import JsonParser
-from travel_agent.chat.service import Answer, ChatService, StartedTurn
+from travel_agent.api.turn_events import turn_response
+from travel_agent.chat.service import Answer
 from travel_agent.chat.store import Message
-from travel_agent.errors import UNEXPECTED_MESSAGE, as_seen_by_client, envelope
-from travel_agent.request_context import CLIENT_WRITE_KEY
 from travel_agent.services import services
 from travel_agent.web.auth import bearer_token, key_fingerprint
 
@@ -53,23 +50,23 @@ ERRORS = {
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
 BODY_ERRORS = (400, 404, 408, 413, 415, 502, 503, 504)  # 422 is documented by the arguments decorator
 STREAM_DOC = (
-    "Server-sent events. `start` {session_id, user_message_id} at once; `chunk` {text} as the reply is produced; "
-    "a `: heartbeat` comment whenever CHAT_HEARTBEAT_SECONDS (at most 15) pass without one; then `done` "
-    "{session_id, message_id, created_at} once the whole reply is stored, or `error` {code, status, message, "
-    "request_id, session_id} (the user message then stays unanswered and no partial reply is stored). "
-    "Failures before the stream starts (validation, unknown session, MongoDB down, the model upstream's circuit "
-    "open) are plain JSON errors."
+    'Server-sent events, each with an `id` (see docs/api.md, "Resuming a stream"). `start` {session_id, '
+    "user_message_id, resume_url} at once; `chunk` {text} as the reply is produced; a `: heartbeat` comment "
+    "whenever CHAT_HEARTBEAT_SECONDS (at most 15) pass without one; then `done` {session_id, message_id, "
+    "created_at} once the whole reply is stored, or `error` {code, status, message, request_id, session_id} "
+    "(the user message then stays unanswered), or `resume` {session_id, user_message_id, resume_url} when the "
+    "worker is restarting: reconnect to `resume_url` with the last id received. After a take-over in restart "
+    "mode a `restart` {generation} event says the text so far is void. Failures before the stream starts "
+    "(validation, unknown session, MongoDB down, the model upstream's circuit open) are plain JSON errors."
 )
-
-HEARTBEAT = ": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out, shows no event
-HEARTBEAT_BYTES = HEARTBEAT.encode()
 
 # One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
 STREAM_EVENT = {
     "type": "object",
     "required": ["event", "data"],
     "properties": {
-        "event": {"type": "string", "enum": ["start", "chunk", "done", "error"]},
+        "id": {"type": "string", "description": "Where in the answer the event ends (Last-Event-ID)"},
+        "event": {"type": "string", "enum": ["start", "chunk", "done", "error", "resume", "restart"]},
         "data": {"type": "string", "description": "A JSON object"},
     },
 }
@@ -180,18 +177,21 @@ def per_caller(idempotency_key: str | None, keys_on: bool, authorization: str | 
 
 @blp.post("/stream")
 @blp.arguments(SEND_SCHEMA)
+@optional_header("Idempotency-Key", IDEMPOTENCY_HEADER_SCHEMA)
 @blp.response(200, STREAM_EVENT, content_type="text/event-stream", description=STREAM_DOC)
-@errors(*BODY_ERRORS)
-def stream(body: dict[str, Any]) -> ResponseReturnValue:
-    """Send a message and stream the reply as it is written"""
-    chat = services().chat
-    turn = chat.start_stream(body["message"], body["session_id"])
+@errors(*BODY_ERRORS, 409)
+def stream(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnValue:
+    """Send a message and stream the reply as it is written
+
+    The turn runs to its end whatever the client does; a client that lost the stream resumes it from the URL
+    of the `start` event (see the resume route). A retry with the same `Idempotency-Key` and body joins the
+    same turn: its events from the start, then the turn live.
+    """
+    svc = services()
+    key = per_caller(idempotency_key, bool(svc.settings.api_key_list), request.headers.get("Authorization"))
+    feed = svc.turns.ask(body["message"], body["session_id"], key)
     # The services are captured here: the body is produced after this view returns, outside its app context.
-    return Response(
-        _events(chat, turn, _heartbeat_writer(request.environ)),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return turn_response(svc.turns, feed, None)
 
 
 @blp.get("/sessions/<session_id>")
@@ -221,7 +221,9 @@ def get_session(session_id: str, limit: int, before: int | None = None) -> Respo
 @errors(404, 503, 504)
 def delete_session(session_id: str) -> ResponseReturnValue:
     """Delete a session and its messages"""
-    services().chat.delete(session_id)
+    svc = services()
+    svc.chat.delete(session_id)
+    svc.turns.forget_session(session_id)
     return Response(status=204)
 
 
@@ -237,51 +239,3 @@ def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
     elif message.reply_to is not None:
         shown["reply_to"] = message.reply_to
     return shown
-
-
-def _heartbeat_writer(environ: dict[str, Any]) -> Callable[[], None] | None:
-    """Writes a heartbeat straight to the client, for a stream whose agent waits inline (``chat.pump``); None
-    when the server offers no ``write`` to use while the body is iterated."""
-    client = environ.get(CLIENT_WRITE_KEY)
-    if client is None:
-        return None
-
-    def beat() -> None:
-        if client.write is None:  # pragma: no cover - the response starts before its body is iterated
-            raise ClientGone()
-        try:
-            client.write(HEARTBEAT_BYTES)
-        except OSError as exc:
-            raise ClientGone() from exc
-
-    return beat
-
-
-def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | None) -> Iterator[str]:
-    session_id = turn.plan.session_id
-    yield _sse("start", {"session_id": session_id, "user_message_id": turn.question.id})
-    try:
-        for event in chat.stream(turn, beat):
-            if event.kind == "heartbeat":
-                yield HEARTBEAT
-            elif event.kind == "chunk":
-                yield _sse("chunk", {"text": event.text})
-            elif event.answer is not None:
-                done = DONE_SCHEMA.dump(event.answer.as_dict())
-                yield _sse("done", done)
-            elif event.error is not None:
-                # The same status a plain request would get: a drain's cut-off is a 503 with a retry hint.
-                error = as_seen_by_client(event.error)
-                data = envelope(error.status_code, error.message, context={"session_id": session_id})
-                if error.retry_after is not None:
-                    data["retry_after"] = error.retry_after
-                yield _sse("error", data)
-    except Exception as exc:
-        # The status line is long gone: an error event is the only way left to tell the client. Logged once,
-        # with the stack, like any unexpected error.
-        log.error("unhandled exception in a chat stream (session kept, message unanswered)", exc_info=exc)
-        yield _sse("error", envelope(500, UNEXPECTED_MESSAGE, context={"session_id": session_id}))
-
-
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

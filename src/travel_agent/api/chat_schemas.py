@@ -170,3 +170,18 @@ class SessionSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "Pass as `before` to read the older page; null when there is none"},
     )
+
+
+class ResumeArgs(ma.Schema):
+    """Where a resumed stream starts, for clients that cannot set the Last-Event-ID header."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # a cache-busting parameter or the like is no mistake here
+
+    last_event_id = ma.fields.String(
+        load_default=None,
+        metadata={
+            "description": "The `id` of the last event received (the Last-Event-ID header wins when both are "
+            "given); omitted: the whole turn from its `start`"
+        },
+    )

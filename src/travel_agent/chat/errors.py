@@ -32,3 +32,17 @@ class PositionTaken(TravelAgentError):
     status_code = 503
     message = "The conversation could not be stored just now. Please retry."
     retry_after = 1
+
+
+class MessageNotFound(TravelAgentError):
+    """A resume asked for a question the session does not hold."""
+
+    status_code = 404
+    message = "There is no such message in that chat session."
+
+
+class BadLastEventId(TravelAgentError):
+    """A resume's Last-Event-ID (or ``last_event_id``) is no event id of that turn."""
+
+    status_code = 400
+    message = "Last-Event-ID is not an event id of this turn's stream; omit it to replay from the start."

@@ -64,6 +64,7 @@ class Claim:
     plan: TurnPlan | None = None
     response: dict[str, Any] | None = None
     attempt: str | None = None  # this request's hold on the record: only it renews the lease
+    known: TurnPlan | None = None  # the record's plan when it is not this request's to run (a stream joins it)
 
 
 def fingerprint(message: str, session_id: str | None) -> str:
@@ -109,8 +110,9 @@ class IdempotencyStore:
                 raise IdempotencyKeyReused()
             if existing["state"] == GONE:
                 raise SessionNotFound()  # its session was deleted: running the plan again would recreate it
+            known = TurnPlan(**(existing["plan"] | {"resumed": True}))
             if existing["state"] == DONE:
-                return Claim(response=existing["response"])
+                return Claim(response=existing["response"], known=known)
             taken = records.find_one_and_update(
                 {
                     "_id": key,
@@ -121,7 +123,7 @@ class IdempotencyStore:
                 {"$set": {"state": RUNNING, "lease_until": moment + self.lease, "attempt": attempt}},
             )
         if taken is None:
-            return Claim()  # running elsewhere, or another retry took it over a moment ago
+            return Claim(known=known)  # running elsewhere, or another retry took it over a moment ago
         return Claim(plan=TurnPlan(**(existing["plan"] | {"resumed": True})), attempt=attempt)
 
     def renew(self, key: str, attempt: str) -> bool:

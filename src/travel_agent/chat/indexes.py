@@ -16,6 +16,9 @@ SESSIONS = "chat_sessions"
 MESSAGES = "chat_messages"
 IDEMPOTENCY = "chat_idempotency"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# A running turn's checkpoint and lease (chat/turn_records.py); kept a day, like the Idempotency-Key records.
+TURNS = "chat_turns"
+TURNS_TTL_SECONDS = 24 * 3600
 
 INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     # The history query, and the guard that no two messages of a session share a position.
@@ -29,6 +32,9 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
         [("created_at", ASCENDING)],
         {"name": "expire_after_24h", "expireAfterSeconds": IDEMPOTENCY_TTL_SECONDS},
     ),
+    (TURNS, [("started_at", ASCENDING)], {"name": "expire_after_24h", "expireAfterSeconds": TURNS_TTL_SECONDS}),
+    # Deleting a session removes its turns' checkpoints (their partial answers) by this.
+    (TURNS, [("session_id", ASCENDING)], {"name": "turn_session"}),
 ]
 
 

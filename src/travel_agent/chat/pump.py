@@ -130,6 +130,17 @@ def agent_pieces(
     return ReplyPump(produce, heartbeat_seconds).pieces()
 
 
+def detached_pieces(
+    produce: Callable[[], Iterable[str]], heartbeat_seconds: float, beat: Callable[[], None]
+) -> Iterator[str | None]:
+    """A turn's text pieces for a runner that no client waits on (``chat.turns``): inline in a gevent worker,
+    ``beat`` called from inside the waits every ``heartbeat_seconds`` of silence (the runner renews its lease
+    there); elsewhere through the pump, whose None items the caller turns into ``beat`` calls."""
+    if waiting.inline_possible():
+        return _inline(produce, waiting.Wait(heartbeat_seconds, beat))
+    return ReplyPump(produce, heartbeat_seconds).pieces()
+
+
 def agent_text(produce: Callable[[], Iterable[str]], heartbeat_seconds: float) -> str:
     """A whole reply, within the budget."""
     if waiting.inline_possible():

@@ -1,0 +1,74 @@
+"""A followed turn as server-sent events: what the client has not had yet, then the turn live until its end.
+
+Shared by ``POST /api/chat/stream`` (which asked the question) and the resume route; each event's ``id`` says
+where in the answer it ends (``chat.turn_feed``), so a client that reconnects with it gets exactly the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response
+
+from travel_agent.chat.turn_feed import TurnFeed, event_id
+from travel_agent.chat.turns import Turns
+from travel_agent.errors import UNEXPECTED_MESSAGE, envelope
+
+log = logging.getLogger("travel_agent.api.chat")
+
+HEARTBEAT = ": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out, shows no event
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse(event: str, data: dict[str, Any], id_: int) -> str:
+    return f"id: {id_}\nevent: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+class TurnEvents:
+    """The body of a followed turn's stream; closing it (the server always does) leaves the feed."""
+
+    def __init__(self, turns: Turns, feed: TurnFeed, position: tuple[int, int] | None) -> None:
+        self.turns, self.feed, self.position = turns, feed, position
+        self.closed = False
+
+    def __iter__(self) -> Iterator[str]:
+        return self._events()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.turns.leave(self.feed)
+
+    def _events(self) -> Iterator[str]:
+        feed = self.feed
+        try:
+            if self.position is None:
+                yield sse("start", self.turns.resume_data(feed.session_id, feed.turn_id), 0)
+            gen, offset = self.position or (0, 0)
+            while True:
+                seen, terminal = feed.version, feed.terminal
+                if feed.gen > gen:
+                    gen, offset = feed.gen, 0
+                    yield sse("restart", {"generation": gen}, event_id(gen, 0))
+                text = feed.text_after(offset)
+                if text:
+                    offset += len(text)
+                    yield sse("chunk", {"text": text}, event_id(gen, offset))
+                if terminal is not None:  # read before the text: nothing is added to a feed after its end
+                    ends_text = terminal.kind != "resume"
+                    yield sse(terminal.kind, terminal.data, event_id(gen, offset + ends_text))
+                    return
+                if not text and not feed.wait(seen, self.turns.heartbeat_seconds):
+                    yield HEARTBEAT
+        except Exception as exc:
+            # The status line is long gone: an error event is the only way left to tell the client. The turn
+            # itself runs on (the client may resume it).
+            log.error("unhandled exception in a chat stream", exc_info=exc)
+            yield sse("error", envelope(500, UNEXPECTED_MESSAGE, context={"session_id": feed.session_id}), 0)
+
+
+def turn_response(turns: Turns, feed: TurnFeed, position: tuple[int, int] | None) -> Response:
+    return Response(TurnEvents(turns, feed, position), mimetype="text/event-stream", headers=SSE_HEADERS)

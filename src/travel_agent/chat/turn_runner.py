@@ -1,0 +1,254 @@
+"""One run of a streamed turn, detached from every client: the agent's text made durable, then shown.
+
+A runner is started by the request that stores the question, or by whoever takes a turn over (``chat.turns``),
+and runs in a greenlet (a thread outside gevent) of its own with its own budget, so the turn ends, answered or
+failed, whatever its clients do: no client keeps it alive and none can cut it short.
+
+Text reaches the clients only once it is durable elsewhere than this worker: appended to the turn's Redis
+Stream (at most every TURN_RELAY_SECONDS), or, with Redis off or failing, checkpointed to MongoDB (at most every
+TURN_CHECKPOINT_SECONDS), or stored as the answer. So whatever any client was shown survives this worker, and a
+take-over continues from at least that much: no client ever holds text the stored answer does not start with.
+
+A drain whose cut-off comes before the turn can finish hands it over: the partial answer is checkpointed, the
+lease given up, and this worker's clients are told ``resume``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from pymongo.errors import DuplicateKeyError
+
+from travel_agent import request_context
+from travel_agent.chat.errors import PositionTaken
+from travel_agent.chat.pump import detached_pieces
+from travel_agent.chat.service import Answer, StartedTurn
+from travel_agent.chat.turn_feed import TurnFeed
+from travel_agent.chat.turn_records import FAILED, HANDED, terminal_entry, text_entry
+from travel_agent.errors import UNEXPECTED_MESSAGE, BudgetExceeded, TravelAgentError, as_seen_by_client, envelope
+
+if TYPE_CHECKING:
+    from travel_agent.chat.turns import Turns
+
+log = logging.getLogger("travel_agent.chat.turns")
+
+
+class Superseded(Exception):
+    """Another worker took this turn over (this one was thought dead): stop without storing anything."""
+
+
+def spawn(target: Callable[[], None], name: str) -> None:
+    """Run ``target`` detached: a bare greenlet in a gevent worker, a daemon thread elsewhere. Started with an
+    empty context (the caller's request id and deadline do not follow it)."""
+    context = contextvars.Context()
+    from gevent import monkey
+
+    if monkey.is_module_patched("threading"):
+        import gevent
+
+        gevent.spawn_raw(context.run, target)
+    else:
+        threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
+
+
+def done_data(answer: Answer) -> dict[str, str]:
+    return {
+        "session_id": answer.session_id,
+        "message_id": answer.message_id,
+        "created_at": answer.created_at.isoformat(),
+    }
+
+
+def error_data(exc: TravelAgentError, session_id: str) -> dict[str, Any]:
+    """The envelope a plain request would get (a drain's cut-off is a 503 with a retry hint)."""
+    error = as_seen_by_client(exc)
+    data = envelope(error.status_code, error.message, context={"session_id": session_id})
+    if error.retry_after is not None:
+        data["retry_after"] = error.retry_after
+    return data
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        turns: Turns,
+        feed: TurnFeed,
+        turn: StartedTurn,
+        *,
+        owner: str,
+        gen: int = 0,
+        prefix: str = "",
+        key: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.turns, self.feed, self.turn = turns, feed, turn
+        self.owner, self.gen, self.key = owner, gen, key
+        self.request_id = request_id or request_context.sane_request_id(None)
+        self.parts = [prefix] if prefix else []
+        self.length = len(prefix)
+        self.durable = len(prefix)  # what is safe elsewhere than this worker
+        self.shown = min(len(prefix), feed.length) if feed.gen == gen else 0  # what this worker's clients have
+        self.started = time.monotonic()
+        self.relayed_at = self.checkpointed_at = self.started
+
+    @property
+    def turn_id(self) -> str:
+        return self.turn.question.id
+
+    @property
+    def session_id(self) -> str:
+        return self.turn.plan.session_id
+
+    def start(self) -> None:
+        self.feed.local = True
+        spawn(self.run, "turn-runner")
+
+    def run(self) -> None:
+        tokens = request_context.bind(self.request_id, self.turns.budget_seconds)
+        try:
+            self._run()
+        except Superseded:
+            log.info("turn taken over by another worker; this run stops")
+        except Exception as exc:  # a bug of ours, or a driver's error that is no outage: the turn still ends
+            log.error("unhandled exception in a chat stream (its turn ends with an error)", exc_info=exc)
+            self._fail(TravelAgentError(UNEXPECTED_MESSAGE))
+        finally:
+            request_context.unbind(tokens)
+            self.feed.local = False
+            self.turns.feeds.writer_done(self.feed)
+
+    def _run(self) -> None:
+        try:
+            for piece in detached_pieces(self._produce(), self.turns.lease_beat_seconds, self._beat):
+                if piece is None:
+                    self._beat()
+                elif piece:
+                    self.parts.append(piece)
+                    self.length += len(piece)
+                    self._publish()
+            answer = self._store()
+        except BudgetExceeded as exc:
+            if request_context.cut_by_drain():
+                self._hand_over()
+                return
+            self._fail(exc)
+            return
+        except TravelAgentError as exc:
+            self._fail(exc)
+            return
+        self._finish(answer)
+
+    def _produce(self) -> Callable[[], Iterable[str]]:
+        agent = self.turns.chat.agent
+        history = [m.turn() for m in self.turn.history]
+        question = self.turn.question.content
+        prefix = "".join(self.parts)
+        if not prefix:
+            return lambda: agent.stream(history, question)
+        return lambda: agent.continue_stream(history, question, prefix)  # type: ignore[attr-defined]
+
+    # -- making text durable, then showing it ---------------------------------------------------------
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def _publish(self) -> None:
+        moment = time.monotonic()
+        if self.turns.relay.enabled and moment - self.relayed_at >= self.turns.relay_seconds:
+            self.relayed_at = moment
+            pending = self.text()[self.durable :]
+            if self.turns.relay.append(self.turn_id, [text_entry(self.gen, self.durable, pending)]):
+                self.durable = self.length
+        if moment - self.checkpointed_at >= self.turns.checkpoint_seconds:
+            self._checkpoint()
+        self._show()
+
+    def _show(self) -> None:
+        if self.durable > self.shown:
+            self.feed.extend(self.gen, self.shown, self.text()[self.shown : self.durable])
+            self.shown = self.durable
+
+    def _checkpoint(self, state: str = "running", error: dict[str, Any] | None = None) -> None:
+        self.checkpointed_at = time.monotonic()
+        try:
+            kept = self.turns.records.checkpoint(
+                self.turn_id, self.session_id, self.owner, self.gen, self.text(), state=state, error=error, key=self.key
+            )
+        except BudgetExceeded:
+            raise
+        except TravelAgentError as exc:
+            # The answer's own insert decides whether the turn can be stored; a checkpoint is only insurance.
+            log.warning("could not checkpoint a running turn (%s)", type(exc).__name__)
+            return
+        if not kept:
+            raise Superseded()
+        self.durable = self.length
+
+    def _beat(self) -> None:
+        """While the agent is silent: renew the lease (a checkpoint), so nobody takes a live turn over."""
+        if time.monotonic() - self.checkpointed_at >= self.turns.lease_beat_seconds:
+            self._checkpoint()
+            self._show()
+
+    @contextmanager
+    def _unbounded(self) -> Iterator[None]:
+        """The writes that end a turn, outside its spent budget: each call gets its gateway's own timeout."""
+        tokens = request_context.bind(self.request_id, None)
+        try:
+            yield
+        finally:
+            request_context.unbind(tokens)
+
+    # -- the ends -------------------------------------------------------------------------------------
+
+    def _store(self) -> Answer:
+        try:
+            answer, _recorded = self.turns.chat.finish(self.turn, self.text(), self.key)
+        except (DuplicateKeyError, PositionTaken):
+            # Stored meanwhile by a worker that took the turn over: there is one answer, and it is that one.
+            _question, stored = self.turns.records.question_and_answer(self.session_id, self.turn_id)
+            if stored is None:
+                raise
+            raise Superseded() from None
+        return answer
+
+    def _finish(self, answer: Answer) -> None:
+        text = answer.reply
+        entries = [terminal_entry(self.gen, "done", done_data(answer))]
+        if len(text) > self.durable:
+            entries.insert(0, text_entry(self.gen, self.durable, text[self.durable :]))
+        with self._unbounded():
+            self.turns.relay.append(self.turn_id, entries)
+        self.durable = len(text)
+        self._show()
+        self.feed.finish("done", done_data(answer))
+
+    def _hand_over(self) -> None:
+        """The drain's cut-off comes first: checkpoint the partial answer, give the lease up, tell ``resume``.
+        Outside the request's deadline (it is spent): the drain margin is left before the kill."""
+        with self._unbounded():
+            self._checkpoint(HANDED)
+            log.info("turn handed over at the drain (%d characters written)", self.length)
+            self.turns.relay.append(self.turn_id, [terminal_entry(self.gen, "resume", {})])
+        self._show()
+        self.feed.finish("resume", self.turns.resume_data(self.session_id, self.turn_id))
+
+    def _fail(self, exc: TravelAgentError) -> None:
+        log.warning("streamed turn ended with %s: %s", exc.status_code, exc.message)
+        data = error_data(exc, self.session_id)
+        with self._unbounded():
+            try:
+                self._checkpoint(FAILED, data)
+            except Superseded:
+                pass
+            self.turns.relay.append(self.turn_id, [terminal_entry(self.gen, "error", data)])
+            if self.key is not None:
+                self.turns.chat._release(self.key)  # a retry with the key takes the turn at once
+        self._show()
+        self.feed.finish("error", data)
