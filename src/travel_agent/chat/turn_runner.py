@@ -21,20 +21,33 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
 from travel_agent import request_context
 from travel_agent.chat.errors import PositionTaken
 from travel_agent.chat.pump import detached_pieces
-from travel_agent.chat.service import Answer, StartedTurn
-from travel_agent.chat.turn_feed import TurnFeed
-from travel_agent.chat.turn_records import FAILED, HANDED, terminal_entry, text_entry
+from travel_agent.chat.service import Answer, ChatService, StartedTurn
+from travel_agent.chat.turn_feed import FeedRegistry, TurnFeed
+from travel_agent.chat.turn_records import FAILED, HANDED, TurnRecords, TurnRelay, terminal_entry, text_entry
 from travel_agent.errors import UNEXPECTED_MESSAGE, BudgetExceeded, TravelAgentError, as_seen_by_client, envelope
 
-if TYPE_CHECKING:
-    from travel_agent.chat.turns import Turns
+
+class RunnerHost(Protocol):
+    """What a runner needs of ``chat.turns.Turns`` (a protocol: that module imports this one)."""
+
+    chat: ChatService
+    records: TurnRecords
+    relay: TurnRelay
+    feeds: FeedRegistry
+    budget_seconds: float
+    checkpoint_seconds: float
+    relay_seconds: float
+    lease_beat_seconds: float
+
+    def resume_data(self, session_id: str, turn_id: str) -> dict[str, str]: ...
+
 
 log = logging.getLogger("travel_agent.chat.turns")
 
@@ -77,7 +90,7 @@ def error_data(exc: TravelAgentError, session_id: str) -> dict[str, Any]:
 class TurnRunner:
     def __init__(
         self,
-        turns: Turns,
+        turns: RunnerHost,
         feed: TurnFeed,
         turn: StartedTurn,
         *,

@@ -184,6 +184,21 @@ class TravelAgentWorker(GeventWorker):
         # only ever runs ours.
         ggevent.StreamServer = _EagerAcceptServer
         super().run()
+        self._wait_for_turns()
+
+    def _wait_for_turns(self) -> None:
+        """gunicorn returns once no connection is left; a streamed turn runs on without its client (chat/turns.py)
+        and ends, or hands over at the drain's cut-off, shortly after it. Exiting first would leave it to be
+        taken over only when its lease runs out."""
+        services = self._services()
+        turns = getattr(services, "turns", None)
+        if turns is None:
+            return
+        give_up = time.monotonic() + max(0.0, self.cfg.graceful_timeout - 0.5)
+        if turns.running():
+            self.log.info("Waiting for %d streamed turn(s) to end or hand over (pid:%s)", turns.running(), self.pid)
+        while turns.running() and time.monotonic() < give_up:
+            gevent.sleep(0.05)
 
     def timeout_ctx(self) -> Any:
         # gunicorn bounds the wait for every request head, the first included, by the keep-alive time. A new
