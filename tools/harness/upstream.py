@@ -386,6 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
             if plan.fail_status:
                 return self._send_error(plan.fail_status, plan.retry_after)
             content = "x" * plan.huge_chars if plan.mode == "huge" else "echo: " + _last_user_text(payload["messages"])
+            content = _continued(content, payload["messages"])
             model = str(payload.get("model") or DEFAULT_MODEL)
             completion_id = f"chatcmpl-{sequence:06d}"
             if plan.mode == "drip":
@@ -540,6 +541,17 @@ def _text_of(content: Any) -> str:
     if isinstance(content, list):  # the multi-part form: [{"type": "text", "text": "..."}, ...]
         return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return "" if content is None else str(content)
+
+
+def _continued(content: str, messages: list[Any]) -> str:
+    """A trailing assistant message is a partial answer to continue ("prefill", as vLLM's
+    continue_final_message and llama.cpp's server do): only the rest of the answer is sent."""
+    last = messages[-1] if messages else None
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        prefix = _text_of(last.get("content"))
+        if content.startswith(prefix):
+            return content[len(prefix) :]
+    return content
 
 
 def _last_user_text(messages: list[Any]) -> str:
