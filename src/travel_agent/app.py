@@ -18,6 +18,7 @@ from travel_agent.api.metrics import install_metrics
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
 from travel_agent.backends.startup import verify_dependency
+from travel_agent.chat_page import install_chat_page
 from travel_agent.config import Settings
 from travel_agent.console import install_console
 from travel_agent.observability.error_reporting import init_error_reporting
@@ -52,6 +53,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     guard_request_bodies(app, settings.body_read_timeout_seconds, settings.max_body_bytes)
     recorder = install_metrics(app, svc)
     install_console(app, svc, recorder)  # GET /console, only with CONSOLE_TOKEN set
+    install_chat_page(app)  # GET /: the traveller's chat page
     if settings.send_fast_path:  # a plain chat send without Flask (api/chat_fast_send.py)
         app.wsgi_app = SendFastPath(  # type: ignore[method-assign]
             app.wsgi_app,
