@@ -110,7 +110,7 @@ class IdempotencyStore:
                 raise IdempotencyKeyReused()
             if existing["state"] == GONE:
                 raise SessionNotFound()  # its session was deleted: running the plan again would recreate it
-            known = TurnPlan(**(existing["plan"] | {"resumed": True}))
+            known = _plan_of(existing)
             if existing["state"] == DONE:
                 return Claim(response=existing["response"], known=known)
             taken = records.find_one_and_update(
@@ -191,6 +191,14 @@ class LeaseKeeper:
                     return  # taken over, or already answered
             except TravelAgentError as exc:
                 log.warning("could not renew the lease of an Idempotency-Key (%s)", type(exc).__name__)
+
+
+def _plan_of(record: dict[str, Any]) -> TurnPlan | None:
+    """The record's plan, as a retry runs it; None for a record without a whole one (an older version's)."""
+    try:
+        return TurnPlan(**(dict(record.get("plan") or {}) | {"resumed": True}))
+    except TypeError:
+        return None
 
 
 def is_forgotten(state: str | None) -> bool:

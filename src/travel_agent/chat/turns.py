@@ -78,7 +78,8 @@ class Turns:
         self.chat.agent.check_available()
         claim = self.chat.idempotency.claim(key, fingerprint(message, session_id), stream_plan(session_id))
         plan = claim.plan or claim.known
-        assert plan is not None
+        if plan is None:
+            raise IdempotencyKeyInFlight()
         if claim.plan is not None:
             question, _answer = (None, None)
             if plan.resumed:
