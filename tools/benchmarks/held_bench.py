@@ -126,9 +126,9 @@ async def hold_one(port: int, kind: str, index: int, timeout: float, tally: Tall
                     for event in events:
                         if event.startswith(b": heartbeat"):
                             held.heartbeats += 1
-                        elif event.startswith(b"event: done"):
+                        elif b"event: done\n" in event:  # after its "id:" line
                             held.outcome = "done"
-                        elif event.startswith(b"event: error"):
+                        elif b"event: error\n" in event:
                             held.outcome = "error"
                     if last is not None:
                         held.max_gap = max(held.max_gap, now - last)

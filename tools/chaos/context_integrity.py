@@ -109,9 +109,9 @@ def turn(base_url: str, message: str, session_id: str, stream: bool) -> str:
                 return str(response.status_code)
             text = response.text
         for block in text.split("\n\n"):
-            if block.startswith("event: done"):
+            if "event: done\n" in block:  # after its "id:" line
                 return "200"
-            if block.startswith("event: error"):
+            if "event: error\n" in block:
                 data = json.loads(block.split("data: ", 1)[1])
                 return str(data["status"] if isinstance(data.get("status"), int) else data["code"])
         return "cut"

@@ -20,7 +20,7 @@ from travel_agent.api.chat_schemas import (
 )
 from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.json_parser import JsonParser
-from travel_agent.api.turn_events import turn_response
+from travel_agent.api.turn_events import client_writer, turn_response
 from travel_agent.chat.service import Answer
 from travel_agent.chat.store import Message
 from travel_agent.services import services
@@ -189,9 +189,9 @@ def stream(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnV
     """
     svc = services()
     key = per_caller(idempotency_key, bool(svc.settings.api_key_list), request.headers.get("Authorization"))
-    feed = svc.turns.ask(body["message"], body["session_id"], key)
+    feed, driver = svc.turns.ask(body["message"], body["session_id"], key, client_writer(request.environ))
     # The services are captured here: the body is produced after this view returns, outside its app context.
-    return turn_response(svc.turns, feed, None)
+    return turn_response(svc.turns, feed, None, driver)
 
 
 @blp.get("/sessions/<session_id>")

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response
 
 from travel_agent.chat.turn_feed import TurnFeed, event_id
+from travel_agent.chat.turn_runner import HEARTBEAT_BYTES, TurnRunner
 from travel_agent.chat.turns import Turns
 from travel_agent.errors import UNEXPECTED_MESSAGE, envelope
+from travel_agent.request_context import CLIENT_WRITE_KEY
 
 log = logging.getLogger("travel_agent.api.chat")
 
-HEARTBEAT = ": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out, shows no event
+HEARTBEAT = HEARTBEAT_BYTES.decode()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -30,8 +32,10 @@ def sse(event: str, data: dict[str, Any], id_: int) -> str:
 class TurnEvents:
     """The body of a followed turn's stream; closing it (the server always does) leaves the feed."""
 
-    def __init__(self, turns: Turns, feed: TurnFeed, position: tuple[int, int] | None) -> None:
-        self.turns, self.feed, self.position = turns, feed, position
+    def __init__(
+        self, turns: Turns, feed: TurnFeed, position: tuple[int, int] | None, driver: TurnRunner | None = None
+    ) -> None:
+        self.turns, self.feed, self.position, self.driver = turns, feed, position, driver
         self.closed = False
 
     def __iter__(self) -> Iterator[str]:
@@ -40,6 +44,8 @@ class TurnEvents:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            if self.driver is not None:
+                self.driver.detach()  # the turn runs on without its client
             self.turns.leave(self.feed)
 
     def _events(self) -> Iterator[str]:
@@ -48,7 +54,16 @@ class TurnEvents:
             if self.position is None:
                 yield sse("start", self.turns.resume_data(feed.session_id, feed.turn_id), 0)
             gen, offset = self.position or (0, 0)
+            driver = self.driver
             while True:
+                driving = driver is not None and not driver.ended
+                if driver is not None and driving:
+                    # This request runs the turn: a step is its wait for the agent's next piece.
+                    step = driver.step()
+                    if driver.client_gone:
+                        return  # the server closes the body: the turn runs on detached
+                    if step == "silence" and driver.client_write is None:
+                        yield HEARTBEAT
                 seen, terminal = feed.version, feed.terminal
                 if feed.gen > gen:
                     gen, offset = feed.gen, 0
@@ -61,6 +76,8 @@ class TurnEvents:
                     ends_text = terminal.kind != "resume"
                     yield sse(terminal.kind, terminal.data, event_id(gen, offset + ends_text))
                     return
+                if driving:
+                    continue
                 if not text and not feed.wait(seen, self.turns.heartbeat_seconds):
                     yield HEARTBEAT
         except Exception as exc:
@@ -70,5 +87,23 @@ class TurnEvents:
             yield sse("error", envelope(500, UNEXPECTED_MESSAGE, context={"session_id": feed.session_id}), 0)
 
 
-def turn_response(turns: Turns, feed: TurnFeed, position: tuple[int, int] | None) -> Response:
-    return Response(TurnEvents(turns, feed, position), mimetype="text/event-stream", headers=SSE_HEADERS)
+def turn_response(
+    turns: Turns, feed: TurnFeed, position: tuple[int, int] | None, driver: TurnRunner | None = None
+) -> Response:
+    return Response(TurnEvents(turns, feed, position, driver), mimetype="text/event-stream", headers=SSE_HEADERS)
+
+
+def client_writer(environ: dict[str, Any]) -> Callable[[bytes], object] | None:
+    """Writes straight to the client while the body is iterated (gunicorn's ``write``, see
+    ``request_context.ClientWrite``): how a driven turn sends heartbeats from inside the agent's waits. None
+    when the server offers none (the turn's silences then come back as steps, and become comments here)."""
+    client = environ.get(CLIENT_WRITE_KEY)
+    if client is None:
+        return None
+
+    def write(data: bytes) -> object:
+        if client.write is None:  # pragma: no cover - the response starts before its body is iterated
+            raise OSError("the response has not started")
+        return client.write(data)
+
+    return write

@@ -45,11 +45,15 @@ class RunnerHost(Protocol):
     checkpoint_seconds: float
     relay_seconds: float
     lease_beat_seconds: float
+    heartbeat_seconds: float
 
     def resume_data(self, session_id: str, turn_id: str) -> dict[str, str]: ...
 
 
 log = logging.getLogger("travel_agent.chat.turns")
+
+
+HEARTBEAT_BYTES = b": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out
 
 
 class Superseded(Exception):
@@ -109,6 +113,11 @@ class TurnRunner:
         self.shown = min(len(prefix), feed.length) if feed.gen == gen else 0  # what this worker's clients have
         self.started = time.monotonic()
         self.relayed_at = self.checkpointed_at = self.started
+        self.steps: Iterator[str] | None = None
+        self.ended = False
+        self.deadline: float | None = None
+        self.client_write: Callable[[bytes], object] | None = None
+        self.client_gone = False
 
     @property
     def turn_id(self) -> str:
@@ -118,44 +127,100 @@ class TurnRunner:
     def session_id(self) -> str:
         return self.turn.plan.session_id
 
-    def start(self) -> None:
-        self.feed.local = True
-        spawn(self.run, "turn-runner")
+    # -- driving: by the asking request while its client listens, else by a greenlet of its own ------------
 
-    def run(self) -> None:
-        tokens = request_context.bind(self.request_id, self.turns.budget_seconds)
+    def attach(self, client_write: Callable[[bytes], object] | None) -> None:
+        """The asking request drives this run (``step``), in its own greenlet: a held stream then costs one
+        greenlet, not two. ``client_write`` sends heartbeats from inside the agent's waits (gunicorn's
+        ``write``; None elsewhere: ``step`` then says "silence" and the caller sends them)."""
+        self.feed.local = True
+        self.client_write = client_write
+        self.deadline = request_context.deadline()
+
+    def step(self) -> str:
+        """Run the turn until its next piece of text ("text"), a silence ("silence") or its end ("end")."""
+        if self.steps is None:
+            self.steps = self._steps()
+        step = next(self.steps, "end")
+        if step == "end":
+            self._ended()
+        return step
+
+    def detach(self) -> None:
+        """The client left while the turn runs: a greenlet of its own runs it on, within the same budget."""
+        self.client_write = None
+        if not self.ended:
+            spawn(self._run_on, "turn-runner")
+
+    def start(self) -> None:
+        """Run the turn detached from the start (a take-over), with a fresh budget."""
+        self.feed.local = True
+        self.deadline = None
+        spawn(self._run_on, "turn-runner")
+
+    def _run_on(self) -> None:
+        budget = self.turns.budget_seconds
+        if self.deadline is not None:  # what is left of the budget counted from the turn's start
+            budget = max(0.0, self.deadline - time.monotonic())
+        tokens = request_context.bind(self.request_id, budget)
         try:
-            self._run()
-        except Superseded:
-            log.info("turn taken over by another worker; this run stops")
-        except Exception as exc:  # a bug of ours, or a driver's error that is no outage: the turn still ends
-            log.error("unhandled exception in a chat stream (its turn ends with an error)", exc_info=exc)
-            self._fail(TravelAgentError(UNEXPECTED_MESSAGE))
+            while self.step() != "end":
+                pass
         finally:
             request_context.unbind(tokens)
+
+    def _ended(self) -> None:
+        if not self.ended:
+            self.ended = True
             self.feed.local = False
             self.turns.feeds.writer_done(self.feed)
 
-    def _run(self) -> None:
+    def _steps(self) -> Iterator[str]:
         try:
-            for piece in detached_pieces(self._produce(), self.turns.lease_beat_seconds, self._beat):
+            every = min(self.turns.heartbeat_seconds, self.turns.lease_beat_seconds)
+            for piece in detached_pieces(self._produce(), every, self._silence):
                 if piece is None:
-                    self._beat()
+                    self._silence()
+                    yield "silence"
                 elif piece:
                     self.parts.append(piece)
                     self.length += len(piece)
                     self._publish()
+                    yield "text"
             answer = self._store()
+        except Superseded:
+            log.info("turn taken over by another worker; this run stops")
+            # This worker's followers follow the new owner from a resume.
+            self.feed.finish("resume", self.turns.resume_data(self.session_id, self.turn_id))
+            return
         except BudgetExceeded as exc:
             if request_context.cut_by_drain():
                 self._hand_over()
-                return
-            self._fail(exc)
+            else:
+                self._fail(exc)
             return
         except TravelAgentError as exc:
             self._fail(exc)
             return
+        except Exception as exc:  # a bug of ours, or a driver's error that is no outage: the turn still ends
+            log.error("unhandled exception in a chat stream (its turn ends with an error)", exc_info=exc)
+            self._fail(TravelAgentError(UNEXPECTED_MESSAGE))
+            return
         self._finish(answer)
+
+    def _silence(self) -> None:
+        """The agent is silent: a heartbeat to the client driving this run (if it writes directly), and the
+        lease renewed when due (a checkpoint), so nobody takes a live turn over."""
+        write = self.client_write
+        if write is not None:
+            try:
+                write(HEARTBEAT_BYTES)
+            except OSError:
+                self.client_write = None  # gone: the request detaches the run at its next step
+                self.client_gone = True
+        if time.monotonic() - self.checkpointed_at >= self.turns.lease_beat_seconds:
+            self._checkpoint()
+            self._show()
 
     def _produce(self) -> Callable[[], Iterable[str]]:
         agent = self.turns.chat.agent
@@ -202,12 +267,6 @@ class TurnRunner:
         if not kept:
             raise Superseded()
         self.durable = self.length
-
-    def _beat(self) -> None:
-        """While the agent is silent: renew the lease (a checkpoint), so nobody takes a live turn over."""
-        if time.monotonic() - self.checkpointed_at >= self.turns.lease_beat_seconds:
-            self._checkpoint()
-            self._show()
 
     @contextmanager
     def _unbounded(self) -> Iterator[None]:

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from travel_agent import request_context
 from travel_agent.chat.errors import IdempotencyKeyInFlight, MessageNotFound, SessionNotFound
@@ -30,6 +31,8 @@ from travel_agent.chat.turn_records import FAILED, Checkpoint, TurnRecords, Turn
 from travel_agent.chat.turn_runner import TurnRunner, done_data, spawn
 from travel_agent.config import Settings
 from travel_agent.errors import TravelAgentError, envelope
+
+ClientWriter = Callable[[bytes], object]
 
 log = logging.getLogger("travel_agent.chat.turns")
 
@@ -70,11 +73,14 @@ class Turns:
 
     # -- asking -----------------------------------------------------------------------------------------
 
-    def ask(self, message: str, session_id: str | None, key: str | None) -> TurnFeed:
-        """Store the question and start its turn, or (with an Idempotency-Key already used with this body) join
-        the turn of that key; the feed returned has one subscriber, the caller, who must ``leave`` it."""
+    def ask(
+        self, message: str, session_id: str | None, key: str | None, client_write: ClientWriter | None = None
+    ) -> tuple[TurnFeed, TurnRunner | None]:
+        """Store the question and start its turn, driven by the caller (``TurnRunner.attach``: ``client_write``
+        sends its heartbeats), or (with an Idempotency-Key already used with this body) join the turn of that
+        key. The feed has one subscriber, the caller, who must ``leave`` it."""
         if key is None:
-            return self._launch(self.chat.begin(stream_plan(session_id), message), None)
+            return self._launch(self.chat.begin(stream_plan(session_id), message), None, client_write)
         self.chat.agent.check_available()
         claim = self.chat.idempotency.claim(key, fingerprint(message, session_id), stream_plan(session_id))
         plan = claim.plan or claim.known
@@ -86,7 +92,7 @@ class Turns:
                 question, _answer = self.records.question_and_answer(plan.session_id, plan.user_message_id)
             if question is None:
                 try:
-                    return self._launch(self.chat.begin(plan, message, key), key)
+                    return self._launch(self.chat.begin(plan, message, key), key, client_write)
                 except SessionNotFound:
                     self.chat._forget(key)
                     raise
@@ -94,16 +100,19 @@ class Turns:
                     self.chat._release(key)
                     raise
         try:
-            return self.follow(plan.session_id, plan.user_message_id, retry=True)
+            return self.follow(plan.session_id, plan.user_message_id, retry=True), None
         except MessageNotFound:
             raise IdempotencyKeyInFlight() from None  # the first request has not stored its question yet
 
-    def _launch(self, turn: StartedTurn, key: str | None) -> TurnFeed:
+    def _launch(
+        self, turn: StartedTurn, key: str | None, client_write: ClientWriter | None
+    ) -> tuple[TurnFeed, TurnRunner]:
         feed, _created = self.feeds.open(turn.question.id, turn.plan.session_id)
-        TurnRunner(
+        runner = TurnRunner(
             self, feed, turn, owner=secrets.token_hex(8), key=key, request_id=request_context.request_id()
-        ).start()
-        return feed
+        )
+        runner.attach(client_write)
+        return feed, runner
 
     def leave(self, feed: TurnFeed) -> None:
         self.feeds.close(feed)
