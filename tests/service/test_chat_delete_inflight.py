@@ -43,7 +43,7 @@ def traces(mongo: Any, redis: Any, session_id: str) -> list[str]:
     """Everything in MongoDB or Redis that mentions the session."""
     found = []
     database = mongo.client()["travel_agent"]
-    for name in ("chat_sessions", "chat_messages", "chat_idempotency"):
+    for name in ("chat_sessions", "chat_messages", "chat_idempotency", "chat_turns"):
         found += [f"{name}: {doc}" for doc in database[name].find() if session_id in repr(doc)]
     client = redis.client()
     found += [f"redis {k!r}" for k in client.scan_iter() if session_id.encode() in k + (client.dump(k) or b"")]

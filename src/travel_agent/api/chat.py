@@ -222,8 +222,9 @@ def get_session(session_id: str, limit: int, before: int | None = None) -> Respo
 def delete_session(session_id: str) -> ResponseReturnValue:
     """Delete a session and its messages"""
     svc = services()
+    turn_ids = svc.turns.turn_ids(session_id)
     svc.chat.delete(session_id)
-    svc.turns.forget_session(session_id)
+    svc.turns.forget_turns(session_id, turn_ids)
     return Response(status=204)
 
 

@@ -155,6 +155,10 @@ class TurnRecords:
         with self.mongo.call():
             self.turns.update_one({"_id": turn_id, "owner": owner}, {"$set": {"state": FAILED, "error": error}})
 
+    def question_ids(self, session_id: str) -> list[str]:
+        with self.mongo.call():
+            return [doc["_id"] for doc in self.messages.find({"session_id": session_id, "role": "user"}, {"_id": 1})]
+
     def forget_session(self, session_id: str) -> None:
         with self.mongo.call():
             self.turns.delete_many({"session_id": session_id})
@@ -197,6 +201,11 @@ class TurnRelay:
             return True
 
         return self.redis.run("turn append", call, False)
+
+    def drop(self, turn_ids: list[str]) -> None:
+        if self.redis is not None and turn_ids:
+            keys = [KEY_PREFIX + turn_id for turn_id in turn_ids]
+            self.redis.run("turn drop", lambda client: client.delete(*keys), 0)
 
     def read(self, turn_id: str, after: str, count: int = 256) -> list[RelayEntry] | None:
         """The entries after entry id ``after`` ("0-0": all); None if Redis is off or failed."""

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from pymongo.errors import DuplicateKeyError
 
 from travel_agent import request_context
-from travel_agent.chat.errors import PositionTaken
+from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.pump import detached_pieces
 from travel_agent.chat.service import Answer, ChatService, StartedTurn
 from travel_agent.chat.turn_feed import FeedRegistry, TurnFeed
@@ -48,6 +48,8 @@ class RunnerHost(Protocol):
     heartbeat_seconds: float
 
     def resume_data(self, session_id: str, turn_id: str) -> dict[str, str]: ...
+
+    def forget_turns(self, session_id: str, turn_ids: list[str]) -> None: ...
 
 
 log = logging.getLogger("travel_agent.chat.turns")
@@ -314,6 +316,12 @@ class TurnRunner:
     def _fail(self, exc: TravelAgentError) -> None:
         log.warning("streamed turn ended with %s: %s", exc.status_code, exc.message)
         data = error_data(exc, self.session_id)
+        if isinstance(exc, SessionNotFound):
+            # Deleted while it ran: nothing of the session may stay behind, its partial answer included.
+            with self._unbounded():
+                self.turns.forget_turns(self.session_id, [self.turn_id])
+            self.feed.finish("error", data)
+            return
         with self._unbounded():
             try:
                 self._checkpoint(FAILED, data)

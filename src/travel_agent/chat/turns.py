@@ -256,9 +256,14 @@ class Turns:
         runner.start()
         return True
 
-    def forget_session(self, session_id: str) -> None:
-        """After a session's delete: its turns' checkpoints (partial answers) go too."""
+    def turn_ids(self, session_id: str) -> list[str]:
+        """Before a session's delete: its questions, whose turns' traces ``forget_turns`` removes after it."""
+        return self.records.question_ids(session_id)
+
+    def forget_turns(self, session_id: str, turn_ids: list[str]) -> None:
+        """After a session's delete: its turns' checkpoints and Redis Streams (partial answers) go too."""
         self.records.forget_session(session_id)
+        self.relay.drop(turn_ids)
 
     def running(self) -> int:
         """Turns this worker runs now (the drain waits for them to end or hand over)."""
