@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response
 
+from travel_agent import request_context
 from travel_agent.chat.turn_feed import TurnFeed, event_id
 from travel_agent.chat.turn_runner import HEARTBEAT_BYTES, TurnRunner
 from travel_agent.chat.turns import Turns
@@ -22,6 +23,8 @@ from travel_agent.request_context import CLIENT_WRITE_KEY
 log = logging.getLogger("travel_agent.api.chat")
 
 HEARTBEAT = HEARTBEAT_BYTES.decode()
+# A follower whose own request budget (or the worker's drain) has less than this left ends with `resume`.
+LEAVE_MARGIN_SECONDS = 1.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -78,7 +81,18 @@ class TurnEvents:
                     return
                 if driving:
                     continue
-                if not text and not feed.wait(seen, self.turns.heartbeat_seconds):
+                left = request_context.remaining()
+                if left is not None and left <= LEAVE_MARGIN_SECONDS:
+                    # This request's budget (or the drain's cut-off) ends before the turn: the client is told to
+                    # resume, rather than cut off with an error while the turn runs on.
+                    yield sse("resume", self.turns.resume_data(feed.session_id, feed.turn_id), event_id(gen, offset))
+                    return
+                wait = (
+                    self.turns.heartbeat_seconds
+                    if left is None
+                    else min(self.turns.heartbeat_seconds, left - LEAVE_MARGIN_SECONDS)
+                )
+                if not text and not feed.wait(seen, wait):
                     yield HEARTBEAT
         except Exception as exc:
             # The status line is long gone: an error event is the only way left to tell the client. The turn
