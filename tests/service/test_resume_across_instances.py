@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 from tests.support.chat import STREAM, session_path
-from tests.support.resumable import Followed, read
+
+from tools.harness.resumable import Followed, read
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import requests
 from tests.support.chat import session_path
-from tests.support.resumable import Followed, read, resume_until_end
 
 from tools.harness import wait_until
+from tools.harness.resumable import Followed, read, resume_until_end
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 from tests.support.chat import STREAM, session_path
-from tests.support.resumable import Followed, read, resume_until_end
 
+from tools.harness.resumable import Followed, read, resume_until_end
 from tools.harness.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow

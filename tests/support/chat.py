@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
+
+from tools.harness.resumable import blocks
+
+__all__ = ["blocks"]  # one SSE block splitter for the tests and the harness
 
 SEND = "/api/chat/send"
 MODEL = "travel-test-model"
@@ -27,16 +30,6 @@ def parse_block(block: str) -> tuple[str, Any]:
         return "comment", "\n".join(line[1:].strip() for line in lines)
     fields = dict(line.split(": ", 1) for line in lines)
     return fields["event"], json.loads(fields["data"])
-
-
-def blocks(chunks: Iterable[bytes]) -> Iterable[str]:
-    """SSE blocks from a byte stream as they complete (for timing what arrives when)."""
-    buffer = ""
-    for chunk in chunks:
-        buffer += chunk.decode()
-        while "\n\n" in buffer:
-            block, buffer = buffer.split("\n\n", 1)
-            yield block
 
 
 def chunks_text(events: list[tuple[str, Any]]) -> str:

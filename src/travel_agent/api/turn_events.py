@@ -24,7 +24,7 @@ log = logging.getLogger("travel_agent.api.chat")
 
 HEARTBEAT = HEARTBEAT_BYTES.decode()
 # A follower whose own request budget (or the worker's drain) has less than this left ends with `resume`.
-LEAVE_MARGIN_SECONDS = 1.0
+LEAVE_MARGIN_SECONDS = 1.5
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 

@@ -58,6 +58,19 @@ log = logging.getLogger("travel_agent.chat.turns")
 HEARTBEAT_BYTES = b": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out
 
 
+# A draining worker hands its turns over this long before its cut-off, not at the agent's last moment: the
+# hand-over's two writes must land before the drain cuts the request that drives the turn, even when every
+# turn of the worker hands over at once.
+HAND_OVER_MARGIN_SECONDS = 1.5
+
+
+def _hand_over_due() -> bool:
+    if not request_context.draining():
+        return False
+    left = request_context.remaining()
+    return left is not None and left <= HAND_OVER_MARGIN_SECONDS and request_context.cut_by_drain()
+
+
 class Superseded(Exception):
     """Another worker took this turn over (this one was thought dead): stop without storing anything."""
 
@@ -189,6 +202,8 @@ class TurnRunner:
                     self.length += len(piece)
                     self._publish()
                     yield "text"
+                if _hand_over_due():
+                    raise BudgetExceeded()
             answer = self._store()
         except Superseded:
             log.info("turn taken over by another worker; this run stops")
