@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from tests.support.chat import STREAM, blocks, chunks_text, parse_block, parse_sse, session_path
 
 from tools.harness.upstream import UpstreamServer
+from travel_agent.chat.turns import stream_plan
 
 
 def sse_ids(raw: str) -> list[int]:
@@ -116,3 +117,17 @@ def test_an_idempotent_retry_joins_the_same_turn(openai_app: Callable[..., Flask
     assert [m["role"] for m in messages] == ["user", "assistant"]
     other = client.post(STREAM, json={"message": "something else"}, headers=headers)
     assert other.status_code == 422
+
+
+def test_a_thousand_followers_of_one_turn_share_one_feed_and_one_poller(
+    app: Flask, wait_until: Callable[..., Any]
+) -> None:
+    svc = app.extensions["travel_agent"]
+    turn = svc.chat.begin(stream_plan(None), "Lisbon")  # a question whose turn runs elsewhere (no runner here)
+    threads = threading.active_count()
+    feeds = [svc.turns.follow(turn.plan.session_id, turn.question.id) for _ in range(1000)]
+    assert all(feed is feeds[0] for feed in feeds) and feeds[0].subscribers == 1000 and len(svc.turns.feeds) == 1
+    assert threading.active_count() <= threads + 1  # one poller for all of them
+    for feed in feeds:
+        svc.turns.leave(feed)
+    wait_until(lambda: len(svc.turns.feeds) == 0 and threading.active_count() <= threads, 5)
