@@ -4,6 +4,7 @@ the turn is told to resume."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -77,3 +78,20 @@ def test_a_follower_whose_budget_ends_before_the_turn_is_told_to_resume_in_time(
     assert events[0] == 'id: 7\nevent: chunk\ndata: {"text": "tial"}\n\n'
     assert events[-1].startswith("id: 7\nevent: resume\n") and all(e.startswith(": heartbeat") for e in events[1:-1])
     assert 0.4 < elapsed < 1.2, elapsed  # 1.5 s before the budget's end, not at it
+
+
+def test_a_waiting_follower_leaves_with_resume_before_a_drain_that_starts_meanwhile() -> None:
+    turns = _Turns()
+    turns.heartbeat_seconds = 10.0  # no heartbeat would wake it before the drain's cut-off
+    feed, _ = turns.feeds.open("q", "s")
+    tokens = request_context.bind("req", 60.0)
+    drain = threading.Timer(0.3, lambda: request_context.set_drain_cutoff(time.monotonic() + 2.5))
+    drain.start()
+    started = time.monotonic()
+    try:
+        events = list(TurnEvents(turns, feed, (0, 0)))  # type: ignore[arg-type]
+    finally:
+        request_context.set_drain_cutoff(None)
+        request_context.unbind(tokens)
+    assert [event.split("\n")[1] for event in events] == ["event: resume"]
+    assert time.monotonic() - started < 2.6  # before the cut-off (0.3 + 2.5 s), not at the heartbeat

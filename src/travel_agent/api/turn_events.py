@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ log = logging.getLogger("travel_agent.api.chat")
 HEARTBEAT = HEARTBEAT_BYTES.decode()
 # A follower whose own request budget (or the worker's drain) has less than this left ends with `resume`.
 LEAVE_MARGIN_SECONDS = 1.5
+DRAIN_CHECK_SECONDS = 1.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -58,6 +60,7 @@ class TurnEvents:
                 yield sse("start", self.turns.resume_data(feed.session_id, feed.turn_id), 0)
             gen, offset = self.position or (0, 0)
             driver = self.driver
+            quiet_since = time.monotonic()
             while True:
                 driving = driver is not None and not driver.ended
                 if driver is not None and driving:
@@ -87,12 +90,13 @@ class TurnEvents:
                     # resume, rather than cut off with an error while the turn runs on.
                     yield sse("resume", self.turns.resume_data(feed.session_id, feed.turn_id), event_id(gen, offset))
                     return
-                wait = (
-                    self.turns.heartbeat_seconds
-                    if left is None
-                    else min(self.turns.heartbeat_seconds, left - LEAVE_MARGIN_SECONDS)
-                )
-                if not text and not feed.wait(seen, wait):
+                # Woken at least every DRAIN_CHECK_SECONDS: a drain that starts meanwhile moves the cut-off closer
+                # than the heartbeat interval, and the follower must still leave before it.
+                wait = DRAIN_CHECK_SECONDS if left is None else min(DRAIN_CHECK_SECONDS, left - LEAVE_MARGIN_SECONDS)
+                if text:
+                    quiet_since = time.monotonic()
+                elif not feed.wait(seen, wait) and time.monotonic() - quiet_since >= self.turns.heartbeat_seconds:
+                    quiet_since = time.monotonic()
                     yield HEARTBEAT
         except Exception as exc:
             # The status line is long gone: an error event is the only way left to tell the client. The turn
