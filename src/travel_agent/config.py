@@ -169,9 +169,6 @@ class Settings:
     # much as the rest of its answer (docs/PERFORMANCE.md, section 1); their counts and latencies are in
     # /metrics either way. /health, which monitors and people call, is logged regardless.
     access_log_probes: bool = False
-    # A plain POST /api/chat/send answered before Flask, byte for byte as Flask answers it (api/chat_fast_send.py,
-    # docs/PERFORMANCE.md section 2); false sends every request through Flask.
-    send_fast_path: bool = True
     sentry_dsn: str | None = None
     sentry_environment: str = "production"
 

@@ -137,11 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         help="build each request with werkzeug's EnvironBuilder, as before 2026-12-02 (its cost counts as "
         "the service's)",
     )
-    p.add_argument(
-        "--flask-only",
-        action="store_true",
-        help="SEND_FAST_PATH=false: every send through Flask, as before the fast path (2026-12-02)",
-    )
     args = p.parse_args(argv)
     log_dir = tempfile.mkdtemp(prefix="travel_agent-chat-inprocess-")
     # As under gunicorn: metric values in files (multiprocess mode), the log in a directory of its own.
@@ -150,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         REDIS_URL=args.redis,
         LOG_DIR=log_dir,
         PROMETHEUS_MULTIPROC_DIR=os.path.join(log_dir, "metrics"),
-        SEND_FAST_PATH="false" if args.flask_only else "true",
     )
     from travel_agent.app import create_app
 
