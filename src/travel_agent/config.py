@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -38,6 +39,11 @@ def _parse(
         errors.append(f"{name}={raw!r}: expected {rule}")
         return default
     return value
+
+
+def _from(low: float, below: float) -> Callable[[float], bool]:
+    """The check of a number in [low, below); a closure made per field, so no loop variable is shared."""
+    return lambda value: low <= value < below
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ class Settings:
             if field.name in _CHOICES or "choices" in field.metadata:
                 allowed = _CHOICES.get(field.name) or field.metadata["choices"]
                 values[field.name] = _parse(
-                    env, name, default, str.lower, lambda v, a=allowed: v in a, "one of " + ", ".join(allowed), errors
+                    env, name, default, str.lower, allowed.__contains__, "one of " + ", ".join(allowed), errors
                 )
             elif isinstance(default, bool):
                 values[field.name] = _parse(
@@ -225,7 +231,7 @@ class Settings:
             elif isinstance(default, int):
                 low = field.metadata.get("minimum", _MINIMUM.get(field.name, 1))
                 values[field.name] = _parse(
-                    env, name, default, int, lambda v, low=low: v >= low, f"a whole number >= {low}", errors
+                    env, name, default, int, _from(low, math.inf), f"a whole number >= {low}", errors
                 )
             elif isinstance(default, float):
                 low = field.metadata.get("minimum")
@@ -239,7 +245,7 @@ class Settings:
                         name,
                         default,
                         float,
-                        lambda v, low=low: low <= v < 86400,
+                        _from(low, 86400),
                         f"a number of seconds >= {low:g}",
                         errors,
                     )

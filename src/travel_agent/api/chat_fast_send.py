@@ -31,6 +31,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gevent import Timeout
+
 from travel_agent.api.chat import REPLAYED, answer_body, per_caller
 from travel_agent.api.chat_schemas import plain_idempotency_key, plain_send
 from travel_agent.chat.service import ChatService
@@ -50,11 +52,6 @@ from travel_agent.web.inflight import timers_can_interrupt
 from travel_agent.web.middleware import WSGIApp
 from travel_agent.web.rate_limit import RateGate
 from travel_agent.web.request_bodies import BodyTooSlow, too_slow
-
-try:
-    from gevent import Timeout
-except ImportError:  # pragma: no cover - gevent is a runtime dependency
-    Timeout = None
 
 log = logging.getLogger("travel_agent.errors")  # the error handlers' logger: the same lines either way
 
