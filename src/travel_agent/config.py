@@ -98,6 +98,11 @@ def _sentry_dsn_problem(raw: str) -> str | None:
     return http_url_problem(raw, "https://<key>@<host>/<project>")
 
 
+def _from(low: float, below: float) -> Callable[[float], bool]:
+    """The check of a number in [low, below); a closure made per field, so no loop variable is shared."""
+    return lambda value: low <= value < below
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of the service; the environment variable is the field name in upper case.
@@ -309,6 +314,7 @@ def _read(field: dataclasses.Field[Any], env: Mapping[str, str], errors: list[st
     meta = field.metadata
     shown = name if meta.get("secret") else f"{name}={raw!r}"
     convert, accepts, rule = _rule(field)
+    problem: str | None
     try:
         value = convert(raw.strip())
     except ValueError:
