@@ -20,6 +20,7 @@ from typing import Any
 
 from tools.benchmarks import (
     capacity_bench,
+    capacity_report,
     chat_bench,
     health_bench,
     held_bench,
@@ -101,9 +102,9 @@ def _profile(args: argparse.Namespace) -> dict[str, Any]:
 PARTS: dict[str, Part] = {
     "health": (_health, health_bench.print_table),
     "chat": (_chat, chat_bench.print_table),
-    "capacity": (_capacity, capacity_bench.print_table),
+    "capacity": (_capacity, capacity_report.print_table),
     "soak": (_soak, soak_bench.print_table),
-    "overload": (_overload, capacity_bench.print_overload),
+    "overload": (_overload, capacity_report.print_overload),
     "profile": (_profile, profile_bench.print_table),
     "held": (_held, held_bench.print_table),
 }
