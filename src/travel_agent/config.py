@@ -98,6 +98,9 @@ class Settings:
     redis_sentinels: str | None = None
     # The name the sentinels monitor the primary under; Sentinel's own examples (and most charts) use mymaster.
     redis_sentinel_master: str = "mymaster"
+    # host:port[,host:port...] of some nodes of a Redis Cluster (redis-py discovers the rest and follows the slot
+    # map); REDIS_URL's password and rediss:// still apply when it is set, its host is ignored, its database is 0.
+    redis_cluster_nodes: str | None = None
     # The seed's Redis pool: 50 connections, 5 s socket and connect timeouts, a health check every 30 s.
     redis_max_connections: int = 50
     redis_socket_timeout_seconds: float = 5.0
@@ -177,14 +180,17 @@ class Settings:
 
     @property
     def redis_enabled(self) -> bool:
-        return bool(self.redis_url or self.redis_sentinels)
+        return bool(self.redis_url or self.redis_sentinels or self.redis_cluster_nodes)
 
     @property
     def redis_sentinel_list(self) -> tuple[tuple[str, int], ...]:
         """(host, port) of each sentinel; empty without REDIS_SENTINELS."""
-        return tuple(
-            (host, int(port)) for host, _, port in (item.rpartition(":") for item in split_list(self.redis_sentinels))
-        )
+        return _host_ports(self.redis_sentinels)
+
+    @property
+    def redis_cluster_node_list(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of each configured cluster node; empty without REDIS_CLUSTER_NODES."""
+        return _host_ports(self.redis_cluster_nodes)
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
@@ -303,6 +309,10 @@ def split_list(raw: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
 
 
+def _host_ports(raw: str | None) -> tuple[tuple[str, int], ...]:
+    return tuple((host, int(port)) for host, _, port in (item.rpartition(":") for item in split_list(raw)))
+
+
 def parse_rate_limit(raw: str) -> tuple[int, int]:
     """ "30/minute", "100 per hour", "5/10 seconds" -> (requests, window seconds); ValueError otherwise."""
     match = _RATE.match(raw.strip())
@@ -339,6 +349,7 @@ def _check_uris(values: dict[str, Any], env: Mapping[str, str], errors: list[str
         if problem:
             errors.append(f"REDIS_URL: {problem}")
     _check_sentinels(values, errors)
+    _check_cluster(values, errors)
 
 
 # PyMongo's rules: uri_parser's bad characters in a URI's database, and Database's in any database name.
@@ -395,17 +406,39 @@ _SENTINEL = re.compile(r"^[A-Za-z0-9.-]+:(\d{1,5})$")
 _MASTER_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
+def _host_port_list_problem(raw: str) -> bool:
+    items = split_list(raw)
+    matches = [_SENTINEL.match(item) for item in items]
+    return not items or not all(m and 1 <= int(m.group(1)) <= 65535 for m in matches)
+
+
 def _check_sentinels(values: dict[str, Any], errors: list[str]) -> None:
     raw = values["redis_sentinels"]
     if raw:
-        items = split_list(raw)
-        matches = [_SENTINEL.match(item) for item in items]
-        if not items or not all(m and 1 <= int(m.group(1)) <= 65535 for m in matches):
+        if _host_port_list_problem(raw):
             errors.append("REDIS_SENTINELS: expected host:port[,host:port...]")
         if values["redis_url"] and urlsplit(values["redis_url"]).scheme == "unix":
             errors.append("REDIS_URL: a unix socket cannot be combined with REDIS_SENTINELS")
     if not _MASTER_NAME.match(values["redis_sentinel_master"]):
         errors.append("REDIS_SENTINEL_MASTER: expected a name of letters, digits or ._-")
+
+
+def _check_cluster(values: dict[str, Any], errors: list[str]) -> None:
+    raw = values["redis_cluster_nodes"]
+    if not raw:
+        return
+    if _host_port_list_problem(raw):
+        errors.append("REDIS_CLUSTER_NODES: expected host:port[,host:port...]")
+    if values["redis_sentinels"]:
+        errors.append("REDIS_CLUSTER_NODES: cannot be combined with REDIS_SENTINELS (a cluster has no sentinels)")
+    url = values["redis_url"]
+    if url:
+        parts = urlsplit(url)
+        databases = [value for name, value in parse_qsl(parts.query) if name == "db"] + [parts.path.lstrip("/")]
+        if parts.scheme == "unix":
+            errors.append("REDIS_URL: a unix socket cannot be combined with REDIS_CLUSTER_NODES")
+        elif any(database not in ("", "0") for database in databases):
+            errors.append("REDIS_URL: a Redis Cluster has only database 0")
 
 
 def _check_protection(values: dict[str, Any], errors: list[str]) -> None:
