@@ -97,6 +97,11 @@ class RedisCluster:
             host="127.0.0.1", port=port, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
         )
 
+    def keys(self, pattern: str) -> list[bytes]:
+        """The keys matching ``pattern`` on every primary (KEYS alone asks one node)."""
+        with self.client() as c:
+            return list(c.keys(pattern, target_nodes=redis.RedisCluster.PRIMARIES))
+
     def node_for(self, key: str) -> RedisServer:
         """The node that owns ``key``'s slot now."""
         with self.client() as c:
