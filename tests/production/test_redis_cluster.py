@@ -77,6 +77,25 @@ def test_every_nodes_pool_is_bounded_and_deadline_aware_as_for_a_plain_redis(clu
         client.close()
 
 
+def test_a_frozen_primary_costs_a_call_one_timeout(cluster: RedisCluster) -> None:
+    settings = Settings.from_env({"REDIS_CLUSTER_NODES": cluster.addresses, "REDIS_SOCKET_TIMEOUT_SECONDS": "1"})
+    client = create_cluster_client(settings)
+    try:
+        assert client.set("frozen-key", "v")
+        victim = cluster.node_for("frozen-key")
+        victim.freeze()
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            client.get("frozen-key")
+        took = time.monotonic() - started
+        # One socket timeout (1 s), not redis-py's default of a retry after a slot-map refresh (2 s and more).
+        assert 0.9 < took < 1.8, took
+        victim.thaw()
+        assert client.get("frozen-key") == b"v"
+    finally:
+        client.close()
+
+
 def test_two_instances_share_rate_limits_and_the_context_cache_through_the_cluster(
     cluster: RedisCluster,
     make_mongo: Callable[..., Any],

@@ -8,9 +8,10 @@ What redis-py 8.1 gives and how it is used (read from its ``redis/cluster.py``):
   configured node is passed as ``url`` and the others as ``startup_nodes``: every node's pool is then a
   ``BlockingConnectionPool`` of ``REDIS_MAX_CONNECTIONS`` with the ``DeadlineQueue`` and the deadline-aware
   connection classes of ``redis_store``, exactly as for a plain Redis.
-* A ``retry`` object passed to ``RedisCluster`` only sets how many times a command is re-run after a
-  connection error, a timeout or CLUSTERDOWN (each time after refreshing the slot map); its backoff is not
-  used. ``retry`` may not be given per node (redis-py refuses it). ``REDIS_RETRIES`` is that count.
+* A ``retry`` object passed to ``RedisCluster`` only sets how many times a command is re-run after one of
+  ``ERRORS_ALLOW_RETRY`` (each time after refreshing the slot map); its backoff is not used, and ``retry``
+  may not be given per node (redis-py refuses it). ``REDIS_RETRIES`` is that count. redis-py retries a
+  timeout too; ``_Cluster`` does not, as for a plain Redis: a frozen node costs each call one timeout.
 * ``health_check_interval`` is not among the options it passes to the nodes' pools, so it does not apply here:
   a connection the server dropped fails once and the command is re-run on a fresh one (the retry above).
 * Its constructor reads the slot map from a node (network I/O), and ``RedisClusterException``, which some of
@@ -36,6 +37,14 @@ from travel_agent.backends.redis_store import (
     primary_options,
 )
 from travel_agent.config import Settings
+
+
+class _Cluster(RedisCluster):
+    """RedisCluster without the retry of a timeout: a frozen primary would otherwise cost each call two socket
+    timeouts (and a slot-map refresh between them). A connection error (a node restarted, an idle connection
+    dropped), CLUSTERDOWN during a failover and a slot not covered are still retried."""
+
+    ERRORS_ALLOW_RETRY = tuple(e for e in RedisCluster.ERRORS_ALLOW_RETRY if e is not redis.TimeoutError)
 
 
 class ClusterUnavailable(redis.ConnectionError):
@@ -138,7 +147,7 @@ def create_cluster_client(settings: Settings) -> redis.Redis:
 
     def build() -> RedisCluster:
         url, others = _nodes(settings)
-        return RedisCluster(
+        return _Cluster(
             url=url,
             startup_nodes=others,
             connection_pool_class=redis.BlockingConnectionPool,
