@@ -145,3 +145,21 @@ def test_a_helper_that_dies_is_reported_and_the_service_carries_on(
             run.kill()
             raise
     assert code == 0, output()[-3000:]
+
+
+def test_bootstrap_says_what_it_installs_the_first_time_and_nothing_after(tmp_path: Path) -> None:
+    # scripts/bootstrap as it runs in a fresh checkout, on requirements with nothing to download (no network).
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "bootstrap"
+    script.write_bytes((REPO_ROOT / "scripts" / "bootstrap").read_bytes())
+    script.chmod(0o755)
+    (tmp_path / "requirements.txt").write_text("# nothing pinned\n")
+    (tmp_path / "requirements-dev.txt").write_text("-r requirements.txt\n")
+    first = subprocess.run([str(script)], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    said = first.stderr.strip().splitlines()
+    assert said[0].startswith("bootstrap: creating .venv with Python 3"), said
+    assert said[1].startswith("bootstrap: installing requirements-dev.txt into .venv (0 pinned packages"), said
+    assert re.fullmatch(r"bootstrap: installed in \d+ s", said[-1]), said
+    again = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stderr == "", again.stderr
