@@ -155,6 +155,7 @@ def test_bootstrap_says_what_it_installs_the_first_time_and_nothing_after(tmp_pa
     script.chmod(0o755)
     (tmp_path / "requirements.txt").write_text("# nothing pinned\n")
     (tmp_path / "requirements-dev.txt").write_text("-r requirements.txt\n")
+    (tmp_path / "pyproject.toml").write_text("# part of what a change reinstalls for\n")
     first = subprocess.run([str(script)], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     said = first.stderr.strip().splitlines()

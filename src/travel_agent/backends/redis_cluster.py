@@ -44,7 +44,10 @@ class _Cluster(RedisCluster):
     timeouts (and a slot-map refresh between them). A connection error (a node restarted, an idle connection
     dropped), CLUSTERDOWN during a failover and a slot not covered are still retried."""
 
-    ERRORS_ALLOW_RETRY = tuple(e for e in RedisCluster.ERRORS_ALLOW_RETRY if e is not redis.TimeoutError)
+    # redis-py's stubs type the tuple as exactly its four classes; a shorter one is what this class is for.
+    ERRORS_ALLOW_RETRY = tuple(  # type: ignore[assignment]
+        e for e in RedisCluster.ERRORS_ALLOW_RETRY if e is not redis.TimeoutError
+    )
 
 
 class ClusterUnavailable(redis.ConnectionError):
