@@ -73,7 +73,7 @@ def test_nginxs_own_error_is_the_envelope_with_retry_after(
     nginx = make_nginx({"app1": free_port(), "app2": free_port()}, cert, ca)
     answer = requests.get(nginx.base_url + "/api/chat/sessions/0123456789abcdef01234567", timeout=30)
     body = assert_envelope(answer, 503, "Service Unavailable")
-    assert answer.headers["Retry-After"] == "1"
+    assert answer.headers["Retry-After"] == "1" and body["error"] == "no_instance"  # docs/api.md lists it
     mine = requests.get(nginx.base_url + "/health", headers={"X-Request-ID": "client-id-7"}, timeout=30)
     assert assert_envelope(mine, 503)["request_id"] == "client-id-7"
     # A client's id the service would not keep is not pasted into the JSON: nginx's own id stands in.
