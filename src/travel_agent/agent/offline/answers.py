@@ -8,6 +8,7 @@ from travel_agent.agent.offline.places import Place
 from travel_agent.agent.offline.trip_facts import TripFacts
 
 MONTHS = "January February March April May June July August September October November December".split()
+PLEASANT = (18, 30)  # °C, the daily high that makes a month pleasant for sightseeing
 _STYLE_LABEL = {"budget": "Budget", "mid-range": "Mid-range", "luxury": "Luxury"}
 
 
@@ -67,7 +68,8 @@ def weather(d: Destination, facts: TripFacts) -> list[str]:
             f"{d.name}: warmest in {MONTHS[hot]} (highs {c.high[hot]}°C), coolest in {MONTHS[cold]} "
             f"(highs {c.high[cold]}°C) {source}."
         )
-    lines.append(f"Most pleasant months (highs 18-28°C, not the wettest): {best}.")
+    season = ", outside the rainy season" if c.rainy_season else ""
+    lines.append(f"Most pleasant months (highs {PLEASANT[0]}-{PLEASANT[1]}°C{season}): {best}.")
     return lines
 
 
@@ -180,9 +182,19 @@ def safety(place: Place, _facts: TripFacts) -> list[str]:
     return lines
 
 
+def best_months(d: Destination) -> list[int]:
+    """Months (1-12) that are neither in the rainy season nor too hot or cold: highs of 18-30°C. Where every
+    dry month is hotter (the tropics), the coolest dry months, within 1°C of the coolest."""
+    dry = [m for m in range(1, 13) if not (d.climate.rainy_season and m in d.climate.wet)]
+    good = [m for m in dry if PLEASANT[0] <= d.climate.high[m - 1] <= PLEASANT[1]]
+    if not good and dry:
+        highs = [d.climate.high[m - 1] for m in dry]
+        if min(highs) > PLEASANT[1]:  # the tropics: the coolest dry months
+            good = [m for m in dry if d.climate.high[m - 1] <= min(highs) + 1]
+        else:  # the far north: the warmest months
+            good = [m for m in dry if d.climate.high[m - 1] >= max(highs) - 1]
+    return good
+
+
 def _best_months(d: Destination) -> str:
-    good = [i for i in range(12) if 18 <= d.climate.high[i] <= 28 and i + 1 not in d.climate.wet]
-    if not good:
-        good = sorted(range(12), key=lambda i: (abs(d.climate.high[i] - 23), i))[:3]
-        good.sort()
-    return ", ".join(MONTHS[i] for i in good)
+    return ", ".join(MONTHS[m - 1] for m in best_months(d))

@@ -6,13 +6,28 @@ import re
 from collections.abc import Iterator, Sequence
 
 from travel_agent.agent.interface import Turn
-from travel_agent.agent.offline import answers, catalog, intents, itinerary, render, state
+from travel_agent.agent.offline import (
+    answers,
+    asks,
+    catalog,
+    currency,
+    followups,
+    honest,
+    intents,
+    itinerary,
+    languages,
+    render,
+    routes,
+    state,
+    suggest,
+)
 from travel_agent.agent.offline.catalog import Destination
 from travel_agent.agent.offline.places import Place, lookup
 from travel_agent.agent.offline.state import OFFER_PHRASES, State
 from travel_agent.agent.offline.trip_facts import TripFacts
 
 MAX_TOPICS = 3  # answers per reply: a chat reply, not a guidebook
+MAX_STOPS_ANSWERED = 3  # a topic asked about a route is answered for its first stops
 _CITY_TOPICS = {
     "stay": answers.stay,
     "food": answers.food,
@@ -35,28 +50,44 @@ _TOPIC_NAMES = {
 def reply(history: Sequence[Turn], message: str) -> str:
     """The assistant's answer to ``message``, given the earlier turns; the same input always gives the same text."""
     st = state.derive(history, message)
-    place = _place(st.facts)
-    lines = [note] if (note := render.SCRIPT_NOTES.get(intents.script(message))) else []
-    if changes := st.changes():
-        lines.append("Updated: " + "; ".join(changes) + ".")
+    low = state.english_low(message)
+    lines = _preamble(st, message)
     topics = [t for t in st.asked if t != "plan"]
-    if intents.asks_to_act(message.lower()):
+    limits = asks.limits(low)
+    if st.reading.near_miss and not st.facts.destination:
+        lines += [
+            f'I don\'t know a place called "{st.reading.near_miss.typed}". Did you mean {st.reading.near_miss.meant}?'
+        ]
+    elif st.reading.choice:
+        options = " or ".join(st.reading.choice)
+        lines += [f"{options}: which one should I plan? Or say both, for a trip through them."]
+    elif intents.is_goodbye(message) and not topics:
+        lines += ["Goodbye, and have a wonderful trip! Your plan stays here if you come back."]
+    elif intents.asks_to_act(low):
         lines += [
             "I can't book, buy or check live prices: I work offline, with no connection to airlines, hotels "
             "or booking sites. What I can do:",
             *render.CAN_HELP,
         ]
-    elif topics:
-        lines += _topics(topics[:MAX_TOPICS], place, st)
+    elif (n := asks.day_asked(low)) is not None and not st.new_facts:
+        lines += followups.day(n, _plan_lines(st.facts), st.facts)
+    elif asks.wants_summary(low):
+        lines += followups.summary(st.facts, _plan_lines(st.facts), st.covered)
+    elif asks.wants_suggestions(low) and not st.reading.named:
+        lines += suggest.suggestions(low, st.view)
+    elif limits or topics:
+        for topic in limits:
+            lines += honest.limit(topic, st.view)
+        lines += _topics(topics[:MAX_TOPICS], st) if topics else []
     elif st.new_facts or "plan" in st.asked:
-        lines += _plan(st, place, message)
-    elif st.facts.is_empty():
+        lines += _plan(st, message)
+    elif st.facts.is_empty() and not st.reading.problems:
         lines += [render.acknowledge(st.facts, message), *render.questions(st.facts)]
     elif st.declined or intents.is_thanks(message):
         opener = "You're welcome!" if intents.is_thanks(message) else "No problem."
         lines += [f"{opener} Whenever you like, I can also cover:", *render.CAN_HELP]
-    else:
-        where = f" for {place.name}" if place else ""
+    elif not st.reading.problems:
+        where = f" for {' → '.join(st.facts.places())}" if st.facts.places() else ""
         lines += [
             "I can't tell that offline: there's no live data or model behind me here.",
             f"Here's what I can help with{where}:",
@@ -70,11 +101,34 @@ def reply_chunks(history: Sequence[Turn], message: str) -> Iterator[str]:
     yield from re.findall(r"\s*\S+\s*", reply(history, message))
 
 
-def _place(facts: TripFacts) -> Place | None:
-    if not facts.destination:
-        return None
-    name = facts.destination.removeprefix("the ")
-    return lookup(name)
+def _preamble(st: State, message: str) -> list[str]:
+    """The language note (once a session), refusals, and every change this message made to the trip."""
+    lines = [note] if (note := render.SCRIPT_NOTES.get(intents.script(message))) else []
+    lang = st.reading.language
+    if lang != "en" and not st.language_noted:
+        lines.append(languages.note(lang))
+    lines += list(st.reading.problems)
+    if changes := st.changes():
+        lines.append("Updated: " + "; ".join(changes) + ".")
+    shows_facts = st.new_facts and not st.asked and not st.question
+    if (added := st.added()) and not shows_facts and not st.question:
+        lines.append("Noted: " + "; ".join(added) + ".")
+    if st.view.destination != st.facts.destination and st.facts.destination:
+        lines.append(f"(Answering for {st.view.destination}; your trip stays {' → '.join(st.facts.places())}.)")
+    for name in _unknown_places(st):
+        lines.append(
+            f"I don't know {name}: it isn't among my offline places (GeoNames cities over 15,000 people, and "
+            "countries), so I can't check it or give its facts; check the spelling, or use the frame below."
+        )
+    return lines
+
+
+def _unknown_places(st: State) -> list[str]:
+    return [n.name for n in st.reading.named if not n.known and n.name in st.facts.places()]
+
+
+def _place(name: str | None) -> Place | None:
+    return lookup(name.removeprefix("the ")) if name else None
 
 
 def _reference(place: Place | None) -> Destination | None:
@@ -87,21 +141,32 @@ def _reference(place: Place | None) -> Destination | None:
     return cities[0] if cities else None
 
 
-def _topics(topics: list[str], place: Place | None, st: State) -> list[str]:
-    if place is None:
+def _topics(topics: list[str], st: State) -> list[str]:
+    names = st.view.places()
+    if not names:
         wanted = " and ".join(_TOPIC_NAMES.get(t, t) for t in topics)
         return [f"Which destination should I look up {wanted} for? Tell me a city or country."]
-    ref = _reference(place)
     lines: list[str] = []
-    if ref and place.kind == "country" and set(topics) & set(_CITY_TOPICS):
-        lines.append(f"(For {place.name} I'll use {ref.name} as the example.)")
-    for topic in topics:
-        if lines:
-            lines.append("")
-        lines += _topic(topic, place, ref, st.facts)
+    for name in names[:MAX_STOPS_ANSWERED]:
+        place = _place(name)
+        if place is None:
+            lines += ([""] if lines else []) + [f"I have no data on {name} offline."]
+            continue
+        ref = _reference(place)
+        if ref and place.kind == "country" and set(topics) & set(_CITY_TOPICS):
+            lines += ([""] if lines else []) + [f"(For {place.name} I'll use {ref.name} as the example.)"]
+        for topic in topics:
+            if lines:
+                lines.append("")
+            lines += _topic(topic, place, ref, st.view)
+    if st.view.stops and "budget" in topics:
+        lines += ["", *routes.costs(st.view)]
+    if note := currency.rate_note(st.view):
+        lines += [note] if set(topics) & {"stay", "food", "budget"} else []
     follow = _next_offers(st, topics)
     if follow:
-        lines += ["", render.offer(follow, ref.name if ref else place.name)]
+        first = _reference(_place(names[0]))
+        lines += ["", render.offer(follow, first.name if first else names[0])]
     return lines
 
 
@@ -126,14 +191,14 @@ def _next_offers(st: State, now: list[str]) -> list[str]:
     return [i for i in OFFER_PHRASES if i not in done and i != "plan"][:2]
 
 
-def _plan(st: State, place: Place | None, message: str) -> list[str]:
+def _plan(st: State, message: str) -> list[str]:
     facts = st.facts
     lines = [render.acknowledge(facts, message)]
+    place = _place(facts.destination)
     ref = _reference(place)
-    style = facts.level or "mid-range"
-    if facts.destination and facts.days:
-        lines += _days(facts, place, ref, style)
-        if facts.budget:
+    if facts.places() and (facts.days or facts.stops):
+        lines += _plan_lines(facts)
+        if facts.budget and facts.days:
             lines.append(render.daily_budget(facts.budget, facts.days, facts.travellers))
         if facts.level:
             lines.append(render.LEVEL_TIPS[facts.level])
@@ -144,7 +209,32 @@ def _plan(st: State, place: Place | None, message: str) -> list[str]:
     return lines
 
 
-def _days(facts: TripFacts, place: Place | None, ref: Destination | None, style: str) -> list[str]:
+def _plan_lines(facts: TripFacts) -> list[str]:
+    """The plan as it stands: a route through several stops, or one place's days."""
+    style = facts.level or "mid-range"
+    if facts.stops:
+        shares, proposed = routes.split(facts)
+        total = sum(days for _name, days in shares)
+        split = " (a proposed split: say e.g. '4 days in " + shares[0][0] + "' to change it)" if proposed else ""
+        entries = [(_reference(_place(name)) if _is_city(name) else None, name, days) for name, days in shares]
+        return [
+            f"Here's a rough {total}-day route{split}:",
+            *itinerary.route_days(entries, style),
+            "Getting between them:",
+            *routes.legs([name for name, _days in shares]),
+        ]
+    if not facts.destination or not facts.days:
+        return []
+    return _days(facts, _place(facts.destination), style)
+
+
+def _is_city(name: str) -> bool:
+    place = _place(name)
+    return bool(place and place.kind == "city")
+
+
+def _days(facts: TripFacts, place: Place | None, style: str) -> list[str]:
+    ref = _reference(place)
     days = facts.days or 1
     condensed = " (condensed)" if days > itinerary.MAX_DAY_LINES else ""
     name = facts.destination or ""

@@ -55,11 +55,14 @@ _PATTERNS = {
 _COMPILED = {intent: re.compile(pattern) for intent, pattern in _PATTERNS.items()}
 _YES = re.compile(
     r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|please|go ahead|sounds good|why not|great|perfect|do it"
-    r"|absolutely|definitely|please do|はい|ええ|お願い|ใช่|ได้|ครับ|ค่ะ)\b",
+    r"|absolutely|definitely|please do|sí|ja|oui|sim|sì|claro|vale|certo|genau|d'accord|はい|ええ|お願い|ใช่|ได้"
+    r"|ครับ|ค่ะ)\b",
     re.IGNORECASE,
 )
-_NO = re.compile(r"^\s*(?:no|nope|nah|not now|no thanks|いいえ|ไม่)\b", re.IGNORECASE)
-_THANKS = re.compile(r"\b(?:thanks?|thank you|cheers|ありがとう|ขอบคุณ)\b", re.IGNORECASE)
+_NO = re.compile(r"^\s*(?:no|nope|nah|not now|no thanks|nein|non|não|いいえ|ไม่)\b", re.IGNORECASE)
+_THANKS = re.compile(
+    r"\b(?:thanks?|thank you|thx|ty|cheers|gracias|danke|merci|grazie|obrigad[oa])\b|ありがとう|ขอบคุณ", re.IGNORECASE
+)
 # Asking it to act in the world (book, reserve, buy, check live prices) is something an offline assistant must
 # refuse plainly rather than answer with a plan nobody asked for.
 _ACTION = re.compile(
@@ -80,7 +83,10 @@ def detect(low: str) -> tuple[str, ...]:
 
 
 def is_yes(text: str) -> bool:
-    return bool(_YES.search(text))
+    """Yes to the last offer; "perfect, thank you" and "great, bye" close the topic instead."""
+    if not _YES.search(text):
+        return False
+    return not (is_thanks(text) or is_goodbye(text)) or bool(_EXPLICIT_YES.search(text.lower()))
 
 
 def is_no(text: str) -> bool:
@@ -116,3 +122,35 @@ def script(text: str) -> str:
     if found is None:
         return "latin"
     return "ja" if found.group(1) is None else "th"
+
+
+_EXPLICIT_YES = re.compile(
+    r"^\s*(?:yes|yeah|yep|yup|sure|please do|go ahead|do it|ok(?:ay)?,? (?:go|do)|sí|ja|oui|sim|sì)\b"
+)
+_GOODBYE = re.compile(
+    r"\b(?:bye|goodbye|good bye|see you|see ya|that'?s all|that'?s it for now|have a good (?:day|night)|ciao|"
+    r"adiós|tschüss|au revoir|arrivederci|tchau)\b|さようなら|ลาก่อน"
+)
+# A question asks; it does not restate the trip. Requests and proposals phrased as questions still change it.
+_QUESTION_START = re.compile(
+    r"^\s*(?:¿|what|what's|whats|where|when|which|who|how|is|are|do|does|did|can|could|should|would|will|any"
+    r"|qué|cuál|cómo|dónde|cuándo|cuánto|cuántos|hay|was|wo|wann|wie|welche[rsnm]?|gibt|ist|sind|kann|soll"
+    r"|quel(?:le)?s?|où|quand|comment|combien|est-ce|cosa|quale|dove|quando|quanto|c'è|qual|onde|há|posso|devo)\b"
+)
+_PROPOSAL = re.compile(
+    r"\b(?:what|how) about\b|\bwhat if\b|\binstead\b|\bactually\b|\bmake it\b|\bchange\b|\bswitch\b|\blet'?s\b"
+    r"|\bcan (?:we|you) (?:do|make|go|change|switch|add|plan|include)\b|\b(?:could|would|can) you plan\b"
+    r"|\bplan (?:me|us|a)\b|\bi (?:want|need|would like|'d like)\b|はどう|どう[？?]"
+)
+
+
+def is_goodbye(text: str) -> bool:
+    return bool(_GOODBYE.search(text.lower()))
+
+
+def is_question(text: str) -> bool:
+    """A question (it never overwrites the trip's facts), as opposed to a statement, request or correction."""
+    stripped = text.rstrip()
+    low = stripped.lower()
+    asked = stripped.endswith(("?", "？")) or bool(_QUESTION_START.search(low))
+    return asked and not _PROPOSAL.search(low)

@@ -1,15 +1,16 @@
-"""Dialogue state from the whole session: the trip facts (newest statement wins), what changed, what was offered."""
+"""Dialogue state from the whole session: the trip facts (statements and corrections change them, questions
+never do), what changed, what was offered, and whether the traveller took it."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from travel_agent.agent.interface import Turn
-from travel_agent.agent.offline import intents
-from travel_agent.agent.offline.trip_facts import TripFacts, extract, merge
+from travel_agent.agent.offline import intents, languages
+from travel_agent.agent.offline.trip_facts import Reading, Stop, TripFacts, merge, read
 
 LEVELS = ("budget", "mid-range", "luxury")
 # The offers the assistant makes end its replies as "Want me to <phrase>?"; the next turn's "yes" takes the first.
@@ -25,26 +26,34 @@ OFFER_PHRASES = {
     "plan": "sketch a day-by-day plan",
 }
 _OFFER = re.compile(r"Want me to ([^?\n]*)\?")
+_DID_YOU_MEAN = re.compile(r"Did you mean ([^?\n]+)\?")
 _LABELS = {
     "destination": "destination",
+    "stops": "route",
     "days": "length",
     "when": "dates",
     "travellers": "travellers",
     "budget": "budget",
     "level": "style",
 }
+_ADD = re.compile(r"\b(?:add|also|plus|then|after that|afterwards|extend (?:it )?to|continue to|and then|as well)\b")
+_REMOVE = re.compile(r"\b(?:drop|skip|remove|cut|leave out|without|no more)\s+(?:the\s+)?([^\W\d_][\w' -]{1,30})")
 
 
 @dataclass(frozen=True)
 class State:
     facts: TripFacts  # after this message
     before: TripFacts  # after the earlier messages
+    view: TripFacts  # the trip as this message asks about it (a question's place or month, for this answer only)
+    reading: Reading  # this message, read
     asked: tuple[str, ...]  # intents of this message (explicit, or an accepted offer)
     accepted: bool  # the traveller said yes to an offer
     declined: bool
     covered: frozenset[str]  # intents answered earlier in the session
     new_facts: bool  # this message stated or corrected a trip fact
     shifted: bool  # "cheaper" / "fancier": the style moved even if none was stated before
+    question: bool
+    language_noted: bool  # an earlier reply already said that replies are in English
 
     def changes(self) -> list[str]:
         """ "length 5 days → 7 days" for every fact this message changed (not those it merely added)."""
@@ -56,31 +65,53 @@ class State:
                 if old != new:
                     out.append(f"{label} {old} → {new}")
                 continue
-            if old is not None and new is not None and old != new:
+            if name == "destination" and (self.before.stops or self.facts.stops):
+                continue  # the route line says it
+            if old and new and old != new:
                 out.append(f"{label} {_show(self.before, name)} → {_show(self.facts, name)}")
+            elif name == "stops" and old and not new and self.facts.destination:
+                out.append(f"{label} {_show(self.before, name)} → {self.facts.destination}")
+            elif name == "stops" and new and not old and self.before.destination:
+                out.append(f"{label} {self.before.destination} → {_show(self.facts, name)}")
         return out
+
+    def added(self) -> list[str]:
+        """Facts this message added where none stood before."""
+        return [
+            f"{label} {_show(self.facts, name)}"
+            for name, label in _LABELS.items()
+            if getattr(self.before, name) is None and getattr(self.facts, name) and name != "stops"
+        ]
 
 
 def derive(history: Sequence[Turn], message: str) -> State:
-    facts, covered, last_offer = TripFacts(), set(), ()
+    facts, covered, last_reply, noted = TripFacts(), set(), "", False
     for turn in history:
         if turn.role == "user":
-            facts = _apply(facts, turn.content)
-            covered.update(_asked(turn.content, last_offer))
+            facts = _apply(facts, turn.content, last_reply)
+            covered.update(_asked(turn.content, offers(last_reply)))
         else:
-            last_offer = offers(turn.content)
-    after = _apply(facts, message)
-    asked = _asked(message, last_offer)
-    explicit = intents.detect(_low(message))
+            last_reply = turn.content
+            noted = noted or languages.NOTE_MARK in turn.content
+    after = _apply(facts, message, last_reply)
+    reading = reading_of(message)
+    asked = _asked(message, offers(last_reply))
+    low = english_low(message)
+    explicit = intents.detect(low)
+    question = intents.is_question(message)
     return State(
         facts=after,
         before=facts,
+        view=_view(after, reading) if question else after,
+        reading=reading,
         asked=asked,
         accepted=bool(asked) and not explicit and intents.is_yes(message),
         declined=intents.is_no(message) and not explicit,
         covered=frozenset(covered),
-        new_facts=_own_facts(message) != TripFacts() or intents.price_shift(_low(message)) != 0,
-        shifted=intents.price_shift(_low(message)) != 0,
+        new_facts=after != facts,
+        shifted=intents.price_shift(low) != 0,
+        question=question,
+        language_noted=noted,
     )
 
 
@@ -95,7 +126,7 @@ def offers(assistant_text: str) -> tuple[str, ...]:
 
 
 def _asked(message: str, last_offer: tuple[str, ...]) -> tuple[str, ...]:
-    explicit = intents.detect(_low(message))
+    explicit = intents.detect(english_low(message))
     if explicit:
         return explicit
     if last_offer and intents.is_yes(message):
@@ -103,36 +134,104 @@ def _asked(message: str, last_offer: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
 
-def _apply(facts: TripFacts, message: str) -> TripFacts:
-    merged = merge(facts, _own_facts(message))
-    shift = intents.price_shift(_low(message))
+def _apply(facts: TripFacts, message: str, last_reply: str) -> TripFacts:
+    reading = reading_of(message)
+    new = reading.facts
+    meant = _DID_YOU_MEAN.search(last_reply)
+    if meant and intents.is_yes(message) and not new.destination:
+        new = replace(new, destination=meant.group(1))
+    if intents.is_question(message):
+        new = _only_missing(facts, new)
+    merged = merge(facts, _places(facts, new, reading, english_low(message)))
+    merged = _totals(merged)
+    shift = intents.price_shift(english_low(message))
     if shift:
         current = LEVELS.index(merged.level or "mid-range")
         merged = replace(merged, level=LEVELS[min(2, max(0, current + shift))])
     return merged
 
 
-@lru_cache(maxsize=4096)
-def _own_facts(message: str) -> TripFacts:
-    # Each message's facts are worked out once per process: a session re-reads its whole history every turn.
-    return extract(message[:4000])
+def _only_missing(old: TripFacts, new: TripFacts) -> TripFacts:
+    """A question's facts fill what the trip lacks; they never replace what it has."""
+    kept = {name: None for name in _LABELS if getattr(old, name) is not None}
+    if old.destination or old.stops:
+        kept |= {"destination": None, "stops": None}
+    if old.days:
+        kept["stay"] = None
+    return replace(new, **kept)
+
+
+def _places(old: TripFacts, new: TripFacts, reading: Reading, low: str) -> TripFacts:
+    """How a message's places edit the route: a new route, an added or dropped stop, a stop's days, a swap."""
+    route = old.stops or ((Stop(old.destination, old.days),) if old.destination else ())
+    names = [s.name for s in route]
+    removed = [n for n in names for m in _REMOVE.finditer(low) if m.group(1).startswith(n.lower())]
+    if removed and not new.destination:
+        kept = tuple(s for s in route if s.name not in removed)
+        return _route(new, kept)
+    if new.stops or not new.destination or not old.stops and not _ADD.search(low):
+        return replace(new, stops=() if new.destination and not new.stops and old.stops else new.stops)
+    place, days = new.destination, reading.named[-1].days if reading.named else None
+    swapped = [
+        n for n in names if re.search(rf"\b(?:not|instead of|rather than)\s+(?:the\s+)?{re.escape(n.lower())}", low)
+    ]
+    if swapped and place not in names:  # "Lyon, not Amsterdam": that stop replaced, the rest kept
+        return _route(new, tuple(Stop(place, s.days) if s.name == swapped[0] else s for s in route))
+    if place in names:  # "4 days in Amsterdam": that stop's length, the route unchanged
+        stops = tuple(Stop(s.name, (days or new.days) if s.name == place else s.days) for s in route)
+        return _route(replace(new, days=None, stay=None), stops)
+    if _ADD.search(low):
+        return _route(replace(new, days=None, stay=None), (*route, Stop(place, days or new.days)))
+    return replace(new, stops=())
+
+
+def _route(new: TripFacts, stops: tuple[Stop, ...]) -> TripFacts:
+    if len(stops) < 2:
+        only = stops[0] if stops else None
+        return replace(new, destination=only.name if only else None, stops=(), days=only.days if only else None)
+    return replace(new, destination=stops[0].name, stops=stops, days=None, stay=None)
+
+
+def _totals(facts: TripFacts) -> TripFacts:
+    """A route whose every stop has its days has their sum as its length."""
+    if facts.stops and all(s.days for s in facts.stops):
+        total = sum(s.days or 0 for s in facts.stops)
+        return replace(facts, days=total, stay=f"{total} days")
+    if facts.stops == ():
+        return replace(facts, stops=None)
+    return facts
+
+
+def _view(facts: TripFacts, reading: Reading) -> TripFacts:
+    asked = reading.facts
+    view = replace(facts, when=asked.when or facts.when)
+    if asked.destination and asked.destination not in facts.places():
+        view = replace(view, destination=asked.destination, stops=None)
+    return view
 
 
 @lru_cache(maxsize=4096)
-def _low(message: str) -> str:
-    return message[:4000].lower()
+def reading_of(message: str) -> Reading:
+    # Each message is read once per process: a session re-reads its whole history every turn.
+    return read(message[:4000])
+
+
+@lru_cache(maxsize=4096)
+def english_low(message: str) -> str:
+    """The message lower-cased, in English words where it was written in one of the five other languages."""
+    low = message[:4000].lower()
+    lang = languages.detect(low)
+    return low if lang == "en" else languages.to_english(low, lang)
 
 
 def _show(facts: TripFacts, name: str) -> str:
     value = getattr(facts, name)
     if name == "days":
         return facts.stay or f"{value} days"
+    if name == "stops":
+        return " → ".join(s.name + (f" ({s.days} days)" if s.days else "") for s in value)
     if name == "travellers":
         return str(value)
     if name == "budget":
         return f"{value.amount:,} {value.currency or ''} {value.scope}".replace("  ", " ")
     return str(value)
-
-
-def fact_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(TripFacts))
