@@ -98,9 +98,16 @@ _LEVELS = [
 ]
 
 
+_LEVEL_KEYS = {
+    "budget": ("cheap", "budget", "afford", "low", "tight", "inexpensive", "backpack", "shoestring"),
+    "mid-range": ("mid", "moderate", "reasonabl", "nothing fancy", "not too"),
+    "luxury": ("lux", "high", "upscale", "splurge", "star", "lavish", "premium", "fancy", "first"),
+}
+
+
 def levels(low: str) -> Candidates[str]:
     for level, pattern in _LEVELS:
-        for m in newest_first(pattern, low):
+        for m in newest_first(pattern, low) if mentions(low, _LEVEL_KEYS[level]) else ():
             # Ties go to the longer phrase, so "nothing fancy" beats the "fancy" inside it.
             yield (m.end(), m.end() - m.start()), level
             break

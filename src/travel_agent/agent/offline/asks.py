@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import re
 
-_SUMMARY = re.compile(
-    r"\bsumm?ar(?:y|ise|ize)\b|\brecap\b|\boverview of (?:the|my|our) (?:trip|plan)\b|\bwhat do we have so far\b"
+from travel_agent.agent.offline.scan import Cue
+
+_SUMMARY = Cue(
+    "summary summarise summarize summary recap sumary",
+    r"\boverview of (?:the|my|our) (?:trip|plan)\b|\bwhat do we have so far\b"
     r"|\bthe (?:whole )?plan so far\b|\bremind me (?:of )?(?:the|our|my) (?:plan|trip)\b|\bwhere are we at\b"
-    r"|まとめ|สรุป"
+    r"|まとめ|สรุป",
+    "overview|so far|remind|where are we|まとめ|สรุป",
 )
 _DAY = re.compile(r"\bday\s*(?:#|no\.?|number)?\s*(\d{1,3})\b(?!\s*(?:-|–|to)\s*\d)|(\d{1,3})日目|วันที่\s*(\d{1,3})")
-_SUGGEST = re.compile(
-    r"\bsomewhere\b|\banywhere\b|\bwhere (?:should|could|can|would you recommend) (?:i|we) (?:go|travel|head)\b"
+_SUGGEST = Cue(
+    "somewhere anywhere",
+    r"\bwhere (?:should|could|can|would you recommend) (?:i|we) (?:go|travel|head)\b"
     r"|\bwhere to go\b|\bsuggest (?:a |some |me a |us a )?(?:destination|place|city|cities|where)"
     r"|\brecommend (?:a |some )?(?:destination|place|city|cities)|\b(?:ideas|suggestions) (?:for|on) where\b"
     r"|\bwhich (?:city|cities|destination|place)\b|\bwhere (?:is|'s) (?:it )?(?:warm|hot|sunny|cold|cheap)\b"
-    r"|\bwhere should we go\b|\bdon'?t know where\b|どこがいい|ที่ไหนดี"
+    r"|\bwhere should we go\b|\bdon'?t know where\b|どこがいい|ที่ไหนดี",
+    "where|suggest|recommend|ideas|suggestions|which|どこがいい|ที่ไหนดี",
 )
 _LIMITS = {
     "accessibility": r"\bwheelchairs?\b|\baccessib|\bmobility\b|\bdisab|\bstep[- ]free\b|\bblind\b|\bdeaf\b"
@@ -33,13 +39,27 @@ _LIMITS = {
     "hours": r"\bopening (?:hours|times)\b|\bopen on (?:mondays?|sundays?|holidays?)\b|\bstrikes?\b"
     r"|\bclosed (?:on|today)\b",
 }
-_LIMIT_PATTERNS = {topic: re.compile(pattern) for topic, pattern in _LIMITS.items()}
+# Keys: the substrings without which a topic's pattern cannot match (the regex runs only where one occurs).
+_LIMIT_KEYS = {
+    "accessibility": "wheelchair|accessib|mobility|disab|step|blind|deaf|crutches|walker|ramp|lift",
+    "diet": "vegan|vegetarian|gluten|eliac|halal|kosher|allerg|nut|lactose|dairy|dietary|pescatarian",
+    "kids": "friendly|for |stroller|pram|babysit|childcare|playground|changing",
+    "flights": "flight|airfare|airline|plane|fly",
+    "events": "event|festival|concert|on|exhibition|gig|match|holiday",
+    "hours": "opening|open on|strike|closed",
+}
+_LIMIT_PATTERNS = {topic: Cue("", pattern, _LIMIT_KEYS[topic]) for topic, pattern in _LIMITS.items()}
 # Flights are named in statements of the trip ("flying to Rome in May"); only asking about them is a limit.
-_ASKING = re.compile(r"\?|\bhow much\b|\bcheap(?:est)?\b|\bprices?\b|\bcosts?\b|\bfares?\b|\bbook\b|\bdirect\b")
+_ASKING = Cue("how cheap cheapest price prices cost costs fare fares book direct", r"\?", "?")
+
+
+_ANY = Cue("any what")
 
 
 def day_asked(low: str) -> int | None:
     """ "what's on day 2?" -> 2 (also 2日目, วันที่ 2)."""
+    if "day" not in low and "日目" not in low and "วันที่" not in low:
+        return None
     m = _DAY.search(low)
     if not m:
         return None
@@ -47,18 +67,18 @@ def day_asked(low: str) -> int | None:
 
 
 def wants_summary(low: str) -> bool:
-    return bool(_SUMMARY.search(low))
+    return _SUMMARY.found(low)
 
 
 def wants_suggestions(low: str) -> bool:
-    return bool(_SUGGEST.search(low))
+    return _SUGGEST.found(low)
 
 
 def limits(low: str) -> tuple[str, ...]:
     """The things asked about that the assistant has no data for offline, in a fixed order."""
-    found = [topic for topic, pattern in _LIMIT_PATTERNS.items() if pattern.search(low)]
-    if "flights" in found and not _ASKING.search(low):
+    found = [topic for topic, cue in _LIMIT_PATTERNS.items() if cue.found(low)]
+    if "flights" in found and not _ASKING.found(low):
         found.remove("flights")
-    if "events" in found and "?" not in low and not re.search(r"\bany\b|\bwhat\b", low):
+    if "events" in found and "?" not in low and not _ANY.found(low):
         found.remove("events")
     return tuple(found)

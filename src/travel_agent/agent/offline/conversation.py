@@ -24,7 +24,7 @@ from travel_agent.agent.offline import (
 from travel_agent.agent.offline.catalog import Destination
 from travel_agent.agent.offline.places import Place, lookup
 from travel_agent.agent.offline.state import OFFER_PHRASES, State
-from travel_agent.agent.offline.trip_facts import TripFacts
+from travel_agent.agent.offline.trip_facts import TripFacts, clip
 
 MAX_TOPICS = 3  # answers per reply: a chat reply, not a guidebook
 MAX_STOPS_ANSWERED = 3  # a topic asked about a route is answered for its first stops
@@ -49,6 +49,7 @@ _TOPIC_NAMES = {
 
 def reply(history: Sequence[Turn], message: str) -> str:
     """The assistant's answer to ``message``, given the earlier turns; the same input always gives the same text."""
+    message = clip(message)
     st = state.derive(history, message)
     low = state.english_low(message)
     lines = _preamble(st, message)
@@ -200,6 +201,8 @@ def _plan(st: State, message: str) -> list[str]:
         lines += _plan_lines(facts)
         if facts.budget and facts.days:
             lines.append(render.daily_budget(facts.budget, facts.days, facts.travellers))
+        if note := currency.rate_note(facts) if facts.stops else "":
+            lines.append(note)
         if facts.level:
             lines.append(render.LEVEL_TIPS[facts.level])
     lines += render.questions(facts)
@@ -222,6 +225,7 @@ def _plan_lines(facts: TripFacts) -> list[str]:
             *itinerary.route_days(entries, style),
             "Getting between them:",
             *routes.legs([name for name, _days in shares]),
+            *routes.costs(facts),
         ]
     if not facts.destination or not facts.days:
         return []

@@ -64,7 +64,7 @@ def stays(low: str, latest_range: Range | None) -> Candidates[tuple[int, str]]:
     if latest_range:
         (_start, end), days, _label, _day = latest_range
         yield (end, 1), (days, count(days, "day"))
-    for m in newest_first(_ASIAN_STAY, low):
+    for m in newest_first(_ASIAN_STAY, low) if mentions(low, ("日", "泊", "วัน", "คืน")) else ():
         n = int(m.group(1)) + (1 if m.group(2) in ("泊", "คืน") else 0)
         yield (m.end(), 0), (n, count(n, "day"))
         break
@@ -164,7 +164,7 @@ def whens(text: str, low: str, latest_range: Range | None, in_range: bytearray) 
                 part = f"{m.group(1)} " if m.group(1) else ""
                 yield (m.end(), 0), f"in {part}{MONTHS[month_number(m.group(group)) - 1].title()}"
                 break
-    for m in newest_first(_JA_MONTH, low):
+    for m in newest_first(_JA_MONTH, low) if "月" in low else ():
         yield (m.end(), 0), f"in {MONTHS[int(m.group(1)) - 1].title()}"
         break
     if "-" in low:

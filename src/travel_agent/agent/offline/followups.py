@@ -12,10 +12,12 @@ _SPAN = re.compile(r"^Days? (\d+)(?:-(\d+))?: (.*)$")
 
 def day(n: int, plan: list[str], facts: TripFacts) -> list[str]:
     """The plan's line for day ``n`` (or the span that holds it), from the plan as it stands now."""
-    if not facts.days:
+    spans = [m for line in plan if (m := _SPAN.match(line))]
+    total = max((int(m.group(2) or m.group(1)) for m in spans), default=0)
+    if not total:
         return ["There's no day-by-day plan yet: tell me where and for how many days, and I'll sketch one."]
-    if not 0 < n <= facts.days:
-        return [f"Your trip has {facts.days} days, so there's no day {n}. Ask about days 1 to {facts.days}."]
+    if not 0 < n <= total:
+        return [f"Your trip has {total} days, so there's no day {n}. Ask about days 1 to {total}."]
     for line in plan:
         m = _SPAN.match(line)
         if m and int(m.group(1)) <= n <= int(m.group(2) or m.group(1)):
@@ -35,6 +37,8 @@ def summary(facts: TripFacts, plan: list[str], covered: frozenset[str]) -> list[
         lines.append("Route" + label + ": " + " → ".join(f"{name} ({days} days)" for name, days in shares))
         lines += routes.legs([name for name, _days in shares])
     lines += [line for line in plan if _SPAN.match(line)]
+    if facts.stops:
+        lines += routes.costs(facts)
     if facts.budget and facts.days:
         lines.append(render.daily_budget(facts.budget, facts.days, facts.travellers))
     if note := currency.rate_note(facts):

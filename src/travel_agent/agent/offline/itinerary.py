@@ -28,7 +28,7 @@ def city_days(place: Destination, days: int, style: str) -> list[str]:
         summary = "; ".join(rest[:3]) if rest else "slower days"
         tail = f", plus {extra} free days to revisit favourites" if extra > 0 else ""
         lines.append(f"Days {shown + 2}-{days - 1}: {summary}{tail}.")
-    lines.append(f"Day {days}: Last {place.dishes[-1]}, a final stroll, and departure.")
+    lines.append(f"Day {days}: A final stroll, a farewell {place.dishes[-1]}, and departure.")
     return lines
 
 
@@ -67,8 +67,8 @@ def _middle(place: Destination, style: str) -> list[str]:
         if area != place.stay[style][0] and "hostel" not in area and "guesthouse" not in area
     ]
     dinner = catalog.dinners(place)
-    lunch = next(dish for dish in place.dishes if dish != dinner[0])
-    evening = dinner[1] if len(dinner) > 1 else dinner[0]
+    lunch = dinner[1] if len(dinner) > 1 else dinner[0]
+    evening = dinner[2] if len(dinner) > 2 else dinner[-1]
     food = [f"Food day: {lunch} for lunch, {evening} in the evening."]
     wander = [f"Wander {area} at your own pace." for area in areas[:3]]
     extras = food + wander

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from travel_agent.agent.offline.scan import words_of
+
 LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "fr": "French", "it": "Italian", "pt": "Portuguese"}
 NOTE_MARK = "I read your message in"  # the one-line note, said once a session
 
@@ -19,27 +21,35 @@ def note(lang: str) -> str:
     return f"({NOTE_MARK} {LANGUAGE_NAMES[lang]}; offline I can only reply in English.)"
 
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
-
 # Function words typical of each language (and rare in the others); a message's language is the one it uses most.
 _MARKERS = {
     "en": "the i we to and for with want trip is what how my our of it be people week please thanks can you do should "
     "would like going days nights there where this that",
-    "es": "el los las quiero queremos días qué cómo dónde cuándo cuánto cuántos está hola gracias somos nosotros "
+    "es": "alojarnos dónde cuál "
+    "el los las quiero queremos días qué cómo dónde cuándo cuánto cuántos está hola gracias somos nosotros "
     "también semana semanas y con para una pero hay muy viaje personas presupuesto noches vamos mi mis quisiera "
     "del al es lo ir podemos puedes tengo necesito hacer",
-    "pt": "não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas semanas orçamento noites "
+    "pt": "onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas semanas "
+    "orçamento noites "
     "minha meu nós também é vou muito fazer onde quanto custa qual ficar gostaria são podemos preciso ao",
-    "it": "il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie ciao è sono "
+    "it": "dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
+    "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
-    "fr": "le la les je nous veux voudrais jours voyage une pour avec sommes personnes semaine semaines merci bonjour "
+    "fr": "où quel quelle quels dormir le la les je nous veux voudrais jours voyage une pour avec sommes personnes "
+    "semaine semaines merci bonjour "
     "est ma mon nuits où combien quoi des du aller et aussi très mais au aux c'est j'ai faire peux dois il",
     "de": "ich wir möchte möchten will wollen tage tagen reise eine einen für mit sind personen woche wochen danke "
     "hallo ist meine meiner mein nächte wo wie viel was und nach auch sehr aber der die das den dem im zu nicht "
     "gibt bitte können kann soll",
 }
 _MARKER_SETS = {lang: frozenset(words.split()) for lang, words in _MARKERS.items()}
-_LETTERS = {"es": re.compile("[ñ¿¡]"), "de": re.compile("[ßäöü]"), "pt": re.compile("[ãõç]")}
+_LETTERS = {
+    "es": re.compile("[ñ¿¡]"),
+    "de": re.compile("[ßäöü]"),
+    "pt": re.compile("[ãõ]|ção"),
+    "fr": re.compile("[ùœêâîûëï]|\\bc'est\\b|\\boù\\b"),
+    "it": re.compile("\\b(?:perché|più|città|è)\\b"),
+}
 
 _NUMBERS = {
     "es": "un:1 uno:1 una:1 dos:2 tres:3 cuatro:4 cinco:5 seis:6 siete:7 ocho:8 nueve:9 diez:10 doce:12 "
@@ -208,13 +218,15 @@ _FIRST_WORDS = {lang: frozenset(p.split()[0] for p in table) for lang, table in 
 @lru_cache(maxsize=4096)
 def detect(low: str) -> str:
     """ "en", or one of ``LANGUAGE_NAMES`` when the message reads as that language (ties go to English)."""
-    words = frozenset(_WORD.findall(low))
+    words = words_of(low)
     scores = {lang: len(words & markers) for lang, markers in _MARKER_SETS.items()}
     for lang, letters in _LETTERS.items():
         if letters.search(low):
             scores[lang] += 2
     best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], lang == "es"))
-    return best if scores[best] >= 2 and scores[best] > scores["en"] else "en"
+    # One marker decides only a short message with no English in it ("¿dónde alojarnos?", "où dormir ?").
+    enough = scores[best] >= 2 or (scores[best] == 1 and scores["en"] == 0 and len(words) <= 6)
+    return best if enough and scores[best] > scores["en"] else "en"
 
 
 @lru_cache(maxsize=4096)
@@ -224,7 +236,7 @@ def to_english(text: str, lang: str) -> str:
     if lang not in _TABLES:
         return text
     low = text.lower()
-    present = frozenset(_WORD.findall(low)) & _FIRST_WORDS[lang]
+    present = words_of(low) & _FIRST_WORDS[lang]
     if not present:
         return text
     table = _TABLES[lang]

@@ -28,6 +28,7 @@ _WE_ARE = re.compile(
     r"(?!\s*(?:days?|nights?|weeks?|years?|months?|hours?))"
 )
 _SOLO = re.compile(r"\b(?:solo|alone|by myself|on my own|just me|only me|single traveller|single traveler)\b")
+_ALONE_OR_TWO = {1: ("solo", "alone", "myself", "my own", "me", "single"), 2: ("couple", "honeymoon", "two")}
 _COUPLE = re.compile(
     r"\b(?:as a couple|we(?:'re| are) a couple|honeymoon|just the two of us|the two of us"
     r"|for two\b(?!\s+(?:days?|nights?|weeks?|months?|of)))"
@@ -55,7 +56,11 @@ def travellers(low: str) -> Candidates[int]:
     if totals:
         yield from totals
         return
-    companions = list(_COMPANION.finditer(low)) + list(_LEAD_COMPANION.finditer(low))
+    companions = (
+        list(_COMPANION.finditer(low)) + list(_LEAD_COMPANION.finditer(low))
+        if "my " in low or "our " in low or "a " in low
+        else []
+    )
     parties = list(_PARTY.finditer(low)) if mentions(low, _MEMBERS) else []
     if companions or parties:
         # "with my wife and 2 kids" counts the writer too; "2 adults and 2 kids" already does.
@@ -67,8 +72,8 @@ def travellers(low: str) -> Candidates[int]:
 
 def _totals(low: str) -> Candidates[int]:
     found: list[tuple[tuple[int, int], int]] = []
-    for pattern in (_FOR_N, _ASIAN_PEOPLE):
-        for m in newest_first(pattern, low):
+    for pattern, worth_it in ((_FOR_N, "for " in low), (_ASIAN_PEOPLE, mentions(low, ("人", "名", "คน")))):
+        for m in newest_first(pattern, low) if worth_it else ():
             if 0 < (n := number(m.group(1))) < 30:
                 found.append(((m.end(), 1), n))
                 break
@@ -78,7 +83,7 @@ def _totals(low: str) -> Candidates[int]:
             found.append(((m.end(), 1), number(m.group(1))))
             break
     for pattern, n in ((_SOLO, 1), (_COUPLE, 2)):
-        for m in newest_first(pattern, low):
+        for m in newest_first(pattern, low) if mentions(low, _ALONE_OR_TWO[n]) else ():
             found.append(((m.end(), 1), n))
             break
     return [] if last(found) is None else [max(found, key=lambda c: c[0])]

@@ -69,7 +69,9 @@ def questions(facts: TripFacts) -> list[str]:
     asks = []
     if not facts.destination:
         asks.append("Where would you like to go?")
-    if not facts.days:
+    if not facts.days and facts.stops:
+        asks.append("How many days in total (or in each place)? Until you say, I've proposed a split.")
+    elif not facts.days:
         where = f" in {facts.destination}" if facts.destination else ""
         known_when = f"How many days will you spend{where}?"
         asks.append(known_when if facts.when else "When are you travelling, and for how long?")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,3 +37,31 @@ def newest_first(pattern: re.Pattern[str], text: str) -> Iterable[re.Match[str]]
 def mentions(low: str, words: Iterable[str]) -> bool:
     # A substring test costs microseconds; most finders are skipped on text that cannot match them.
     return any(word in low for word in words)
+
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+@lru_cache(maxsize=4096)
+def words_of(low: str) -> frozenset[str]:
+    """The distinct words of a lower-cased text: one C-speed scan, then set tests instead of regex passes."""
+    return frozenset(_WORD.findall(low))
+
+
+class Cue:
+    """A cheap detector for long text. ``words`` are looked up in the message's word set (no scan at all); the
+    regex runs only when one of its ``keys`` (plain substrings, a C-speed ``in`` test) occurs in the text.
+    A regex of many ``\\b``-anchored alternatives costs a pass per alternative over 4,000 characters; this costs
+    one set intersection, which is why every topic and turn cue is written this way."""
+
+    __slots__ = ("keys", "pattern", "words")
+
+    def __init__(self, words: str = "", pattern: str = "", keys: str = "") -> None:
+        self.words = frozenset(words.split())
+        self.pattern = re.compile(pattern) if pattern else None
+        self.keys = tuple(keys.split("|")) if keys else ()
+
+    def found(self, low: str) -> bool:
+        if not self.words.isdisjoint(words_of(low)):
+            return True
+        return self.pattern is not None and any(k in low for k in self.keys) and bool(self.pattern.search(low))

@@ -10,7 +10,8 @@ from functools import lru_cache
 
 from travel_agent.agent.interface import Turn
 from travel_agent.agent.offline import intents, languages
-from travel_agent.agent.offline.trip_facts import Reading, Stop, TripFacts, merge, read
+from travel_agent.agent.offline.scan import Cue, words_of
+from travel_agent.agent.offline.trip_facts import Reading, Stop, TripFacts, clip, merge, read
 
 LEVELS = ("budget", "mid-range", "luxury")
 # The offers the assistant makes end its replies as "Want me to <phrase>?"; the next turn's "yes" takes the first.
@@ -36,7 +37,12 @@ _LABELS = {
     "budget": "budget",
     "level": "style",
 }
-_ADD = re.compile(r"\b(?:add|also|plus|then|after that|afterwards|extend (?:it )?to|continue to|and then|as well)\b")
+_ADD = Cue(
+    "add also plus then afterwards",
+    r"\b(?:after that|extend (?:it )?to|continue to|as well)\b",
+    "after|extend|continue|well",
+)
+_REMOVE_WORDS = frozenset("drop skip remove cut leave without more".split())
 _REMOVE = re.compile(r"\b(?:drop|skip|remove|cut|leave out|without|no more)\s+(?:the\s+)?([^\W\d_][\w' -]{1,30})")
 
 
@@ -86,10 +92,12 @@ class State:
 
 def derive(history: Sequence[Turn], message: str) -> State:
     facts, covered, last_reply, noted = TripFacts(), set(), "", False
+    message = clip(message)
     for turn in history:
         if turn.role == "user":
-            facts = _apply(facts, turn.content, last_reply)
-            covered.update(_asked(turn.content, offers(last_reply)))
+            text = clip(turn.content)  # a long message is read at its start and end, never all 4,000 characters
+            facts = _apply(facts, text, last_reply)
+            covered.update(_asked(text, offers(last_reply)))
         else:
             last_reply = turn.content
             noted = noted or languages.NOTE_MARK in turn.content
@@ -154,6 +162,7 @@ def _apply(facts: TripFacts, message: str, last_reply: str) -> TripFacts:
 def _only_missing(old: TripFacts, new: TripFacts) -> TripFacts:
     """A question's facts fill what the trip lacks; they never replace what it has."""
     kept = {name: None for name in _LABELS if getattr(old, name) is not None}
+    kept["when"] = None  # "what's the weather in October?" compares months; it does not date the trip
     if old.destination or old.stops:
         kept |= {"destination": None, "stops": None}
     if old.days:
@@ -165,11 +174,13 @@ def _places(old: TripFacts, new: TripFacts, reading: Reading, low: str) -> TripF
     """How a message's places edit the route: a new route, an added or dropped stop, a stop's days, a swap."""
     route = old.stops or ((Stop(old.destination, old.days),) if old.destination else ())
     names = [s.name for s in route]
-    removed = [n for n in names for m in _REMOVE.finditer(low) if m.group(1).startswith(n.lower())]
+    removals = list(_REMOVE.finditer(low)) if not _REMOVE_WORDS.isdisjoint(words_of(low)) else []
+    removed = [n for n in names for m in removals if m.group(1).startswith(n.lower())]
     if removed and not new.destination:
         kept = tuple(s for s in route if s.name not in removed)
         return _route(new, kept)
-    if new.stops or not new.destination or not old.stops and not _ADD.search(low):
+    adding = _ADD.found(low)
+    if new.stops or not new.destination or not old.stops and not adding:
         return replace(new, stops=() if new.destination and not new.stops and old.stops else new.stops)
     place, days = new.destination, reading.named[-1].days if reading.named else None
     swapped = [
@@ -180,7 +191,7 @@ def _places(old: TripFacts, new: TripFacts, reading: Reading, low: str) -> TripF
     if place in names:  # "4 days in Amsterdam": that stop's length, the route unchanged
         stops = tuple(Stop(s.name, (days or new.days) if s.name == place else s.days) for s in route)
         return _route(replace(new, days=None, stay=None), stops)
-    if _ADD.search(low):
+    if adding:
         return _route(replace(new, days=None, stay=None), (*route, Stop(place, days or new.days)))
     return replace(new, stops=())
 
@@ -213,13 +224,13 @@ def _view(facts: TripFacts, reading: Reading) -> TripFacts:
 @lru_cache(maxsize=4096)
 def reading_of(message: str) -> Reading:
     # Each message is read once per process: a session re-reads its whole history every turn.
-    return read(message[:4000])
+    return read(message)
 
 
 @lru_cache(maxsize=4096)
 def english_low(message: str) -> str:
     """The message lower-cased, in English words where it was written in one of the five other languages."""
-    low = message[:4000].lower()
+    low = clip(message).lower()
     lang = languages.detect(low)
     return low if lang == "en" else languages.to_english(low, lang)
 
@@ -229,9 +240,18 @@ def _show(facts: TripFacts, name: str) -> str:
     if name == "days":
         return facts.stay or f"{value} days"
     if name == "stops":
-        return " → ".join(s.name + (f" ({s.days} days)" if s.days else "") for s in value)
+        return ", ".join(s.name + (f" ({s.days} days)" if s.days else "") for s in value)
     if name == "travellers":
         return str(value)
     if name == "budget":
         return f"{value.amount:,} {value.currency or ''} {value.scope}".replace("  ", " ")
     return str(value)
+
+
+def forget() -> None:
+    """Empty every per-message cache, as a restarted worker has them (the benchmark's and the tests' cold start)."""
+    from travel_agent.agent.offline import languages as langs
+
+    caches = (reading_of, english_low, intents.detect, intents.is_question, langs.detect, langs.to_english)
+    for cached in (*caches, langs._pattern, words_of):
+        cached.cache_clear()

@@ -16,6 +16,14 @@ __all__ = ["Money", "Reading", "Stop", "TripFacts", "extract", "facts_from", "me
 MAX_DAYS = 365
 MAX_TRAVELLERS = 50
 MAX_BUDGET = 5_000_000
+# A long message is read at its start and its end: where a trip is stated, and where the newest word on it is.
+# Reading every character of 4,000 cost a worker's first turn over 20 such messages about 0.1 s of event loop.
+HEAD, TAIL = 500, 700
+
+
+def clip(text: str) -> str:
+    """The part of a message that is read: all of it, or for a long one its start and its end."""
+    return text if len(text) <= HEAD + TAIL else f"{text[:HEAD]} … {text[-TAIL:]}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ def extract(text: str) -> TripFacts:
 
 def read(text: str, today: date | None = None) -> Reading:
     """Facts stated in one message; when a message says something twice, the later mention wins."""
+    text = clip(text)
     lang = languages.detect(text.lower())
     if lang != "en":
         text = languages.to_english(text, lang)
