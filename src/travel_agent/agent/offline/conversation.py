@@ -52,10 +52,10 @@ def reply(history: Sequence[Turn], message: str) -> str:
     message = clip(message)
     st = state.derive(history, message)
     low = state.english_low(message)
-    lines = _preamble(st, message)
+    lines: list[str] = []
     topics = [t for t in st.asked if t != "plan"]
     limits = asks.limits(low)
-    if st.reading.near_miss and not st.facts.destination:
+    if st.reading.near_miss and not st.reading.named:
         lines += [
             f'I don\'t know a place called "{st.reading.near_miss.typed}". Did you mean {st.reading.near_miss.meant}?'
         ]
@@ -94,7 +94,10 @@ def reply(history: Sequence[Turn], message: str) -> str:
             f"Here's what I can help with{where}:",
             *render.CAN_HELP,
         ]
-    return "\n".join(lines)
+    preamble = _preamble(st, message)
+    if (added := st.added()) and not any(line.startswith("So far I have") for line in lines):
+        preamble.append("Noted: " + "; ".join(added) + ".")
+    return "\n".join(preamble + lines)
 
 
 def reply_chunks(history: Sequence[Turn], message: str) -> Iterator[str]:
@@ -111,9 +114,6 @@ def _preamble(st: State, message: str) -> list[str]:
     lines += list(st.reading.problems)
     if changes := st.changes():
         lines.append("Updated: " + "; ".join(changes) + ".")
-    shows_facts = st.new_facts and not st.asked and not st.question
-    if (added := st.added()) and not shows_facts and not st.question:
-        lines.append("Noted: " + "; ".join(added) + ".")
     if st.view.destination != st.facts.destination and st.facts.destination:
         lines.append(f"(Answering for {st.view.destination}; your trip stays {' → '.join(st.facts.places())}.)")
     for name in _unknown_places(st):

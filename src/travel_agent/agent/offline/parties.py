@@ -40,7 +40,7 @@ _RELATION = (
     r"parents|in-laws|grandparents)"
 )
 _ADJ = r"(?:best\s+|little\s+|older\s+|younger\s+|elderly\s+|teenage\s+|\d+[- ]year[- ]old\s+)?"
-_COMPANION = re.compile(rf"\b(?:with|and|plus|&|\+)\s+(?:my|a|our)\s+{_ADJ}(?P<rel>{_RELATION})\b")
+_COMPANION = re.compile(rf"(?:\b(?:with|and|plus)|[&+,])\s*(?:my|a|our)\s+{_ADJ}(?P<rel>{_RELATION})\b")
 # "my partner and I", "my wife & me": the writer and a companion, with nothing before "my".
 _LEAD_COMPANION = re.compile(rf"\bmy\s+{_ADJ}(?P<rel>{_RELATION})\s*(?:and|&|\+)\s*(?:i|me|myself)\b")
 _PAIRS = {"parents", "in-laws", "grandparents"}
@@ -65,7 +65,8 @@ def travellers(low: str) -> Candidates[int]:
     if companions or parties:
         # "with my wife and 2 kids" counts the writer too; "2 adults and 2 kids" already does.
         me = 0 if any(p.group(2) for p in parties) else 1
-        others = sum(2 if m.group("rel") in _PAIRS else 1 for m in companions)
+        named = {m.start("rel"): m.group("rel") for m in companions}  # "my wife" once, however it was matched
+        others = sum(2 if rel in _PAIRS else 1 for rel in named.values())
         count = me + others + sum(number(p.group(1)) for p in parties)
         yield (max(m.end() for m in companions + parties), 0), count
 

@@ -191,15 +191,20 @@ def _places(old: TripFacts, new: TripFacts, reading: Reading, low: str) -> TripF
     if place in names:  # "4 days in Amsterdam": that stop's length, the route unchanged
         stops = tuple(Stop(s.name, (days or new.days) if s.name == place else s.days) for s in route)
         return _route(replace(new, days=None, stay=None), stops)
-    if adding:
-        return _route(replace(new, days=None, stay=None), (*route, Stop(place, days or new.days)))
+    if adding:  # the trip grows by the new stop's days, when both are known
+        added = days or new.days
+        total = old.days + added if old.days and added else None
+        grown = replace(new, days=total, stay=f"{total} days" if total else None)
+        return _route(grown, (*route, Stop(place, added)), keep_days=True)
     return replace(new, stops=())
 
 
-def _route(new: TripFacts, stops: tuple[Stop, ...]) -> TripFacts:
+def _route(new: TripFacts, stops: tuple[Stop, ...], keep_days: bool = False) -> TripFacts:
     if len(stops) < 2:
         only = stops[0] if stops else None
         return replace(new, destination=only.name if only else None, stops=(), days=only.days if only else None)
+    if keep_days:
+        return replace(new, destination=stops[0].name, stops=stops)
     return replace(new, destination=stops[0].name, stops=stops, days=None, stay=None)
 
 
