@@ -74,8 +74,10 @@ def reply(history: Sequence[Turn], message: str) -> str:
         lines += followups.day(n, _plan_lines(st.facts), st.facts)
     elif asks.wants_summary(low):
         lines += followups.summary(st.facts, _plan_lines(st.facts), st.covered)
-    elif asks.wants_suggestions(low) and not st.reading.named:
-        lines += suggest.suggestions(low, st.view)
+    elif (wish := _suggestion_wish(history, low)) is not None and not st.reading.named:
+        lines += suggest.suggestions(wish, st.view)
+    elif limits and st.new_facts and not topics and not st.question:  # "Venice, my mum uses a wheelchair"
+        lines += _plan(st, message) + [""] + [line for topic in limits for line in honest.limit(topic, st.view)]
     elif limits or topics:
         for topic in limits:
             lines += honest.limit(topic, st.view)
@@ -103,6 +105,15 @@ def reply(history: Sequence[Turn], message: str) -> str:
 def reply_chunks(history: Sequence[Turn], message: str) -> Iterator[str]:
     """``reply`` cut into word-sized pieces, as a streaming model would send it; they join back to the reply."""
     yield from re.findall(r"\s*\S+\s*", reply(history, message))
+
+
+def _suggestion_wish(history: Sequence[Turn], low: str) -> str | None:
+    """What to suggest from: this message, or the one before when the assistant asked it for the month."""
+    if asks.wants_suggestions(low):
+        return low
+    if len(history) >= 2 and suggest.ASKED_MONTH in history[-1].content and history[-2].role == "user":
+        return state.english_low(clip(history[-2].content)) + " " + low
+    return None
 
 
 def _preamble(st: State, message: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from travel_agent.agent.offline import places
 from travel_agent.agent.offline.scan import words_of
 
 LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "fr": "French", "it": "Italian", "pt": "Portuguese"}
@@ -35,7 +36,7 @@ _MARKERS = {
     "it": "dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
     "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
-    "fr": "où quel quelle quels dormir le la les je nous veux voudrais jours voyage une pour avec sommes personnes "
+    "fr": "où quel quelle quels dormir on cherche pas quelque chez le la les je nous veux voudrais jours voyage une pour avec sommes personnes "
     "semaine semaines merci bonjour "
     "est ma mon nuits où combien quoi des du aller et aussi très mais au aux c'est j'ai faire peux dois il",
     "de": "ich wir möchte möchten will wollen tage tagen reise eine einen für mit sind personen woche wochen danke "
@@ -244,15 +245,18 @@ def to_english(text: str, lang: str) -> str:
     if not phrases:
         return text
     pattern = _pattern(tuple(phrases))
-    # Replacements are found on the lower-cased copy; lower() keeps indices for these scripts, so the spans of
-    # ``low`` are the spans of ``text`` (a length change would mean a character we never match anyway).
-    if len(low) != len(text):
-        return pattern.sub(lambda m: table[m.group().lower()], text)
+    # Place names are never rewritten: "Rio de Janeiro" keeps its "janeiro", "Porto" its "porto".
+    names = [(start, end) for start, end, _place in places.mentions(text, low)]
+    # lower() keeps indices for these scripts, so the spans of ``low`` are the spans of ``text``; where it does
+    # not (a character we never match anyway), the rewriting runs on the lower-cased copy.
+    source = text if len(low) == len(text) else low
     out, last = [], 0
     for m in pattern.finditer(low):
-        out += [text[last : m.start()], table[m.group()]]
+        if any(start <= m.start() < end for start, end in names):
+            continue
+        out += [source[last : m.start()], table[m.group()]]
         last = m.end()
-    out.append(text[last:])
+    out.append(source[last:])
     return "".join(out)
 
 

@@ -25,7 +25,7 @@ _TOTAL = re.compile(
 _GROUP_OF = re.compile(rf"\b(?:family|group|party|team|crew)\s+of\s+{NUM}\b")
 _WE_ARE = re.compile(
     rf"\bwe(?:'re|’re|\s+are|\s+will\s+be|'ll\s+be)\s+(?:a\s+(?:family|group|party)\s+of\s+)?{NUM}\b"
-    r"(?!\s*(?:days?|nights?|weeks?|years?|months?|hours?))"
+    r"(?!\s*(?:days?|nights?|weeks?|years?|months?|hours?|adults?|kids?|children|teens?|babies|grown))"
 )
 _SOLO = re.compile(r"\b(?:solo|alone|by myself|on my own|just me|only me|single traveller|single traveler)\b")
 _ALONE_OR_TWO = {1: ("solo", "alone", "myself", "my own", "me", "single"), 2: ("couple", "honeymoon", "two")}

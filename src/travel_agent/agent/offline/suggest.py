@@ -31,6 +31,7 @@ _FEEL = {
 _CHEAP = re.compile(r"\b(?:cheap(?:er|est)?|affordable|budget|inexpensive|low[- ]cost)\b")
 _RANGES = {"hot": (30, 45), "warm": (24, 45), "cold": (-30, 8), "mild": (16, 24), "pleasant": PLEASANT}
 SHOWN = 4
+ASKED_MONTH = "which month are you travelling? I pick from"  # the next message's month answers it
 
 
 def suggestions(low: str, facts: TripFacts) -> list[str]:
@@ -41,8 +42,8 @@ def suggestions(low: str, facts: TripFacts) -> list[str]:
     cheap = bool(_CHEAP.search(low)) or facts.level == "budget"
     if month is None:
         return [
-            f"Happy to suggest somewhere {feel if feel != 'pleasant' else 'pleasant'}: which month are you "
-            f"travelling? I pick from the monthly climate tables of my {len(catalog.destinations())} cities."
+            f"Happy to suggest somewhere {feel}: {ASKED_MONTH} the monthly climate tables of my "
+            f"{len(catalog.destinations())} cities."
         ]
     low_c, high_c = _RANGES[feel]
     pool = [d for d in catalog.destinations() if region is None or d.country in _REGIONS[region].split()]

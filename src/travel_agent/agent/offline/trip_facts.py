@@ -115,7 +115,7 @@ def read(text: str, today: date | None = None) -> Reading:
         budget = None
     past = dates.past_dates(low, latest_range, today or date.today())
     if past:
-        problems.append(f"{', '.join(past)} is in the past, so I've left your dates open: when are you travelling?")
+        problems.append(f"{past[0]} is in the past, so I've left your dates open: when are you travelling?")
     when = None if past else last(dates.whens(text, low, latest_range, in_range))
     facts = TripFacts(
         destination=None if choice or not named else named[0 if len(named) > 1 else -1].name,
