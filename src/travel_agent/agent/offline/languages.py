@@ -36,7 +36,8 @@ _MARKERS = {
     "it": "dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
     "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
-    "fr": "où quel quelle quels dormir on cherche pas quelque chez le la les je nous veux voudrais jours voyage une pour avec sommes personnes "
+    "fr": "où quel quelle quels dormir on cherche pas quelque chez le la les je nous veux voudrais jours voyage une "
+    "pour avec sommes personnes "
     "semaine semaines merci bonjour "
     "est ma mon nuits où combien quoi des du aller et aussi très mais au aux c'est j'ai faire peux dois il",
     "de": "ich wir möchte möchten will wollen tage tagen reise eine einen für mit sind personen woche wochen danke "
