@@ -28,15 +28,15 @@ _MARKERS = {
     "would like going days nights there where this that",
     "es": "alojarnos dónde cuál "
     "el los las quiero queremos días qué cómo dónde cuándo cuánto cuántos está hola gracias somos nosotros "
-    "también semana semanas y con para una pero hay muy viaje personas presupuesto noches vamos mi mis quisiera "
+    "también semana y con para una pero hay muy viaje personas presupuesto noches vamos mi mis quisiera "
     "del al es lo ir podemos puedes tengo necesito hacer",
-    "pt": "onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas semanas "
+    "pt": "onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas duas dois "
     "orçamento noites "
     "minha meu nós também é vou muito fazer onde quanto custa qual ficar gostaria são podemos preciso ao",
     "it": "dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
     "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
-    "fr": "où quel quelle quels dormir on cherche pas quelque chez le la les je nous veux voudrais jours voyage une "
+    "fr": "où quel quelle quels dormir on cherche pas quelque chez par personne le la les je nous veux voudrais jours voyage une "
     "pour avec sommes personnes "
     "semaine semaines merci bonjour "
     "est ma mon nuits où combien quoi des du aller et aussi très mais au aux c'est j'ai faire peux dois il",
@@ -213,6 +213,8 @@ def _table(lang: str) -> dict[str, str]:
 
 
 _TABLES = {lang: _table(lang) for lang in _NUMBERS}
+# A month's name says the language too ("en septembre", "a luglio").
+_MARKER_SETS |= {lang: _MARKER_SETS[lang] | frozenset(_MONTHS[lang].split()) for lang in _MONTHS}
 # The first word of every phrase: a message that has none of them needs no rewriting.
 _FIRST_WORDS = {lang: frozenset(p.split()[0] for p in table) for lang, table in _TABLES.items()}
 
