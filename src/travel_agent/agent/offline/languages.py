@@ -36,7 +36,8 @@ _MARKERS = {
     "it": "dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
     "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
-    "fr": "où quel quelle quels dormir on cherche pas quelque chez par personne le la les je nous veux voudrais jours voyage une "
+    "fr": "où quel quelle quels dormir on cherche pas quelque chez par personne le la les je nous veux voudrais "
+    "jours voyage une "
     "pour avec sommes personnes "
     "semaine semaines merci bonjour "
     "est ma mon nuits où combien quoi des du aller et aussi très mais au aux c'est j'ai faire peux dois il",
