@@ -54,6 +54,17 @@ _ASKING = Cue("how cheap cheapest price prices cost costs fare fares book direct
 
 
 _ANY = Cue("any what")
+_SPLIT = Cue(
+    "",
+    r"\bhow (?:many days|long|much time)\b.*\b(?:each|every|per (?:city|stop|place))\b|\bhow (?:should|to|do) (?:we|i) "
+    r"split\b|\bsplit (?:the|our|my) (?:days|time)\b",
+    "each|every|per |split",
+)
+
+
+def wants_split(low: str) -> bool:
+    """ "how many days in each?": the route's split of days."""
+    return _SPLIT.found(low)
 
 
 def day_asked(low: str) -> int | None:

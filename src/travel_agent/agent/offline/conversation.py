@@ -72,6 +72,8 @@ def reply(history: Sequence[Turn], message: str) -> str:
         ]
     elif (n := asks.day_asked(low)) is not None and not st.new_facts:
         lines += followups.day(n, _plan_lines(st.facts), st.facts)
+    elif st.facts.stops and asks.wants_split(low):
+        lines += _plan_lines(st.facts)
     elif asks.wants_summary(low):
         lines += followups.summary(st.facts, _plan_lines(st.facts), st.covered)
     elif (wish := _suggestion_wish(history, low)) is not None and not st.reading.named:
@@ -159,20 +161,21 @@ def _topics(topics: list[str], st: State) -> list[str]:
         wanted = " and ".join(_TOPIC_NAMES.get(t, t) for t in topics)
         return [f"Which destination should I look up {wanted} for? Tell me a city or country."]
     lines: list[str] = []
-    for name in names[:MAX_STOPS_ANSWERED]:
+    per_place = [t for t in topics if not (st.view.stops and t == "budget")]  # a route's budget is one sum
+    for name in names[:MAX_STOPS_ANSWERED] if per_place else ():
         place = _place(name)
         if place is None:
             lines += ([""] if lines else []) + [f"I have no data on {name} offline."]
             continue
         ref = _reference(place)
-        if ref and place.kind == "country" and set(topics) & set(_CITY_TOPICS):
+        if ref and place.kind == "country" and set(per_place) & set(_CITY_TOPICS):
             lines += ([""] if lines else []) + [f"(For {place.name} I'll use {ref.name} as the example.)"]
-        for topic in topics:
+        for topic in per_place:
             if lines:
                 lines.append("")
             lines += _topic(topic, place, ref, st.view)
     if st.view.stops and "budget" in topics:
-        lines += ["", *routes.costs(st.view)]
+        lines += [""] * bool(lines) + routes.costs(st.view)
     if note := currency.rate_note(st.view):
         lines += [note] if set(topics) & {"stay", "food", "budget"} else []
     follow = _next_offers(st, topics)

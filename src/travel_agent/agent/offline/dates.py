@@ -21,7 +21,11 @@ _OF = r"(?:(?:of|de|di|do)\s+)?"
 _TO = r"\s*(?:-|–|—|to|until|till|through|thru|al|au|bis|zum|ao|a|até|hasta)\s*"
 _UNITS = {"day": 1, "night": 1, "week": 7, "fortnight": 14, "month": 30}
 _FUZZY = {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
-_STAY = re.compile(rf"\b(?P<n>{NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{'|'.join(_UNITS)})s?\b")
+_ABBREVIATIONS = {"wk": "week", "nite": "night", "nt": "night", "dy": "day"}  # as typed in a hurry: "2 wks"
+_STAY = re.compile(
+    rf"\b(?P<n>{NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{'|'.join([*_UNITS, *_ABBREVIATIONS])})s?\b"
+)
+_SEASON = re.compile(r"\b(?:in|next|this|during|over|for)\s+(?:the\s+)?(spring|summer|autumn|fall|winter)\b")
 _ASIAN_STAY = re.compile(r"(?<![月\d])(\d{1,3})\s*(日間|日|泊|วัน|คืน)")  # Japanese and Thai: 5日間, 5 วัน
 _WEEKEND = re.compile(r"\b(long\s+)?weekend\b")
 _RELATIVE = re.compile(r"\b(?:in|within|for the (?:last|past)|ago|every)\s+$")  # "leaving in 2 weeks" is when
@@ -46,9 +50,10 @@ Range = tuple[tuple[int, int], int, str, date | None]  # span, days, label, its 
 
 def stays(low: str, latest_range: Range | None) -> Candidates[tuple[int, str]]:
     """(days, the length as said); the value may be absurd (0, 900 days): the caller judges it."""
-    if mentions(low, _UNITS):
+    if mentions(low, (*_UNITS, *_ABBREVIATIONS)):
         for m in newest_first(_STAY, low):
             n_raw, unit = m.group("n"), m.group("unit")
+            unit = _ABBREVIATIONS.get(unit, unit)
             if n_raw in ("a", "an") and unit in ("day", "night"):
                 continue  # "a day" is nearly always "$100 a day", not a one-day trip
             if _RELATIVE.search(low, max(0, m.start() - 14), m.start()) or low[m.end() : m.end() + 4] in (" ago",):
@@ -164,6 +169,10 @@ def whens(text: str, low: str, latest_range: Range | None, in_range: bytearray) 
                 part = f"{m.group(1)} " if m.group(1) else ""
                 yield (m.end(), 0), f"in {part}{MONTHS[month_number(m.group(group)) - 1].title()}"
                 break
+    for m in newest_first(_SEASON, low) if mentions(low, ("spring", "summer", "autumn", "fall", "winter")) else ():
+        season = "autumn" if m.group(1) == "fall" else m.group(1)
+        yield (m.end(), 0), f"in {season}"
+        break
     for m in newest_first(_JA_MONTH, low) if "月" in low else ():
         yield (m.end(), 0), f"in {MONTHS[int(m.group(1)) - 1].title()}"
         break

@@ -40,7 +40,7 @@ _RELATION = (
     r"parents|in-laws|grandparents)"
 )
 _ADJ = r"(?:best\s+|little\s+|older\s+|younger\s+|elderly\s+|teenage\s+|\d+[- ]year[- ]old\s+)?"
-_COMPANION = re.compile(rf"(?:\b(?:with|and|plus)|[&+,])\s*(?:my|a|our)\s+{_ADJ}(?P<rel>{_RELATION})\b")
+_COMPANION = re.compile(rf"(?:\b(?:with|and|plus)|[&+,]|\bw/)\s*(?:my|a|our)\s+{_ADJ}(?P<rel>{_RELATION})\b")
 # "my partner and I", "my wife & me": the writer and a companion, with nothing before "my".
 _LEAD_COMPANION = re.compile(rf"\bmy\s+{_ADJ}(?P<rel>{_RELATION})\s*(?:and|&|\+)\s*(?:i|me|myself)\b")
 _PAIRS = {"parents", "in-laws", "grandparents"}

@@ -14,7 +14,7 @@ from travel_agent.agent.offline import catalog, places
 from travel_agent.agent.offline.scan import MONTHS, NUM, NUMBER_WORDS, newest_first, number
 
 _TRIGGER = re.compile(
-    r"\b(to|in|into|visit|visiting|see|for|around|explore|exploring|towards?|then|and|also|add|plus|via"
+    r"\b(to|in|into|visit|visiting|see|for|around|explore|exploring|towards?|then|and|also|add|plus|via|between"
     r"|nach|à|em|para|a|en|no|na|nel|nella|au|aux|it|about|actually|maybe|perhaps|prefer|rather|do|try)\s+"
     r"(?:(the)\s+)?"
 )
@@ -54,9 +54,12 @@ NEGATED = re.compile(
     r"|except|but\s+not|out)\s+(?:the\s+)?$"
 )
 _DAYS_BEFORE = re.compile(
-    rf"\b{NUM}[\s-]*(?:(day|night|week)s?)?\s*(?:in|at|for|of|en|à|a|em|no|na|im|nel|au|-|–|:)?\s*(?:the\s+)?$"
+    rf"\b{NUM}[\s-]*(?:(day|night|week|wk|nite|nt)s?)?\s*(?:in|at|for|of|en|à|a|em|no|na|im|nel|au|-|–|:)?\s*"
+    r"(?:the\s+)?$"
 )
-_DAYS_AFTER = re.compile(rf"^\s*(?:\(|:|,|-|–|for|für|por|pour|per|durante)?\s*{NUM}[\s-]*(day|night|week)s?\b")
+_DAYS_AFTER = re.compile(
+    rf"^\s*(?:\(|:|,|-|–|for|für|por|pour|per|durante)?\s*{NUM}[\s-]*(day|night|week|wk|nite|nt)s?\b"
+)
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,10 @@ def find(text: str, low: str) -> tuple[list[Named], NearMiss | None]:
 def _stop_days(low: str, named: list[Named]) -> list[Named]:
     """Each stop's own length. A bare "5 in Berlin" counts once another stop says its unit; one length at the
     edge of a list ("Paris, Amsterdam and Berlin for 3 weeks") is the whole trip's, not the last stop's."""
-    if len(named) < 2:
+    if len(named) == 1:  # "4 in athens": that stop's days, when the trip already has a route
+        days, _unit = _days_said(low, named[0])
+        return [Named(named[0].start, named[0].end, named[0].name, named[0].known, days)]
+    if not named:
         return named
     said = [_days_said(low, item) for item in named]
     with_unit = [i for i, (days, unit) in enumerate(said) if days and unit]
@@ -155,7 +161,8 @@ def _days_said(low: str, item: Named) -> tuple[int | None, bool]:
     else:
         return None, False
     n = number(m.group(1))
-    days = n * 7 if unit == "week" else n + (1 if unit == "night" else 0)
+    # A stop's nights are its days (the night you move on is the next stop's); only a trip's end adds a day.
+    days = n * 7 if unit in ("week", "wk") else n
     return (days if 0 < days <= 365 else None), unit is not None
 
 
