@@ -22,9 +22,8 @@ _TO = r"\s*(?:-|–|—|to|until|till|through|thru|al|au|bis|zum|ao|a|até|hasta
 _UNITS = {"day": 1, "night": 1, "week": 7, "fortnight": 14, "month": 30}
 _FUZZY = {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
 _ABBREVIATIONS = {"wk": "week", "nite": "night", "nt": "night", "dy": "day"}  # as typed in a hurry: "2 wks"
-_STAY = re.compile(
-    rf"\b(?P<n>{NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{'|'.join([*_UNITS, *_ABBREVIATIONS])})s?\b"
-)
+_UNIT_WORDS = "|".join([*_UNITS, *_ABBREVIATIONS])
+_STAY = re.compile(rf"\b(?P<n>{NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{_UNIT_WORDS})s?\b")
 _SEASON = re.compile(r"\b(?:in|next|this|during|over|for)\s+(?:the\s+)?(spring|summer|autumn|fall|winter)\b")
 _ASIAN_STAY = re.compile(r"(?<![月\d])(\d{1,3})\s*(日間|日|泊|วัน|คืน)")  # Japanese and Thai: 5日間, 5 วัน
 _WEEKEND = re.compile(r"\b(long\s+)?weekend\b")
