@@ -91,7 +91,9 @@ class State:
 
 
 def derive(history: Sequence[Turn], message: str) -> State:
-    facts, covered, last_reply, noted = TripFacts(), set(), "", False
+    facts = TripFacts()
+    covered: set[str] = set()
+    last_reply, noted = "", False
     message = clip(message)
     for turn in history:
         if turn.role == "user":
