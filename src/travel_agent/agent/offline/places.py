@@ -173,7 +173,8 @@ def _add_anywhere(anywhere: dict[str, list[tuple[str, Place, bool]]], name: str,
     key = _fold(name)
     if not _is_latin(key) or len(key) < 4:
         return
-    first = (_LATIN_WORD.search(key.split()[0]) or _LATIN_WORD.search(key) or re.match(".*", key)).group()
+    found = _LATIN_WORD.search(key.split()[0]) or _LATIN_WORD.search(key)
+    first = found.group() if found else key
     entries = anywhere.setdefault(first, [])
     if all(existing != key for existing, _, _ in entries):
         entries.append((key, place, not primary or key in _AMBIGUOUS))
