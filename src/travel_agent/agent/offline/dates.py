@@ -17,6 +17,8 @@ MONTH = (
     r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?"
 )
 _DAY = r"(?:(?:the|le|el|il|dal|del|du|vom|am|dia|do|from|from the)\s+)?(\d{1,2})(?:st|nd|rd|th|er|º|\.)?(?!\d)"
+# A pattern that starts with a day starts at its digits: a leading optional word would be tried at every word.
+_DAY_START = r"(\d{1,2})(?:st|nd|rd|th|er|º|\.)?(?!\d)"
 _OF = r"(?:(?:of|de|di|do)\s+)?"
 _TO = r"\s*(?:-|–|—|to|until|till|through|thru|al|au|bis|zum|ao|a|até|hasta)\s*"
 _UNITS = {"day": 1, "night": 1, "week": 7, "fortnight": 14, "month": 30}
@@ -30,9 +32,9 @@ _WEEKEND = re.compile(r"\b(long\s+)?weekend\b")
 _RELATIVE = re.compile(r"\b(?:in|within|for the (?:last|past)|ago|every)\s+$")  # "leaving in 2 weeks" is when
 _ISO = r"(\d{4})-(\d{2})-(\d{2})"
 _RANGE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}{_TO}(?:{MONTH}\s+)?{_DAY}")
-_RANGE_DM = re.compile(rf"\b{_DAY}\s*(?:{_OF}{MONTH}\s*)?{_TO}{_DAY}\s*{_OF}{MONTH}")
+_RANGE_DM = re.compile(rf"\b{_DAY_START}\s*(?:{_OF}{MONTH}\s*)?{_TO}{_DAY}\s*{_OF}{MONTH}")
 _RANGE_ISO = re.compile(rf"\b{_ISO}{_TO}{_ISO}\b")
-_ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}|\b{_DAY}\s+{_OF}{MONTH}")
+_ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}|\b{_DAY_START}\s+{_OF}{MONTH}")
 _ONE_ISO = re.compile(rf"\b{_ISO}\b")
 _IN_MONTH = re.compile(
     rf"\b(?:in|during|around|this|next|over|en|im|ab|a|ad|em|no|au|nel|di|de|para|für|pour|per|until|by)\s+"

@@ -34,14 +34,14 @@ TAIL_FIRST = 300  # characters: the end of a text is scanned first, the rest onl
 def newest_first(pattern: re.Pattern[str], text: str) -> Iterable[re.Match[str]]:
     """Matches from the last to the first. Only the latest valid mention matters, so finders validate from the
     end and stop at the first hit; the end of the text is scanned first, and the rest only when needed.
-    A scan starts at a space, so no match is cut short (word boundaries see the characters before it)."""
+    The cut is at a space, so words are never split (word boundaries see the characters on both sides)."""
     cut = text.find(" ", len(text) - TAIL_FIRST) if len(text) > 2 * TAIL_FIRST else -1
     if cut <= 0:
         yield from reversed(list(pattern.finditer(text)))
         return
     yield from reversed(list(pattern.finditer(text, cut)))
-    # Reached only when the end had no valid mention; a match running across the cut is found here.
-    yield from reversed([m for m in pattern.finditer(text) if m.start() < cut])
+    # Reached only when the end had no valid mention: the text before the cut, scanned once.
+    yield from reversed(list(pattern.finditer(text, 0, cut)))
 
 
 def mentions(low: str, words: Iterable[str]) -> bool:
