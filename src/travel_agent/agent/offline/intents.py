@@ -188,7 +188,8 @@ _QUESTION_START = re.compile(
 _PROPOSAL = Cue(
     "instead actually change switch let's lets",
     r"\b(?:what|how) about\b|\bwhat if\b|\bmake it\b"
-    r"|\bcan (?:we|you) (?:do|make|go|change|switch|add|plan|include)\b|\b(?:could|would|can) you plan\b"
+    r"|\b(?:can|could) (?:we|you|i) (?:do|make|go|change|switch|add|plan|include|see|visit|fit|squeeze|combine"
+    r"|also|stay|spend|take)\b|\b(?:could|would|can) you plan\b"
     r"|\bplan (?:me|us|a)\b|\bi (?:want|need|would like|'d like)\b|はどう|どう[？?]",
     "about|what if|make it|can |plan|i |i'|はどう|どう",
 )

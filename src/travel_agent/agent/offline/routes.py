@@ -72,9 +72,14 @@ def costs(facts: TripFacts) -> list[str]:
     out = [head, *lines, f"Total: about {currency.usd(total, facts)}."]
     if missing:
         out.append(f"(No cost figures for {', '.join(missing)}: not among my curated cities.)")
-    if facts.budget and facts.budget.scope == "total" and facts.budget.currency:
-        have = currency.convert(facts.budget.amount, facts.budget.currency, currency.of(facts))
+    if facts.budget and facts.budget.currency:
+        days = sum(d for _name, d in shares)
+        scope = facts.budget.scope
+        whole = facts.budget.amount * (people if "person" in scope else 1) * (days if "day" in scope else 1)
+        have = currency.convert(whole, facts.budget.currency, currency.of(facts))
         spend = currency.convert(total, "USD", currency.of(facts))
         verdict = "covers that" if have >= spend else "falls short of that"
-        out.append(f"Your budget of {currency.money(facts.budget.amount, facts.budget.currency)} {verdict}.")
+        said = currency.money(facts.budget.amount, facts.budget.currency)
+        of_all = f" ({currency.money(have, currency.of(facts))} in all)" if scope != "total" else ""
+        out.append(f"Your budget of {said} {scope}{of_all} {verdict}.")
     return out

@@ -223,7 +223,9 @@ def _totals(facts: TripFacts) -> TripFacts:
 def _view(facts: TripFacts, reading: Reading) -> TripFacts:
     asked = reading.facts
     view = replace(facts, when=asked.when or facts.when)
-    if asked.destination and asked.destination not in facts.places():
+    if asked.stops and {s.name for s in asked.stops} != set(facts.places()):
+        view = replace(view, destination=asked.destination, stops=asked.stops)
+    elif asked.destination and asked.destination not in facts.places():
         view = replace(view, destination=asked.destination, stops=None)
     return view
 
