@@ -58,8 +58,14 @@ def on_starting(server):
     reexec_as_module(server)  # USR2's new master must import as this one did
     log_master_start(server)
     # Before the first fork: every worker writes its metric values there, /metrics sums them.
-    server.log.info("metrics directory %s", prepare_directory(os.environ))
-    console_files.prepare(os.environ)
+    try:
+        server.log.info("metrics directory %s", prepare_directory(os.environ))
+        console_files.prepare(os.environ)
+    except OSError as exc:
+        # Settings checked what can be checked without touching it; what only doing it shows (a *.db that is
+        # a directory, a full disk, a race) is still one line naming the variable, not the master's traceback.
+        sys.stderr.write(f"travel_agent: invalid configuration: PROMETHEUS_MULTIPROC_DIR: {exc}\n")
+        raise SystemExit(2) from None
     share_offline_gazetteer(server, _settings.agent_provider)
 
 

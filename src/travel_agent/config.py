@@ -57,6 +57,12 @@ _RATE = re.compile(r"^(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?$",
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 # A million characters is at most 4 MB of UTF-8: a stored reply stays well inside a 16 MiB BSON document.
 MAX_REPLY_CHARS_LIMIT = 1_000_000
+# Upper bounds: a value past them is a typo, or one a driver or the OS refuses only later, in a worker (PyMongo
+# takes timeouts below 1e9 ms; gevent's pools and BSON's integers overflow on 20-digit counts; gunicorn would
+# fork without end). Timeouts stop at a day, like the ..._SECONDS settings; pools at 10,000 connections.
+DAY_SECONDS = 86_400
+DAY_MS = DAY_SECONDS * 1000
+POOL_LIMIT = 10_000
 
 
 def parse_rate_limit(raw: str) -> tuple[int, int]:
@@ -98,6 +104,19 @@ def _sentry_dsn_problem(raw: str) -> str | None:
     return http_url_problem(raw, "https://<key>@<host>/<project>")
 
 
+def _directory_problem(raw: str) -> str | None:
+    """A directory the master can make (or empty) and the workers write into. Only looked at (os.access):
+    the master prepares it later, and still stops with one line if that fails (gunicorn.conf.py)."""
+    path = os.path.abspath(raw)
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)  # the deepest part that exists is where makedirs would start
+    if not os.path.isdir(path):
+        return "expected a directory, or a path where one can be made (a file is in the way)"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "expected a directory this process may write into"
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of the service; the environment variable is the field name in upper case.
@@ -110,22 +129,22 @@ class Settings:
     host: str = "0.0.0.0"
     # gunicorn's worker processes. gunicorn itself parses WEB_CONCURRENCY when it is imported, before any
     # configuration of ours runs, so a bad value is caught by ``python -m travel_agent serve`` (the Procfile).
-    web_concurrency: int = 2
+    web_concurrency: int = setting(2, maximum=256, why="one per core is the advice")
     # Connections (greenlets, idle keep-alive ones included) per worker; MAX_IN_FLIGHT sheds before this fills.
     # MAX_IN_FLIGHT plus 500: room for idle keep-alive connections and probes beside 2,000 held chats (a
     # tenth of it, at most 50, is kept free for new connections: runtime/connection_slots.py).
-    worker_connections: int = 2500
+    worker_connections: int = setting(2500, maximum=100_000)
     # gunicorn's watchdog: under gevent it does not bound a request, it kills a worker whose event loop stopped
     # turning (a CPU loop, a blocking C call). Request budgets are REQUEST_TIMEOUT_SECONDS/CHAT_TIMEOUT_SECONDS.
-    gunicorn_timeout: int = 30
+    gunicorn_timeout: int = setting(30, maximum=DAY_SECONDS)
     # SIGTERM: stop accepting, finish requests, answer stragglers 503 DRAIN_MARGIN_SECONDS before this runs
     # out, then exit. 25 s stays under Heroku's SIGKILL 30 s after SIGTERM.
-    graceful_timeout_seconds: int = 25
+    graceful_timeout_seconds: int = setting(25, maximum=DAY_SECONDS)
     # Time to write the stragglers' 503s and close the pools before gunicorn's SIGKILL.
     drain_margin_seconds: float = 3.0
     # Behind a load balancer keep this longer than the balancer's idle timeout, or the balancer may reuse a
     # connection we are closing.
-    gunicorn_keepalive: int = setting(5, minimum=0)
+    gunicorn_keepalive: int = setting(5, minimum=0, maximum=DAY_SECONDS)
     # How long a new connection may take to send its first complete request head (request line and headers).
     # gunicorn would allow GUNICORN_KEEPALIVE for it; a client sends its head with its first packets, so 2 s
     # spares a lossy mobile link (a retransmission or two) while a slowloris connection, one header byte at a
@@ -143,8 +162,8 @@ class Settings:
     # heartbeats: one worker held 2,000 behind a 90 s model and still answered /health/live at once
     # (docs/PERFORMANCE.md, "Held streams"). Behind a database slower than the arrivals, set it lower (section
     # 4 there). Keep it below WORKER_CONNECTIONS, which also counts idle keep-alive connections.
-    max_in_flight: int = 2000
-    max_body_bytes: int = 65536
+    max_in_flight: int = setting(2000, maximum=100_000)
+    max_body_bytes: int = setting(65536, maximum=16 * 1024 * 1024, why="a message must fit a 16 MiB MongoDB document")
     # A body not received in full within this is a 408: a slow or stalled sender must not hold its request (and
     # a MAX_IN_FLIGHT slot) for the whole budget.
     body_read_timeout_seconds: float = 10.0
@@ -153,15 +172,15 @@ class Settings:
     # E.g. "30/minute", per API key (or client address); unset: no limit.
     rate_limit: str | None = setting(None, check=_rate_limit_problem)
     # Proxies in front of the service that append to X-Forwarded-For (1 on Heroku); 0 trusts no header.
-    trusted_proxy_hops: int = setting(0, minimum=0)
+    trusted_proxy_hops: int = setting(0, minimum=0, maximum=16)
 
     # -- start-up, health checks and breakers -----------------------------------------------------------------
-    startup_retries: int = 3
+    startup_retries: int = setting(3, maximum=100)
     startup_retry_delay_seconds: float = 2.0
     startup_ping_timeout_seconds: float = 2.0
     health_check_timeout_seconds: float = 1.0
     health_cache_seconds: float = 1.5
-    breaker_failure_threshold: int = 3
+    breaker_failure_threshold: int = setting(3, maximum=1000)
     breaker_reset_seconds: float = 1.0
 
     # -- MongoDB ----------------------------------------------------------------------------------------------
@@ -171,26 +190,26 @@ class Settings:
     mongodb_db: str = "travel_agent"
     # The seed's MongoDB pool: selection 5 s, connect 10 s, socket 20 s, heartbeat 10 s, 5..50 connections,
     # idle ones closed after 30 s, at most 10 s waiting for a free one.
-    mongo_server_selection_timeout_ms: int = 5000
-    mongo_connect_timeout_ms: int = 10000
-    mongo_socket_timeout_ms: int = 20000
+    mongo_server_selection_timeout_ms: int = setting(5000, maximum=DAY_MS)
+    mongo_connect_timeout_ms: int = setting(10000, maximum=DAY_MS)
+    mongo_socket_timeout_ms: int = setting(20000, maximum=DAY_MS)
     # Inside a request every MongoDB call runs under pymongo.timeout (CSOT), and CSOT replaces the driver's
     # serverSelectionTimeoutMS, socketTimeoutMS and waitQueueTimeoutMS with the one deadline. Without a cap a
     # killed server would hold a request for its whole budget; capped at the seed's 5 s selection bound it
     # answers 503 in 5 s. The service's queries are single-document reads and writes that take milliseconds.
-    mongo_operation_timeout_ms: int = 5000
-    mongo_heartbeat_frequency_ms: int = 10000
-    mongo_max_pool_size: int = 50
-    mongo_min_pool_size: int = setting(5, minimum=0)
-    mongo_max_idle_time_ms: int = 30000
-    mongo_wait_queue_timeout_ms: int = 10000
+    mongo_operation_timeout_ms: int = setting(5000, maximum=DAY_MS)
+    mongo_heartbeat_frequency_ms: int = setting(10000, maximum=DAY_MS)
+    mongo_max_pool_size: int = setting(50, maximum=POOL_LIMIT)
+    mongo_min_pool_size: int = setting(5, minimum=0, maximum=POOL_LIMIT)
+    mongo_max_idle_time_ms: int = setting(30000, maximum=DAY_MS)
+    mongo_wait_queue_timeout_ms: int = setting(10000, maximum=DAY_MS)
 
     # -- Redis ------------------------------------------------------------------------------------------------
     # Optional, but a value that cannot be used is refused like any other setting: starting without the cache
     # would hide a typo until someone wonders why nothing is cached.
     redis_url: str | None = setting(None, check=redis_url_problem, secret=True)
     # The seed's Redis pool: 50 connections, 5 s socket and connect timeouts, a health check every 30 s.
-    redis_max_connections: int = 50
+    redis_max_connections: int = setting(50, maximum=POOL_LIMIT)
     redis_socket_timeout_seconds: float = 5.0
     redis_connect_timeout_seconds: float = 5.0
     # host:port[,host:port...] of Redis Sentinels: the primary is looked up through them (and again after a
@@ -200,10 +219,10 @@ class Settings:
     redis_sentinel_master: str = setting("mymaster", check=name_problem)
     # Redis is a cache: a caller that cannot get a connection soon is better served from MongoDB.
     redis_pool_timeout_seconds: float = 2.0
-    redis_health_check_interval_seconds: int = 30
+    redis_health_check_interval_seconds: int = setting(30, maximum=DAY_SECONDS)
     # redis-py 8 retries 10 times by default; one retry covers a dropped idle connection without turning a
     # frozen Redis into a minute-long wait.
-    redis_retries: int = setting(1, minimum=0)
+    redis_retries: int = setting(1, minimum=0, maximum=10)
 
     # -- chat and agent ---------------------------------------------------------------------------------------
     # The chat's agent: "offline" (deterministic, no network) or "openai" (any OpenAI-compatible server).
@@ -213,7 +232,7 @@ class Settings:
     openai_api_key: str | None = setting(None, secret=True)
     openai_model: str = "gpt-4o-mini"
     # Retries of a 429 or 5xx answer, each after a jittered back-off, and only while the budget allows.
-    openai_max_retries: int = setting(2, minimum=0)
+    openai_max_retries: int = setting(2, minimum=0, maximum=10)
     openai_connect_timeout_seconds: float = 5.0
     # The longest reply the service accepts from the model upstream, in characters; past it the turn fails with
     # a 502 and nothing of the reply is stored. 100,000 is several times the longest answer today's models
@@ -226,7 +245,7 @@ class Settings:
         why="a stored message must stay far below MongoDB's 16 MiB document limit",
     )
     # How many recent messages of a session the agent sees (and Redis caches): bounds prompt size and cost.
-    chat_history_messages: int = 20
+    chat_history_messages: int = setting(20, maximum=1000)
     # A stream sends a comment this often while the agent is silent, so proxies with a first-byte or idle
     # limit (Heroku: 30 s, then 55 s between bytes) keep the connection.
     chat_heartbeat_seconds: float = setting(10.0, maximum=15, why="a stream must show life at least every 15 s")
@@ -234,7 +253,7 @@ class Settings:
     # this while it runs): after a worker was killed or MongoDB died under a turn, retries get 409 this long.
     idempotency_lease_seconds: float = setting(10.0, minimum=1)
     # A pause between the offline agent's streamed words (a demo's typing effect; tests use it for timing).
-    offline_chunk_delay_ms: int = setting(0, minimum=0)
+    offline_chunk_delay_ms: int = setting(0, minimum=0, maximum=10_000)
     # A plain POST /api/chat/send answered before Flask, byte for byte as Flask answers it (api/chat_fast_send.py,
     # docs/PERFORMANCE.md section 2); false sends every request through Flask.
     send_fast_path: bool = True
@@ -256,7 +275,7 @@ class Settings:
     # attacker would like to see, and a loopback address may still be a reverse proxy's upstream.
     console_token: str | None = setting(None, check=_secret_problem, secret=True)
     # Where workers keep metric values (prometheus_client reads it too); unset: a fresh private temp directory.
-    prometheus_multiproc_dir: str | None = None
+    prometheus_multiproc_dir: str | None = setting(None, check=_directory_problem)
     sentry_dsn: str | None = setting(None, check=_sentry_dsn_problem, secret=True)
     sentry_environment: str = "production"
 
