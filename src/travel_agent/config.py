@@ -27,7 +27,15 @@ from travel_agent.config_uris import (
     split_list,
 )
 
-__all__ = ["MAX_REPLY_CHARS_LIMIT", "ConfigError", "Settings", "parse_rate_limit", "setting", "split_list"]
+__all__ = [
+    "MAX_REPLY_CHARS_LIMIT",
+    "ConfigError",
+    "Settings",
+    "parse_rate_limit",
+    "read_setting",
+    "setting",
+    "split_list",
+]
 
 
 class ConfigError(ValueError):
@@ -320,6 +328,17 @@ class Settings:
         if errors:
             raise ConfigError("invalid configuration: " + "; ".join(errors))
         return cls(**values)
+
+
+def read_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting by its field name, read and checked as ``from_env`` reads it (a probe needs only PORT and
+    must not fail on another variable); ConfigError names it."""
+    field = next(f for f in fields(Settings) if f.name == name)
+    errors: list[str] = []
+    value = _read(field, os.environ if environ is None else environ, errors)
+    if errors:
+        raise ConfigError("invalid configuration: " + "; ".join(errors))
+    return value
 
 
 def _read(field: dataclasses.Field[Any], env: Mapping[str, str], errors: list[str]) -> Any:

@@ -213,6 +213,43 @@ def test_healthcheck_default_url_follows_port(monkeypatch: pytest.MonkeyPatch) -
     assert cli.default_health_url() == "http://127.0.0.1:8000/health"
 
 
+def test_healthcheck_reads_port_as_serve_does(canned: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fullwidth digits are a PORT that serve accepts (int() reads them): the probe must ask that port."""
+    url = canned(200, json.dumps({"status": "healthy"}).encode())
+    port = url.split(":")[2].split("/")[0]
+    monkeypatch.setenv("PORT", port.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}))
+    assert Settings.from_env().port == int(port)
+    assert cli.main(["healthcheck", "--timeout", "2"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"PORT": "abc"}, [], "PORT='abc'"),
+        ({"PORT": "70000"}, [], "PORT='70000'"),
+        ({}, ["--timeout", "inf"], "--timeout='inf'"),
+        ({}, ["--timeout", "nan"], "--timeout='nan'"),
+        ({}, ["--timeout", "-1"], "--timeout='-1'"),
+        ({}, ["--timeout", "soon"], "--timeout='soon'"),
+        ({}, ["--verbose"], "unrecognized arguments: --verbose"),
+    ],
+)
+def test_healthcheck_bad_input_is_one_line_and_exit_1(env: dict[str, str], args: list[str], named: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "travel_agent", "healthcheck", *args],
+        env=dict(os.environ, PORT="1") | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("travel_agent healthcheck: ") and named in lines[0], done.stderr
+
+
 def test_sentry_is_inert_without_a_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
     import sentry_sdk
 
