@@ -89,16 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     probe = commands.add_parser("healthcheck", help="exit 0 when /health says healthy or degraded")
     probe.add_argument("--url", default=None, help="default: http://127.0.0.1:$PORT/health")
     probe.add_argument("--timeout", default="5", help="seconds (default 5)")
+    commands.add_parser("new-key", help="print a strong random key for API_KEYS, METRICS_TOKEN or CONSOLE_TOKEN")
     args, extra = parser.parse_known_args(argv)
     if args.command == "serve":
         return serve(extra)
     try:
         if extra:
             raise BadInput("unrecognized arguments: " + " ".join(extra))
+        if args.command == "new-key":
+            from travel_agent.config import new_key
+
+            print(new_key())
+            return 0
         timeout = probe_timeout(args.timeout)
         url = args.url or default_health_url()
     except BadInput as exc:
-        print(f"travel_agent healthcheck: {exc}", file=sys.stderr)
+        print(f"travel_agent {args.command}: {exc}", file=sys.stderr)
         return 1
     return healthcheck(url, timeout)
 

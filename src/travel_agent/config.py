@@ -9,8 +9,10 @@ seconds above 0 and below a day, text is taken as it is. Rules across fields are
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "MAX_REPLY_CHARS_LIMIT",
     "ConfigError",
     "Settings",
+    "new_key",
     "parse_rate_limit",
     "read_setting",
     "setting",
@@ -91,6 +94,49 @@ def _rate_limit_problem(raw: str) -> str | None:
 
 def _secret_problem(raw: str) -> str | None:
     return None if _SECRET.match(raw) else _SECRET_RULE
+
+
+# A token a person types into a login form is the one most likely chosen rather than generated.
+_PLACEHOLDERS = ("changeme", "change-me", "password", "passw0rd", "secret", "example", "letmein", "qwerty")
+_GENERATE = "python -m travel_agent new-key"
+
+
+def _console_token_problem(raw: str) -> str | None:
+    """CONSOLE_TOKEN: a secret, and not a guessable one (the rules refuse what a guesser tries first; a
+    generated token passes them all but with negligible odds)."""
+    if problem := _secret_problem(raw):
+        return problem
+    if len(raw) * math.log2(len(set(raw))) < 48:  # a crude bound on its guessing entropy, in bits
+        weakness = "too few different characters for its length"
+    elif any(word in raw.lower() for word in _PLACEHOLDERS):
+        weakness = "it contains a placeholder word such as changeme, password or secret"
+    elif _longest_run(raw) >= 6:
+        weakness = "it contains a run such as 123456, abcdef or aaaaaa"
+    else:
+        return None
+    return f"expected a random token ({weakness}); make one with {_GENERATE}"
+
+
+def new_key() -> str:
+    """256 random bits as 43 URL-safe characters: fit for API_KEYS, METRICS_TOKEN and CONSOLE_TOKEN (drawn
+    again in the rare case the console's guessability rules would refuse it)."""
+    while _console_token_problem(key := secrets.token_urlsafe(32)):
+        pass
+    return key
+
+
+def _longest_run(raw: str) -> int:
+    """The longest stretch of characters that repeat or step by one (aaaa, 1234, fedc)."""
+    longest = current = 1
+    step = None
+    for before, after in zip(raw, raw[1:], strict=False):
+        difference = ord(after) - ord(before)
+        if difference in (-1, 0, 1) and (current == 1 or difference == step):
+            current, step = current + 1, difference
+        else:
+            current, step = (2, difference) if difference in (-1, 0, 1) else (1, None)
+        longest = max(longest, current)
+    return longest
 
 
 def _secret_list_problem(raw: str) -> str | None:
@@ -281,7 +327,7 @@ class Settings:
     metrics_token: str | None = setting(None, check=_secret_problem, secret=True)
     # The operator console (GET /console, docs/console.md) is served only with a token: it shows what an
     # attacker would like to see, and a loopback address may still be a reverse proxy's upstream.
-    console_token: str | None = setting(None, check=_secret_problem, secret=True)
+    console_token: str | None = setting(None, check=_console_token_problem, secret=True)
     # Where workers keep metric values (prometheus_client reads it too); unset: a fresh private temp directory.
     prometheus_multiproc_dir: str | None = setting(None, check=_directory_problem)
     sentry_dsn: str | None = setting(None, check=_sentry_dsn_problem, secret=True)

@@ -269,3 +269,14 @@ def test_sentry_init_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert options["send_default_pii"] is False
     assert options["max_request_body_size"] == "never" and options["include_local_variables"] is False
     assert options["release"] == "travel_agent@2.0.0"
+
+
+def test_new_key_prints_a_key_every_secret_setting_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    keys = set()
+    for _ in range(50):
+        assert cli.main(["new-key"]) == 0
+        keys.add(capsys.readouterr().out.strip())
+    assert len(keys) == 50 and all(len(key) == 43 for key in keys)
+    for key in keys:
+        settings = Settings.from_env({"API_KEYS": f"{key},{key[::-1]}", "METRICS_TOKEN": key, "CONSOLE_TOKEN": key})
+        assert settings.api_key_list == (key, key[::-1])

@@ -96,7 +96,7 @@ class GunicornLogger(glogging.Logger):
         fields = {
             "method": environ.get("REQUEST_METHOD", "-"),
             "path": environ.get("PATH_INFO", ""),
-            "status": int(status) if status.isdigit() else status,
+            "status": int(status) if status.isascii() and status.isdigit() else status,
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
             "request_id": _header(resp.headers, "x-request-id") or environ.get("travel_agent.request_id") or "-",
             "client": environ.get("REMOTE_ADDR", "-"),
