@@ -308,9 +308,6 @@ class Settings:
     idempotency_lease_seconds: float = setting(10.0, minimum=1)
     # A pause between the offline agent's streamed words (a demo's typing effect; tests use it for timing).
     offline_chunk_delay_ms: int = setting(0, minimum=0, maximum=10_000)
-    # A plain POST /api/chat/send answered before Flask, byte for byte as Flask answers it (api/chat_fast_send.py,
-    # docs/PERFORMANCE.md section 2); false sends every request through Flask.
-    send_fast_path: bool = True
 
     # -- observability ----------------------------------------------------------------------------------------
     log_dir: str = "data/logs"

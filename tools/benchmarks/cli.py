@@ -162,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="held and chat: a setting for the service (repeatable), e.g. SEND_FAST_PATH=false",
+        help="held and chat: a setting for the service (repeatable), e.g. CHAT_HISTORY_MESSAGES=20",
     )
     g = p.add_argument_group("soak and profile")
     g.add_argument("--minutes", type=float, default=1.5, help="length of the soak (1.5; the documented one is 10)")

@@ -7,20 +7,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from travel_agent.cooperative import gevent_patched
+
 try:  # imported once: admission runs on every request
     import greenlet
-    from gevent import monkey
     from gevent.monkey import get_original
 except ImportError:  # pragma: no cover - greenlet and gevent are runtime dependencies
     greenlet = None
-    monkey = None
     get_original = None
 
 
 def timers_can_interrupt() -> bool:
     """Whether requests run in gevent greenlets (a patched gunicorn worker), where a ``gevent.Timeout`` can
     interrupt one safely; not in a threaded test server or the Flask test client."""
-    return monkey is not None and bool(monkey.is_module_patched("socket"))
+    return gevent_patched()
 
 
 def _native_lock() -> Any:
