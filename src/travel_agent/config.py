@@ -1,26 +1,35 @@
 """Settings read once from the environment, validated, and frozen.
 
 Each field's rule is its metadata, given through ``setting()``: ``choices``, ``minimum``, ``maximum``, a
-``check`` for text (returns what is wrong, or None), ``why`` (said after a refused value) and ``secret`` (never
-echoed, left out of the repr). Without metadata the default's type decides: whole numbers are at least 1,
-seconds above 0 and below a day, text is taken as it is. Rules across fields are in ``_cross_field_problems``.
+``check`` for text (returns what is wrong, or None), ``why`` (said after a refused value), ``secret`` (never
+echoed, left out of the repr) and ``kind`` (the type of a field whose default is None). Without metadata the
+default's type decides: whole numbers are at least 1, seconds above 0 and below a day, text is taken as it
+is. Rules across fields are in ``_cross_field_problems``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from travel_agent.config_rules import (
+    console_token_problem,
+    directory_problem,
+    new_key,
+    openai_url_problem,
+    parse_rate_limit,
+    paths_problem,
+    rate_limit_problem,
+    secret_list_problem,
+    secret_problem,
+    sentry_dsn_problem,
+)
 from travel_agent.config_uris import (
     database_name_problem,
     host_port_list_problem,
-    http_url_problem,
     is_unix_socket_url,
     mongodb_uri_database,
     mongodb_uri_problem,
@@ -54,18 +63,14 @@ def setting(
     check: Callable[[str], str | None] | None = None,
     why: str | None = None,
     secret: bool = False,
+    kind: type | None = None,
 ) -> Any:
     """A Settings field whose rule is stated beside it (see the module's docstring)."""
-    rules = {"choices": choices, "minimum": minimum, "maximum": maximum, "check": check, "why": why}
+    rules = {"choices": choices, "minimum": minimum, "maximum": maximum, "check": check, "why": why, "kind": kind}
     metadata = {key: value for key, value in rules.items() if value is not None} | {"secret": secret}
     return dataclasses.field(default=default, repr=not secret, metadata=metadata)
 
 
-# A secret a header can carry as is, long enough not to be guessed.
-_SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
-_SECRET_RULE = "expected at least 16 letters, digits or ._~+/=-"
-_RATE = re.compile(r"^(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?$", re.IGNORECASE)
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 # A million characters is at most 4 MB of UTF-8: a stored reply stays well inside a 16 MiB BSON document.
 MAX_REPLY_CHARS_LIMIT = 1_000_000
 # Upper bounds: a value past them is a typo, or one a driver or the OS refuses only later, in a worker (PyMongo
@@ -74,101 +79,6 @@ MAX_REPLY_CHARS_LIMIT = 1_000_000
 DAY_SECONDS = 86_400
 DAY_MS = DAY_SECONDS * 1000
 POOL_LIMIT = 10_000
-
-
-def parse_rate_limit(raw: str) -> tuple[int, int]:
-    """ "30/minute", "100 per hour", "5/10 seconds" -> (requests, window seconds); ValueError otherwise."""
-    match = _RATE.match(raw.strip())
-    if match is None or int(match.group(1)) < 1 or match.group(2) == "0":
-        raise ValueError(raw)
-    return int(match.group(1)), int(match.group(2) or 1) * _UNIT_SECONDS[match.group(3).lower()]
-
-
-def _rate_limit_problem(raw: str) -> str | None:
-    try:
-        parse_rate_limit(raw)
-    except ValueError:
-        return "expected <count>/<second|minute|hour|day>, e.g. 30/minute"
-    return None
-
-
-def _secret_problem(raw: str) -> str | None:
-    return None if _SECRET.match(raw) else _SECRET_RULE
-
-
-# A token a person types into a login form is the one most likely chosen rather than generated.
-_PLACEHOLDERS = ("changeme", "change-me", "password", "passw0rd", "secret", "example", "letmein", "qwerty")
-_GENERATE = "python -m travel_agent new-key"
-
-
-def _console_token_problem(raw: str) -> str | None:
-    """CONSOLE_TOKEN: a secret, and not a guessable one (the rules refuse what a guesser tries first; a
-    generated token passes them all but with negligible odds)."""
-    if problem := _secret_problem(raw):
-        return problem
-    if len(raw) * math.log2(len(set(raw))) < 48:  # a crude bound on its guessing entropy, in bits
-        weakness = "too few different characters for its length"
-    elif any(word in raw.lower() for word in _PLACEHOLDERS):
-        weakness = "it contains a placeholder word such as changeme, password or secret"
-    elif _longest_run(raw) >= 6:
-        weakness = "it contains a run such as 123456, abcdef or aaaaaa"
-    else:
-        return None
-    return f"expected a random token ({weakness}); make one with {_GENERATE}"
-
-
-def new_key() -> str:
-    """256 random bits as 43 URL-safe characters: fit for API_KEYS, METRICS_TOKEN and CONSOLE_TOKEN (drawn
-    again in the rare case the console's guessability rules would refuse it)."""
-    while _console_token_problem(key := secrets.token_urlsafe(32)):
-        pass
-    return key
-
-
-def _longest_run(raw: str) -> int:
-    """The longest stretch of characters that repeat or step by one (aaaa, 1234, fedc)."""
-    longest = current = 1
-    step = None
-    for before, after in zip(raw, raw[1:], strict=False):
-        difference = ord(after) - ord(before)
-        if difference in (-1, 0, 1) and (current == 1 or difference == step):
-            current, step = current + 1, difference
-        else:
-            current, step = (2, difference) if difference in (-1, 0, 1) else (1, None)
-        longest = max(longest, current)
-    return longest
-
-
-def _secret_list_problem(raw: str) -> str | None:
-    keys = split_list(raw)
-    ok = keys and all(_SECRET.match(key) for key in keys)
-    return None if ok else "expected comma-separated keys of at least 16 letters, digits or ._~+/=-"
-
-
-def _paths_problem(raw: str) -> str | None:
-    ok = all(path.startswith("/") for path in split_list(raw))
-    return None if ok else "expected comma-separated paths starting with /"
-
-
-def _openai_url_problem(raw: str) -> str | None:
-    return http_url_problem(raw, "http(s)://host[:port]/path, e.g. https://api.openai.com/v1")
-
-
-def _sentry_dsn_problem(raw: str) -> str | None:
-    return http_url_problem(raw, "https://<key>@<host>/<project>")
-
-
-def _directory_problem(raw: str) -> str | None:
-    """A directory the master can make (or empty) and the workers write into. Only looked at (os.access):
-    the master prepares it later, and still stops with one line if that fails (gunicorn.conf.py)."""
-    path = os.path.abspath(raw)
-    while not os.path.lexists(path) and os.path.dirname(path) != path:
-        path = os.path.dirname(path)  # the deepest part that exists is where makedirs would start
-    if not os.path.isdir(path):
-        return "expected a directory, or a path where one can be made (a file is in the way)"
-    if not os.access(path, os.W_OK | os.X_OK):
-        return "expected a directory this process may write into"
-    return None
 
 
 @dataclass(frozen=True)
@@ -222,9 +132,9 @@ class Settings:
     # a MAX_IN_FLIGHT slot) for the whole budget.
     body_read_timeout_seconds: float = 10.0
     # Comma-separated; set: /api/... needs "Authorization: Bearer <key>".
-    api_keys: str | None = setting(None, check=_secret_list_problem, secret=True)
+    api_keys: str | None = setting(None, check=secret_list_problem, secret=True)
     # E.g. "30/minute", per API key (or client address); unset: no limit.
-    rate_limit: str | None = setting(None, check=_rate_limit_problem)
+    rate_limit: str | None = setting(None, check=rate_limit_problem)
     # Proxies in front of the service that append to X-Forwarded-For (1 on Heroku); 0 trusts no header.
     trusted_proxy_hops: int = setting(0, minimum=0, maximum=16)
 
@@ -282,7 +192,7 @@ class Settings:
     # The chat's agent: "offline" (deterministic, no network) or "openai" (any OpenAI-compatible server).
     agent_provider: str = setting("offline", choices=("offline", "openai"))
     # A base URL may carry a proxy's user and password: named, never echoed.
-    openai_base_url: str = setting("https://api.openai.com/v1", check=_openai_url_problem, secret=True)
+    openai_base_url: str = setting("https://api.openai.com/v1", check=openai_url_problem, secret=True)
     openai_api_key: str | None = setting(None, secret=True)
     openai_model: str = "gpt-4o-mini"
     # Retries of a 429 or 5xx answer, each after a jittered back-off, and only while the budget allows.
@@ -306,6 +216,10 @@ class Settings:
     # How long a running Idempotency-Key attempt holds its key without renewing it (it renews every third of
     # this while it runs): after a worker was killed or MongoDB died under a turn, retries get 409 this long.
     idempotency_lease_seconds: float = setting(10.0, minimum=1)
+    # Unset keeps every chat. Set: MongoDB's TTL monitor removes each message this many days after it was
+    # written and each session this many days after its last turn, so a session idle that long goes whole
+    # (chat/indexes.py). Ten years at most: past that, keeping everything is what was meant.
+    chat_retention_days: int | None = setting(None, kind=int, minimum=1, maximum=3650)
     # A pause between the offline agent's streamed words (a demo's typing effect; tests use it for timing).
     offline_chunk_delay_ms: int = setting(0, minimum=0, maximum=10_000)
 
@@ -314,20 +228,20 @@ class Settings:
     log_level: str = setting("info", choices=("debug", "info", "warning", "error"))
     log_format: str = setting("text", choices=("text", "json"))
     # Comma-separated path prefixes left out of the access log.
-    access_log_skip_paths: str = setting("", check=_paths_problem)
+    access_log_skip_paths: str = setting("", check=paths_problem)
     # /health/live and /health/ready in the access log too. Off: orchestrators and load balancers call them
     # every few seconds per instance, which buries the requests worth reading and costs each probe about as
     # much as the rest of its answer (docs/PERFORMANCE.md, section 1); their counts and latencies are in
     # /metrics either way. /health, which monitors and people call, is logged regardless.
     access_log_probes: bool = False
     # Set: GET /metrics needs "Authorization: Bearer <token>".
-    metrics_token: str | None = setting(None, check=_secret_problem, secret=True)
+    metrics_token: str | None = setting(None, check=secret_problem, secret=True)
     # The operator console (GET /console, docs/console.md) is served only with a token: it shows what an
     # attacker would like to see, and a loopback address may still be a reverse proxy's upstream.
-    console_token: str | None = setting(None, check=_console_token_problem, secret=True)
+    console_token: str | None = setting(None, check=console_token_problem, secret=True)
     # Where workers keep metric values (prometheus_client reads it too); unset: a fresh private temp directory.
-    prometheus_multiproc_dir: str | None = setting(None, check=_directory_problem)
-    sentry_dsn: str | None = setting(None, check=_sentry_dsn_problem, secret=True)
+    prometheus_multiproc_dir: str | None = setting(None, check=directory_problem)
+    sentry_dsn: str | None = setting(None, check=sentry_dsn_problem, secret=True)
     sentry_environment: str = "production"
 
     @property
@@ -410,19 +324,20 @@ def _read(field: dataclasses.Field[Any], env: Mapping[str, str], errors: list[st
 
 def _rule(field: dataclasses.Field[Any]) -> tuple[Callable[[str], Any], Callable[[Any], bool], str]:
     """(convert, accepts, the rule in words) for a field, from its metadata and its default's type."""
-    meta, default = field.metadata, field.default
+    meta = field.metadata
+    kind = meta.get("kind", type(field.default))
     low, high = meta.get("minimum"), meta.get("maximum")
     if "choices" in meta:
         allowed = meta["choices"]
         return str.lower, lambda v: v in allowed, "one of " + ", ".join(allowed)
-    if isinstance(default, bool):
+    if kind is bool:
         return _boolean, lambda v: True, "true or false (also 1/0, yes/no, on/off)"
-    if isinstance(default, int):
+    if kind is int:
         low = 1 if low is None else low
         if high is None:
             return int, lambda v: v >= low, f"a whole number >= {low}"
         return int, lambda v: low <= v <= high, f"a whole number from {low} to {high}"
-    if isinstance(default, float):
+    if kind is float:
         rule = "a number of seconds above 0" if low is None else f"a number of seconds >= {low:g}"
         rule += "" if high is None else f" and at most {high:g}"
         above = (lambda v: v > 0) if low is None else (lambda v: v >= low)
