@@ -234,6 +234,9 @@ class Settings:
     # much as the rest of its answer (docs/PERFORMANCE.md, section 1); their counts and latencies are in
     # /metrics either way. /health, which monitors and people call, is logged regardless.
     access_log_probes: bool = False
+    # GET /console/state in the access log too. Off: an open console page polls it every 1.5 s. Refusals
+    # (4xx, 5xx) are logged either way: a script guessing the console's token shows.
+    access_log_console: bool = False
     # Set: GET /metrics needs "Authorization: Bearer <token>".
     metrics_token: str | None = setting(None, check=secret_problem, secret=True)
     # The operator console (GET /console, docs/console.md) is served only with a token: it shows what an

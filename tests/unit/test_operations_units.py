@@ -285,3 +285,28 @@ def test_new_key_prints_a_key_every_secret_setting_accepts(capsys: pytest.Captur
     for key in keys:
         settings = Settings.from_env({"API_KEYS": f"{key},{key[::-1]}", "METRICS_TOKEN": key, "CONSOLE_TOKEN": key})
         assert settings.api_key_list == (key, key[::-1])
+
+
+def test_the_start_up_line_says_what_is_on_and_no_secret() -> None:
+    from travel_agent.config_summary import summary_line
+
+    secrets = {
+        "API_KEYS": "key-one-Xq7Lm3pR9vT2,key-two-Hq3Zr8Wm2Kd7",
+        "METRICS_TOKEN": "metrics-Tq8vX2mLp4Rz9w",
+        "CONSOLE_TOKEN": "console-Tq8vX2mLp4Rz9wKbN3",
+        "OPENAI_API_KEY": "sk-secret-value",
+        "OPENAI_BASE_URL": "https://proxyuser:proxypass@llm.example.com:8443/v1",
+        "SENTRY_DSN": "https://sentrykey@o1.ingest.example.com/2",
+        "REDIS_URL": "redis://:redispass@cache.example.com:6379/0",
+        "MONGODB_URI": "mongodb://dbuser:dbpass@db.example.com/trips",
+    }
+    line = summary_line(Settings.from_env(secrets | {"AGENT_PROVIDER": "openai", "RATE_LIMIT": "30/minute"}))
+    assert "\n" not in line and line.startswith("travel_agent on: AGENT_PROVIDER=openai (gpt-4o-mini at ")
+    for shown in ("llm.example.com:8443", "API_KEYS=2 key(s)", "RATE_LIMIT=30/minute", "CONSOLE_TOKEN=set"):
+        assert shown in line
+    assert "REDIS=on (REDIS_URL)" in line and "SENTRY_DSN=set" in line and "METRICS_TOKEN=set" in line
+    never = ["key-one-Xq7Lm3pR9vT2", "key-two-Hq3Zr8Wm2Kd7", "metrics-Tq8vX2mLp4Rz9w", "console-Tq8vX2mLp4Rz9wKbN3"]
+    never += ["sk-secret-value", "proxyuser", "proxypass", "sentrykey", "redispass", "dbuser", "dbpass"]
+    assert [secret for secret in never if secret in line] == []
+    off = summary_line(Settings.from_env({}))
+    assert "AGENT_PROVIDER=offline" in off and "REDIS=off (no cache)" in off and "API_KEYS=not set (API open)" in off

@@ -27,6 +27,8 @@ from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFil
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # What orchestrators and load balancers poll (ACCESS_LOG_PROBES).
 PROBE_PATHS = frozenset({"/health/live", "/health/ready"})
+# What an open console page polls (ACCESS_LOG_CONSOLE); only its successful answers are left out.
+CONSOLE_POLL_PATHS = frozenset({"/console/state"})
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -43,6 +45,7 @@ class GunicornLogger(glogging.Logger):
         self.json_lines = settings.log_format == "json"
         self.skip_paths = settings.access_log_skip_list
         self.quiet_paths = frozenset() if settings.access_log_probes else PROBE_PATHS
+        self.quiet_when_ok = frozenset() if settings.access_log_console else CONSOLE_POLL_PATHS
         # Another format (set on the command line, say) goes through gunicorn's own formatting.
         self.own_text_format = not self.json_lines and cfg.access_log_format == ACCESS_LOG_FORMAT
         if self.json_lines:
@@ -74,6 +77,8 @@ class GunicornLogger(glogging.Logger):
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
         path = environ.get("PATH_INFO", "")
         if path in self.quiet_paths or not self.access_log_enabled or (self.skip_paths and self._skipped(path)):
+            return
+        if path in self.quiet_when_ok and str(resp.status).startswith(("2", "3")):
             return
         if self.own_text_format:
             log = self.access_log
