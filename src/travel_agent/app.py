@@ -73,7 +73,7 @@ def configure_flask(app: Flask, settings: Settings) -> None:
         PROPAGATE_EXCEPTIONS=False,
         TRAVEL_AGENT_SETTINGS=settings,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]  (keep the documented field order)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
 
 
 def verify_dependencies(svc: Services) -> None:

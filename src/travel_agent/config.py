@@ -81,6 +81,11 @@ DAY_MS = DAY_SECONDS * 1000
 POOL_LIMIT = 10_000
 
 
+def _from(low: float, below: float) -> Callable[[float], bool]:
+    """The check of a number in [low, below); a closure made per field, so no loop variable is shared."""
+    return lambda value: low <= value < below
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of the service; the environment variable is the field name in upper case.
@@ -310,6 +315,7 @@ def _read(field: dataclasses.Field[Any], env: Mapping[str, str], errors: list[st
     meta = field.metadata
     shown = name if meta.get("secret") else f"{name}={raw!r}"
     convert, accepts, rule = _rule(field)
+    problem: str | None
     try:
         value = convert(raw.strip())
     except ValueError:

@@ -9,11 +9,8 @@ module stands for all of it.
 
 from __future__ import annotations
 
-try:
-    from gevent import monkey
-except ImportError:  # pragma: no cover - gevent is a runtime dependency
-    monkey = None
+from gevent import monkey
 
 
 def gevent_patched() -> bool:
-    return monkey is not None and bool(monkey.is_module_patched("socket"))
+    return bool(monkey.is_module_patched("socket"))

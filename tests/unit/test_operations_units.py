@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from travel_agent import __main__ as cli
+from travel_agent import __version__
 from travel_agent.config import ConfigError, Settings, parse_rate_limit
 from travel_agent.observability import error_reporting
 from travel_agent.runtime import metrics_files
@@ -273,7 +274,7 @@ def test_sentry_init_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert options["dsn"] == "https://public@sentry.example/7" and options["environment"] == "staging"
     assert options["send_default_pii"] is False
     assert options["max_request_body_size"] == "never" and options["include_local_variables"] is False
-    assert options["release"] == "travel_agent@2.0.0"
+    assert options["release"] == f"travel_agent@{__version__}"
 
 
 def test_new_key_prints_a_key_every_secret_setting_accepts(capsys: pytest.CaptureFixture[str]) -> None:

@@ -80,13 +80,13 @@ def recv_into(wait: Wait, sock: Any, buffer: Any) -> int:
     previous = sock.gettimeout()
     sock.settimeout(0.0)  # gevent's sockets: try once, never park the greenlet
     try:
-        return sock.recv_into(buffer)  # type: ignore[no-any-return]
+        return sock.recv_into(buffer)
     except (BlockingIOError, ssl.SSLWantReadError):
         pass
     finally:
         sock.settimeout(previous)
     wait_for_bytes(wait, sock)
-    return sock.recv_into(buffer)  # type: ignore[no-any-return]
+    return sock.recv_into(buffer)
 
 
 def beat_if_due_within(seconds: float) -> None:

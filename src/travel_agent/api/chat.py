@@ -93,7 +93,7 @@ def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             documented = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code], headers=headers)(
                 documented
             )
-        view._apidoc = documented._apidoc  # type: ignore[attr-defined]  (where flask-smorest reads it)
+        view._apidoc = documented._apidoc  # type: ignore[attr-defined]  # where flask-smorest reads it
         return view
 
     return decorate

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from travel_agent.cooperative import gevent_patched
+import greenlet  # imported once, at the top: admission runs on every request
+from gevent.monkey import get_original
 
-try:  # imported once: admission runs on every request
-    import greenlet
-    from gevent.monkey import get_original
-except ImportError:  # pragma: no cover - greenlet and gevent are runtime dependencies
-    greenlet = None
-    get_original = None
+from travel_agent.cooperative import gevent_patched
 
 
 def timers_can_interrupt() -> bool:
@@ -27,8 +22,6 @@ def _native_lock() -> Any:
     """An OS lock even after gevent's patching. Admission and release never yield while holding it, so no
     greenlet ever waits on it; gevent's lock would cost about a microsecond more per request for a protection
     only real threads (a threaded test server) need."""
-    if get_original is None:  # pragma: no cover
-        return threading.Lock()
     return get_original("_thread", "allocate_lock")()
 
 
@@ -90,4 +83,4 @@ class InFlight:
 
 
 def _current_greenlet() -> Any:
-    return None if greenlet is None else greenlet.getcurrent()
+    return greenlet.getcurrent()

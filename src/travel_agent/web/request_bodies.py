@@ -12,16 +12,12 @@ import io
 import logging
 
 from flask import Request, Response, request
+from gevent import Timeout
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from travel_agent.web.error_handlers import error_response
 from travel_agent.web.inflight import timers_can_interrupt
-
-try:  # imported once: the check runs on every request with a body
-    from gevent import Timeout
-except ImportError:  # pragma: no cover - gevent is a runtime dependency
-    Timeout = None
 
 log = logging.getLogger("travel_agent.request_bodies")
 
