@@ -99,7 +99,7 @@ def build_chat(settings: Settings, mongo: MongoGateway, redis: RedisGateway | No
     """One per worker; touches no network (the agent's HTTP pool connects on first use)."""
     return ChatService(
         ChatStore(mongo),
-        Indexes(mongo),
+        Indexes(mongo, settings.chat_retention_days),
         ContextCache(redis, settings.chat_history_messages),
         IdempotencyStore(mongo, lease_seconds=settings.idempotency_lease_seconds),
         build_agent(settings),
