@@ -116,6 +116,18 @@ class Settings:
     # Retries of a 429 or 5xx answer, each after a jittered back-off, and only while the budget allows.
     openai_max_retries: int = dataclasses.field(default=2, metadata={"minimum": 0})
     openai_connect_timeout_seconds: float = 5.0
+    # Ask a streaming upstream for its token counts (stream_options.include_usage; /metrics and the stored
+    # reply keep them). Off for a server that refuses the option.
+    openai_stream_usage: bool = True
+    # When the model cannot answer (circuit open, refused, 5xx after the retries, nothing sent while only the
+    # fallback's share of the budget is left): "offline", the offline assistant answers, marked degraded;
+    # "none", the turn fails with the model's 502/503/504. Only with AGENT_PROVIDER=openai.
+    agent_fallback: str = dataclasses.field(default="offline", metadata={"choices": ("offline", "none")})
+    # A second OpenAI-compatible upstream, asked when the first cannot answer (before the offline assistant);
+    # its own breaker and metrics label, the same limits. The model defaults to OPENAI_MODEL.
+    openai_fallback_base_url: str | None = None
+    openai_fallback_model: str | None = None
+    openai_fallback_api_key: str | None = dataclasses.field(default=None, repr=False)  # a secret, as above
     # How many recent messages of a session the agent sees (and Redis caches): bounds prompt size and cost.
     chat_history_messages: int = 20
     # A stream sends a comment this often while the agent is silent, so proxies with a first-byte or idle
@@ -268,9 +280,15 @@ def _check_chat(values: dict[str, Any], errors: list[str]) -> None:
             f"MAX_REPLY_CHARS: expected at most {MAX_REPLY_CHARS_LIMIT:,} (a stored message must stay far"
             " below MongoDB's 16 MiB document limit)"
         )
-    base = urlsplit(values["openai_base_url"])
-    if base.scheme not in ("http", "https") or not base.netloc:
-        errors.append("OPENAI_BASE_URL: expected http(s)://host[:port]/path, e.g. https://api.openai.com/v1")
+    for name in ("openai_base_url", "openai_fallback_base_url"):
+        base = urlsplit(values[name] or "https://unset")
+        if base.scheme not in ("http", "https") or not base.netloc:
+            errors.append(f"{name.upper()}: expected http(s)://host[:port]/path, e.g. https://api.openai.com/v1")
+    if not values["openai_fallback_base_url"]:
+        # A second upstream half configured would silently never be asked.
+        for name in ("openai_fallback_model", "openai_fallback_api_key"):
+            if values[name]:
+                errors.append(f"{name.upper()}: set, but OPENAI_FALLBACK_BASE_URL is not (the second upstream's URL)")
 
 
 # A million characters is at most 4 MB of UTF-8: a stored reply stays well inside a 16 MiB BSON document.

@@ -153,9 +153,10 @@ class _ScopedBody:
             code, message, retry_after = EXPIRED[exc.reason]
             log.warning("request cut off (%s) after it started answering", exc.reason)
             if self._request.is_stream:
-                if exc.reason == "budget":
-                    metrics.record_budget_timeout(self._route)
-                else:
+                # Counted (a 504 as a budget timeout too) when the request finishes, as an error event.
+                self._request.environ[request_context.STREAM_ERROR_KEY] = str(code)
+                self._request.environ[request_context.ERROR_MESSAGE_KEY] = message
+                if exc.reason != "budget":
                     metrics.record_shed("draining")
                 yield sse_error_event(code, message, retry_after)
             elif not sent_any:
