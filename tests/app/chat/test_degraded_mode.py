@@ -162,15 +162,21 @@ def test_a_hostile_second_upstream_meets_the_same_limits(
     openai_app: Callable[..., Flask], upstream: UpstreamServer, second: UpstreamServer
 ) -> None:
     client = openai_app(
-        AGENT_FALLBACK="none", OPENAI_FALLBACK_BASE_URL=second.base_url, MAX_REPLY_CHARS=1000, OPENAI_MAX_RETRIES=0
+        AGENT_FALLBACK="none",
+        OPENAI_FALLBACK_BASE_URL=second.base_url,
+        MAX_REPLY_CHARS=1000,
+        OPENAI_MAX_RETRIES=0,
+        CHAT_TIMEOUT_SECONDS=2,
     ).test_client()
     upstream.fail_status = 500
     second.configure(mode="huge", huge_chars=5000)
     body = assert_envelope(client.post(SEND, json={"message": "Bogota"}), 502)
     assert "too long" in body["message"]
-    second.configure(mode="flood")
+    second.configure(mode="flood")  # empty chunks without end: the budget stops it, as it stops the first
+    started = time.monotonic()
     events = parse_sse(client.post(STREAM, json={"message": "Medellin"}).text)
-    assert events[-1][0] == "error" and events[-1][1]["code"] in (502, 504), events[-1]
+    assert events[-1][0] == "error" and events[-1][1]["code"] == 504, events[-1]
+    assert time.monotonic() - started < 2 + 0.75
 
 
 def test_without_a_fallback_the_model_statuses_stay(openai_app: Callable[..., Flask], upstream: UpstreamServer) -> None:
