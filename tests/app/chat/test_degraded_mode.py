@@ -97,7 +97,7 @@ def test_an_open_circuit_goes_straight_to_the_offline_assistant_and_closes_when_
     # Within BREAKER_RESET_SECONDS plus one call the model answers again, undegraded.
     wait_until(lambda: not breaker.refusing(), 3, interval=0.05, message="the circuit never cooled down")
     body = client.post(SEND, json={"message": "Milan"}).get_json()
-    assert body == body | {"reply": "echo: Milan", "degraded": False}
+    assert (body["reply"], body["degraded"]) == ("echo: Milan", False)
     assert breaker.state.value == "closed"
 
 
