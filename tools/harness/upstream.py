@@ -150,6 +150,8 @@ class UpstreamServer:
                 return self
             self._stopping.clear()
             self._server = _HTTPServer(self, self._address)
+            # A later start() (after stop(): a killed upstream coming back) listens on the same address.
+            self._address = (self._address[0], int(self._server.server_address[1]))
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="upstream", daemon=True
             )
