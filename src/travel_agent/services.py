@@ -97,7 +97,7 @@ def build_services(settings: Settings) -> Services:
         redis_gateway,
         settings.health_check_timeout_seconds,
         settings.health_cache_seconds,
-        _upstream_health(agent, settings.agent_fallback),
+        _upstream_health(breakers, agent, settings.agent_fallback),
     )
     return Services(
         settings,
@@ -110,12 +110,13 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def _upstream_health(agent: Agent, fallback: str) -> Callable[[], Check] | None:
-    """/health's ``upstream`` check, for an agent with model upstreams (none for the offline agent)."""
-    upstreams = [(client.breaker, client.recent) for client in model_upstreams(agent)]
-    if not upstreams:
+def _upstream_health(breakers: BreakerRegistry, agent: Agent, fallback: str) -> Callable[[], Check] | None:
+    """/health's ``upstream`` check, for an agent with model upstreams (none for the offline agent): the
+    registry's upstream breakers, each with the recent calls of its client."""
+    recent = {client.breaker.name: client.recent for client in model_upstreams(agent)}
+    if not recent:
         return None
-    return lambda: upstream_check(upstreams, fallback)
+    return lambda: upstream_check([(b, recent[b.name]) for b in breakers.upstreams()], fallback)
 
 
 def build_chat(settings: Settings, mongo: MongoGateway, redis: RedisGateway | None, agent: Agent) -> ChatService:

@@ -34,6 +34,14 @@ from travel_agent.resilience.recent_calls import RecentCalls
 
 log = logging.getLogger("travel_agent.agent.openai")
 
+# The request id of the turn that took an upstream's circuit trial in check_available(); the agent's call runs in
+# the request's context or a copy of it (chat/pump.py), so its first attempt knows it may go. Keyed by request
+# id, since a gevent worker serves the next request of a kept-alive connection in the same context; one per
+# upstream, so a trial of the first never lets a call past the second's open circuit.
+_TRIAL_HOLDERS: dict[str, ContextVar[str | None]] = {
+    upstream: ContextVar(f"upstream_trial_holder_{upstream}", default=None) for upstream in ("primary", "fallback")
+}
+
 SYSTEM_PROMPT = (
     "You are a friendly, practical travel-planning assistant. Help the traveller plan their trip: destination, "
     "dates or length of stay, who is travelling, budget, and a day-by-day outline. Ask briefly for what is still "
@@ -68,11 +76,7 @@ class OpenAIAgent:
         self.model = (settings.openai_fallback_model if fallback else None) or settings.openai_model
         self.stream_usage = settings.openai_stream_usage
         self.recent = RecentCalls()
-        # The request id of the turn that took this circuit's trial in check_available(); the agent's call runs
-        # in the request's context or a copy of it (chat/pump.py), so its first attempt knows it may go. Keyed
-        # by request id, since a gevent worker serves the next request of a kept-alive connection in the same
-        # context; one per upstream, so a trial of the first never lets a call past the second's open circuit.
-        self._trial_holder: ContextVar[str | None] = ContextVar(f"upstream_trial_{upstream}", default=None)
+        self._trial_holder = _TRIAL_HOLDERS[upstream]
         self.max_retries = settings.openai_max_retries
         self.connect_timeout = settings.openai_connect_timeout_seconds
         self.default_budget = settings.chat_timeout_seconds
