@@ -1,4 +1,4 @@
-"""Command line: ``serve`` (what the Procfile runs) and ``healthcheck`` (a probe)."""
+"""Command line: ``serve`` (what the Procfile runs), ``healthcheck`` (a probe) and ``--version``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import sys
 import urllib.error
 import urllib.request
+
+from travel_agent import __version__
 
 HEALTHY_STATES = frozenset({"healthy", "degraded"})
 
@@ -57,6 +59,7 @@ def serve(gunicorn_args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m travel_agent")
+    parser.add_argument("--version", action="version", version=f"travel_agent {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="check the settings, then run gunicorn as the Procfile does", add_help=False)
     probe = commands.add_parser("healthcheck", help="exit 0 when /health says healthy or degraded")

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.service import FAST, FAULT_APP
 
 from tools.harness import REPO_ROOT, free_port
+from travel_agent import __version__
 
 pytestmark = pytest.mark.slow
 
@@ -306,7 +307,7 @@ def test_sentry_receives_unexpected_errors_without_personal_data(
     assert response.status_code == 500
     wait_until(lambda: events, 15, message="Sentry never received the error")
     [event] = events
-    assert event["environment"] == "ci" and event["release"] == "travel_agent@2.0.0"
+    assert event["environment"] == "ci" and event["release"] == f"travel_agent@{__version__}"
     assert "RuntimeError" in json.dumps(event["exception"])
     sent = json.dumps(event)
     for private in ("secret-cookie", "secret-token", "127.0.0.1:" + str(service.port) + "/_test/boom?"):

@@ -83,7 +83,9 @@ class FallbackAgent:
                     raise
                 failure = self._fall_back_from(agent, exc)
             finally:
-                pieces.close()  # type: ignore[attr-defined]  (a generator: closes its upstream response)
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()  # a generator: closes its upstream response
         yield from self._offline(failure).stream(history, message)
 
     def close(self) -> None:

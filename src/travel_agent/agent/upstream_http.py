@@ -48,11 +48,11 @@ class _WaitingReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int | None:
         wait = waiting.active()
         if wait is None:  # the reply pump's thread or greenlet: the socket's own timeout bounds the read
-            return self._raw.readinto(buffer)  # type: ignore[no-any-return]
+            return self._raw.readinto(buffer)
         return waiting.recv_into(wait, self._sock, buffer)
 
     def fileno(self) -> int:
-        return self._raw.fileno()  # type: ignore[no-any-return]
+        return self._raw.fileno()
 
     def close(self) -> None:
         if not self.closed:

@@ -53,7 +53,7 @@ def install_metrics(app: Flask, svc: Services) -> RequestMetrics:
     @app.url_value_preprocessor
     def _label_route(endpoint: str | None, values: dict[str, Any] | None) -> None:
         # Runs for every request Flask handles, before any before_request hook can answer it.
-        req = request._get_current_object()  # type: ignore[attr-defined]  (one proxy lookup, not three)
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not three
         req.environ[ROUTE_KEY] = req.url_rule.rule if req.url_rule is not None else UNMATCHED
 
     @app.get("/metrics")

@@ -94,7 +94,7 @@ class SentinelBlockingPool(SentinelConnectionPool, redis.BlockingConnectionPool)
     pool passes its remaining arguments on to the blocking pool."""
 
 
-class DeadlineQueue(LifoQueue):  # type: ignore[type-arg]
+class DeadlineQueue(LifoQueue):
     """The pool's queue of free connections, waited on for at most half of what remains of the request's
     budget (as each command is, above), so a request late in its budget does not wait the whole
     ``REDIS_POOL_TIMEOUT_SECONDS`` for a connection only to find its time gone. The pool takes this class

@@ -191,7 +191,7 @@ class ChatService:
         turn = self.begin(plan, message, key)
         if turn.answer is not None:
             return _answer_of(turn.answer), False
-        history = [m.turn() for m in turn.history]
+        history = [Turn(m.role, m.content) for m in turn.history]
         written_by = Provenance()
         try:
             return self.finish(turn, self._reply(history, turn.question.content, written_by), key, written_by)
@@ -326,7 +326,7 @@ class ChatService:
         "error" (the question then stays unanswered; no partial answer is stored). ``beat``, when the server
         lets the stream write to its client directly, sends a heartbeat while the agent waits (see
         ``chat.pump``); heartbeats then never come as events."""
-        history = [m.turn() for m in turn.history]
+        history = [Turn(m.role, m.content) for m in turn.history]
         written_by = Provenance()
         pieces = agent_pieces(
             lambda: tracked(written_by, self.agent.stream(history, turn.question.content)),

@@ -22,7 +22,6 @@ from typing import Any
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from travel_agent.agent.interface import Turn
 from travel_agent.backends.mongo import MongoGateway
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.indexes import IDEMPOTENCY, MESSAGES, SESSIONS
@@ -64,9 +63,6 @@ class Message:
     @property
     def degraded(self) -> bool:
         return bool(self.written_by.get("degraded"))
-
-    def turn(self) -> Turn:
-        return Turn(self.role, self.content)
 
     def to_doc(self) -> dict[str, Any]:
         doc = {

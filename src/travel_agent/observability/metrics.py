@@ -245,13 +245,19 @@ def record_circuit(dependency: str, state: State) -> None:
 class MongoPoolMetrics(monitoring.ConnectionPoolListener):
     """How long requests wait for a pooled MongoDB connection, and how often they give up."""
 
+    # PyMongo types an event's duration as optional; it sets it on both events measured here.
     def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
-        _safely(lambda m: m.checkout.observe(event.duration))
+        duration = event.duration
+        if duration is not None:
+            _safely(lambda m: m.checkout.observe(duration))
 
     def connection_check_out_failed(self, event: monitoring.ConnectionCheckOutFailedEvent) -> None:
+        duration, reason = event.duration, str(event.reason)
+
         def record(m: _Metrics) -> None:
-            m.checkout.observe(event.duration)
-            m.checkout_failures.labels(str(event.reason)).inc()
+            if duration is not None:
+                m.checkout.observe(duration)
+            m.checkout_failures.labels(reason).inc()
 
         _safely(record)
 

@@ -91,7 +91,7 @@ def log_greenlet_stacks(worker: Any) -> None:
         worker.pid,
         "".join(traceback.format_stack()),
     )
-    worker.log.critical("Greenlets of worker %s:\n%s", worker.pid, "\n".join(format_run_info()))
+    worker.log.critical("Greenlets of worker %s:\n%s", worker.pid, "\n".join(format_run_info()))  # type: ignore[func-returns-value, arg-type]  # the stubs say None; it returns the lines
 
 
 def reexec_as_module(server: Any) -> None:

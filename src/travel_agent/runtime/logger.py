@@ -13,6 +13,7 @@ import datetime
 import logging
 import sys
 import threading
+from collections.abc import MutableMapping
 from types import TracebackType
 from typing import Any
 
@@ -67,12 +68,14 @@ class GunicornLogger(glogging.Logger):
         thread: str | None = None,
     ) -> None:
         where = f" in thread {thread}" if thread else ""
-        self.error_log.error("uncaught %s%s", exc_type.__name__, where, exc_info=(exc_type, value, traceback))
+        # threading.excepthook may pass no exception value; logging's exc_info takes a triple only with one.
+        info = (exc_type, value, traceback) if value is not None else None
+        self.error_log.error("uncaught %s%s", exc_type.__name__, where, exc_info=info)
 
     def _skipped(self, path: str) -> bool:
         return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in self.skip_paths)
 
-    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> None:
+    def access(self, resp: Any, req: Any, environ: MutableMapping[str, Any], request_time: datetime.timedelta) -> None:
         path = environ.get("PATH_INFO", "")
         if path in self.quiet_paths or not self.access_log_enabled or (self.skip_paths and self._skipped(path)):
             return
@@ -83,9 +86,7 @@ class GunicornLogger(glogging.Logger):
                     # Logger.info() without its findCaller() stack walk: an access line has no source location
                     # worth the cost (about a fifth of a logged line's).
                     log.handle(
-                        log.makeRecord(
-                            log.name, logging.INFO, "", 0, _text_line(resp, environ, request_time), None, None
-                        )
+                        log.makeRecord(log.name, logging.INFO, "", 0, _text_line(resp, environ, request_time), (), None)
                     )
             except Exception:  # noqa: BLE001  (as gunicorn's own access(): a log line must not fail the request)
                 self.error_log.exception("could not write an access log line")
@@ -112,7 +113,7 @@ class GunicornLogger(glogging.Logger):
             self.error_log.exception("could not write an access log line")
 
 
-def _text_line(resp: Any, environ: dict[str, Any], request_time: datetime.timedelta) -> str:
+def _text_line(resp: Any, environ: MutableMapping[str, Any], request_time: datetime.timedelta) -> str:
     """ACCESS_LOG_FORMAT as gunicorn formats it, its escaping of double quotes included. logging does not
     %-format a message given without arguments, so a "%" in the path is written as is."""
     status = resp.status

@@ -127,8 +127,8 @@ def _index() -> _Index:
     territories = [Locale(loc).territories for loc in NAME_LOCALES]
     for code, country in sorted(gc.get_countries().items()):
         place = Place(country["name"], code, "country", None, country["population"])
-        names = {country["name"], *(names.get(code, "") for names in territories)} - {""}
-        for name in sorted(names):
+        country_names = {country["name"], *(by_code.get(code, "") for by_code in territories)} - {""}
+        for name in sorted(country_names):
             _add(by_name, non_latin, name, place, overwrite=True)
             _add_anywhere(anywhere, name, place, primary=name == country["name"])
     for names in anywhere.values():

@@ -62,7 +62,9 @@ class State:
 
 
 def derive(history: Sequence[Turn], message: str) -> State:
-    facts, covered, last_offer = TripFacts(), set(), ()
+    facts = TripFacts()
+    covered: set[str] = set()
+    last_offer: tuple[str, ...] = ()
     for turn in history:
         if turn.role == "user":
             facts = _apply(facts, turn.content)
