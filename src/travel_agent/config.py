@@ -208,6 +208,18 @@ class Settings:
     # Retries of a 429 or 5xx answer, each after a jittered back-off, and only while the budget allows.
     openai_max_retries: int = setting(2, minimum=0, maximum=10)
     openai_connect_timeout_seconds: float = 5.0
+    # Ask a streaming upstream for its token counts (stream_options.include_usage; /metrics and the stored
+    # reply keep them). Off for a server that refuses the option.
+    openai_stream_usage: bool = True
+    # When the model cannot answer (circuit open, refused, 5xx after the retries, nothing sent while only the
+    # fallback's share of the budget is left): "offline", the offline assistant answers, marked degraded;
+    # "none", the turn fails with the model's 502/503/504. Only with AGENT_PROVIDER=openai.
+    agent_fallback: str = setting("offline", choices=("offline", "none"))
+    # A second OpenAI-compatible upstream, asked when the first cannot answer (before the offline assistant);
+    # its own breaker and metrics label, the same limits. The model defaults to OPENAI_MODEL.
+    openai_fallback_base_url: str | None = setting(None, check=openai_url_problem, secret=True)
+    openai_fallback_model: str | None = None
+    openai_fallback_api_key: str | None = setting(None, secret=True)
     # The longest reply the service accepts from the model upstream, in characters; past it the turn fails with
     # a 502 and nothing of the reply is stored. 100,000 is several times the longest answer today's models
     # write in one go (about 16k tokens, some 64,000 characters) and keeps a stored message far below
@@ -396,4 +408,9 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
             problems.append("REDIS_URL: a unix socket cannot be combined with REDIS_CLUSTER_NODES")
         elif redis_url_names_a_database(values["redis_url"]):
             problems.append("REDIS_URL: a Redis Cluster has only database 0")
+    if not values["openai_fallback_base_url"]:
+        # A second upstream half configured would silently never be asked.
+        for name in ("openai_fallback_model", "openai_fallback_api_key"):
+            if values[name]:
+                problems.append(f"{name.upper()}: set, but OPENAI_FALLBACK_BASE_URL is not (the second upstream's URL)")
     return problems
