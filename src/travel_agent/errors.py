@@ -26,10 +26,10 @@ the same envelope; anything else is a 500 that reveals nothing.
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from typing import Any
 
 from travel_agent import request_context
+from travel_agent.http_status import status_phrase
 from travel_agent.request_context import request_id
 
 log = logging.getLogger("travel_agent.errors")
@@ -93,7 +93,7 @@ def envelope(
 ) -> dict[str, Any]:
     """flask-smorest's error shape plus the request id (the current request's unless given) and an error's
     context, if any."""
-    body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
+    body: dict[str, Any] = {"code": code, "status": status_phrase(code)}
     if message:
         body["message"] = message
     if errors:

@@ -9,10 +9,10 @@ request: the bytes gunicorn rejected are the client's, possibly hostile, and go 
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from typing import Any
 
 from travel_agent import request_context
+from travel_agent.http_status import status_phrase
 
 _MESSAGES = {
     400: "The request is not valid HTTP (request line, header or chunked framing).",
@@ -58,9 +58,9 @@ class CapturedErrorPage:
 def json_error_page(status: int, req: Any = None) -> bytes:
     """A complete HTTP/1.1 answer that closes the connection: the JSON envelope with an X-Request-ID."""
     try:
-        phrase = HTTPStatus(status).phrase
+        phrase = status_phrase(status)
     except ValueError:
-        status, phrase = 500, HTTPStatus(500).phrase
+        status, phrase = 500, status_phrase(500)
     req_id = request_context.sane_request_id(_inbound_request_id(req))
     message = _MESSAGES.get(status, _MESSAGES[400] if status < 500 else _MESSAGES[500])
     body = json.dumps(

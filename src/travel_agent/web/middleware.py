@@ -16,13 +16,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
-from http import HTTPStatus
 from typing import Any
 
 from gevent import Timeout
 
 from travel_agent import request_context
 from travel_agent.errors import BudgetExceeded, ServerRestarting, ServiceBusy, envelope
+from travel_agent.http_status import status_phrase
 from travel_agent.observability import metrics
 from travel_agent.observability.metrics import RequestMetrics
 from travel_agent.web.client_gone import client_gone
@@ -76,7 +76,7 @@ def json_error(
     ]
     if retry_after is not None:
         headers.append(("Retry-After", str(retry_after)))
-    start_response(f"{code} {HTTPStatus(code).phrase}", headers, exc_info)
+    start_response(f"{code} {status_phrase(code)}", headers, exc_info)
     return [body]
 
 
