@@ -232,3 +232,52 @@ def test_max_reply_chars_is_bounded_below_mongodbs_document_limit() -> None:
     for bad in ("0", "1000001", "lots"):
         with pytest.raises(ConfigError, match="MAX_REPLY_CHARS"):
             Settings.from_env({"MAX_REPLY_CHARS": bad})
+
+
+# -- the one mechanism: each rule is its field's metadata --------------------------------------------------------
+
+
+def test_each_rule_is_stated_on_its_field() -> None:
+    """choices, minimum, maximum and checks live on the fields (no side tables), and the reader obeys them."""
+    from dataclasses import fields
+
+    known = {"choices", "minimum", "maximum", "check", "why", "secret"}
+    by_name = {field.name: field for field in fields(Settings)}
+    assert all(set(field.metadata) <= known for field in by_name.values())
+    assert by_name["port"].metadata["maximum"] == 65535 and by_name["log_format"].metadata["choices"]
+    assert Settings.from_env({"PORT": "65535"}).port == 65535
+    with pytest.raises(ConfigError, match=r"PORT='65536': expected a whole number from 1 to 65535$"):
+        Settings.from_env({"PORT": "65536"})
+    with pytest.raises(ConfigError, match=r"CHAT_HEARTBEAT_SECONDS='20': .* at most 15 \(a stream must show life"):
+        Settings.from_env({"CHAT_HEARTBEAT_SECONDS": "20"})
+
+
+def test_secrets_are_neither_echoed_nor_in_the_repr() -> None:
+    settings = Settings.from_env({"API_KEYS": "k" * 20, "METRICS_TOKEN": "m" * 20, "CONSOLE_TOKEN": "c" * 20})
+    assert not any(secret * 20 in repr(settings) for secret in "kmc")
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"API_KEYS": "short-key", "CONSOLE_TOKEN": "weak"})
+    assert "short-key" not in str(caught.value) and "weak" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MONGODB_URI", "mongodb://[::1/"),  # urllib raises on an unclosed IPv6 bracket
+        ("MONGODB_URI", "mongodb://h:\u00b2/"),  # "²".isdigit() is true, int("²") raises
+        ("REDIS_URL", "redis://[h/0"),
+        ("REDIS_URL", "redis://h:6379/\u00b2"),
+        ("SENTRY_DSN", "https://[k@h/1"),
+        ("OPENAI_BASE_URL", "http://[h/v1"),
+    ],
+)
+def test_a_malformed_address_is_one_named_line_not_a_traceback(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name) as caught:
+        Settings.from_env({name: value})
+    assert value not in str(caught.value)
+
+
+def test_fullwidth_digits_in_a_port_are_read_as_pymongo_reads_them() -> None:
+    assert (
+        Settings.from_env({"MONGODB_URI": "mongodb://h:\uff12\uff17\uff10\uff11\uff17/"}).mongodb_db == "travel_agent"
+    )

@@ -102,9 +102,14 @@ def test_memory_window_limits_resets_and_stays_bounded(monkeypatch: pytest.Monke
     now = [1000.0]
     monkeypatch.setattr(rate_limit.time, "monotonic", lambda: now[0])
     windows = rate_limit.MemoryWindows(limit=2, window_seconds=60)
-    assert [windows.hit("a").allowed for _ in range(3)] == [True, True, False]
+    assert [(d.allowed, d.remaining) for d in (windows.hit("a") for _ in range(3))] == [
+        (True, 1),
+        (True, 0),
+        (False, 0),
+    ]
+    assert windows.hit("a").retry_after == 60  # the time left in the window, rounded up
     now[0] += 59.5
-    assert windows.hit("a") == rate_limit.Decision(False, 1, "memory")
+    assert windows.hit("a") == rate_limit.Decision(False, 1, "memory", 0)
     now[0] += 1
     assert windows.hit("a").allowed
     monkeypatch.setattr(rate_limit, "MAX_MEMORY_ENTRIES", 3)

@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from travel_agent.agent.budget import time_left
+from travel_agent.cooperative import gevent_patched
 
 
 class ClientGone(Exception):
@@ -55,11 +56,7 @@ _ACTIVE: ContextVar[Wait | None] = ContextVar("upstream_wait", default=None)
 
 def inline_possible() -> bool:
     """Whether the request's greenlet can wait on a socket itself: gevent has patched the socket module."""
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover - gevent is a runtime requirement
-        return False
-    return bool(monkey.is_module_patched("socket"))
+    return gevent_patched()
 
 
 @contextmanager

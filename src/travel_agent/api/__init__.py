@@ -12,7 +12,7 @@ from flask_smorest import Api
 from travel_agent import __version__
 from travel_agent.api.chat import blp as chat_blp
 from travel_agent.api.error_schema import ErrorSchema
-from travel_agent.api.health import blp as health_blp
+from travel_agent.api.health import document_probes
 
 DOCS_ASSETS_URL = "/docs/assets/"
 
@@ -33,7 +33,8 @@ def create_api(app: Flask) -> TravelAgentApi:
         OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS_URL,
     )
     api = TravelAgentApi(app)
-    api.register_blueprint(health_blp)
+    api.spec.tag({"name": "health", "description": "Probes for monitors and orchestrators"})
+    document_probes(api.spec)
     api.register_blueprint(chat_blp)
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +11,7 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
+from travel_agent import formats
 from travel_agent.agent.waiting import ClientGone
 from travel_agent.api.chat_schemas import (
     AnswerSchema,
@@ -24,8 +24,8 @@ from travel_agent.api.error_schema import ErrorSchema
 from travel_agent.api.json_parser import JsonParser
 from travel_agent.chat.service import Answer, ChatService, StartedTurn
 from travel_agent.chat.store import Message
-from travel_agent.errors import UNEXPECTED_MESSAGE, as_seen_by_client, envelope
-from travel_agent.request_context import CLIENT_WRITE_KEY
+from travel_agent.errors import UNEXPECTED_MESSAGE, as_seen_by_client
+from travel_agent.request_context import CLIENT_WRITE_KEY, request_id
 from travel_agent.services import services
 from travel_agent.web.auth import bearer_token, key_fingerprint
 
@@ -61,8 +61,6 @@ STREAM_DOC = (
     "open) are plain JSON errors."
 )
 
-HEARTBEAT = ": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out, shows no event
-HEARTBEAT_BYTES = HEARTBEAT.encode()
 
 # One server-sent event (heartbeat comments are not events); `data` is a JSON object, as described above.
 STREAM_EVENT = {
@@ -222,7 +220,9 @@ def get_session(session_id: str, limit: int, before: int | None = None) -> Respo
 def delete_session(session_id: str) -> ResponseReturnValue:
     """Delete a session and its messages"""
     services().chat.delete(session_id)
-    return Response(status=204)
+    response = Response(status=204)
+    del response.headers["Content-Type"]  # no body, so nothing to type (werkzeug adds text/html by default)
+    return response
 
 
 def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
@@ -250,38 +250,42 @@ def _heartbeat_writer(environ: dict[str, Any]) -> Callable[[], None] | None:
         if client.write is None:  # pragma: no cover - the response starts before its body is iterated
             raise ClientGone()
         try:
-            client.write(HEARTBEAT_BYTES)
+            client.write(formats.SSE_HEARTBEAT)
         except OSError as exc:
             raise ClientGone() from exc
 
     return beat
 
 
-def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | None) -> Iterator[str]:
+def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | None) -> Iterator[bytes]:
     session_id = turn.plan.session_id
-    yield _sse("start", {"session_id": session_id, "user_message_id": turn.question.id})
+    req_id = request_id()  # read once: the body is produced outside the request's context
+    yield formats.sse_event("start", {"session_id": session_id, "user_message_id": turn.question.id})
     try:
         for event in chat.stream(turn, beat):
             if event.kind == "heartbeat":
-                yield HEARTBEAT
+                yield formats.SSE_HEARTBEAT
             elif event.kind == "chunk":
-                yield _sse("chunk", {"text": event.text})
+                yield formats.sse_event("chunk", {"text": event.text})
             elif event.answer is not None:
                 done = DONE_SCHEMA.dump(event.answer.as_dict())
-                yield _sse("done", done)
+                yield formats.sse_event("done", done)
             elif event.error is not None:
                 # The same status a plain request would get: a drain's cut-off is a 503 with a retry hint.
                 error = as_seen_by_client(event.error)
-                data = envelope(error.status_code, error.message, context={"session_id": session_id})
+                data = formats.error_body(
+                    error.status_code,
+                    error.message,
+                    kind=error.kind,
+                    request_id=req_id,
+                    context={"session_id": session_id},
+                )
                 if error.retry_after is not None:
                     data["retry_after"] = error.retry_after
-                yield _sse("error", data)
+                yield formats.sse_event("error", data)
     except Exception as exc:
         # The status line is long gone: an error event is the only way left to tell the client. Logged once,
         # with the stack, like any unexpected error.
         log.error("unhandled exception in a chat stream (session kept, message unanswered)", exc_info=exc)
-        yield _sse("error", envelope(500, UNEXPECTED_MESSAGE, context={"session_id": session_id}))
-
-
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        data = formats.error_body(500, UNEXPECTED_MESSAGE, request_id=req_id, context={"session_id": session_id})
+        yield formats.sse_event("error", data)

@@ -23,6 +23,7 @@ from travel_agent.agent import waiting
 from travel_agent.agent.budget import time_left
 from travel_agent.agent.errors import AgentError
 from travel_agent.agent.waiting import ClientGone
+from travel_agent.cooperative import gevent_patched
 from travel_agent.errors import BudgetExceeded, TravelAgentError
 
 log = logging.getLogger("travel_agent.chat.pump")
@@ -35,13 +36,6 @@ QUEUE_PIECES = 64
 OFFER_POLL_SECONDS = 0.25
 
 
-def _gevent_patched() -> bool:
-    """True in a gevent worker (threading patched): the pump is then a greenlet either way."""
-    from gevent import monkey
-
-    return bool(monkey.is_module_patched("threading"))
-
-
 class ReplyPump:
     def __init__(self, produce: Callable[[], Iterable[str]], heartbeat_seconds: float) -> None:
         self._pieces: queue.Queue[object] = queue.Queue(maxsize=QUEUE_PIECES)
@@ -50,7 +44,7 @@ class ReplyPump:
         # A new thread or greenlet starts with empty context variables: copy the request's, so the agent
         # sees its deadline (for its socket timeouts) and its log lines carry the request id.
         context = contextvars.copy_context()
-        if _gevent_patched():
+        if gevent_patched():
             # A bare greenlet: a patched Thread adds a Thread object, its Events and locks and a tracked
             # Greenlet to each of the thousands of chats a worker holds (docs/PERFORMANCE.md, "Held streams").
             import gevent

@@ -186,7 +186,7 @@ class ChatService:
         turn = self.begin(plan, message, key)
         if turn.answer is not None:
             return _answer_of(turn.answer), False
-        history = [m.turn() for m in turn.history]
+        history = [Turn(m.role, m.content) for m in turn.history]
         try:
             return self.finish(turn, self._reply(history, turn.question.content), key)
         except TravelAgentError as exc:
@@ -309,7 +309,7 @@ class ChatService:
         "error" (the question then stays unanswered; no partial answer is stored). ``beat``, when the server
         lets the stream write to its client directly, sends a heartbeat while the agent waits (see
         ``chat.pump``); heartbeats then never come as events."""
-        history = [m.turn() for m in turn.history]
+        history = [Turn(m.role, m.content) for m in turn.history]
         pieces = agent_pieces(lambda: self.agent.stream(history, turn.question.content), self.heartbeat_seconds, beat)
         parts: list[str] = []
         try:

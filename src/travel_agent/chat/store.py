@@ -22,7 +22,6 @@ from typing import Any
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from travel_agent.agent.interface import Turn
 from travel_agent.backends.mongo import MongoGateway
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.indexes import IDEMPOTENCY, MESSAGES, SESSIONS
@@ -54,9 +53,6 @@ class Message:
     content: str
     created_at: datetime
     reply_to: str | None = None  # an assistant message: the id of the user message it answers
-
-    def turn(self) -> Turn:
-        return Turn(self.role, self.content)
 
     def to_doc(self) -> dict[str, Any]:
         doc = {

@@ -14,8 +14,8 @@ import time
 from collections import deque
 from typing import Any
 
+from travel_agent import formats
 from travel_agent.console import traffic
-from travel_agent.http_status import status_phrase
 from travel_agent.request_context import ERROR_MESSAGE_KEY
 from travel_agent.runtime import console_files
 from travel_agent.services import Services
@@ -76,7 +76,7 @@ class ConsoleRecords:
     # -- on error answers ------------------------------------------------------------------------------
 
     def record_error(self, environ: dict[str, Any], status: str, route: str) -> None:
-        message = environ.get(ERROR_MESSAGE_KEY) or status_phrase(int(status))
+        message = environ.get(ERROR_MESSAGE_KEY) or formats.phrase(int(status))
         self.errors.append(
             {
                 "time": time.time(),

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import greenlet  # imported once, at the top: admission runs on every request
-from gevent import monkey
 from gevent.monkey import get_original
+
+from travel_agent.cooperative import gevent_patched
 
 
 def timers_can_interrupt() -> bool:
     """Whether requests run in gevent greenlets (a patched gunicorn worker), where a ``gevent.Timeout`` can
     interrupt one safely; not in a threaded test server or the Flask test client."""
-    return bool(monkey.is_module_patched("socket"))
+    return gevent_patched()
 
 
 def _native_lock() -> Any:
