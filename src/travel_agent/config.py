@@ -18,11 +18,13 @@ from typing import Any
 from travel_agent.config_uris import (
     database_name_problem,
     host_port_list_problem,
+    host_ports,
     http_url_problem,
     is_unix_socket_url,
     mongodb_uri_database,
     mongodb_uri_problem,
     name_problem,
+    redis_url_names_a_database,
     redis_url_problem,
     split_list,
 )
@@ -203,6 +205,9 @@ class Settings:
     redis_sentinels: str | None = setting(None, check=host_port_list_problem)
     # The name the sentinels monitor the primary under; Sentinel's own examples (and most charts) use mymaster.
     redis_sentinel_master: str = setting("mymaster", check=name_problem)
+    # host:port[,host:port...] of some nodes of a Redis Cluster (redis-py discovers the rest and follows the slot
+    # map); REDIS_URL's password and rediss:// still apply when it is set, its host is ignored, its database is 0.
+    redis_cluster_nodes: str | None = setting(None, check=host_port_list_problem)
     # Redis is a cache: a caller that cannot get a connection soon is better served from MongoDB.
     redis_pool_timeout_seconds: float = 2.0
     redis_health_check_interval_seconds: int = 30
@@ -264,14 +269,17 @@ class Settings:
 
     @property
     def redis_enabled(self) -> bool:
-        return bool(self.redis_url or self.redis_sentinels)
+        return bool(self.redis_url or self.redis_sentinels or self.redis_cluster_nodes)
 
     @property
     def redis_sentinel_list(self) -> tuple[tuple[str, int], ...]:
         """(host, port) of each sentinel; empty without REDIS_SENTINELS."""
-        return tuple(
-            (host, int(port)) for host, _, port in (item.rpartition(":") for item in split_list(self.redis_sentinels))
-        )
+        return host_ports(self.redis_sentinels)
+
+    @property
+    def redis_cluster_node_list(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of each configured cluster node; empty without REDIS_CLUSTER_NODES."""
+        return host_ports(self.redis_cluster_nodes)
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
@@ -379,4 +387,11 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
         )
     if values["redis_sentinels"] and is_unix_socket_url(values["redis_url"]):
         problems.append("REDIS_URL: a unix socket cannot be combined with REDIS_SENTINELS")
+    if values["redis_cluster_nodes"]:
+        if values["redis_sentinels"]:
+            problems.append("REDIS_CLUSTER_NODES: cannot be combined with REDIS_SENTINELS (a cluster has no sentinels)")
+        if is_unix_socket_url(values["redis_url"]):
+            problems.append("REDIS_URL: a unix socket cannot be combined with REDIS_CLUSTER_NODES")
+        elif redis_url_names_a_database(values["redis_url"]):
+            problems.append("REDIS_URL: a Redis Cluster has only database 0")
     return problems

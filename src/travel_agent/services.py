@@ -12,6 +12,7 @@ from redis import Redis
 from travel_agent.agent.provider import build_agent
 from travel_agent.backends.health import HealthMonitor
 from travel_agent.backends.mongo import MongoGateway, create_client
+from travel_agent.backends.redis_cluster import create_cluster_client, create_cluster_probe_client
 from travel_agent.backends.redis_store import RedisGateway, create_pool, create_probe_client
 from travel_agent.chat.context_cache import ContextCache
 from travel_agent.chat.idempotency import IdempotencyStore
@@ -77,9 +78,11 @@ def build_services(settings: Settings) -> Services:
     if settings.redis_enabled:
         redis_breaker = CircuitBreaker("redis", settings.breaker_failure_threshold, settings.breaker_reset_seconds)
         probe_timeout = min(REDIS_PROBE_TIMEOUT_SECONDS, settings.health_check_timeout_seconds)
-        redis_gateway = RedisGateway(
-            Redis(connection_pool=create_pool(settings)), create_probe_client(settings, probe_timeout), redis_breaker
-        )
+        if settings.redis_cluster_nodes:
+            client, probe = create_cluster_client(settings), create_cluster_probe_client(settings, probe_timeout)
+        else:
+            client, probe = Redis(connection_pool=create_pool(settings)), create_probe_client(settings, probe_timeout)
+        redis_gateway = RedisGateway(client, probe, redis_breaker)
         redis_breaker.set_probe(redis_gateway.ping)
     health = HealthMonitor(mongo, redis_gateway, settings.health_check_timeout_seconds, settings.health_cache_seconds)
     return Services(
