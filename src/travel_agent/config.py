@@ -30,10 +30,12 @@ from travel_agent.config_rules import (
 from travel_agent.config_uris import (
     database_name_problem,
     host_port_list_problem,
+    host_ports,
     is_unix_socket_url,
     mongodb_uri_database,
     mongodb_uri_problem,
     name_problem,
+    redis_url_names_a_database,
     redis_url_problem,
     split_list,
 )
@@ -186,6 +188,9 @@ class Settings:
     redis_sentinels: str | None = setting(None, check=host_port_list_problem)
     # The name the sentinels monitor the primary under; Sentinel's own examples (and most charts) use mymaster.
     redis_sentinel_master: str = setting("mymaster", check=name_problem)
+    # host:port[,host:port...] of some nodes of a Redis Cluster (redis-py discovers the rest and follows the slot
+    # map); REDIS_URL's password and rediss:// still apply when it is set, its host is ignored, its database is 0.
+    redis_cluster_nodes: str | None = setting(None, check=host_port_list_problem)
     # Redis is a cache: a caller that cannot get a connection soon is better served from MongoDB.
     redis_pool_timeout_seconds: float = 2.0
     redis_health_check_interval_seconds: int = setting(30, maximum=DAY_SECONDS)
@@ -203,6 +208,18 @@ class Settings:
     # Retries of a 429 or 5xx answer, each after a jittered back-off, and only while the budget allows.
     openai_max_retries: int = setting(2, minimum=0, maximum=10)
     openai_connect_timeout_seconds: float = 5.0
+    # Ask a streaming upstream for its token counts (stream_options.include_usage; /metrics and the stored
+    # reply keep them). Off for a server that refuses the option.
+    openai_stream_usage: bool = True
+    # When the model cannot answer (circuit open, refused, 5xx after the retries, nothing sent while only the
+    # fallback's share of the budget is left): "offline", the offline assistant answers, marked degraded;
+    # "none", the turn fails with the model's 502/503/504. Only with AGENT_PROVIDER=openai.
+    agent_fallback: str = setting("offline", choices=("offline", "none"))
+    # A second OpenAI-compatible upstream, asked when the first cannot answer (before the offline assistant);
+    # its own breaker and metrics label, the same limits. The model defaults to OPENAI_MODEL.
+    openai_fallback_base_url: str | None = setting(None, check=openai_url_problem, secret=True)
+    openai_fallback_model: str | None = None
+    openai_fallback_api_key: str | None = setting(None, secret=True)
     # The longest reply the service accepts from the model upstream, in characters; past it the turn fails with
     # a 502 and nothing of the reply is stored. 100,000 is several times the longest answer today's models
     # write in one go (about 16k tokens, some 64,000 characters) and keeps a stored message far below
@@ -254,14 +271,17 @@ class Settings:
 
     @property
     def redis_enabled(self) -> bool:
-        return bool(self.redis_url or self.redis_sentinels)
+        return bool(self.redis_url or self.redis_sentinels or self.redis_cluster_nodes)
 
     @property
     def redis_sentinel_list(self) -> tuple[tuple[str, int], ...]:
         """(host, port) of each sentinel; empty without REDIS_SENTINELS."""
-        return tuple(
-            (host, int(port)) for host, _, port in (item.rpartition(":") for item in split_list(self.redis_sentinels))
-        )
+        return host_ports(self.redis_sentinels)
+
+    @property
+    def redis_cluster_node_list(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of each configured cluster node; empty without REDIS_CLUSTER_NODES."""
+        return host_ports(self.redis_cluster_nodes)
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
@@ -381,4 +401,16 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
         )
     if values["redis_sentinels"] and is_unix_socket_url(values["redis_url"]):
         problems.append("REDIS_URL: a unix socket cannot be combined with REDIS_SENTINELS")
+    if values["redis_cluster_nodes"]:
+        if values["redis_sentinels"]:
+            problems.append("REDIS_CLUSTER_NODES: cannot be combined with REDIS_SENTINELS (a cluster has no sentinels)")
+        if is_unix_socket_url(values["redis_url"]):
+            problems.append("REDIS_URL: a unix socket cannot be combined with REDIS_CLUSTER_NODES")
+        elif redis_url_names_a_database(values["redis_url"]):
+            problems.append("REDIS_URL: a Redis Cluster has only database 0")
+    if not values["openai_fallback_base_url"]:
+        # A second upstream half configured would silently never be asked.
+        for name in ("openai_fallback_model", "openai_fallback_api_key"):
+            if values[name]:
+                problems.append(f"{name.upper()}: set, but OPENAI_FALLBACK_BASE_URL is not (the second upstream's URL)")
     return problems

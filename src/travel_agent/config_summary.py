@@ -24,6 +24,8 @@ def _host(url: str) -> str:
 
 
 def redis_mode(s: Settings) -> str:
+    if s.redis_cluster_nodes:
+        return f"cluster ({len(s.redis_cluster_node_list)} seed node(s))"
     if s.redis_sentinels:
         return f"sentinel ({len(s.redis_sentinel_list)} sentinel(s), primary {s.redis_sentinel_master})"
     return "on (REDIS_URL)" if s.redis_url else "off (no cache)"
@@ -34,8 +36,13 @@ def features(s: Settings) -> list[tuple[str, str]]:
     agent = s.agent_provider
     if agent == "openai":
         agent = f"openai ({s.openai_model} at {_host(s.openai_base_url)}, key {_on(s.openai_api_key)})"
+    fallback: list[tuple[str, str]] = []
+    if s.agent_provider == "openai":
+        second = _host(s.openai_fallback_base_url) if s.openai_fallback_base_url else "none"
+        fallback = [("AGENT_FALLBACK", f"{s.agent_fallback} (second upstream: {second})")]
     return [
         ("AGENT_PROVIDER", agent),
+        *fallback,
         ("REDIS", redis_mode(s)),
         ("API_KEYS", f"{len(s.api_key_list)} key(s)" if s.api_key_list else "not set (API open)"),
         ("RATE_LIMIT", s.rate_limit or "not set"),

@@ -75,6 +75,11 @@ def test_database_comes_from_uri_path_then_variable(uri: str, db_var: str | None
         ("MONGO_MAX_POOL_SIZE", "1.5"),
         ("REDIS_URL", "http://h/"),
         ("CHAT_TIMEOUT_SECONDS", "0"),
+        ("AGENT_FALLBACK", "second"),
+        ("OPENAI_FALLBACK_BASE_URL", "api.example.com/v1"),
+        ("OPENAI_FALLBACK_MODEL", "set-without-its-url"),
+        ("OPENAI_FALLBACK_API_KEY", "sk-set-without-its-url"),
+        ("OPENAI_STREAM_USAGE", "sometimes"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:

@@ -52,16 +52,6 @@ def read_json(path: str, unreadable: Callable[[str], None] | None = None) -> Any
         return None
 
 
-def breakers(svc: Services) -> dict[str, Any]:
-    found: dict[str, Any] = {"mongodb": svc.mongo.breaker}
-    if svc.redis is not None:
-        found["redis"] = svc.redis.breaker
-    agent_breaker = getattr(svc.chat.agent, "breaker", None)
-    if agent_breaker is not None:
-        found["upstream"] = agent_breaker
-    return found
-
-
 class ConsoleRecords:
     """One per worker. The directory is the master's (``runtime.console_files``) under gunicorn, else a private
     one for this process."""
@@ -121,7 +111,7 @@ class ConsoleRecords:
             "in_flight": len(self.svc.state.inflight),
             "draining": self.svc.state.draining,
             "shed_total": self.svc.state.inflight.shed_total,
-            "circuits": {name: breaker.state.value for name, breaker in breakers(self.svc).items()},
+            "circuits": {name: state.value for name, state in self.svc.breakers.states().items()},
         }
 
     def write_worker_state(self) -> None:

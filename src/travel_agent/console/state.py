@@ -62,6 +62,8 @@ def _dependencies(
 ) -> list[dict[str, Any]]:
     found = []
     for key, check in report.checks.items():
+        if key == "upstream":
+            continue  # its own row below, with the calls the chat made
         found.append(
             {
                 "key": key,
@@ -75,14 +77,22 @@ def _dependencies(
                 ],
             }
         )
-    found.append(_upstream(svc.settings, samples, workers, now))
+    found.append(_upstream(svc.settings, report, samples, workers, now))
+    return found
+
+
+def _upstream_circuits(workers: list[dict[str, Any]]) -> dict[str, str]:
+    """Each worker's circuit of the first upstream, and of the second (as "<pid> second") when there is one."""
+    found = _circuits(workers, "upstream")
+    found |= {f"{pid} second": state for pid, state in _circuits(workers, "upstream_fallback").items()}
     return found
 
 
 def _upstream(
-    settings: Settings, samples: list[dict[str, Any]], workers: list[dict[str, Any]], now: float
+    settings: Settings, report: Any, samples: list[dict[str, Any]], workers: list[dict[str, Any]], now: float
 ) -> dict[str, Any]:
-    """The model upstream is not pinged (a call costs money): its state comes from the calls the chat made."""
+    """The model upstream is not pinged (a call costs money): its state comes from its breakers (/health's
+    ``upstream`` check, this worker's) and the calls the chat made (every worker's, from the metrics)."""
     row: dict[str, Any] = {
         "key": "upstream",
         "name": DEPENDENCY_NAMES["upstream"],
@@ -92,7 +102,7 @@ def _upstream(
     }
     if settings.agent_provider != "openai":
         return row | {"status": "disabled", "message": "offline agent (AGENT_PROVIDER=offline)"}
-    circuits = _circuits(workers, "upstream")
+    circuits = _upstream_circuits(workers)
     calls = failures = 0.0
     for sample in samples:
         counts = sample.get("routes", {}).get(traffic.UPSTREAM)
@@ -102,7 +112,10 @@ def _upstream(
             row["latency_ms"] = mean_ms
             if sample["t"] > now - UPSTREAM_RECENT_SECONDS:
                 calls, failures = calls + counts[0], failures + counts[1]
-    if any(state != "closed" for state in circuits.values()):
+    check = report.checks.get("upstream")
+    if check is not None and check.status != "healthy":
+        status, message = check.status, check.message
+    elif any(state != "closed" for state in circuits.values()):
         status, message = "unavailable", "circuit open in a worker: calls refused until a trial succeeds"
     elif failures:
         status, message = "failing", f"{int(failures)} of {int(calls)} call(s) failed in the last minute"
@@ -161,7 +174,7 @@ def effective_config(s: Settings) -> list[dict[str, Any]]:
                 ("HEALTH_CACHE_SECONDS", s.health_cache_seconds),
             ],
         ),
-        ("Features", features(s)),
+        ("Features", list[tuple[str, object]](features(s))),
     ]
     return [
         {"group": group, "items": [{"name": name, "value": str(value)} for name, value in items]}

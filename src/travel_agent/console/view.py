@@ -96,8 +96,8 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
                     LOGIN_FAILURES_ALLOWED,
                 )
             return _login(401, "That token is not right.")
-        response = redirect("/console", code=303)
-        response.set_cookie(
+        redirected = redirect("/console", code=303)
+        redirected.set_cookie(
             access.COOKIE,
             access.new_session(token),
             max_age=access.SESSION_SECONDS,
@@ -106,7 +106,7 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
             httponly=True,
             samesite="Strict",
         )
-        return response
+        return redirected
 
     @bp.post("/logout")
     def logout() -> Any:

@@ -21,6 +21,7 @@ from gunicorn import glogging
 
 from travel_agent.config import Settings
 from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFilter
+from travel_agent.request_context import STREAM_ERROR_KEY
 
 # gunicorn.conf.py's access_log_format: method, path, status, bytes, duration and request id. Written by
 # ``_text_line`` without gunicorn's generic formatting, which builds a dictionary of every request header,
@@ -109,6 +110,8 @@ class GunicornLogger(glogging.Logger):
             "bytes": getattr(resp, "sent", None),
             "user_agent": environ.get("HTTP_USER_AGENT", "-"),
         }
+        if STREAM_ERROR_KEY in environ:  # a 200 stream that ended in an error event: the status the client got
+            fields["stream_error"] = int(environ[STREAM_ERROR_KEY])
         try:
             self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
         except Exception:  # noqa: BLE001  (as gunicorn's own access(): a log line must not fail the request)
@@ -125,10 +128,13 @@ def _text_line(resp: Any, environ: MutableMapping[str, Any], request_time: datet
     request_line = _escaped(f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}")
     millis = request_time.seconds * 1000 + int(request_time.microseconds / 1000)
     request_id = _escaped(_header(resp.headers, "x-request-id") or "-")
-    return (
+    line = (
         f'{_escaped(environ.get("REMOTE_ADDR", "-"))} "{request_line}" {status} '
         f"{'-' if sent is None else sent} {millis}ms rid={request_id}"
     )
+    # A 200 stream that ended in an error event failed: the line says with what.
+    stream_error = environ.get(STREAM_ERROR_KEY)
+    return line if stream_error is None else f"{line} stream_error={stream_error}"
 
 
 def _escaped(value: str) -> str:
