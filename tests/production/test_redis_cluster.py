@@ -18,7 +18,7 @@ from tests.support.chat import SEND
 from tools.harness.redis_cluster import RedisCluster
 from tools.harness.upstream import UpstreamServer
 from travel_agent.backends.redis_cluster import LazyCluster, create_cluster_client
-from travel_agent.backends.redis_store import DeadlineConnection, DeadlineQueue
+from travel_agent.backends.redis_store import DeadlineConnection, DeadlineQueue, describe_failure
 from travel_agent.chat.context_cache import key as context_key
 from travel_agent.config import Settings
 from travel_agent.web.rate_limit import KEY_PREFIX
@@ -26,6 +26,7 @@ from travel_agent.web.rate_limit import KEY_PREFIX
 pytestmark = pytest.mark.slow
 
 LIMITED_KEY = "key-cluster-limited-0123456789"
+PASSWORD = "cluster-pw-" + "7c1e9a2b5d"
 OTHER_KEY = "key-cluster-other-0123456789ab"
 # From SIGKILL of a primary to /health degraded: the health cache (0.5 s) and one probe of every primary.
 DEGRADED_BOUND_SECONDS = 5.0
@@ -75,6 +76,26 @@ def test_every_nodes_pool_is_bounded_and_deadline_aware_as_for_a_plain_redis(clu
         assert client.cluster().retry.get_retries() == settings.redis_retries
     finally:
         client.close()
+
+
+def test_the_password_comes_from_redis_url_and_never_shows(make_redis: Callable[..., Any]) -> None:
+    cluster = RedisCluster(make_redis, password=PASSWORD)
+    nodes = cluster.addresses
+    right = create_cluster_client(
+        Settings.from_env({"REDIS_CLUSTER_NODES": nodes, "REDIS_URL": f"redis://:{PASSWORD}@ignored:6379/0"})
+    )
+    wrong = create_cluster_client(
+        Settings.from_env({"REDIS_CLUSTER_NODES": nodes, "REDIS_URL": "redis://:not-the-password@ignored:6379/0"})
+    )
+    try:
+        assert right.set("k", "v") and right.ping()
+        with pytest.raises(redis.RedisError) as refused:
+            wrong.get("k")
+        assert PASSWORD not in str(refused.value) and "not-the-password" not in str(refused.value)
+        assert describe_failure(refused.value) == "authentication failed", refused.value
+    finally:
+        right.close()
+        wrong.close()
 
 
 def test_a_frozen_primary_costs_a_call_one_timeout(cluster: RedisCluster) -> None:

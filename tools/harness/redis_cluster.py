@@ -3,6 +3,7 @@ with ``redis-cli --cluster create``: three primaries, no replicas, by default.""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -46,7 +47,13 @@ class RedisCluster:
     """``size`` cluster-enabled redis-servers, each keeping its cluster state (nodes.conf) in its own data
     directory, so a node killed and started again rejoins with its node id and its slots."""
 
-    def __init__(self, make_redis: Callable[..., RedisServer], size: int = 3, node_timeout_ms: int = NODE_TIMEOUT_MS):
+    def __init__(
+        self,
+        make_redis: Callable[..., RedisServer],
+        size: int = 3,
+        node_timeout_ms: int = NODE_TIMEOUT_MS,
+        password: str | None = None,
+    ) -> None:
         args = [
             "--cluster-enabled",
             "yes",
@@ -55,13 +62,16 @@ class RedisCluster:
             "--cluster-node-timeout",
             str(node_timeout_ms),
         ]
-        self.nodes = [make_redis(port=cluster_port(), args=args) for _ in range(size)]
+        self.password = password
+        self.nodes = [make_redis(port=cluster_port(), args=args, password=password) for _ in range(size)]
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         created = subprocess.run(
             [redis_cli_binary(), "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
             capture_output=True,
             text=True,
             timeout=60,
+            # redis-cli reads the password from the environment, so it is in no argv (ps, the logs).
+            env={**os.environ, "REDISCLI_AUTH": password} if password else None,
         )
         if created.returncode != 0:
             raise AssertionError(f"redis-cli --cluster create failed:\n{created.stdout}\n{created.stderr}")
@@ -94,7 +104,12 @@ class RedisCluster:
         """A short-timeout cluster client for assertions (the caller closes it)."""
         port = next(node.port for node in self.nodes if node.is_running())
         return redis.RedisCluster(
-            host="127.0.0.1", port=port, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
+            host="127.0.0.1",
+            port=port,
+            password=self.password,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 0),
         )
 
     def keys(self, pattern: str) -> list[bytes]:

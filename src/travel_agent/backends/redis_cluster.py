@@ -29,6 +29,7 @@ from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
+from travel_agent.backends.failures import connection_reason
 from travel_agent.backends.redis_store import (
     DeadlineConnection,
     DeadlineQueue,
@@ -53,6 +54,15 @@ class _Cluster(RedisCluster):
 class ClusterUnavailable(redis.ConnectionError):
     """No configured node answered with a usable slot map (a RedisClusterException, which is no RedisError,
     turned into one so that every caller's ``except RedisError`` and fallback applies)."""
+
+
+def unavailable(exc: RedisClusterException) -> ClusterUnavailable:
+    """The error to raise for ``exc``: its text names hosts and ports, so only the words of why the last node
+    failed are kept (``failures.connection_reason``: authentication, TLS, refused), which /health and the logs
+    then show as they do for a plain Redis."""
+    cause = exc.__cause__
+    why = connection_reason(cause) if cause is not None else None
+    return ClusterUnavailable(f"Redis Cluster unavailable: {why or 'no node answered with a usable slot map'}")
 
 
 class LazyCluster:
@@ -81,8 +91,7 @@ class LazyCluster:
                 try:
                     self._client = self._build()
                 except RedisClusterException as exc:
-                    # Its text names hosts and ports: kept out of the message, chained for a debugger.
-                    raise ClusterUnavailable("no Redis Cluster node answered with the slot map") from exc
+                    raise unavailable(exc) from exc
             return self._client
 
     def __getattr__(self, name: str) -> Any:
@@ -114,7 +123,7 @@ def _translating(attribute: Any) -> Any:
         try:
             result = attribute(*args, **kwargs)
         except RedisClusterException as exc:
-            raise ClusterUnavailable("Redis Cluster: slot map unusable") from exc
+            raise unavailable(exc) from exc
         # A pipeline raises at execute(): wrap it too.
         return _Pipeline(result) if isinstance(result, ClusterPipeline) else result
 
