@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +17,15 @@ from redis.crc import key_slot
 from tests.support.chat import SEND
 
 from tools.harness.redis_cluster import RedisCluster
+from tools.harness.tls import CertificateAuthority
 from tools.harness.upstream import UpstreamServer
 from travel_agent.backends.redis_cluster import LazyCluster, create_cluster_client
-from travel_agent.backends.redis_store import DeadlineConnection, DeadlineQueue, describe_failure
+from travel_agent.backends.redis_store import (
+    DeadlineConnection,
+    DeadlineQueue,
+    DeadlineSSLConnection,
+    describe_failure,
+)
 from travel_agent.chat.context_cache import key as context_key
 from travel_agent.config import Settings
 from travel_agent.web.rate_limit import KEY_PREFIX
@@ -96,6 +103,28 @@ def test_the_password_comes_from_redis_url_and_never_shows(make_redis: Callable[
     finally:
         right.close()
         wrong.close()
+
+
+def test_rediss_from_redis_url_reaches_a_tls_only_cluster(make_redis: Callable[..., Any], tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path / "ca")
+    cluster = RedisCluster(make_redis, password=PASSWORD, tls=ca.server("redis"), ca_file=ca.cert)
+    url = f"rediss://:{PASSWORD}@ignored:6379/0?ssl_ca_certs={ca.cert}"
+    client = create_cluster_client(Settings.from_env({"REDIS_CLUSTER_NODES": cluster.addresses, "REDIS_URL": url}))
+    other = CertificateAuthority(tmp_path / "other-ca")
+    untrusted = f"rediss://:{PASSWORD}@ignored:6379/0?ssl_ca_certs={other.cert}"
+    refused = create_cluster_client(
+        Settings.from_env({"REDIS_CLUSTER_NODES": cluster.addresses, "REDIS_URL": untrusted})
+    )
+    try:
+        assert client.set("k", "v") and client.get("k") == b"v" and client.ping()
+        pools = [n.redis_connection.connection_pool for n in client.cluster().get_nodes()]
+        assert {p.connection_class for p in pools} == {DeadlineSSLConnection}
+        with pytest.raises(redis.RedisError) as failed:
+            refused.get("k")
+        assert describe_failure(failed.value) == "certificate not trusted", failed.value
+    finally:
+        client.close()
+        refused.close()
 
 
 def test_a_frozen_primary_costs_a_call_one_timeout(cluster: RedisCluster) -> None:

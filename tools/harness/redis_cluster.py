@@ -16,6 +16,7 @@ from redis.retry import Retry
 
 from .ports import bindable
 from .redis_server import RedisServer, redis_binary
+from .tls import ServerCert
 from .waiting import wait_until
 
 # How long a node must be silent before the others call it failing (Redis's default is 15 s; tests shorten it).
@@ -53,7 +54,11 @@ class RedisCluster:
         size: int = 3,
         node_timeout_ms: int = NODE_TIMEOUT_MS,
         password: str | None = None,
+        tls: ServerCert | None = None,
+        ca_file: Path | None = None,
     ) -> None:
+        """``password`` is every node's requirepass; ``tls`` (signed by ``ca_file``) serves TLS only, the cluster
+        bus included."""
         args = [
             "--cluster-enabled",
             "yes",
@@ -62,11 +67,25 @@ class RedisCluster:
             "--cluster-node-timeout",
             str(node_timeout_ms),
         ]
-        self.password = password
-        self.nodes = [make_redis(port=cluster_port(), args=args, password=password) for _ in range(size)]
+        self.password, self.ca_file = password, ca_file
+        if tls is not None:
+            args += ["--tls-cluster", "yes"]
+        self.nodes = [
+            make_redis(port=cluster_port(), args=args, password=password, tls=tls, ca_file=ca_file) for _ in range(size)
+        ]
+        tls_args = ["--tls", "--cacert", str(ca_file)] if tls is not None else []
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         created = subprocess.run(
-            [redis_cli_binary(), "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            [
+                redis_cli_binary(),
+                *tls_args,
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -107,6 +126,8 @@ class RedisCluster:
             host="127.0.0.1",
             port=port,
             password=self.password,
+            ssl=self.ca_file is not None,
+            ssl_ca_certs=str(self.ca_file) if self.ca_file is not None else None,
             socket_timeout=2.0,
             socket_connect_timeout=2.0,
             retry=Retry(NoBackoff(), 0),

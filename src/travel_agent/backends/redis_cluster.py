@@ -29,7 +29,6 @@ from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
-from travel_agent.backends.failures import connection_reason
 from travel_agent.backends.redis_store import (
     DeadlineConnection,
     DeadlineQueue,
@@ -52,17 +51,14 @@ class _Cluster(RedisCluster):
 
 
 class ClusterUnavailable(redis.ConnectionError):
-    """No configured node answered with a usable slot map (a RedisClusterException, which is no RedisError,
-    turned into one so that every caller's ``except RedisError`` and fallback applies)."""
+    """What redis-py raises as a ``RedisClusterException`` (no node reachable, a slot not covered), which is no
+    ``RedisError``, as one, so that every caller's ``except RedisError`` and fallback applies. Raised from the
+    original: its text names hosts and ports, so it stays out of this message, and
+    ``failures.connection_reason`` reads the chain for why (authentication, TLS, refused), shown in words on
+    /health and in the logs as for a plain Redis."""
 
-
-def unavailable(exc: RedisClusterException) -> ClusterUnavailable:
-    """The error to raise for ``exc``: its text names hosts and ports, so only the words of why the last node
-    failed are kept (``failures.connection_reason``: authentication, TLS, refused), which /health and the logs
-    then show as they do for a plain Redis."""
-    cause = exc.__cause__
-    why = connection_reason(cause) if cause is not None else None
-    return ClusterUnavailable(f"Redis Cluster unavailable: {why or 'no node answered with a usable slot map'}")
+    def __init__(self) -> None:
+        super().__init__("Redis Cluster unavailable: no node answered with a usable slot map")
 
 
 class LazyCluster:
@@ -91,7 +87,7 @@ class LazyCluster:
                 try:
                     self._client = self._build()
                 except RedisClusterException as exc:
-                    raise unavailable(exc) from exc
+                    raise ClusterUnavailable() from exc
             return self._client
 
     def __getattr__(self, name: str) -> Any:
@@ -123,7 +119,7 @@ def _translating(attribute: Any) -> Any:
         try:
             result = attribute(*args, **kwargs)
         except RedisClusterException as exc:
-            raise unavailable(exc) from exc
+            raise ClusterUnavailable() from exc
         # A pipeline raises at execute(): wrap it too.
         return _Pipeline(result) if isinstance(result, ClusterPipeline) else result
 
