@@ -16,6 +16,7 @@ import requests
 from redis.crc import key_slot
 from tests.support.chat import SEND
 
+from tools.harness import free_port
 from tools.harness.redis_cluster import RedisCluster
 from tools.harness.tls import CertificateAuthority
 from tools.harness.upstream import UpstreamServer
@@ -144,6 +145,32 @@ def test_a_frozen_primary_costs_a_call_one_timeout(cluster: RedisCluster) -> Non
         assert client.get("frozen-key") == b"v"
     finally:
         client.close()
+
+
+def test_the_service_boots_with_no_cluster_node_answering_and_chats_degraded(
+    make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], upstream: UpstreamServer
+) -> None:
+    nodes = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"  # nothing listens there
+    service = make_gunicorn(
+        mongo_uri=make_mongo().uri,
+        env={
+            "REDIS_URL": None,
+            "REDIS_CLUSTER_NODES": nodes,
+            "AGENT_PROVIDER": "openai",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": "sk-cluster-" + "0123456789abcdef",
+            "RATE_LIMIT": "100/minute",
+        },
+    )
+    report = health(service.base_url)
+    assert report["status"] == "degraded", report
+    redis_check = report["checks"]["redis"]
+    assert (redis_check["status"], redis_check["message"]) == ("unavailable", "Check failed: connection refused")
+    started = time.monotonic()
+    turn = requests.post(service.base_url + SEND, json={"message": "Rome for a weekend"}, timeout=30)
+    assert turn.status_code == 200, turn.text
+    assert time.monotonic() - started < 3.0
+    assert "Traceback" not in service.log_text()
 
 
 def test_two_instances_share_rate_limits_and_the_context_cache_through_the_cluster(
