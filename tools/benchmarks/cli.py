@@ -24,6 +24,7 @@ from tools.benchmarks import (
     chat_bench,
     health_bench,
     held_bench,
+    held_watch,
     machine,
     profile_bench,
     results,
@@ -148,8 +149,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--held-kinds",
         nargs="+",
-        choices=list(held_bench.PATHS),
-        default=list(held_bench.PATHS),
+        choices=list(held_watch.PATHS),
+        default=list(held_watch.PATHS),
         help="which chats to hold, each on fresh servers (stream send)",
     )
     g.add_argument("--held-heartbeat", type=float, default=10.0, help="CHAT_HEARTBEAT_SECONDS (10)")
