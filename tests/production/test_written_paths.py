@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from tools.harness.proctable import children_of
 
 pytestmark = pytest.mark.slow
 
-CONSOLE_TOKEN = "console-token-" + "0123456789abcdef"
+# A random one: the service refuses a guessable CONSOLE_TOKEN.
+CONSOLE_TOKEN = secrets.token_urlsafe(24)
 # Every call that can create or change a file or directory.
 TRACED = "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat"
 _OPENED = re.compile(r'(?:open|openat|creat)\((?:AT_FDCWD, |\d+, )?"([^"]+)", ([A-Z_|]+)')
