@@ -60,7 +60,7 @@ def on_starting(server):
     # Before the first fork: every worker writes its metric values there, /metrics sums them.
     server.log.info("metrics directory %s", prepare_directory(os.environ))
     console_files.prepare(os.environ)
-    share_offline_gazetteer(server, _settings.agent_provider)
+    share_offline_gazetteer(server, _settings.offline_may_answer)
 
 
 def child_exit(server, worker):
