@@ -13,6 +13,7 @@ from travel_agent.agent.interface import Agent
 from travel_agent.agent.provider import build_agent, model_upstreams
 from travel_agent.backends.health import Check, HealthMonitor, upstream_check
 from travel_agent.backends.mongo import MongoGateway, create_client
+from travel_agent.backends.redis_cluster import create_cluster_client, create_cluster_probe_client
 from travel_agent.backends.redis_store import RedisGateway, create_pool, create_probe_client
 from travel_agent.chat.context_cache import ContextCache
 from travel_agent.chat.idempotency import IdempotencyStore
@@ -87,9 +88,11 @@ def build_services(settings: Settings) -> Services:
             CircuitBreaker("redis", settings.breaker_failure_threshold, settings.breaker_reset_seconds)
         )
         probe_timeout = min(REDIS_PROBE_TIMEOUT_SECONDS, settings.health_check_timeout_seconds)
-        redis_gateway = RedisGateway(
-            Redis(connection_pool=create_pool(settings)), create_probe_client(settings, probe_timeout), redis_breaker
-        )
+        if settings.redis_cluster_nodes:
+            client, probe = create_cluster_client(settings), create_cluster_probe_client(settings, probe_timeout)
+        else:
+            client, probe = Redis(connection_pool=create_pool(settings)), create_probe_client(settings, probe_timeout)
+        redis_gateway = RedisGateway(client, probe, redis_breaker)
         redis_breaker.set_probe(redis_gateway.ping)
     agent = build_agent(settings, breakers)
     health = HealthMonitor(
@@ -123,7 +126,7 @@ def build_chat(settings: Settings, mongo: MongoGateway, redis: RedisGateway | No
     """One per worker; touches no network (the agent's HTTP pool connects on first use)."""
     return ChatService(
         ChatStore(mongo),
-        Indexes(mongo),
+        Indexes(mongo, settings.chat_retention_days),
         ContextCache(redis, settings.chat_history_messages),
         IdempotencyStore(mongo, lease_seconds=settings.idempotency_lease_seconds),
         agent,

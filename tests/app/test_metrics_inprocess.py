@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -49,9 +51,6 @@ def test_recorders_for_the_runtime(app: Flask) -> None:
     before = scrape(client)
     metrics.record_shed("draining")
     metrics.record_shed("anything else")  # unknown reasons are folded, never a new series
-    with app.app_context():
-        with app.extensions[EXTENSION_KEY].mongo.call() as db:
-            db.probe.find_one({"_id": "metrics"})
     after = scrape(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -59,7 +58,46 @@ def test_recorders_for_the_runtime(app: Flask) -> None:
 
     assert delta("travel_agent_shed_requests_total", reason="draining") == 1
     assert delta("travel_agent_shed_requests_total", reason="other") == 1
-    assert delta("travel_agent_mongo_pool_checkout_seconds_count") >= 1
+
+
+def test_a_checkout_that_waits_for_a_pooled_connection_is_observed(
+    build_app: Callable[..., Flask], mongo_server: Any
+) -> None:
+    """One connection in the pool, held 0.5 s by a blocked find: a second find waits for it, and that wait is
+    what the histogram shows (a checkout that finds a free connection at once is not observed)."""
+    app = build_app(MONGO_MAX_POOL_SIZE=1, MONGO_MIN_POOL_SIZE=0)
+    client = app.test_client()
+    gateway = app.extensions[EXTENSION_KEY].mongo
+
+    def find() -> None:
+        with app.app_context(), gateway.call() as db:
+            db.probe.find_one({"_id": "metrics"})
+
+    find()  # the pool's one connection exists and is free
+    before = scrape(client)
+    find()  # found free at once: not a wait
+    assert value(scrape(client), "travel_agent_mongo_pool_checkout_seconds_count") == value(
+        before, "travel_agent_mongo_pool_checkout_seconds_count"
+    )
+    mongo_server.fail_command(["find"], block_ms=500, times=1)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            # Whichever reaches the server first is blocked holding the connection; the other waits for it.
+            finds = [pool.submit(find), pool.submit(find)]
+            for done in finds:
+                done.result(10)
+    finally:
+        mongo_server.clear_fail_points()
+    after = scrape(client)
+    waited = value(after, "travel_agent_mongo_pool_checkout_seconds_count") - value(
+        before, "travel_agent_mongo_pool_checkout_seconds_count"
+    )
+    assert waited == 1
+    assert (
+        value(after, "travel_agent_mongo_pool_checkout_seconds_sum")
+        - value(before, "travel_agent_mongo_pool_checkout_seconds_sum")
+        >= 0.2
+    )
 
 
 def test_circuit_gauge_follows_the_breaker(app: Flask) -> None:

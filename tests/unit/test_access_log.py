@@ -116,3 +116,18 @@ def test_a_stream_that_ended_in_an_error_event_says_so(monkeypatch: pytest.Monke
     logger.access(FakeResponse(), None, environ("/api/chat/stream", method="POST"), took)
     assert lines.lines[0].endswith(" 200 18 5ms rid=abc-123 stream_error=502"), lines.lines
     assert lines.lines[1].endswith(" 200 18 5ms rid=abc-123"), lines.lines
+
+
+def test_the_consoles_polling_is_left_out_unless_asked_for_but_not_its_refusals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    took = datetime.timedelta(microseconds=900)
+    logger, lines = make_logger(monkeypatch)
+    logger.access(FakeResponse(), None, environ("/console/state"), took)
+    logger.access(FakeResponse(status="401 UNAUTHORIZED"), None, environ("/console/state"), took)
+    logger.access(FakeResponse(), None, environ("/console"), took)
+    assert [line.split('"')[2].split()[0] for line in lines.lines] == ["401", "200"]
+    assert "/console/state" in lines.lines[0] and "GET /console HTTP" in lines.lines[1]
+    logger, lines = make_logger(monkeypatch, ACCESS_LOG_CONSOLE="true")
+    logger.access(FakeResponse(), None, environ("/console/state"), took)
+    assert len(lines.lines) == 1

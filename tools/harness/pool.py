@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from .gunicorn_server import GunicornServer
 from .mongo_server import MongoServer
+from .nginx import NginxRouter
 from .procs import ManagedProcess
 from .redis_server import RedisServer
 from .router import HAProxyRouter
@@ -87,6 +88,13 @@ class ServerPool:
     def router(self, backends: dict[str, int], *, start: bool = True, **options: Any) -> HAProxyRouter:
         """A new HAProxy from deploy/haproxy.cfg routing to ``backends`` (app1, app2 -> port)."""
         server = self._adopt(HAProxyRouter(self._mktemp("router"), backends, **options))
+        if start:
+            server.start()
+        return server
+
+    def nginx(self, backends: dict[str, int], cert: Any, ca_file: Path, *, start: bool = True) -> NginxRouter:
+        """A new nginx from deploy/nginx.conf, TLS with ``cert`` (a ServerCert signed by ``ca_file``)."""
+        server = self._adopt(NginxRouter(self._mktemp("nginx"), backends, cert, ca_file))
         if start:
             server.start()
         return server

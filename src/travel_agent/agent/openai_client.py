@@ -358,7 +358,9 @@ def _retry_after(response: requests.Response) -> float | None:
         raw = response.headers.get(name)
         if raw:
             try:
-                return max(0.0, float(raw) / scale)
+                seconds = float(raw) / scale
             except ValueError:
                 continue  # an HTTP date: rare from model servers, and our own back-off still applies
+            if math.isfinite(seconds):  # float() also reads "inf" and "nan", and math.ceil(inf) raises
+                return max(0.0, seconds)
     return None

@@ -7,6 +7,7 @@ from typing import Any
 
 from travel_agent import __version__
 from travel_agent.config import Settings
+from travel_agent.config_summary import features
 from travel_agent.console import traffic
 from travel_agent.console.records import SAMPLE_SECONDS, WINDOW_SECONDS, ConsoleRecords, redact
 from travel_agent.services import Services
@@ -138,10 +139,6 @@ def _worker(state: dict[str, Any], now: float) -> dict[str, Any]:
     }
 
 
-def _on(value: object) -> str:
-    return "set" if value else "not set"
-
-
 def effective_config(s: Settings) -> list[dict[str, Any]]:
     """What matters on a bad day, by an allow-list: no URI, key, token or DSN value is ever included."""
     groups: list[tuple[str, list[tuple[str, object]]]] = [
@@ -176,23 +173,7 @@ def effective_config(s: Settings) -> list[dict[str, Any]]:
                 ("HEALTH_CACHE_SECONDS", s.health_cache_seconds),
             ],
         ),
-        (
-            "Features",
-            [
-                ("AGENT_PROVIDER", s.agent_provider),
-                ("OPENAI_MODEL", s.openai_model if s.agent_provider == "openai" else "-"),
-                ("AGENT_FALLBACK", s.agent_fallback if s.agent_provider == "openai" else "-"),
-                ("OPENAI_FALLBACK_BASE_URL", _on(s.openai_fallback_base_url)),
-                ("REDIS_URL", "set (cache on)" if s.redis_enabled else "not set (cache off)"),
-                ("API_KEYS", f"{len(s.api_key_list)} key(s)" if s.api_key_list else "not set (API open)"),
-                ("RATE_LIMIT", s.rate_limit or "not set"),
-                ("METRICS_TOKEN", _on(s.metrics_token)),
-                ("CONSOLE_TOKEN", _on(s.console_token)),
-                ("SENTRY_DSN", _on(s.sentry_dsn)),
-                ("LOG_FORMAT", s.log_format),
-                ("LOG_LEVEL", s.log_level),
-            ],
-        ),
+        ("Features", list[tuple[str, object]](features(s))),
     ]
     return [
         {"group": group, "items": [{"name": name, "value": str(value)} for name, value in items]}

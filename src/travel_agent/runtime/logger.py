@@ -29,6 +29,8 @@ from travel_agent.request_context import STREAM_ERROR_KEY
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # What orchestrators and load balancers poll (ACCESS_LOG_PROBES).
 PROBE_PATHS = frozenset({"/health/live", "/health/ready"})
+# What an open console page polls (ACCESS_LOG_CONSOLE); only its successful answers are left out.
+CONSOLE_POLL_PATHS = frozenset({"/console/state"})
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -45,6 +47,7 @@ class GunicornLogger(glogging.Logger):
         self.json_lines = settings.log_format == "json"
         self.skip_paths = settings.access_log_skip_list
         self.quiet_paths = frozenset() if settings.access_log_probes else PROBE_PATHS
+        self.quiet_when_ok = frozenset() if settings.access_log_console else CONSOLE_POLL_PATHS
         # Another format (set on the command line, say) goes through gunicorn's own formatting.
         self.own_text_format = not self.json_lines and cfg.access_log_format == ACCESS_LOG_FORMAT
         if self.json_lines:
@@ -79,6 +82,8 @@ class GunicornLogger(glogging.Logger):
         path = environ.get("PATH_INFO", "")
         if path in self.quiet_paths or not self.access_log_enabled or (self.skip_paths and self._skipped(path)):
             return
+        if path in self.quiet_when_ok and str(resp.status).startswith(("2", "3")):
+            return
         if self.own_text_format:
             log = self.access_log
             try:
@@ -98,7 +103,7 @@ class GunicornLogger(glogging.Logger):
         fields = {
             "method": environ.get("REQUEST_METHOD", "-"),
             "path": environ.get("PATH_INFO", ""),
-            "status": int(status) if status.isdigit() else status,
+            "status": int(status) if status.isascii() and status.isdigit() else status,
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
             "request_id": _header(resp.headers, "x-request-id") or environ.get("travel_agent.request_id") or "-",
             "client": environ.get("REMOTE_ADDR", "-"),
