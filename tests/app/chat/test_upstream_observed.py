@@ -16,7 +16,7 @@ from tools.harness.upstream import UpstreamServer
 from travel_agent.console.records import ConsoleRecords
 from travel_agent.services import EXTENSION_KEY
 
-CONSOLE_TOKEN = "console-token-0123456789abcdef"
+CONSOLE_TOKEN = "console-Wd7kQ3nPz8Vr2xLm5T"
 CHAT_ROUTE = {"send": "/api/chat/send", "stream": "/api/chat/stream"}
 
 
