@@ -13,9 +13,9 @@ import tempfile
 import threading
 import time
 from collections import deque
-from http import HTTPStatus
 from typing import Any
 
+from travel_agent import formats
 from travel_agent.console import shapes, traffic
 from travel_agent.request_context import ERROR_MESSAGE_KEY
 from travel_agent.runtime import console_files
@@ -68,7 +68,7 @@ class ConsoleRecords:
     # -- on error answers ------------------------------------------------------------------------------
 
     def record_error(self, environ: dict[str, Any], status: str, route: str) -> None:
-        message = environ.get(ERROR_MESSAGE_KEY) or HTTPStatus(int(status)).phrase
+        message = environ.get(ERROR_MESSAGE_KEY) or formats.phrase(int(status))
         self.errors.append(
             {
                 "time": time.time(),

@@ -16,7 +16,7 @@ from tools.harness.upstream import UpstreamServer
 from travel_agent.console.records import ConsoleRecords
 from travel_agent.services import EXTENSION_KEY
 
-CONSOLE_TOKEN = "console-Wd7kQ3nPz8Vr2xLm5T"
+CONSOLE_TOKEN = "kT3vQ9xw-Lm2Rp8sZ5nB7yH4"  # random-looking: the console refuses weak tokens
 CHAT_ROUTE = {"send": "/api/chat/send", "stream": "/api/chat/stream"}
 
 
