@@ -227,6 +227,8 @@ def test_console_files_of_the_wrong_shape_are_skipped_and_logged(
     for name, content in files.items():
         with open(os.path.join(records.directory, name), "w", encoding="utf-8") as handle:
             json.dump(content, handle)
+    with open(os.path.join(records.directory, "errors-999005.json"), "w", encoding="utf-8") as handle:
+        handle.write("[" * 100_000 + "]" * 100_000)  # valid JSON that json.load cannot read (RecursionError)
     client = console_app.test_client()
     with caplog.at_level(logging.WARNING, "travel_agent.console"):
         state = client.get("/console/state", headers=bearer(TOKEN))
@@ -235,7 +237,7 @@ def test_console_files_of_the_wrong_shape_are_skipped_and_logged(
         assert [w["pid"] for w in state.json["workers"]] == [records.pid]
         records.sample_history()  # the next sample replaces the broken history
         assert client.get("/console/state", headers=bearer(TOKEN)).status_code == 200
-    for name in files:
+    for name in [*files, "errors-999005.json"]:
         assert f"console file {name} skipped" in caplog.text, name
     with open(os.path.join(records.directory, "history.json"), encoding="utf-8") as handle:
         assert isinstance(json.load(handle), dict)

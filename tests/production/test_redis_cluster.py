@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +16,17 @@ import requests
 from redis.crc import key_slot
 from tests.support.chat import SEND
 
+from tools.harness import free_port
 from tools.harness.redis_cluster import RedisCluster
+from tools.harness.tls import CertificateAuthority
 from tools.harness.upstream import UpstreamServer
 from travel_agent.backends.redis_cluster import LazyCluster, create_cluster_client
-from travel_agent.backends.redis_store import DeadlineConnection, DeadlineQueue
+from travel_agent.backends.redis_store import (
+    DeadlineConnection,
+    DeadlineQueue,
+    DeadlineSSLConnection,
+    describe_failure,
+)
 from travel_agent.chat.context_cache import key as context_key
 from travel_agent.config import Settings
 from travel_agent.web.rate_limit import KEY_PREFIX
@@ -26,6 +34,7 @@ from travel_agent.web.rate_limit import KEY_PREFIX
 pytestmark = pytest.mark.slow
 
 LIMITED_KEY = "key-cluster-limited-0123456789"
+PASSWORD = "cluster-pw-" + "7c1e9a2b5d"
 OTHER_KEY = "key-cluster-other-0123456789ab"
 # From SIGKILL of a primary to /health degraded: the health cache (0.5 s) and one probe of every primary.
 DEGRADED_BOUND_SECONDS = 5.0
@@ -77,6 +86,48 @@ def test_every_nodes_pool_is_bounded_and_deadline_aware_as_for_a_plain_redis(clu
         client.close()
 
 
+def test_the_password_comes_from_redis_url_and_never_shows(make_redis: Callable[..., Any]) -> None:
+    cluster = RedisCluster(make_redis, password=PASSWORD)
+    nodes = cluster.addresses
+    right = create_cluster_client(
+        Settings.from_env({"REDIS_CLUSTER_NODES": nodes, "REDIS_URL": f"redis://:{PASSWORD}@ignored:6379/0"})
+    )
+    wrong = create_cluster_client(
+        Settings.from_env({"REDIS_CLUSTER_NODES": nodes, "REDIS_URL": "redis://:not-the-password@ignored:6379/0"})
+    )
+    try:
+        assert right.set("k", "v") and right.ping()
+        with pytest.raises(redis.RedisError) as refused:
+            wrong.get("k")
+        assert PASSWORD not in str(refused.value) and "not-the-password" not in str(refused.value)
+        assert describe_failure(refused.value) == "authentication failed", refused.value
+    finally:
+        right.close()
+        wrong.close()
+
+
+def test_rediss_from_redis_url_reaches_a_tls_only_cluster(make_redis: Callable[..., Any], tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path / "ca")
+    cluster = RedisCluster(make_redis, password=PASSWORD, tls=ca.server("redis"), ca_file=ca.cert)
+    url = f"rediss://:{PASSWORD}@ignored:6379/0?ssl_ca_certs={ca.cert}"
+    client = create_cluster_client(Settings.from_env({"REDIS_CLUSTER_NODES": cluster.addresses, "REDIS_URL": url}))
+    other = CertificateAuthority(tmp_path / "other-ca")
+    untrusted = f"rediss://:{PASSWORD}@ignored:6379/0?ssl_ca_certs={other.cert}"
+    refused = create_cluster_client(
+        Settings.from_env({"REDIS_CLUSTER_NODES": cluster.addresses, "REDIS_URL": untrusted})
+    )
+    try:
+        assert client.set("k", "v") and client.get("k") == b"v" and client.ping()
+        pools = [n.redis_connection.connection_pool for n in client.cluster().get_nodes()]
+        assert {p.connection_class for p in pools} == {DeadlineSSLConnection}
+        with pytest.raises(redis.RedisError) as failed:
+            refused.get("k")
+        assert describe_failure(failed.value) == "certificate not trusted", failed.value
+    finally:
+        client.close()
+        refused.close()
+
+
 def test_a_frozen_primary_costs_a_call_one_timeout(cluster: RedisCluster) -> None:
     settings = Settings.from_env({"REDIS_CLUSTER_NODES": cluster.addresses, "REDIS_SOCKET_TIMEOUT_SECONDS": "1"})
     client = create_cluster_client(settings)
@@ -94,6 +145,32 @@ def test_a_frozen_primary_costs_a_call_one_timeout(cluster: RedisCluster) -> Non
         assert client.get("frozen-key") == b"v"
     finally:
         client.close()
+
+
+def test_the_service_boots_with_no_cluster_node_answering_and_chats_degraded(
+    make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], upstream: UpstreamServer
+) -> None:
+    nodes = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"  # nothing listens there
+    service = make_gunicorn(
+        mongo_uri=make_mongo().uri,
+        env={
+            "REDIS_URL": None,
+            "REDIS_CLUSTER_NODES": nodes,
+            "AGENT_PROVIDER": "openai",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "OPENAI_API_KEY": "sk-cluster-" + "0123456789abcdef",
+            "RATE_LIMIT": "100/minute",
+        },
+    )
+    report = health(service.base_url)
+    assert report["status"] == "degraded", report
+    redis_check = report["checks"]["redis"]
+    assert (redis_check["status"], redis_check["message"]) == ("unavailable", "Check failed: connection refused")
+    started = time.monotonic()
+    turn = requests.post(service.base_url + SEND, json={"message": "Rome for a weekend"}, timeout=30)
+    assert turn.status_code == 200, turn.text
+    assert time.monotonic() - started < 3.0
+    assert "Traceback" not in service.log_text()
 
 
 def test_two_instances_share_rate_limits_and_the_context_cache_through_the_cluster(

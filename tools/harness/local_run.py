@@ -27,13 +27,16 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from tools.harness.gunicorn_server import REPO_ROOT
-from tools.harness.mongo_server import MongoServer
-from tools.harness.ports import free_port
-from tools.harness.procs import ManagedProcess
-from tools.harness.redis_server import RedisServer
+from tools.harness.paths import REPO_ROOT
 from travel_agent.config import ConfigError, Settings
+
+# The process managers pull in PyMongo, redis-py and requests: loaded once the settings and the port passed.
+if TYPE_CHECKING:
+    from tools.harness.mongo_server import MongoServer
+    from tools.harness.procs import ManagedProcess
+    from tools.harness.redis_server import RedisServer
 
 log = logging.getLogger("tools.harness.local_run")
 # The ports a developer's tools expect, when free.
@@ -119,6 +122,9 @@ def report_dead(helpers: list[ManagedProcess], reported: set[str]) -> None:
 def start_mongo(data: Path, work: Path) -> MongoServer:
     storage = data / "mongo"
     storage.mkdir(parents=True, exist_ok=True)
+    from tools.harness.mongo_server import MongoServer
+    from tools.harness.ports import free_port
+
     server = MongoServer(work / "secantusd", port=free_port(MONGO_PORT), storage_path=storage, test_commands=False)
     if server.storage_in_use():
         shown = storage.relative_to(REPO_ROOT) if storage.is_relative_to(REPO_ROOT) else storage
@@ -131,6 +137,9 @@ def start_mongo(data: Path, work: Path) -> MongoServer:
 
 
 def start_redis(work: Path) -> RedisServer | None:
+    from tools.harness.ports import free_port
+    from tools.harness.redis_server import RedisServer
+
     server = RedisServer(work / "redis", port=free_port(REDIS_PORT))
     try:
         server.command()  # finds the binary

@@ -3,6 +3,7 @@ with ``redis-cli --cluster create``: three primaries, no replicas, by default.""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from redis.retry import Retry
 
 from .ports import bindable
 from .redis_server import RedisServer, redis_binary
+from .tls import ServerCert
 from .waiting import wait_until
 
 # How long a node must be silent before the others call it failing (Redis's default is 15 s; tests shorten it).
@@ -46,7 +48,17 @@ class RedisCluster:
     """``size`` cluster-enabled redis-servers, each keeping its cluster state (nodes.conf) in its own data
     directory, so a node killed and started again rejoins with its node id and its slots."""
 
-    def __init__(self, make_redis: Callable[..., RedisServer], size: int = 3, node_timeout_ms: int = NODE_TIMEOUT_MS):
+    def __init__(
+        self,
+        make_redis: Callable[..., RedisServer],
+        size: int = 3,
+        node_timeout_ms: int = NODE_TIMEOUT_MS,
+        password: str | None = None,
+        tls: ServerCert | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
+        """``password`` is every node's requirepass; ``tls`` (signed by ``ca_file``) serves TLS only, the cluster
+        bus included."""
         args = [
             "--cluster-enabled",
             "yes",
@@ -55,13 +67,30 @@ class RedisCluster:
             "--cluster-node-timeout",
             str(node_timeout_ms),
         ]
-        self.nodes = [make_redis(port=cluster_port(), args=args) for _ in range(size)]
+        self.password, self.ca_file = password, ca_file
+        if tls is not None:
+            args += ["--tls-cluster", "yes"]
+        self.nodes = [
+            make_redis(port=cluster_port(), args=args, password=password, tls=tls, ca_file=ca_file) for _ in range(size)
+        ]
+        tls_args = ["--tls", "--cacert", str(ca_file)] if tls is not None else []
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         created = subprocess.run(
-            [redis_cli_binary(), "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            [
+                redis_cli_binary(),
+                *tls_args,
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
+            # redis-cli reads the password from the environment, so it is in no argv (ps, the logs).
+            env={**os.environ, "REDISCLI_AUTH": password} if password else None,
         )
         if created.returncode != 0:
             raise AssertionError(f"redis-cli --cluster create failed:\n{created.stdout}\n{created.stderr}")
@@ -94,7 +123,14 @@ class RedisCluster:
         """A short-timeout cluster client for assertions (the caller closes it)."""
         port = next(node.port for node in self.nodes if node.is_running())
         return redis.RedisCluster(
-            host="127.0.0.1", port=port, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
+            host="127.0.0.1",
+            port=port,
+            password=self.password,
+            ssl=self.ca_file is not None,
+            ssl_ca_certs=str(self.ca_file) if self.ca_file is not None else None,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 0),
         )
 
     def keys(self, pattern: str) -> list[bytes]:

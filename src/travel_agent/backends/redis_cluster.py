@@ -51,8 +51,14 @@ class _Cluster(RedisCluster):
 
 
 class ClusterUnavailable(redis.ConnectionError):
-    """No configured node answered with a usable slot map (a RedisClusterException, which is no RedisError,
-    turned into one so that every caller's ``except RedisError`` and fallback applies)."""
+    """What redis-py raises as a ``RedisClusterException`` (no node reachable, a slot not covered), which is no
+    ``RedisError``, as one, so that every caller's ``except RedisError`` and fallback applies. Raised from the
+    original: its text names hosts and ports, so it stays out of this message, and
+    ``failures.connection_reason`` reads the chain for why (authentication, TLS, refused), shown in words on
+    /health and in the logs as for a plain Redis."""
+
+    def __init__(self) -> None:
+        super().__init__("Redis Cluster unavailable: no node answered with a usable slot map")
 
 
 class LazyCluster:
@@ -81,8 +87,7 @@ class LazyCluster:
                 try:
                     self._client = self._build()
                 except RedisClusterException as exc:
-                    # Its text names hosts and ports: kept out of the message, chained for a debugger.
-                    raise ClusterUnavailable("no Redis Cluster node answered with the slot map") from exc
+                    raise ClusterUnavailable() from exc
             return self._client
 
     def __getattr__(self, name: str) -> Any:
@@ -114,7 +119,7 @@ def _translating(attribute: Any) -> Any:
         try:
             result = attribute(*args, **kwargs)
         except RedisClusterException as exc:
-            raise ClusterUnavailable("Redis Cluster: slot map unusable") from exc
+            raise ClusterUnavailable() from exc
         # A pipeline raises at execute(): wrap it too.
         return _Pipeline(result) if isinstance(result, ClusterPipeline) else result
 

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from travel_agent import formats
@@ -37,12 +38,18 @@ def redact(text: str) -> str:
     return _URL_CREDENTIALS.sub(r"\1***@", text)[:MESSAGE_LIMIT]
 
 
-def read_json(path: str) -> Any:
+def read_json(path: str, unreadable: Callable[[str], None] | None = None) -> Any:
+    """The file's JSON, or None: not written yet, removed by the master as its worker died, or not JSON that
+    can be read (then ``unreadable`` hears of it; writes are atomic, so that is damage, not a half file)."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
-    except (OSError, ValueError):
-        return None  # not written yet, or removed by the master as its worker died
+    except OSError:
+        return None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        if unreadable is not None:
+            unreadable(path)
+        return None
 
 
 class ConsoleRecords:
@@ -154,7 +161,7 @@ class ConsoleRecords:
     def read_history(self) -> dict[str, Any]:
         """The shared history, its records of the wrong shape left out (and logged)."""
         path = self._path(console_files.HISTORY_FILE)
-        found = read_json(path)
+        found = read_json(path, self._unreadable)
         if found is None:
             return {}
         if not isinstance(found, dict):
@@ -191,7 +198,7 @@ class ConsoleRecords:
         found = list(self.errors)
         own = self._path(f"{console_files.ERRORS_PREFIX}{self.pid}.json")
         for path in glob.glob(self._path(f"{console_files.ERRORS_PREFIX}*.json")):
-            errors = read_json(path) if path != own else None
+            errors = read_json(path, self._unreadable) if path != own else None
             if errors is None:
                 continue
             good = [error for error in errors if shapes.ERROR(error)] if isinstance(errors, list) else []
@@ -202,11 +209,14 @@ class ConsoleRecords:
         return found[:ERRORS_KEPT]
 
     def _read(self, path: str, check: shapes.Check, what: str) -> Any:
-        found = read_json(path)
+        found = read_json(path, self._unreadable)
         if found is None or check(found):
             return found
         self._skipped(path, f"{what} is of the wrong shape")
         return None
+
+    def _unreadable(self, path: str) -> None:
+        self._skipped(path, "not JSON that can be read")
 
     def _skipped(self, path: str, what: str) -> None:
         """Logged once a minute per file: the page polls every second and a half."""

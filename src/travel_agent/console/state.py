@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from travel_agent import __version__
@@ -141,7 +142,7 @@ def _worker(state: dict[str, Any], now: float) -> dict[str, Any]:
 
 def effective_config(s: Settings) -> list[dict[str, Any]]:
     """What matters on a bad day, by an allow-list: no URI, key, token or DSN value is ever included."""
-    groups: list[tuple[str, list[tuple[str, object]]]] = [
+    groups: list[tuple[str, Sequence[tuple[str, object]]]] = [
         (
             "Budgets",
             [

@@ -82,9 +82,9 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
         client = client_address(request.environ, svc.settings.trusted_proxy_hops)
         standing = failures.peek(client)
         if not standing.allowed:  # before the token is looked at: a right guess now would still be a guess
-            response = _login(429, f"Too many wrong tokens; try again in {standing.retry_after} s.")
-            response.headers["Retry-After"] = str(standing.retry_after)
-            return response
+            refusal = _login(429, f"Too many wrong tokens; try again in {standing.retry_after} s.")
+            refusal.headers["Retry-After"] = str(standing.retry_after)
+            return refusal
         if not access.token_matches(request.form.get("token", ""), token):
             failures.hit(client)
             log.info("console login refused (client %s)", client)
