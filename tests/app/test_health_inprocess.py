@@ -7,13 +7,15 @@ from datetime import datetime
 
 from flask import Flask
 
+from travel_agent import __version__
+
 
 def test_healthy_report_has_the_contract_shape(app: Flask) -> None:
     response = app.test_client().get("/health")
     assert response.status_code == 200
     body = response.get_json()
     assert set(body) == {"status", "service", "version", "timestamp", "checks"}
-    assert (body["status"], body["service"], body["version"]) == ("healthy", "travel_agent", "2.0.0")
+    assert (body["status"], body["service"], body["version"]) == ("healthy", "travel_agent", __version__)
     assert datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")).tzinfo is not None
     for name in ("mongodb", "redis"):
         check = body["checks"][name]

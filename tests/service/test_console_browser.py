@@ -6,7 +6,6 @@ browser download. Screenshots land in test-artifacts/console/ (gitignored).
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,13 +14,14 @@ from typing import Any
 
 import pytest
 import requests
+from tests.support.apt import ensure_apt
 
 from tools.harness import REPO_ROOT
 
 FAULT_APP = "tests.support.fault_app:app"
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
-TOKEN = "console-token-browser-0123456789"
+TOKEN = "console-browser-Pj5Ny9Qc4Ls8Gt"
 API_KEY = "api-key-browser-secret-0123456789"
 SECRETS = {
     "CONSOLE_TOKEN": TOKEN,
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     # Installs Debian's chromium when missing; fails loudly (never skips) when it cannot.
-    subprocess.run([str(REPO_ROOT / "scripts" / "ensure-apt"), "chromium"], check=True, timeout=900)
+    ensure_apt("chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -121,6 +121,6 @@ def _stream_until_a_heartbeat_then_leave(base_url: str, message: str) -> str:
             assert chunk, received
             received += chunk
     assert received.startswith(b"HTTP/1.1 200"), received
-    found = re.search(rb'"session_id": "([^"]+)"', received)
+    found = re.search(rb'"session_id": ?"([^"]+)"', received)
     assert found is not None, received
     return found.group(1).decode()

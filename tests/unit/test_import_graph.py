@@ -115,3 +115,27 @@ def test_the_lower_layers_never_import_the_upper_ones() -> None:
         if layer(imported) in UPPER
     )
     assert wrong == []
+
+
+# Modules at the bottom of the package: anything may import them, they import nothing of ours (as
+# flask/globals.py in Flask), so no layer above can leak into them.
+BOTTOM = ("travel_agent.request_context", "travel_agent.formats", "travel_agent.cooperative")
+
+
+def test_the_bottom_modules_import_nothing_of_ours() -> None:
+    graph = import_graph(PACKAGE_ROOT, "travel_agent")
+    assert {module: sorted(graph[module]) for module in BOTTOM if graph[module]} == {}
+
+
+def test_the_store_does_not_depend_on_the_agent_and_the_exceptions_on_no_web_framework() -> None:
+    graph = import_graph(PACKAGE_ROOT, "travel_agent")
+    assert [m for m in graph["travel_agent.chat.store"] if layer(m) == "agent"] == []
+    source = (PACKAGE_ROOT / "travel_agent" / "errors.py").read_text(encoding="utf-8")
+    frameworks = {"flask", "werkzeug", "gunicorn", "flask_smorest"}
+    imported = {
+        (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name.split(".")[0]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported & frameworks == set()

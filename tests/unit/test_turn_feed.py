@@ -75,8 +75,8 @@ def test_a_follower_whose_budget_ends_before_the_turn_is_told_to_resume_in_time(
     finally:
         request_context.unbind(tokens)
     elapsed = time.monotonic() - started
-    assert events[0] == 'id: 7\nevent: chunk\ndata: {"text": "tial"}\n\n'
-    assert events[-1].startswith("id: 7\nevent: resume\n") and all(e.startswith(": heartbeat") for e in events[1:-1])
+    assert events[0] == b'id: 7\nevent: chunk\ndata: {"text":"tial"}\n\n'
+    assert events[-1].startswith(b"id: 7\nevent: resume\n") and all(e.startswith(b": heartbeat") for e in events[1:-1])
     assert 0.4 < elapsed < 1.2, elapsed  # 1.5 s before the budget's end, not at it
 
 
@@ -93,5 +93,5 @@ def test_a_waiting_follower_leaves_with_resume_before_a_drain_that_starts_meanwh
     finally:
         request_context.set_drain_cutoff(None)
         request_context.unbind(tokens)
-    assert [event.split("\n")[1] for event in events] == ["event: resume"]
+    assert [event.split(b"\n")[1] for event in events] == [b"event: resume"]
     assert time.monotonic() - started < 2.6  # before the cut-off (0.3 + 2.5 s), not at the heartbeat

@@ -27,7 +27,7 @@ class ChatOptions:
     duration: float = 5.0
     connections: int = 16
     prefer_wrk: bool = True
-    env: dict[str, str] = field(default_factory=dict)  # the service's extra settings, e.g. SEND_FAST_PATH=false
+    env: dict[str, str] = field(default_factory=dict)  # the service's extra settings, e.g. CHAT_HISTORY_MESSAGES=20
 
 
 def floor_command(mongo: MongoServer, redis: RedisServer, *extra: str) -> list[str]:

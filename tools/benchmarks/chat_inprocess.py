@@ -1,6 +1,7 @@
-"""A chat turn's CPU in-process, against its floor: the service's WSGI app called directly (no socket, no
-gunicorn: what the service's own code adds, HTTP parsing and the access log aside) and benchmarks.chat_floor's
-turn (the same MongoDB and Redis operations issued directly), one conversation after another in one
+"""A chat turn's CPU in-process, against two floors: the service's WSGI app called directly (no socket, no
+gunicorn: what the service's own code adds, HTTP parsing and the access log aside); the framework floor
+(``framework_floor``: a minimal Flask + flask-smorest app making the same driver calls); and the storage floor
+(``chat_floor``: those MongoDB and Redis operations issued directly). One conversation after another in one
 gevent-patched process, alternating. Each figure is process CPU time per turn (so other processes on the shared
 machine do not count), the minimum over repeats: far steadier under load than a worker's CPU under wrk; and
 the median of each repeat's service/floor ratio, steadier still with many short repeats.
@@ -30,6 +31,7 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from tools.benchmarks.chat_floor import Floor  # noqa: E402
 from tools.benchmarks.conversation import MESSAGES, SEND_PATH  # noqa: E402
+from tools.benchmarks.framework_floor import create_floor_app  # noqa: E402
 from travel_agent.config import Settings  # noqa: E402
 
 
@@ -137,11 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         help="build each request with werkzeug's EnvironBuilder, as before 2026-12-02 (its cost counts as "
         "the service's)",
     )
-    p.add_argument(
-        "--flask-only",
-        action="store_true",
-        help="SEND_FAST_PATH=false: every send through Flask, as before the fast path (2026-12-02)",
-    )
     args = p.parse_args(argv)
     log_dir = tempfile.mkdtemp(prefix="travel_agent-chat-inprocess-")
     # As under gunicorn: metric values in files (multiprocess mode), the log in a directory of its own.
@@ -150,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
         REDIS_URL=args.redis,
         LOG_DIR=log_dir,
         PROMETHEUS_MULTIPROC_DIR=os.path.join(log_dir, "metrics"),
-        SEND_FAST_PATH="false" if args.flask_only else "true",
     )
     from travel_agent.app import create_app
 
@@ -159,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(overrides={"MONGODB_URI": args.mongo + "travel_agent_floor", "REDIS_URL": args.redis})
     floor = Floor(settings, settings.chat_history_messages)
     environ_of = None if args.werkzeug_environ else server_environ
-    sides = {"floor": floor_turns(floor), "service": service_turns(service.wsgi_app, environ_of)}
+    framework = create_floor_app(floor)
+    sides = {
+        "floor": floor_turns(floor),
+        "framework": service_turns(framework.wsgi_app, environ_of),
+        "service": service_turns(service.wsgi_app, environ_of),
+    }
     for run in sides.values():
         run()  # warm: connections, indexes, imports
     found: dict[str, list[float]] = {name: [] for name in sides}
@@ -171,14 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     # the moment, so on a shared VM the median of these moves far less than the ratio of two minimums
     # (use many short repeats for it, e.g. --conversations 2 --repeats 60).
     pairs = sorted(s / f for s, f in zip(found["service"], found["floor"], strict=True))
+    over_framework = sorted(s / f for s, f in zip(found["service"], found["framework"], strict=True))
     sys.stdout.write(
         json.dumps(
             {
                 "floor_us": best["floor"],
+                "framework_us": best["framework"],
                 "service_us": best["service"],
                 "ratio": round(best["service"] / best["floor"], 3),
                 "pair_ratio_median": round(statistics.median(pairs), 3),
                 "pair_ratio_quartiles": [round(pairs[len(pairs) // 4], 3), round(pairs[3 * len(pairs) // 4], 3)],
+                "framework_ratio": round(best["service"] / best["framework"], 3),
+                "framework_pair_ratio_median": round(statistics.median(over_framework), 3),
+                "framework_pair_ratio_quartiles": [
+                    round(over_framework[len(over_framework) // 4], 3),
+                    round(over_framework[3 * len(over_framework) // 4], 3),
+                ],
                 "repeats": {k: [round(v) for v in vs] for k, vs in found.items()},
             }
         )

@@ -20,9 +20,11 @@ from typing import Any
 
 from tools.benchmarks import (
     capacity_bench,
+    capacity_report,
     chat_bench,
     health_bench,
     held_bench,
+    held_watch,
     machine,
     profile_bench,
     results,
@@ -101,9 +103,9 @@ def _profile(args: argparse.Namespace) -> dict[str, Any]:
 PARTS: dict[str, Part] = {
     "health": (_health, health_bench.print_table),
     "chat": (_chat, chat_bench.print_table),
-    "capacity": (_capacity, capacity_bench.print_table),
+    "capacity": (_capacity, capacity_report.print_table),
     "soak": (_soak, soak_bench.print_table),
-    "overload": (_overload, capacity_bench.print_overload),
+    "overload": (_overload, capacity_report.print_overload),
     "profile": (_profile, profile_bench.print_table),
     "held": (_held, held_bench.print_table),
 }
@@ -147,8 +149,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--held-kinds",
         nargs="+",
-        choices=list(held_bench.PATHS),
-        default=list(held_bench.PATHS),
+        choices=list(held_watch.PATHS),
+        default=list(held_watch.PATHS),
         help="which chats to hold, each on fresh servers (stream send)",
     )
     g.add_argument("--held-heartbeat", type=float, default=10.0, help="CHAT_HEARTBEAT_SECONDS (10)")
@@ -162,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="held and chat: a setting for the service (repeatable), e.g. SEND_FAST_PATH=false",
+        help="held and chat: a setting for the service (repeatable), e.g. CHAT_HISTORY_MESSAGES=20",
     )
     g = p.add_argument_group("soak and profile")
     g.add_argument("--minutes", type=float, default=1.5, help="length of the soak (1.5; the documented one is 10)")

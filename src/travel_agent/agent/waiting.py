@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from travel_agent.agent.budget import time_left
+from travel_agent.cooperative import gevent_patched
 
 
 class ClientGone(Exception):
@@ -55,11 +56,7 @@ _ACTIVE: ContextVar[Wait | None] = ContextVar("upstream_wait", default=None)
 
 def inline_possible() -> bool:
     """Whether the request's greenlet can wait on a socket itself: gevent has patched the socket module."""
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover - gevent is a runtime requirement
-        return False
-    return bool(monkey.is_module_patched("socket"))
+    return gevent_patched()
 
 
 @contextmanager
@@ -83,13 +80,13 @@ def recv_into(wait: Wait, sock: Any, buffer: Any) -> int:
     previous = sock.gettimeout()
     sock.settimeout(0.0)  # gevent's sockets: try once, never park the greenlet
     try:
-        return sock.recv_into(buffer)  # type: ignore[no-any-return]
+        return sock.recv_into(buffer)
     except (BlockingIOError, ssl.SSLWantReadError):
         pass
     finally:
         sock.settimeout(previous)
     wait_for_bytes(wait, sock)
-    return sock.recv_into(buffer)  # type: ignore[no-any-return]
+    return sock.recv_into(buffer)
 
 
 def beat_if_due_within(seconds: float) -> None:

@@ -92,7 +92,7 @@ def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             documented = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code], headers=headers)(
                 documented
             )
-        view._apidoc = documented._apidoc  # type: ignore[attr-defined]  (where flask-smorest reads it)
+        view._apidoc = documented._apidoc  # type: ignore[attr-defined]  # where flask-smorest reads it
         return view
 
     return decorate
@@ -156,13 +156,14 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
 REPLAYED = ("Idempotent-Replayed", "true")
 
 
-def answer_body(answer: Answer) -> dict[str, str]:
+def answer_body(answer: Answer) -> dict[str, Any]:
     """A send's answer: AnswerSchema's fields in its order, its DateTime dumped as isoformat()."""
     return {
         "session_id": answer.session_id,
         "message_id": answer.message_id,
         "reply": answer.reply,
         "created_at": answer.created_at.isoformat(),
+        "degraded": answer.degraded,
     }
 
 
@@ -225,7 +226,9 @@ def delete_session(session_id: str) -> ResponseReturnValue:
     turn_ids = svc.turns.turn_ids(session_id)
     svc.chat.delete(session_id)
     svc.turns.forget_turns(session_id, turn_ids)
-    return Response(status=204)
+    response = Response(status=204)
+    del response.headers["Content-Type"]  # no body, so nothing to type (werkzeug adds text/html by default)
+    return response
 
 
 def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
@@ -237,6 +240,8 @@ def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
     }
     if message.role == "user":
         shown["status"] = status[message.id]
-    elif message.reply_to is not None:
-        shown["reply_to"] = message.reply_to
+    else:
+        if message.reply_to is not None:
+            shown["reply_to"] = message.reply_to
+        shown |= message.written_by  # model, degraded, usage: as stored
     return shown

@@ -84,44 +84,23 @@ class IdempotencyHeaderSchema(ma.Schema):
     )
 
 
-_SEND_FIELDS = frozenset({"message", "session_id"})
-
-
-def plain_send(data: Any) -> tuple[str, str | None] | None:
-    """``(message, session_id)`` as ``SendSchema`` loads them, for a body the schema accepts and that holds
-    nothing unusual; None for anything else, which the schema then judges and explains itself. Decided
-    without marshmallow, for the send fast path (``api/chat_fast_send.py``); tests/unit/test_plain_send.py
-    checks that it never accepts what the schema refuses, nor answers differently."""
-    if type(data) is not dict or not data.keys() <= _SEND_FIELDS:
-        return None
-    message, session_id = data.get("message"), data.get("session_id")
-    if type(message) is not str or not (session_id is None or type(session_id) is str):
-        return None
-    trimmed = message.strip()
-    if not 1 <= len(trimmed) <= MAX_MESSAGE_CHARS:
-        return None
-    if session_id is not None and not 1 <= len(session_id) <= MAX_SESSION_ID_CHARS:
-        return None
-    if not (message.isascii() and (session_id is None or session_id.isascii())):
-        try:  # what Text checks: no unpaired surrogate
-            message.encode("utf-8")
-            if session_id is not None:
-                session_id.encode("utf-8")
-        except UnicodeEncodeError:
-            return None
-    return trimmed, session_id
-
-
-def plain_idempotency_key(value: str) -> bool:
-    """Whether ``IdempotencyHeaderSchema`` accepts this ``Idempotency-Key`` header as it stands."""
-    return 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_CHARS and IDEMPOTENCY_KEY_PATTERN.match(value) is not None
-
-
 class AnswerSchema(ma.Schema):
     session_id = ma.fields.String(required=True)
     message_id = ma.fields.String(required=True, metadata={"description": "The id of the assistant's reply"})
     reply = ma.fields.String(required=True)
     created_at = ma.fields.DateTime(required=True, metadata={"description": "When the reply was stored (UTC)"})
+    degraded = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true when no model could answer and the offline assistant did (AGENT_FALLBACK=offline)"
+        },
+    )
+
+
+class UsageSchema(ma.Schema):
+    prompt_tokens = ma.fields.Integer()
+    completion_tokens = ma.fields.Integer()
+    total_tokens = ma.fields.Integer()
 
 
 class MessageSchema(ma.Schema):
@@ -137,6 +116,15 @@ class MessageSchema(ma.Schema):
         },
     )
     reply_to = ma.fields.String(metadata={"description": "Assistant messages only: the user message answered"})
+    model = ma.fields.String(
+        metadata={"description": "Assistant messages only: the model that wrote it (`offline`: the offline assistant)"}
+    )
+    degraded = ma.fields.Boolean(
+        metadata={"description": "Assistant messages only: true when the offline assistant answered for the model"}
+    )
+    usage = ma.fields.Nested(
+        UsageSchema, metadata={"description": "Assistant messages only: the tokens the model reported using"}
+    )
 
 
 class SessionPageArgs(ma.Schema):

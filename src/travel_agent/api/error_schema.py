@@ -1,4 +1,4 @@
-"""The one error envelope as the OpenAPI document shows it (the envelope itself is built in ``errors``)."""
+"""The one error envelope as the OpenAPI document shows it (it is written by ``formats.error_body``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ class ErrorSchema(ma.Schema):
 
     code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
     status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
+    error = ma.fields.String(
+        required=True,
+        metadata={"description": "What kind of error, stable and machine-readable (docs/api.md lists them)"},
+    )
     message = ma.fields.String(metadata={"description": "What went wrong, safe to show"})
     errors = ma.fields.Dict(metadata={"description": "Field errors of a rejected request"})
     session_id = ma.fields.String(metadata={"description": "Chat: the session the message was stored in (unanswered)"})

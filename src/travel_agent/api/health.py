@@ -1,16 +1,15 @@
-"""Health probes: the full report, liveness (no dependency touched) and readiness."""
+"""The health probes in the OpenAPI document: the full report, liveness (no dependency touched) and readiness.
+
+They are answered by ``web/probes.py``, before Flask; this module only describes them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, jsonify
-from flask_smorest import Blueprint
+from werkzeug.routing import Rule
 
-from travel_agent.services import services
-
-blp = Blueprint("health", __name__, url_prefix="/health", description="Probes for monitors and orchestrators")
+from travel_agent.api.error_schema import ErrorSchema
 
 
 class CheckSchema(ma.Schema):
@@ -36,39 +35,43 @@ class LiveSchema(ProbeSchema):
     in_flight = ma.fields.Integer(required=True, metadata={"description": "requests this worker runs now"})
 
 
-@blp.get("")
-@blp.response(200, HealthSchema, description="healthy, or degraded (MongoDB up, Redis not)")
-@blp.alt_response(503, schema=HealthSchema, description="unhealthy: MongoDB does not answer")
-def health() -> Response:
-    report = services().health.report()
-    return _json(report.as_dict(), report.http_status, {"Cache-Control": "no-store"})
+def document_probes(spec: Any) -> None:
+    """Describe the probes in the OpenAPI document. They are answered by ``web/probes.py`` before Flask, their
+    only implementation, so the document is written here rather than derived from a route."""
+    no_store = {"Cache-Control": {"schema": {"type": "string"}, "description": "no-store"}}
+    retry = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying"}}
+    paths = {
+        "/health": (
+            "The full report",
+            "MongoDB, Redis and their circuits, checked at most every HEALTH_CACHE_SECONDS",
+            {
+                "200": _answer(HealthSchema, "healthy, or degraded (MongoDB up, Redis not)", no_store),
+                "503": _answer(HealthSchema, "unhealthy: MongoDB does not answer", no_store),
+            },
+        ),
+        "/health/live": (
+            "Liveness",
+            "The process serves requests; touches no dependency",
+            {"200": _answer(LiveSchema, "The process serves requests")},
+        ),
+        "/health/ready": (
+            "Readiness",
+            "Whether a router should send this worker requests",
+            {
+                "200": _answer(ProbeSchema, "MongoDB answers and the worker is not draining"),
+                "503": _answer(ProbeSchema, "Not ready: `draining` (Retry-After 1), or MongoDB `unavailable`", retry),
+            },
+        ),
+    }
+    for path, (summary, description, responses) in paths.items():
+        responses["405"] = _answer(ErrorSchema, "Only GET and HEAD")
+        operation = {"tags": ["health"], "summary": summary, "description": description, "responses": responses}
+        # flask-smorest's spec plugin takes the path from a werkzeug Rule, as for a route
+        spec.path(rule=Rule(path), operations={"get": operation})
 
 
-@blp.get("/live")
-@blp.response(200, LiveSchema, description="The process serves requests")
-def live() -> Response:
-    return _json({"status": "alive", "in_flight": len(services().state.inflight)})
-
-
-@blp.get("/ready")
-@blp.response(200, ProbeSchema, description="MongoDB answers and the worker is not draining")
-@blp.alt_response(503, schema=ProbeSchema, description="Not ready: draining, or MongoDB down")
-def ready() -> Response:
-    svc = services()
-    if svc.state.draining:
-        return _json({"status": "draining"}, 503, {"Retry-After": "1"})
-    if svc.health.report().checks["mongodb"].status != "healthy":
-        return _json({"status": "unavailable"}, 503, {"Retry-After": "2"})
-    return _json({"status": "ready"})
-
-
-def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """The body as built, without flask-smorest's marshmallow dump (a Response is passed through as is).
-
-    Probes are polled constantly, and the dump costs more than the rest of /health (docs/PERFORMANCE.md). The
-    bodies are built by our own code in the documented shapes, so the schemas above still describe them.
-    """
-    response = jsonify(body)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
+def _answer(schema: type[ma.Schema], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        answer["headers"] = headers
+    return answer

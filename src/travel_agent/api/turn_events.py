@@ -6,44 +6,59 @@ where in the answer it ends (``chat.turn_feed``), so a client that reconnects wi
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 
-from travel_agent import request_context
+from travel_agent import formats, request_context
 from travel_agent.chat.turn_feed import TurnFeed, event_id
-from travel_agent.chat.turn_runner import HEARTBEAT_BYTES, TurnRunner
+from travel_agent.chat.turn_runner import TurnRunner
 from travel_agent.chat.turns import Turns
-from travel_agent.errors import UNEXPECTED_MESSAGE, envelope
-from travel_agent.request_context import CLIENT_WRITE_KEY
+from travel_agent.errors import UNEXPECTED_MESSAGE
+from travel_agent.request_context import CLIENT_WRITE_KEY, ERROR_MESSAGE_KEY, STREAM_ERROR_KEY
 
 log = logging.getLogger("travel_agent.api.chat")
 
-HEARTBEAT = HEARTBEAT_BYTES.decode()
+HEARTBEAT = formats.SSE_HEARTBEAT
 # A follower whose own request budget (or the worker's drain) has less than this left ends with `resume`.
 LEAVE_MARGIN_SECONDS = 1.5
 DRAIN_CHECK_SECONDS = 1.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def sse(event: str, data: dict[str, Any], id_: int) -> str:
-    return f"id: {id_}\nevent: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def sse(event: str, data: dict[str, Any], id_: int) -> bytes:
+    return formats.sse_event(event, data, id_)
 
 
 class TurnEvents:
     """The body of a followed turn's stream; closing it (the server always does) leaves the feed."""
 
     def __init__(
-        self, turns: Turns, feed: TurnFeed, position: tuple[int, int] | None, driver: TurnRunner | None = None
+        self,
+        turns: Turns,
+        feed: TurnFeed,
+        position: tuple[int, int] | None,
+        driver: TurnRunner | None = None,
+        environ: dict[str, Any] | None = None,
     ) -> None:
         self.turns, self.feed, self.position, self.driver = turns, feed, position, driver
         self.closed = False
+        # Read now: the body is produced outside the request's context.
+        self.request_id = request_context.request_id()
+        self.environ: dict[str, Any] | None = environ
 
-    def __iter__(self) -> Iterator[str]:
+    def _failed_in_band(self, status: int, message: str) -> None:
+        """A stream that ends in an error event failed with that status, though its status line said 200: told
+        to the request metrics, the console's last errors and the access log (``STREAM_ERROR_KEY``)."""
+        if self.environ is not None:
+            self.environ[STREAM_ERROR_KEY] = str(status)
+            self.environ[ERROR_MESSAGE_KEY] = message
+        log.warning("stream %s ended with an error event: %d %s", self.request_id or "-", status, message)
+
+    def __iter__(self) -> Iterator[bytes]:
         return self._events()
 
     def close(self) -> None:
@@ -53,7 +68,7 @@ class TurnEvents:
                 self.driver.detach()  # the turn runs on without its client
             self.turns.leave(self.feed)
 
-    def _events(self) -> Iterator[str]:
+    def _events(self) -> Iterator[bytes]:
         feed = self.feed
         try:
             if self.position is None:
@@ -79,6 +94,8 @@ class TurnEvents:
                     offset += len(text)
                     yield sse("chunk", {"text": text}, event_id(gen, offset))
                 if terminal is not None:  # read before the text: nothing is added to a feed after its end
+                    if terminal.kind == "error":
+                        self._failed_in_band(int(terminal.data.get("code", 500)), str(terminal.data.get("message")))
                     ends_text = terminal.kind != "resume"
                     yield sse(terminal.kind, terminal.data, event_id(gen, offset + ends_text))
                     return
@@ -102,13 +119,18 @@ class TurnEvents:
             # The status line is long gone: an error event is the only way left to tell the client. The turn
             # itself runs on (the client may resume it).
             log.error("unhandled exception in a chat stream", exc_info=exc)
-            yield sse("error", envelope(500, UNEXPECTED_MESSAGE, context={"session_id": feed.session_id}), 0)
+            self._failed_in_band(500, UNEXPECTED_MESSAGE)
+            data = formats.error_body(
+                500, UNEXPECTED_MESSAGE, request_id=self.request_id, context={"session_id": feed.session_id}
+            )
+            yield sse("error", data, 0)
 
 
 def turn_response(
     turns: Turns, feed: TurnFeed, position: tuple[int, int] | None, driver: TurnRunner | None = None
 ) -> Response:
-    return Response(TurnEvents(turns, feed, position, driver), mimetype="text/event-stream", headers=SSE_HEADERS)
+    events = TurnEvents(turns, feed, position, driver, request.environ)
+    return Response(events, mimetype="text/event-stream", headers=SSE_HEADERS)
 
 
 def client_writer(environ: dict[str, Any]) -> Callable[[bytes], object] | None:

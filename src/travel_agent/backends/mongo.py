@@ -175,11 +175,10 @@ class MongoCall:
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> bool:
+    ) -> None:
         if self.bound is not None:
             self.bound.__exit__(exc_type, exc, traceback)
         if exc is None:
             self.gateway.breaker.record_success()
         elif isinstance(exc, PyMongoError):
             self.gateway.settle(exc)
-        return False

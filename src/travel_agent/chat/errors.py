@@ -7,6 +7,7 @@ from travel_agent.errors import TravelAgentError
 
 class SessionNotFound(TravelAgentError):
     status_code = 404
+    kind = "session_not_found"
     message = "There is no chat session with that id."
 
 
@@ -14,6 +15,7 @@ class IdempotencyKeyReused(TravelAgentError):
     """The key was first used with another body: replaying that answer for this body would be a lie."""
 
     status_code = 422
+    kind = "idempotency_key_reused"
     message = "This Idempotency-Key was already used with a different request body."
 
 
@@ -21,6 +23,7 @@ class IdempotencyKeyInFlight(TravelAgentError):
     """The first request with this key is still running and outlasted this one's patience."""
 
     status_code = 409
+    kind = "idempotency_key_in_flight"
     message = "A request with this Idempotency-Key is still in progress. Retry it shortly."
     retry_after = 1
 
@@ -30,6 +33,7 @@ class PositionTaken(TravelAgentError):
     (a crash before it was journaled, a rollback). A retry is given the next free position."""
 
     status_code = 503
+    kind = "position_taken"
     message = "The conversation could not be stored just now. Please retry."
     retry_after = 1
 

@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from travel_agent.agent import waiting
 from travel_agent.agent.budget import time_left
-from travel_agent.agent.errors import AgentError
+from travel_agent.agent.errors import crashed
 from travel_agent.agent.waiting import ClientGone
+from travel_agent.cooperative import gevent_patched
 from travel_agent.errors import BudgetExceeded, TravelAgentError
 
 log = logging.getLogger("travel_agent.chat.pump")
@@ -35,13 +36,6 @@ QUEUE_PIECES = 64
 OFFER_POLL_SECONDS = 0.25
 
 
-def _gevent_patched() -> bool:
-    """True in a gevent worker (threading patched): the pump is then a greenlet either way."""
-    from gevent import monkey
-
-    return bool(monkey.is_module_patched("threading"))
-
-
 class ReplyPump:
     def __init__(self, produce: Callable[[], Iterable[str]], heartbeat_seconds: float) -> None:
         self._pieces: queue.Queue[object] = queue.Queue(maxsize=QUEUE_PIECES)
@@ -50,7 +44,7 @@ class ReplyPump:
         # A new thread or greenlet starts with empty context variables: copy the request's, so the agent
         # sees its deadline (for its socket timeouts) and its log lines carry the request id.
         context = contextvars.copy_context()
-        if _gevent_patched():
+        if gevent_patched():
             # A bare greenlet: a patched Thread adds a Thread object, its Events and locks and a tracked
             # Greenlet to each of the thousands of chats a worker holds (docs/PERFORMANCE.md, "Held streams").
             import gevent
@@ -72,9 +66,8 @@ class ReplyPump:
                     close()  # a generator closes its upstream response
         except TravelAgentError as exc:
             self._offer(exc)
-        except Exception as exc:  # a provider's bug must end the turn with an error, not hang it
-            log.error("the agent failed unexpectedly", exc_info=exc)
-            self._offer(AgentError())
+        except Exception as exc:  # noqa: BLE001  (a provider's bug must end the turn with an error, not hang it)
+            self._offer(crashed(exc))
         else:
             self._offer(_END)
 
@@ -170,8 +163,7 @@ def _inline(produce: Callable[[], Iterable[str]], wait: waiting.Wait) -> Iterato
     except (TravelAgentError, ClientGone):
         raise
     except Exception as exc:  # as in the pump: a provider's bug ends the turn with an error, not a 500
-        log.error("the agent failed unexpectedly", exc_info=exc)
-        raise AgentError() from exc
+        raise crashed(exc) from exc
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from travel_agent.agent.interface import Turn
 from travel_agent.backends.mongo import MongoGateway
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.indexes import IDEMPOTENCY, MESSAGES, SESSIONS
@@ -45,6 +44,10 @@ def now() -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+# The fields of an assistant message that say who wrote it (``Message.written_by``).
+WRITTEN_BY = ("model", "degraded", "usage")
+
+
 @dataclass(frozen=True)
 class Message:
     id: str
@@ -54,9 +57,12 @@ class Message:
     content: str
     created_at: datetime
     reply_to: str | None = None  # an assistant message: the id of the user message it answers
+    # An assistant message: who wrote it ("model", "degraded", "usage"; see agent.provenance), stored as is.
+    written_by: dict[str, Any] = field(default_factory=dict)
 
-    def turn(self) -> Turn:
-        return Turn(self.role, self.content)
+    @property
+    def degraded(self) -> bool:
+        return bool(self.written_by.get("degraded"))
 
     def to_doc(self) -> dict[str, Any]:
         doc = {
@@ -69,6 +75,7 @@ class Message:
         }
         if self.reply_to is not None:
             doc["reply_to"] = self.reply_to
+        doc.update(self.written_by)
         return doc
 
     @classmethod
@@ -81,6 +88,7 @@ class Message:
             doc["content"],
             doc["created_at"],
             doc.get("reply_to"),
+            {key: doc[key] for key in WRITTEN_BY if key in doc},
         )
 
 

@@ -25,13 +25,16 @@ from typing import Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
-from travel_agent import request_context
+from travel_agent import formats, request_context
+from travel_agent.agent.interface import Turn
+from travel_agent.agent.provenance import Provenance, tracked
+from travel_agent.chat import turn_counts
 from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.pump import detached_pieces
 from travel_agent.chat.service import Answer, ChatService, StartedTurn
 from travel_agent.chat.turn_feed import FeedRegistry, TurnFeed
 from travel_agent.chat.turn_records import FAILED, HANDED, TurnRecords, TurnRelay, terminal_entry, text_entry
-from travel_agent.errors import UNEXPECTED_MESSAGE, BudgetExceeded, TravelAgentError, as_seen_by_client, envelope
+from travel_agent.errors import UNEXPECTED_MESSAGE, BudgetExceeded, TravelAgentError, as_seen_by_client
 
 
 class RunnerHost(Protocol):
@@ -53,9 +56,6 @@ class RunnerHost(Protocol):
 
 
 log = logging.getLogger("travel_agent.chat.turns")
-
-
-HEARTBEAT_BYTES = b": heartbeat\n\n"  # an SSE comment: keeps routers and clients from timing out
 
 
 # A draining worker hands its turns over this long before its cut-off, not at the agent's last moment: the
@@ -89,18 +89,21 @@ def spawn(target: Callable[[], None], name: str) -> None:
         threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
 
 
-def done_data(answer: Answer) -> dict[str, str]:
+def done_data(answer: Answer) -> dict[str, Any]:
     return {
         "session_id": answer.session_id,
         "message_id": answer.message_id,
         "created_at": answer.created_at.isoformat(),
+        "degraded": answer.degraded,
     }
 
 
-def error_data(exc: TravelAgentError, session_id: str) -> dict[str, Any]:
+def error_data(exc: TravelAgentError, session_id: str, request_id: str | None) -> dict[str, Any]:
     """The envelope a plain request would get (a drain's cut-off is a 503 with a retry hint)."""
     error = as_seen_by_client(exc)
-    data = envelope(error.status_code, error.message, context={"session_id": session_id})
+    data = formats.error_body(
+        error.status_code, error.message, kind=error.kind, request_id=request_id, context={"session_id": session_id}
+    )
     if error.retry_after is not None:
         data["retry_after"] = error.retry_after
     return data
@@ -133,6 +136,7 @@ class TurnRunner:
         self.deadline: float | None = None
         self.client_write: Callable[[bytes], object] | None = None
         self.client_gone = False
+        self.written_by = Provenance()  # the model (or the degraded mode) that writes this answer
 
     @property
     def turn_id(self) -> str:
@@ -231,7 +235,7 @@ class TurnRunner:
         write = self.client_write
         if write is not None:
             try:
-                write(HEARTBEAT_BYTES)
+                write(formats.SSE_HEARTBEAT)
             except OSError:
                 self.client_write = None  # gone: the request detaches the run at its next step
                 self.client_gone = True
@@ -241,12 +245,14 @@ class TurnRunner:
 
     def _produce(self) -> Callable[[], Iterable[str]]:
         agent = self.turns.chat.agent
-        history = [m.turn() for m in self.turn.history]
+        history = [Turn(m.role, m.content) for m in self.turn.history]
         question = self.turn.question.content
         prefix = "".join(self.parts)
+        written_by = self.written_by
         if not prefix:
-            return lambda: agent.stream(history, question)
-        return lambda: agent.continue_stream(history, question, prefix)  # type: ignore[attr-defined]
+            return lambda: tracked(written_by, agent.stream(history, question))
+        continuing = agent.continue_stream  # type: ignore[attr-defined]
+        return lambda: tracked(written_by, continuing(history, question, prefix))
 
     # -- making text durable, then showing it ---------------------------------------------------------
 
@@ -298,7 +304,7 @@ class TurnRunner:
 
     def _store(self) -> Answer:
         try:
-            answer, _recorded = self.turns.chat.finish(self.turn, self.text(), self.key)
+            answer, _recorded = self.turns.chat.finish(self.turn, self.text(), self.key, self.written_by)
         except (DuplicateKeyError, PositionTaken):
             # Stored meanwhile by a worker that took the turn over: there is one answer, and it is that one.
             _question, stored = self.turns.records.question_and_answer(self.session_id, self.turn_id)
@@ -316,6 +322,7 @@ class TurnRunner:
             self.turns.relay.append(self.turn_id, entries)
         self.durable = len(text)
         self._show()
+        turn_counts.answered("stream", answer)
         self.feed.finish("done", done_data(answer))
 
     def _hand_over(self) -> None:
@@ -330,7 +337,8 @@ class TurnRunner:
 
     def _fail(self, exc: TravelAgentError) -> None:
         log.warning("streamed turn ended with %s: %s", exc.status_code, exc.message)
-        data = error_data(exc, self.session_id)
+        turn_counts.failed("stream", exc)
+        data = error_data(exc, self.session_id, self.request_id)
         if isinstance(exc, SessionNotFound):
             # Deleted while it ran: nothing of the session may stay behind, its partial answer included.
             with self._unbounded():

@@ -19,8 +19,10 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
-from travel_agent import request_context
+from travel_agent import formats, request_context
+from travel_agent.chat import turn_counts
 from travel_agent.chat.errors import IdempotencyKeyInFlight, MessageNotFound, SessionNotFound
 from travel_agent.chat.idempotency import TurnPlan, fingerprint
 from travel_agent.chat.service import ChatService, StartedTurn
@@ -30,7 +32,7 @@ from travel_agent.chat.turn_feed import FeedRegistry, TurnFeed
 from travel_agent.chat.turn_records import FAILED, Checkpoint, TurnRecords, TurnRelay
 from travel_agent.chat.turn_runner import TurnRunner, done_data, spawn
 from travel_agent.config import Settings
-from travel_agent.errors import TravelAgentError, envelope
+from travel_agent.errors import TravelAgentError
 
 ClientWriter = Callable[[bytes], object]
 
@@ -79,6 +81,15 @@ class Turns:
         """Store the question and start its turn, driven by the caller (``TurnRunner.attach``: ``client_write``
         sends its heartbeats), or (with an Idempotency-Key already used with this body) join the turn of that
         key. The feed has one subscriber, the caller, who must ``leave`` it."""
+        try:
+            return self._ask(message, session_id, key, client_write)
+        except BaseException as exc:
+            turn_counts.failed("stream", exc)
+            raise
+
+    def _ask(
+        self, message: str, session_id: str | None, key: str | None, client_write: ClientWriter | None
+    ) -> tuple[TurnFeed, TurnRunner | None]:
         if key is None:
             return self._launch(self.chat.begin(stream_plan(session_id), message), None, client_write)
         self.chat.agent.check_available()
@@ -152,7 +163,7 @@ class Turns:
         if record is not None:
             feed.extend(gen, 0, record.text)
             if record.state == FAILED and not (retry and self._take_over(feed, record)):
-                feed.finish("error", record.error or envelope(502, GAVE_UP, context={"session_id": feed.session_id}))
+                feed.finish("error", record.error or _error(502, GAVE_UP, feed.session_id))
                 return
         if not feed.local:
             feed.polled = True
@@ -192,7 +203,7 @@ class Turns:
         question, answer = self.records.question_and_answer(feed.session_id, feed.turn_id)
         record = self.records.find(feed.turn_id)
         if question is None:
-            feed.finish("error", envelope(404, MessageNotFound.message, context={"session_id": feed.session_id}))
+            feed.finish("error", _error(404, MessageNotFound.message, feed.session_id))
             return
         gen = 0 if record is None else record.gen
         if answer is not None:
@@ -202,7 +213,7 @@ class Turns:
         if record is not None:
             feed.extend(record.gen, 0, record.text)
             if record.state == FAILED:
-                feed.finish("error", record.error or envelope(502, GAVE_UP, context={"session_id": feed.session_id}))
+                feed.finish("error", record.error or _error(502, GAVE_UP, feed.session_id))
                 return
         moment = now()
         free = (
@@ -221,9 +232,7 @@ class Turns:
         """Win the turn's lease and run it on here; whether this worker now runs it."""
         owner = secrets.token_hex(8)
         if record is not None and record.attempts >= self.max_attempts:
-            self.records.fail(
-                feed.turn_id, record.owner, envelope(504, GAVE_UP, context={"session_id": feed.session_id})
-            )
+            self.records.fail(feed.turn_id, record.owner, _error(504, GAVE_UP, feed.session_id))
             return False
         taken = self.records.take(feed.turn_id, feed.session_id, owner, record, self.max_attempts)
         if taken is None:
@@ -268,3 +277,10 @@ class Turns:
     def running(self) -> int:
         """Turns this worker runs now (the drain waits for them to end or hand over)."""
         return self.feeds.running_locally()
+
+
+def _error(code: int, message: str, session_id: str) -> dict[str, Any]:
+    """An error event's envelope, for a turn that ended without a runner to say why."""
+    return formats.error_body(
+        code, message, request_id=request_context.request_id(), context={"session_id": session_id}
+    )

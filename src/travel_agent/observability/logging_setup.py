@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from travel_agent.request_context import request_id
 
@@ -57,14 +58,14 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.stream is not None and self._rotated_elsewhere():
+        if self.stream is not None and self._rotated_elsewhere(self.stream):
             self.stream.close()
             self.stream = self._open()
         super().emit(record)
 
-    def _rotated_elsewhere(self) -> bool:
+    def _rotated_elsewhere(self, stream: IO[str]) -> bool:
         try:
-            return os.stat(self.baseFilename).st_ino != os.fstat(self.stream.fileno()).st_ino
+            return os.stat(self.baseFilename).st_ino != os.fstat(stream.fileno()).st_ino
         except OSError:
             return True
 

@@ -5,7 +5,8 @@ worker's prometheus_client writes its values to files there and a scrape answere
 them all. Outside gunicorn (tests, a shell) the values live in this process only.
 
 Recording must never break a request: every recorder catches its own failure and logs it (throttled).
-The runtime and the chat code call ``record_shed``, ``record_budget_timeout`` and ``observe_upstream``.
+The runtime calls ``record_shed`` and ``record_budget_timeout``; the agent ``observe_upstream`` and
+``record_upstream_tokens`` for every model call; the chat ``record_chat_turn`` for every turn.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pymongo import monitoring
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
+from travel_agent.request_context import STREAM_ERROR_KEY
 from travel_agent.resilience.breaker import State
 
 log = logging.getLogger("travel_agent.metrics")
@@ -33,11 +35,22 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Client errors that say something about the service (a body too slow to arrive, rate limiting), unlike a 404.
 NOTABLE_CLIENT_ERRORS = frozenset({"408", "429"})
 SHED_REASONS = frozenset({"overload", "draining"})
-UPSTREAM_OUTCOMES = frozenset({"ok", "timeout", "error", "unavailable", "invalid"})
+# A model call's outcome: answered; the budget (or the first upstream's share of it) ran out; an unusable or
+# broken answer (5xx after the retries); unreachable, overloaded or rate limiting; a 4xx refusal; an answer past
+# MAX_REPLY_CHARS; refused by its own open circuit without a call; the client left mid-call.
+UPSTREAM_OUTCOMES = frozenset(
+    {"ok", "timeout", "error", "unavailable", "refused", "too_long", "circuit_open", "cancelled"}
+)
+UPSTREAMS = frozenset({"primary", "fallback"})
+TOKEN_KINDS = ("prompt", "completion")
+CHAT_MODES = frozenset({"send", "stream"})
+
 CIRCUIT_VALUES = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
 # Request budgets are 30 s and 90 s (chat); the top buckets show requests that used most of theirs.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 90.0)
-CHECKOUT_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A checkout counts as a wait from 1 ms on (a free connection is handed out in microseconds).
+SLOW_CHECKOUT_SECONDS = 0.001
+CHECKOUT_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0)
 FAILURE_LOG_INTERVAL_SECONDS = 60.0
 
 
@@ -78,25 +91,49 @@ class _Metrics:
         )
         self.checkout = Histogram(
             "travel_agent_mongo_pool_checkout_seconds",
-            "Time to check a connection out of the MongoDB pool",
+            "Checkouts of a MongoDB pool connection that waited 1 ms or more, and how long",
             buckets=CHECKOUT_BUCKETS,
         )
         self.checkout_failures = Counter(
             "travel_agent_mongo_pool_checkout_failures", "MongoDB pool checkouts that failed", ["reason"]
         )
+        self.upstream_requests = Counter(
+            "travel_agent_upstream_requests", "Calls to a language-model upstream", ["upstream", "outcome"]
+        )
         self.upstream = Histogram(
             "travel_agent_upstream_request_duration_seconds",
-            "Calls to the language-model upstream",
-            ["outcome"],
+            "A whole call to a language-model upstream, retries included",
+            ["upstream", "outcome"],
             buckets=LATENCY_BUCKETS,
         )
-        self.upstream_errors = Counter("travel_agent_upstream_errors", "Failed calls to the upstream", ["outcome"])
+        self.upstream_first_token = Histogram(
+            "travel_agent_upstream_first_token_seconds",
+            "From a model call's start to its first piece of text (a send's whole answer)",
+            ["upstream"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.upstream_tokens = Counter(
+            "travel_agent_upstream_tokens", "Tokens a model upstream reported using", ["upstream", "kind"]
+        )
+        self.chat_turns = Counter("travel_agent_chat_turns", "Chat turns, by how they ended", ["mode", "outcome"])
+        self.stream_errors = Counter(
+            "travel_agent_stream_errors", "Streams (status 200) that ended in an error event", ["route", "status"]
+        )
         self.rate_limit = Counter(
             "travel_agent_rate_limit_decisions", "Rate-limit checks, by counter store", ["store", "outcome"]
         )
         # labels() validates and locks on every call (about 2 us); the series of a label set never changes, and
         # the label sets are bounded (methods, URL rules, statuses), so each request's pair is looked up once.
         self._http: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._series: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def series(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set (the sets are bounded, as above)."""
+        key = (id(metric), labels)
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = metric.labels(*labels)
+        return found
 
     def http_series(self, method: str, route: str, status: str) -> tuple[Any, Any]:
         """The request counter and the latency histogram of one method, route and status."""
@@ -157,16 +194,41 @@ def record_budget_timeout(route: str) -> None:
     _safely(lambda m: m.budget_timeouts.labels(route).inc())
 
 
-def observe_upstream(seconds: float, outcome: str) -> None:
-    """One call to the language-model upstream: ``outcome`` is ok, timeout, error, unavailable or invalid."""
+def observe_upstream(upstream: str, outcome: str, seconds: float, first_token_seconds: float | None) -> None:
+    """One call to a model upstream ("primary" or "fallback"), retries included; ``outcome`` is one of
+    UPSTREAM_OUTCOMES; ``first_token_seconds`` when any text came."""
+    name = upstream if upstream in UPSTREAMS else "primary"
     label = outcome if outcome in UPSTREAM_OUTCOMES else "error"
 
     def record(m: _Metrics) -> None:
-        m.upstream.labels(label).observe(seconds)
-        if label != "ok":
-            m.upstream_errors.labels(label).inc()
+        m.series(m.upstream_requests, name, label).inc()
+        m.series(m.upstream, name, label).observe(seconds)
+        if first_token_seconds is not None:
+            m.series(m.upstream_first_token, name).observe(first_token_seconds)
 
     _safely(record)
+
+
+def record_upstream_tokens(upstream: str, usage: dict[str, int]) -> None:
+    """The token counts an upstream reported (``prompt_tokens``, ``completion_tokens``)."""
+    name = upstream if upstream in UPSTREAMS else "primary"
+
+    def record(m: _Metrics) -> None:
+        for kind in TOKEN_KINDS:
+            count = usage.get(f"{kind}_tokens")
+            if isinstance(count, int) and count > 0:
+                m.series(m.upstream_tokens, name, kind).inc(count)
+
+    _safely(record)
+
+
+def record_chat_turn(mode: str, outcome: str) -> None:
+    """A chat turn ended: ``outcome`` is answered, degraded, cancelled (the client left a stream before its
+    end), or the status of its failure ("503")."""
+    label = mode if mode in CHAT_MODES else "send"
+    if outcome not in ("answered", "degraded", "cancelled") and not (outcome.isdigit() and len(outcome) == 3):
+        outcome = "500"
+    _safely(lambda m: m.series(m.chat_turns, label, outcome).inc())
 
 
 def record_rate_limit(store: str, allowed: bool) -> None:
@@ -194,13 +256,22 @@ def record_circuit(dependency: str, state: State) -> None:
 class MongoPoolMetrics(monitoring.ConnectionPoolListener):
     """How long requests wait for a pooled MongoDB connection, and how often they give up."""
 
+    # PyMongo types an event's duration as optional; it sets it on both events measured here.
     def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
-        _safely(lambda m: m.checkout.observe(event.duration))
+        duration = event.duration
+        # Only a checkout that waited: a turn checks out five connections, nearly always at once, and
+        # observing each in the histogram's shared files cost a chat turn a few per cent of its CPU
+        # (docs/PERFORMANCE.md) to record "no wait" again and again. Contention is what the metric is for.
+        if duration is not None and duration >= SLOW_CHECKOUT_SECONDS:
+            _safely(lambda m: m.checkout.observe(duration))
 
     def connection_check_out_failed(self, event: monitoring.ConnectionCheckOutFailedEvent) -> None:
+        duration, reason = event.duration, str(event.reason)
+
         def record(m: _Metrics) -> None:
-            m.checkout.observe(event.duration)
-            m.checkout_failures.labels(str(event.reason)).inc()
+            if duration is not None:
+                m.checkout.observe(duration)
+            m.checkout_failures.labels(reason).inc()
 
         _safely(record)
 
@@ -253,6 +324,11 @@ class RequestMetrics:
         count, latency = m.http_series(method, route, status)
         count.inc()
         latency.observe(elapsed)
+        if status == "200" and STREAM_ERROR_KEY in environ:
+            # The status line said 200 and stays in the request counter; the error event that ended the
+            # stream is what the client got: counted apart, and told to the console as the error it is.
+            status = str(environ[STREAM_ERROR_KEY])
+            m.stream_errors.labels(route, status).inc()
         if status == "504":
             m.budget_timeouts.labels(route).inc()
         if self.error_sink is not None and (status[0] == "5" or status in NOTABLE_CLIENT_ERRORS):

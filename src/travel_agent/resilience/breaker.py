@@ -84,11 +84,15 @@ class CircuitBreaker:
             self._cooled_down() and (self._state is State.OPEN or self._trial_in_flight)
         )
 
+    def _closed(self) -> bool:
+        # A call, so that the type checker does not take the state for the one read before the lock was taken.
+        return self._state is State.CLOSED
+
     def allow(self) -> bool:
         if self._state is State.CLOSED:
             return True
         with self._lock:
-            if self._state is State.CLOSED:
+            if self._closed():  # a trial that succeeded while this caller waited for the lock
                 return True
             if self._refusing():
                 return False

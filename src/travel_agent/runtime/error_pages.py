@@ -8,11 +8,9 @@ request: the bytes gunicorn rejected are the client's, possibly hostile, and go 
 
 from __future__ import annotations
 
-import json
-from http import HTTPStatus
 from typing import Any
 
-from travel_agent import request_context
+from travel_agent import formats, request_context
 
 _MESSAGES = {
     400: "The request is not valid HTTP (request line, header or chunked framing).",
@@ -57,17 +55,13 @@ class CapturedErrorPage:
 
 def json_error_page(status: int, req: Any = None) -> bytes:
     """A complete HTTP/1.1 answer that closes the connection: the JSON envelope with an X-Request-ID."""
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        status, phrase = 500, HTTPStatus(500).phrase
+    if not 400 <= status <= 599:
+        status = 500
     req_id = request_context.sane_request_id(_inbound_request_id(req))
     message = _MESSAGES.get(status, _MESSAGES[400] if status < 500 else _MESSAGES[500])
-    body = json.dumps(
-        {"code": status, "status": phrase, "message": message, "request_id": req_id}, separators=(",", ":")
-    ).encode()
+    body = formats.encode_json(formats.error_body(status, message, request_id=req_id))
     head = (
-        f"HTTP/1.1 {status} {phrase}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"HTTP/1.1 {formats.status_line(status)}\r\nConnection: close\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nX-Request-ID: {req_id}\r\n\r\n"
     )
     return head.encode("latin-1") + body

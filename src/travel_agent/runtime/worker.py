@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
+from gevent.server import StreamServer  # the class gunicorn's gevent worker imports and serves with
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers import ggevent
@@ -27,13 +28,13 @@ from travel_agent.runtime.connection_slots import ACCEPTS_PER_WAKEUP, WaitingCon
 from travel_agent.runtime.error_pages import CapturedErrorPage, json_error_page
 
 
-class _EagerAcceptServer(ggevent.StreamServer):  # type: ignore[misc]
+class _EagerAcceptServer(StreamServer):
     """gunicorn's gevent StreamServer, accepting up to ACCEPTS_PER_WAKEUP queued connections per wake-up.
 
     gunicorn sets ``max_accept = 1`` when there are several workers; the setter below keeps ours instead.
     """
 
-    @property  # type: ignore[override]
+    @property
     def max_accept(self) -> int:
         return ACCEPTS_PER_WAKEUP
 
@@ -182,7 +183,7 @@ class TravelAgentWorker(GeventWorker):
     def run(self) -> None:
         # GeventWorker.run builds its servers from the module's StreamServer; this process is a worker, and
         # only ever runs ours.
-        ggevent.StreamServer = _EagerAcceptServer
+        ggevent.StreamServer = _EagerAcceptServer  # type: ignore[attr-defined]  # imported there, not re-exported
         super().run()
         self._wait_for_turns()
 
@@ -205,7 +206,8 @@ class TravelAgentWorker(GeventWorker):
         # connection has no reason to be slower than its first packets: REQUEST_HEAD_TIMEOUT_SECONDS bounds it,
         # so a slowloris connection holds its slot for that long, not for the keep-alive.
         if gevent.getcurrent() in self._awaiting_first_head:
-            return gevent.Timeout(self._head_timeout, False)
+            # False: a silent timeout, as gunicorn's own timeout_ctx passes it (the stubs omit that form).
+            return gevent.Timeout(self._head_timeout, False)  # type: ignore[arg-type]
         return super().timeout_ctx()
 
     def _connection_opened(self, client: Any) -> None:
@@ -258,7 +260,7 @@ class TravelAgentWorker(GeventWorker):
         # gunicorn chooses the status and logs the error while writing its HTML page to a stand-in; the
         # client gets the service's JSON envelope with that status instead.
         page = CapturedErrorPage()
-        super().handle_error(req, page, addr, exc)
+        super().handle_error(req, page, addr, exc)  # type: ignore[arg-type]  # a stand-in for the socket
         try:
             util.write_nonblock(client, json_error_page(page.status or 500, req))
         except OSError:

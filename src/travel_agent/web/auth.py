@@ -1,6 +1,6 @@
 """API keys: with ``API_KEYS`` set, every ``/api/...`` request needs ``Authorization: Bearer <key>``.
 
-Protection goes by path prefix in a ``before_request`` hook, not by decorating views, so a route added under
+Protection goes by path prefix in the request gate (``web/gate.py``), not by decorating views, so a route added under
 ``/api/`` later is covered without anyone remembering to. Health, docs, the OpenAPI document and
 ``/metrics`` (which has its own ``METRICS_TOKEN``) live outside ``/api/`` and stay open.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from flask import Flask, Response, request
+from flask import Response, request
 
 from travel_agent.config import Settings
 from travel_agent.web.error_handlers import error_response
@@ -65,12 +65,10 @@ def check_bearer(secrets: Sequence[str], what: str) -> Response | None:
     )
 
 
-def require_api_keys(app: Flask, settings: Settings) -> None:
+def api_key_check(settings: Settings) -> Callable[[], Response | None] | None:
+    """The check of an ``/api/`` request's key (None when keys are off), for the request gate."""
     keys = settings.api_key_list
     if not keys:
         log.info("API keys off (API_KEYS is not set): /api/ is open")
-        return
-
-    @app.before_request
-    def _require_api_key() -> Response | None:
-        return check_bearer(keys, "an API key") if is_api_path(request.path) else None
+        return None
+    return lambda: check_bearer(keys, "an API key")

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
-from travel_agent import request_context
+from travel_agent import formats, request_context
 from travel_agent.errors import (
     UNEXPECTED_MESSAGE,
     TravelAgentError,
     answered,
     describe,
-    envelope,
     retry_after_header,
 )
 
@@ -28,14 +27,24 @@ def error_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     context: dict[str, str] | None = None,
+    kind: str | None = None,
 ) -> Response:
-    response = jsonify(envelope(code, message, errors, context=context))
+    """The one error envelope (``formats.error_body``) as a Flask response."""
+    body = formats.error_body(
+        code, message, kind=kind, errors=errors, request_id=request_context.request_id(), context=context
+    )
+    response = Response(formats.encode_json(body), status=code, mimetype="application/json")
     if message:
         request.environ[request_context.ERROR_MESSAGE_KEY] = message
-    response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+# Werkzeug's default descriptions speak of "the browser" and name no limit; these say what to change.
+_HTTP_MESSAGES = {
+    400: "The request could not be understood: its body or query is malformed.",
+}
 
 
 def _describe_request() -> str:
@@ -48,6 +57,11 @@ def handle_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     errors = data.get("errors") or data.get("messages")
     message = data.get("message") or error.description
+    if error.description == type(error).description:  # werkzeug's stock text, not one of ours
+        message = _HTTP_MESSAGES.get(code, message)
+    if code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        message = f"The request body is larger than the limit of {limit} bytes (MAX_BODY_BYTES)."
     headers = dict(data.get("headers") or {})
     if code == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]
@@ -59,7 +73,9 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 def handle_travel_agent_error(error: TravelAgentError) -> Response:
     error = answered(error, _describe_request())
-    return error_response(error.status_code, error.message, headers=retry_after_header(error), context=error.context)
+    return error_response(
+        error.status_code, error.message, headers=retry_after_header(error), context=error.context, kind=error.kind
+    )
 
 
 def handle_unexpected(error: Exception) -> Response:

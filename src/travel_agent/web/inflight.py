@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-try:  # imported once: admission runs on every request
-    import greenlet
-    from gevent import monkey
-    from gevent.monkey import get_original
-except ImportError:  # pragma: no cover - greenlet and gevent are runtime dependencies
-    greenlet = None
-    monkey = None
-    get_original = None
+import greenlet  # imported once, at the top: admission runs on every request
+from gevent.monkey import get_original
+
+from travel_agent.cooperative import gevent_patched
 
 
 def timers_can_interrupt() -> bool:
     """Whether requests run in gevent greenlets (a patched gunicorn worker), where a ``gevent.Timeout`` can
     interrupt one safely; not in a threaded test server or the Flask test client."""
-    return monkey is not None and bool(monkey.is_module_patched("socket"))
+    return gevent_patched()
 
 
 def _native_lock() -> Any:
     """An OS lock even after gevent's patching. Admission and release never yield while holding it, so no
     greenlet ever waits on it; gevent's lock would cost about a microsecond more per request for a protection
     only real threads (a threaded test server) need."""
-    if get_original is None:  # pragma: no cover
-        return threading.Lock()
     return get_original("_thread", "allocate_lock")()
 
 
@@ -90,4 +83,4 @@ class InFlight:
 
 
 def _current_greenlet() -> Any:
-    return None if greenlet is None else greenlet.getcurrent()
+    return greenlet.getcurrent()

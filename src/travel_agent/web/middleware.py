@@ -10,19 +10,17 @@ final error event). It is a last resort because an exception landing inside a dr
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
-from http import HTTPStatus
 from typing import Any
 
 from gevent import Timeout
 
-from travel_agent import request_context
-from travel_agent.errors import BudgetExceeded, ServerRestarting, ServiceBusy, envelope
+from travel_agent import formats, request_context
+from travel_agent.errors import BudgetExceeded, ServerRestarting, ServiceBusy, TravelAgentError
 from travel_agent.observability import metrics
 from travel_agent.observability.metrics import RequestMetrics
 from travel_agent.web.client_gone import client_gone
@@ -38,11 +36,8 @@ NEVER_SHED = frozenset({"/health/live", "/health/ready"})
 # How long after the deadline the backstop fires: the drivers stop ~0.1-0.15 s before it, so this only
 # catches code that ignored the deadline, and still answers within half a second of it.
 BACKSTOP_GRACE_SECONDS = 0.3
-# (status, message, Retry-After) of a request cut off by the backstop ("budget") or the drain ("drain").
-EXPIRED = {
-    reason: (error.status_code, error.message, error.retry_after)
-    for reason, error in (("budget", BudgetExceeded), ("drain", ServerRestarting))
-}
+# The error of a request cut off by the backstop ("budget") or the drain ("drain").
+EXPIRED: dict[str, type[TravelAgentError]] = {"budget": BudgetExceeded, "drain": ServerRestarting}
 
 
 def budget_for(path: str, request_timeout: float, chat_timeout: float) -> float:
@@ -59,34 +54,29 @@ def _arm_backstop(seconds: float) -> Any:
 
 
 def json_error(
-    start_response: Callable[..., Any],
-    code: int,
-    message: str,
-    req_id: str,
-    retry_after: int | None,
-    exc_info: Any = None,
+    start_response: Callable[..., Any], error: type[TravelAgentError], req_id: str, exc_info: Any = None
 ) -> list[bytes]:
-    """The envelope without Flask, for answers the middleware gives itself."""
-    body = json.dumps(envelope(code, message, req_id=req_id)).encode()
+    """The envelope of one of the errors the middleware answers itself (``formats`` writes it)."""
+    body = formats.encode_json(formats.error_body(error.status_code, error.message, kind=error.kind, request_id=req_id))
     headers = [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
         ("X-Request-ID", req_id),
         ("Cache-Control", "no-store"),
     ]
-    if retry_after is not None:
-        headers.append(("Retry-After", str(retry_after)))
-    start_response(f"{code} {HTTPStatus(code).phrase}", headers, exc_info)
+    if error.retry_after is not None:
+        headers.append(("Retry-After", str(error.retry_after)))
+    start_response(formats.status_line(error.status_code), headers, exc_info)
     return [body]
 
 
-def sse_error_event(code: int, message: str, retry_after: int | None = None) -> bytes:
+def sse_error_event(error: type[TravelAgentError], req_id: str) -> bytes:
     """The final event of a text/event-stream that could not finish, with the retry hint a status line would
     have carried as Retry-After (as the chat's own error events do)."""
-    data = envelope(code, message)
-    if retry_after is not None:
-        data["retry_after"] = retry_after
-    return b"event: error\ndata: " + json.dumps(data).encode() + b"\n\n"
+    data = formats.error_body(error.status_code, error.message, kind=error.kind, request_id=req_id)
+    if error.retry_after is not None:
+        data["retry_after"] = error.retry_after
+    return formats.sse_event("error", data)
 
 
 class _Request:
@@ -150,17 +140,18 @@ class _ScopedBody:
                     sent_any = True
                 yield chunk
         except RequestExpired as exc:
-            code, message, retry_after = EXPIRED[exc.reason]
+            error = EXPIRED[exc.reason]
             log.warning("request cut off (%s) after it started answering", exc.reason)
             if self._request.is_stream:
-                if exc.reason == "budget":
-                    metrics.record_budget_timeout(self._route)
-                else:
+                # Counted (a 504 as a budget timeout too) when the request finishes, as an error event.
+                self._request.environ[request_context.STREAM_ERROR_KEY] = str(error.status_code)
+                self._request.environ[request_context.ERROR_MESSAGE_KEY] = error.message
+                if exc.reason != "budget":
                     metrics.record_shed("draining")
-                yield sse_error_event(code, message, retry_after)
+                yield sse_error_event(error, self._req_id)
             elif not sent_any:
-                self._request.environ[request_context.ERROR_MESSAGE_KEY] = message
-                yield from json_error(self._start_response, code, message, self._req_id, retry_after, sys.exc_info())
+                self._request.environ[request_context.ERROR_MESSAGE_KEY] = error.message
+                yield from json_error(self._start_response, error, self._req_id, sys.exc_info())
             else:
                 raise
 
@@ -202,12 +193,10 @@ class RequestScopeMiddleware:
         if ticket is None:
             request_context.unbind(tokens)
             metrics.record_shed("overload")
-            environ[request_context.ERROR_MESSAGE_KEY] = "The service is busy. Please retry shortly."
+            environ[request_context.ERROR_MESSAGE_KEY] = ServiceBusy.message
             if self.recorder is not None:
                 self.recorder.finished(environ, "503", started)
-            return json_error(
-                start_response, ServiceBusy.status_code, ServiceBusy.message, req_id, ServiceBusy.retry_after
-            )
+            return json_error(start_response, ServiceBusy, req_id)
         client_write = None
         if request_context.ClientWrite.offered_by(environ):
             client_write = environ[request_context.CLIENT_WRITE_KEY] = request_context.ClientWrite()
@@ -245,13 +234,13 @@ class RequestScopeMiddleware:
         try:
             body = self.app(environ, start_with_id)
         except RequestExpired as exc:
-            code, message, retry_after = EXPIRED[exc.reason]
+            error = EXPIRED[exc.reason]
             log.warning("%s %s cut off by the %s backstop", environ.get("REQUEST_METHOD"), path, exc.reason)
             if exc.reason == "drain":
                 metrics.record_shed("draining")
-            environ[request_context.ERROR_MESSAGE_KEY] = message
+            environ[request_context.ERROR_MESSAGE_KEY] = error.message
             try:
-                return json_error(start_with_id, code, message, req_id, retry_after, sys.exc_info())
+                return json_error(start_with_id, error, req_id, sys.exc_info())
             finally:
                 request.finish()
         except BaseException:

@@ -1,14 +1,14 @@
-"""The health probes' common answers, given by the outermost WSGI layer without Flask.
+"""The health probes, answered by the outermost WSGI layer: their one implementation, every answer included.
 
 Load balancers, orchestrators and monitors call ``/health/live``, ``/health/ready`` and ``/health`` several
 times a second per instance; through Flask each answer cost more than a bare Flask app's whole request
-(docs/PERFORMANCE.md, section 1). This layer answers the common case itself, byte for byte what the Flask
-routes in ``api/health.py`` answer (body, status, headers, the ``X-Request-ID`` echo), and records the same
-request metrics. Whatever is not the common case goes on to the full stack, whose routes stay the contract
-and the OpenAPI document: another method than GET or HEAD, a draining worker's readiness, a health result
-that is stale (its refresh pings the dependencies, which is the request scope's business: deadline, drain
-cut-off), one that is not healthy (an error answer the console records from Flask's path), and ``/health``
-when the worker is at its in-flight cap (sheddable, unlike the two probes).
+(docs/PERFORMANCE.md). So this layer answers them all, healthy or not, draining or not: no Flask twin to drift
+from (their OpenAPI description is ``api/health.py``'s). It echoes a sane ``X-Request-ID`` and records the
+same request metrics as any other route. Probes are never shed: they are cheap (a cached result) and an
+orchestrator that cannot reach them restarts a worker that is merely busy.
+
+The layer takes what it needs, not the whole ``Services``: the health monitor, the worker's state and the
+metrics recorder.
 """
 
 from __future__ import annotations
@@ -17,29 +17,34 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
 
-from travel_agent.backends.health import Report
+from travel_agent import formats
+from travel_agent.backends.health import HealthMonitor, Report
 from travel_agent.observability.metrics import ROUTE_KEY, RequestMetrics
 from travel_agent.request_context import sane_request_id
-from travel_agent.services import Services
-from travel_agent.web.plain_json import encode
+from travel_agent.services import WorkerState
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-# status line, body, headers after Content-Type and Content-Length
-Answer = tuple[str, bytes, tuple[tuple[str, str], ...]]
+# status code, body, headers after Content-Type and Content-Length
+Answer = tuple[int, bytes, tuple[tuple[str, str], ...]]
 
-OK = "200 OK"
 NO_STORE = (("Cache-Control", "no-store"),)
-READY = b'{"status":"ready"}\n'
+READY = formats.encode_json({"status": "ready"})
+DRAINING = formats.encode_json({"status": "draining"})
+UNAVAILABLE = formats.encode_json({"status": "unavailable"})
+ALLOWED = "GET, HEAD"
 
 
 class ProbeMiddleware:
-    """Answers GET and HEAD of the health probes in their common case; everything else goes to ``app``."""
+    """Answers the health probes; every other path goes to ``app``."""
 
-    def __init__(self, app: WSGIApp, services: Services, recorder: RequestMetrics | None) -> None:
+    def __init__(
+        self, app: WSGIApp, health: HealthMonitor, state: WorkerState, recorder: RequestMetrics | None
+    ) -> None:
         self.app = app
-        self.services = services
+        self.health = health
+        self.state = state
         self.recorder = recorder
-        self._answers: dict[str, Callable[[], Answer | None]] = {
+        self._answers: dict[str, Callable[[], Answer]] = {
             "/health/live": self._live,
             "/health/ready": self._ready,
             "/health": self._health,
@@ -52,17 +57,16 @@ class ProbeMiddleware:
         answer_for = self._answers.get(path)
         if answer_for is None:
             return self.app(environ, start_response)
-        method = environ.get("REQUEST_METHOD")
-        if method != "GET" and method != "HEAD":
-            return self.app(environ, start_response)
         started = perf_counter()
-        answer = answer_for()
-        if answer is None:
-            return self.app(environ, start_response)
-        status, body, extra = answer
         req_id = sane_request_id(environ.get("HTTP_X_REQUEST_ID"))
         environ["travel_agent.request_id"] = req_id
         environ[ROUTE_KEY] = path  # the URL rule of each of these routes is its path
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET" or method == "HEAD":
+            code, body, extra = answer_for()
+        else:
+            code, body, extra = self._not_allowed(method, req_id)
+        status = formats.status_line(code)
         start_response(
             status,
             [
@@ -77,30 +81,28 @@ class ProbeMiddleware:
             # wrapper for the server to close, which would cost more than the rest of this layer.
             self.recorder.finished(environ, status, started)
         # HEAD: the headers of GET (Content-Length included) and no body, as werkzeug answers it.
-        return [body] if method == "GET" else []
+        return [] if method == "HEAD" else [body]
 
     def _live(self) -> Answer:
-        # The probe itself counts, as it does when the request scope has admitted it.
-        in_flight = len(self.services.state.inflight) + 1
-        return OK, b'{"status":"alive","in_flight":%d}\n' % in_flight, ()
+        # The probe itself counts, as it would if the request scope had admitted it.
+        in_flight = len(self.state.inflight) + 1
+        return 200, b'{"status":"alive","in_flight":%d}\n' % in_flight, ()
 
-    def _ready(self) -> Answer | None:
-        state = self.services.state
-        if state.draining:
-            return None
-        report = self.services.health.fresh()
-        if report is None or report.checks["mongodb"].status != "healthy":
-            return None
-        return OK, READY, ()
+    def _ready(self) -> Answer:
+        if self.state.draining:
+            return 503, DRAINING, (("Retry-After", "1"),)
+        if self.health.report().checks["mongodb"].status != "healthy":
+            return 503, UNAVAILABLE, (("Retry-After", "2"),)
+        return 200, READY, ()
 
-    def _health(self) -> Answer | None:
-        report = self.services.health.fresh()
-        if report is None or report.http_status != 200:
-            return None
-        inflight = self.services.state.inflight
-        if len(inflight) >= inflight.cap:
-            return None
+    def _health(self) -> Answer:
+        report = self.health.report()
         if report is not self._report:  # one encoding per health result, not per probe
-            self._report_body = encode(report.as_dict())
+            self._report_body = formats.encode_json(report.as_dict())
             self._report = report
-        return OK, self._report_body, NO_STORE
+        return report.http_status, self._report_body, NO_STORE
+
+    def _not_allowed(self, method: str | None, req_id: str) -> Answer:
+        message = f"The method {method} is not allowed here: the probes answer {ALLOWED}."
+        body = formats.encode_json(formats.error_body(405, message, request_id=req_id))
+        return 405, body, (("Allow", ALLOWED),)

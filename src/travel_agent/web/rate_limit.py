@@ -17,17 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from flask import Flask, Response, request
 
 from travel_agent.backends.redis_store import RedisGateway
 from travel_agent.config import Settings
 from travel_agent.observability import metrics
-from travel_agent.web.auth import bearer_token, is_api_path, key_fingerprint
-from travel_agent.web.error_handlers import error_response
+from travel_agent.web.auth import bearer_token, key_fingerprint
 
 KEY_PREFIX = "travel_agent:ratelimit:"
-# Where a request's decision is kept, so that it is counted once however many layers ask.
-DECISION_KEY = "travel_agent.rate_decision"
 # Bounds the fallback's memory when many addresses call during a Redis outage.
 MAX_MEMORY_ENTRIES = 10_000
 
@@ -37,6 +33,7 @@ class Decision:
     allowed: bool
     retry_after: int  # whole seconds until the window resets
     store: str  # redis | memory
+    remaining: int  # requests left in the window
 
 
 class MemoryWindows:
@@ -59,7 +56,17 @@ class MemoryWindows:
                 self._evict(now)
             self._windows[identity] = (started, count)
         retry_after = max(1, math.ceil(started + self.window - now))
-        return Decision(count <= self.limit, retry_after, "memory")
+        return Decision(count <= self.limit, retry_after, "memory", max(0, self.limit - count))
+
+    def peek(self, identity: str) -> Decision:
+        """Where ``identity`` stands, without counting: refused once its window holds ``limit`` hits."""
+        now = time.monotonic()
+        with self._lock:
+            started, count = self._windows.get(identity, (now, 0))
+        if now - started >= self.window:
+            return Decision(True, self.window, "memory", self.limit)
+        retry_after = max(1, math.ceil(started + self.window - now))
+        return Decision(count < self.limit, retry_after, "memory", max(0, self.limit - count))
 
     def _evict(self, now: float) -> None:
         for key in [k for k, (started, _) in self._windows.items() if now - started >= self.window]:
@@ -83,7 +90,8 @@ class RateLimiter:
             decision = self.memory.hit(identity)
         else:
             count, ttl_ms = counted
-            decision = Decision(count <= self.limit, max(1, math.ceil(ttl_ms / 1000)), "redis")
+            retry_after = max(1, math.ceil(ttl_ms / 1000))
+            decision = Decision(count <= self.limit, retry_after, "redis", max(0, self.limit - count))
         metrics.record_rate_limit(decision.store, decision.allowed)
         return decision
 
@@ -112,8 +120,8 @@ def client_address(environ: dict[str, Any], trusted_hops: int) -> str:
 
 
 class RateGate:
-    """The limit as an ``/api/`` request meets it: who it counts against, and one count per request, whichever
-    layer asks first (the chat's send fast path asks before Flask, and hands Flask what it could not answer)."""
+    """The limit as an ``/api/`` request meets it: who it counts against, what a refusal says, and the
+    RateLimit headers every limited answer carries (the common ``RateLimit-Limit/-Remaining/-Reset`` trio)."""
 
     def __init__(self, limiter: RateLimiter, keys_on: bool, trusted_hops: int) -> None:
         self.limiter = limiter
@@ -121,34 +129,27 @@ class RateGate:
         self.trusted_hops = trusted_hops
         per = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(limiter.window, f"{limiter.window} s")
         self.refusal = f"Too many requests: the limit is {limiter.limit} per {per}."
+        self._limit = str(limiter.limit)
 
-    def decide(self, environ: dict[str, Any]) -> Decision:
-        decision: Decision | None = environ.get(DECISION_KEY)
-        if decision is None:
-            decision = environ[DECISION_KEY] = self.limiter.hit(self.identity(environ))
-        return decision
+    def check(self, environ: dict[str, Any]) -> Decision:
+        return self.limiter.hit(self.identity(environ))
 
     def identity(self, environ: dict[str, Any]) -> str:
         token = bearer_token(environ.get("HTTP_AUTHORIZATION")) if self.keys_on else None
         return "key:" + key_fingerprint(token) if token else "addr:" + client_address(environ, self.trusted_hops)
 
+    def headers(self, decision: Decision) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": self._limit,
+            "RateLimit-Remaining": str(decision.remaining),
+            "RateLimit-Reset": str(decision.retry_after),
+        }
 
-def limit_rates(app: Flask, settings: Settings, redis_gateway: RedisGateway | None) -> RateGate | None:
-    """Install after ``require_api_keys``: by then the key, if keys are on, is a valid one."""
+
+def rate_gate(settings: Settings, redis_gateway: RedisGateway | None) -> RateGate | None:
+    """The gate of ``RATE_LIMIT``, or None when it is unset."""
     rule = settings.rate_limit_rule
     if rule is None:
         return None
     limiter = RateLimiter(*rule, redis_gateway)
-    app.extensions["travel_agent.rate_limiter"] = limiter
-    gate = RateGate(limiter, bool(settings.api_key_list), settings.trusted_proxy_hops)
-
-    @app.before_request
-    def _limit_rate() -> Response | None:
-        if not is_api_path(request.path):
-            return None
-        decision = gate.decide(request.environ)
-        if decision.allowed:
-            return None
-        return error_response(429, gate.refusal, headers={"Retry-After": str(decision.retry_after)})
-
-    return gate
+    return RateGate(limiter, bool(settings.api_key_list), settings.trusted_proxy_hops)

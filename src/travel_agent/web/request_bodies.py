@@ -11,17 +11,13 @@ from __future__ import annotations
 import io
 import logging
 
-from flask import Flask, Response, request
+from flask import Request, Response, request
+from gevent import Timeout
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from travel_agent.web.error_handlers import error_response
 from travel_agent.web.inflight import timers_can_interrupt
-
-try:  # imported once: the check runs on every request with a body
-    from gevent import Timeout
-except ImportError:  # pragma: no cover - gevent is a runtime dependency
-    Timeout = None
 
 log = logging.getLogger("travel_agent.request_bodies")
 
@@ -61,11 +57,14 @@ def _read_chunked(limit: int) -> None:
     request.environ["CONTENT_LENGTH"] = str(len(data))
 
 
-def guard_request_bodies(app: Flask, read_timeout: float, max_body_bytes: int) -> None:
-    @app.before_request
-    def _guard_body() -> Response | None:
-        # The request itself, not its proxy: each attribute read through ``request`` costs a context lookup.
-        req = request._get_current_object()  # type: ignore[attr-defined]
+class BodyGuard:
+    """Reads a request's body whole before any view runs: JSON only, within the limit and the time."""
+
+    def __init__(self, read_timeout: float, max_body_bytes: int) -> None:
+        self.read_timeout = read_timeout
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(self, req: Request) -> Response | None:
         # The method first: a GET (every probe) is then done without parsing any header.
         if req.method not in BODY_METHODS:
             return None
@@ -76,15 +75,15 @@ def guard_request_bodies(app: Flask, read_timeout: float, max_body_bytes: int) -
             raise UnsupportedMediaType("Send the body as application/json.")
         if not timers_can_interrupt():
             if chunked:
-                _read_chunked(max_body_bytes)
+                _read_chunked(self.max_body_bytes)
             return None  # a threaded test server or the test client: nothing to interrupt safely
         try:
-            with Timeout(read_timeout, BodyTooSlow):
+            with Timeout(self.read_timeout, BodyTooSlow):
                 if chunked:
-                    _read_chunked(max_body_bytes)
+                    _read_chunked(self.max_body_bytes)
                 req.get_data(cache=True)  # a body over MAX_BODY_BYTES raises its 413 here
         except BodyTooSlow:
             # The connection is left to gunicorn, which drops it after its keep-alive time if the rest of the
             # body never comes; the request and its slot are released now.
-            return error_response(408, too_slow(req.method, req.path, read_timeout, req.remote_addr))
+            return error_response(408, too_slow(req.method, req.path, self.read_timeout, req.remote_addr))
         return None

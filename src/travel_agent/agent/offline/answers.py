@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from travel_agent.agent.offline import catalog, countries
+from travel_agent.agent.offline import catalog, countries, currency
 from travel_agent.agent.offline.catalog import Destination
 from travel_agent.agent.offline.places import Place
 from travel_agent.agent.offline.trip_facts import TripFacts
 
 MONTHS = "January February March April May June July August September October November December".split()
+PLEASANT = (18, 30)  # °C, the daily high that makes a month pleasant for sightseeing
 _STYLE_LABEL = {"budget": "Budget", "mid-range": "Mid-range", "luxury": "Luxury"}
 
 
@@ -23,7 +24,7 @@ def stay(d: Destination, facts: TripFacts) -> list[str]:
         mark = " ← your style" if style == chosen and facts.level else ""
         lines.append(f"- {_STYLE_LABEL[style]}: {', '.join(d.stay[style])}{mark}")
     lines.append(
-        f"A {chosen} day there runs about ${d.daily_usd[chosen]} per person, everything included "
+        f"A {chosen} day there runs about {currency.usd(d.daily_usd[chosen], facts)} per person, everything included "
         "(Numbeo-based estimate)."
     )
     return lines
@@ -31,10 +32,11 @@ def stay(d: Destination, facts: TripFacts) -> list[str]:
 
 def food(d: Destination, facts: TripFacts) -> list[str]:
     style = facts.level or "mid-range"
-    per_day = ", ".join(f"{s} ${d.food_usd[s]}" for s in catalog.STYLES)
+    per_day = ", ".join(f"{s} {currency.usd(d.food_usd[s], facts)}" for s in catalog.STYLES)
     lines = [
         f"What to eat in {d.name}: {', '.join(d.dishes)}.",
-        f"Food budget per person per day: {per_day} (you: about ${d.food_usd[style]}; Numbeo-based).",
+        f"Food budget per person per day: {per_day} "
+        f"(you: about {currency.usd(d.food_usd[style], facts)}; Numbeo-based).",
         "I can't vouch for individual restaurants offline (they change); markets and busy local spots "
         "serving these dishes are a safe bet.",
     ]
@@ -67,7 +69,8 @@ def weather(d: Destination, facts: TripFacts) -> list[str]:
             f"{d.name}: warmest in {MONTHS[hot]} (highs {c.high[hot]}°C), coolest in {MONTHS[cold]} "
             f"(highs {c.high[cold]}°C) {source}."
         )
-    lines.append(f"Most pleasant months (highs 18-28°C, not the wettest): {best}.")
+    season = ", outside the rainy season" if c.rainy_season else ""
+    lines.append(f"Most pleasant months (highs {PLEASANT[0]}-{PLEASANT[1]}°C{season}): {best}.")
     return lines
 
 
@@ -79,20 +82,21 @@ def budget(d: Destination, facts: TripFacts) -> list[str]:
     lodging = daily - meals - transit - sights_cost
     people, days = facts.travellers or 1, facts.days
     lines = [
-        f"A {style} day in {d.name}, per person (USD, Numbeo-based estimate):",
-        f"- Lodging ${lodging} (sharing a room costs less each)",
-        f"- Food ${meals}",
-        f"- Local transport ${transit}",
-        f"- Sights and activities ${sights_cost}",
-        f"- Total about ${daily}",
+        f"A {style} day in {d.name}, per person ({currency.of(facts)}, Numbeo-based estimate):",
+        f"- Lodging {currency.usd(lodging, facts)} (sharing a room costs less each)",
+        f"- Food {currency.usd(meals, facts)}",
+        f"- Local transport {currency.usd(transit, facts)}",
+        f"- Sights and activities {currency.usd(sights_cost, facts)}",
+        f"- Total about {currency.usd(daily, facts)}",
     ]
     if days:
         total = daily * days * people
         who = f" for {people}" if people > 1 else ""
-        lines.append(f"For {days} days{who}: about ${total:,} before flights.")
-        if facts.budget and facts.budget.currency in ("USD", None) and facts.budget.scope == "total":
-            verdict = "fits" if facts.budget.amount >= total else "is tight for that"
-            lines.append(f"Your ${facts.budget.amount:,} {verdict}.")
+        lines.append(f"For {days} days{who}: about {currency.usd(total, facts)} before flights.")
+        if facts.budget and facts.budget.scope == "total":
+            have = currency.convert(facts.budget.amount, facts.budget.currency or "USD", "USD")
+            verdict = "fits" if have >= total else "is tight for that"
+            lines.append(f"Your {currency.money(facts.budget.amount, facts.budget.currency or 'USD')} {verdict}.")
     return lines
 
 
@@ -180,9 +184,19 @@ def safety(place: Place, _facts: TripFacts) -> list[str]:
     return lines
 
 
+def best_months(d: Destination) -> list[int]:
+    """Months (1-12) that are neither in the rainy season nor too hot or cold: highs of 18-30°C. Where every
+    dry month is hotter (the tropics), the coolest dry months, within 1°C of the coolest."""
+    dry = [m for m in range(1, 13) if not (d.climate.rainy_season and m in d.climate.wet)]
+    good = [m for m in dry if PLEASANT[0] <= d.climate.high[m - 1] <= PLEASANT[1]]
+    if not good and dry:
+        highs = [d.climate.high[m - 1] for m in dry]
+        if min(highs) > PLEASANT[1]:  # the tropics: the coolest dry months
+            good = [m for m in dry if d.climate.high[m - 1] <= min(highs) + 1]
+        else:  # the far north: the warmest months
+            good = [m for m in dry if d.climate.high[m - 1] >= max(highs) - 1]
+    return good
+
+
 def _best_months(d: Destination) -> str:
-    good = [i for i in range(12) if 18 <= d.climate.high[i] <= 28 and i + 1 not in d.climate.wet]
-    if not good:
-        good = sorted(range(12), key=lambda i: (abs(d.climate.high[i] - 23), i))[:3]
-        good.sort()
-    return ", ".join(MONTHS[i] for i in good)
+    return ", ".join(MONTHS[m - 1] for m in best_months(d))

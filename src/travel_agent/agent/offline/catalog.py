@@ -16,6 +16,7 @@ class Climate:
     low: tuple[int, ...]
     wet: tuple[int, ...]  # the wettest months (1-12)
     source: str
+    rainy_season: bool  # the wet months are a season to avoid (monsoon, tropical), not just a little more rain
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,46 @@ def source_name(key: str) -> str:
     return _load()[3].get(key, key)
 
 
+def dinners(d: Destination) -> tuple[str, ...]:
+    """The dishes fit for a dinner: not the pastries, sweets and breakfast dishes ``not_dinner`` marks."""
+    marks = _raw()["not_dinner"]
+    fit = tuple(dish for dish in d.dishes if not any(mark in dish.lower() for mark in marks))
+    return fit or d.dishes
+
+
+@dataclass(frozen=True)
+class Route:
+    mode: str  # "train" or "flight"
+    minutes: int
+    source: str  # a key of the sources table
+
+
+def route(a: str, b: str) -> Route | None:
+    """The fastest usual way between two curated cities, either direction; None when the table has no entry."""
+    return _extras()[0].get(frozenset((a, b)))
+
+
+def rates() -> tuple[str, str, dict[str, float]]:
+    """(date, source key, units of each currency per euro)."""
+    return _extras()[1]
+
+
+@cache
+def _extras() -> tuple[dict[frozenset[str], Route], tuple[str, str, dict[str, float]]]:
+    raw = _raw()
+    routes = {frozenset(r["between"]): Route(r["mode"], r["minutes"], r["source"]) for r in raw["routes"]}
+    rates = raw["rates"]
+    return routes, (rates["date"], rates["source"], {"EUR": 1.0, **rates["per_euro"]})
+
+
+@cache
+def _raw() -> dict:
+    return json.loads(resources.files(__package__).joinpath("destinations.json").read_text("utf-8"))
+
+
 @cache
 def _load() -> tuple[tuple[Destination, ...], dict[str, Destination], dict[str, CountryNotes], dict[str, str]]:
-    raw = json.loads(resources.files(__package__).joinpath("destinations.json").read_text("utf-8"))
+    raw = _raw()
     found = tuple(_destination(entry) for entry in raw["destinations"])
     notes = {code: _notes(code, entry) for code, entry in raw["countries"].items()}
     return found, {d.name: d for d in found}, notes, raw["sources"]
@@ -94,7 +132,13 @@ def _destination(entry: dict) -> Destination:
         airport=entry["airport"],
         daily_usd=dict(zip(STYLES, entry["daily_usd"], strict=True)),
         food_usd=dict(zip(STYLES, entry["food_usd"], strict=True)),
-        climate=Climate(tuple(climate["high"]), tuple(climate["low"]), tuple(climate["wet"]), climate["source"]),
+        climate=Climate(
+            tuple(climate["high"]),
+            tuple(climate["low"]),
+            tuple(climate["wet"]),
+            climate["source"],
+            climate["rainy_season"],
+        ),
         sources=entry["sources"],
     )
 

@@ -38,6 +38,10 @@ def name(code: str) -> str:
     return Locale("en").territories.get(code, code)
 
 
+def codes() -> list[str]:
+    return sorted(_countries())
+
+
 @lru_cache(maxsize=512)
 def capital(code: str) -> str | None:
     return _countries().get(code, {}).get("capital") or None

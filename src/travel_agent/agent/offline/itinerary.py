@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from travel_agent.agent.offline import catalog
 from travel_agent.agent.offline.catalog import Destination
 
 MAX_DAY_LINES = 10  # a chat reply, not an itinerary document: long stays are condensed
@@ -10,9 +11,10 @@ MAX_DAY_LINES = 10  # a chat reply, not an itinerary document: long stays are co
 def city_days(place: Destination, days: int, style: str) -> list[str]:
     """One line per day (condensed beyond ``MAX_DAY_LINES``); no two lines alike, however long the stay."""
     base = place.stay[style][0]
-    first = f"Arrive in {place.name}, settle in around {base}; first dinner: {place.dishes[0]}."
+    dinner = catalog.dinners(place)
+    first = f"Arrive in {place.name}, settle in around {base}; first dinner: {dinner[0]}."
     if days == 1:
-        return [f"Day 1: {_cap(place.sights[0])}, {place.sights[1]}, and {place.dishes[0]} before you leave."]
+        return [f"Day 1: {_cap(place.sights[0])}, {place.sights[1]}, and {dinner[0]} before you leave."]
     middle = _middle(place, style)
     lines = [f"Day 1: {first}"]
     wanted = days - 2
@@ -26,7 +28,7 @@ def city_days(place: Destination, days: int, style: str) -> list[str]:
         summary = "; ".join(rest[:3]) if rest else "slower days"
         tail = f", plus {extra} free days to revisit favourites" if extra > 0 else ""
         lines.append(f"Days {shown + 2}-{days - 1}: {summary}{tail}.")
-    lines.append(f"Day {days}: Last {place.dishes[-1]}, a final stroll, and departure.")
+    lines.append(f"Day {days}: A final stroll, a farewell {place.dishes[-1]}, and departure.")
     return lines
 
 
@@ -36,11 +38,20 @@ def country_days(cities: list[Destination], days: int, style: str) -> list[str]:
     if count == 1:
         return city_days(cities[0], days, style)
     shares = [days // count + (1 if i < days % count else 0) for i in range(count)]
+    return route_days([(city, city.name, share) for city, share in zip(cities, shares, strict=False)], style)
+
+
+def route_days(stops: list[tuple[Destination | None, str, int]], style: str) -> list[str]:
+    """One line per stop of a route: its days, where to stay and what to see (a frame where nothing is curated)."""
     lines, day = [], 1
-    for city, share in zip(cities, shares, strict=False):
-        trips = f"; day trip to {city.day_trips[0]}" if share >= 4 else ""
-        what = ", ".join(city.sights[: min(4, max(2, share - 1))])
-        lines.append(f"Days {day}-{day + share - 1}: {city.name}, stay in {city.stay[style][0]}: {what}{trips}.")
+    for city, name, share in stops:
+        span = f"Day {day}" if share == 1 else f"Days {day}-{day + share - 1}"
+        if city is None:
+            lines.append(f"{span}: {name} (no curated sights: a frame to fill with the local tourism board's tips).")
+        else:
+            trips = f"; day trip to {city.day_trips[0]}" if share >= 4 else ""
+            what = ", ".join(city.sights[: min(4, max(2, share - 1))])
+            lines.append(f"{span}: {city.name}, stay in {city.stay[style][0]}: {what}{trips}.")
         day += share
     return lines
 
@@ -55,7 +66,10 @@ def _middle(place: Destination, style: str) -> list[str]:
         for area in tier
         if area != place.stay[style][0] and "hostel" not in area and "guesthouse" not in area
     ]
-    food = [f"Food day: {place.dishes[1]} for lunch, {place.dishes[2]} in the evening."]
+    dinner = catalog.dinners(place)
+    lunch = dinner[1] if len(dinner) > 1 else dinner[0]
+    evening = dinner[2] if len(dinner) > 2 else dinner[-1]
+    food = [f"Food day: {lunch} for lunch, {evening} in the evening."]
     wander = [f"Wander {area} at your own pace." for area in areas[:3]]
     extras = food + wander
     plan = [

@@ -34,7 +34,8 @@ _AMBIGUOUS = {
     "man",
 }
 _NON_LATIN = re.compile(r"[^\x00-\u024f]")
-_LATIN_WORD = re.compile(r"[a-zà-ɏ'’.-]+")
+_LATIN_WORD = re.compile(r"[a-zà-ɏ](?:[a-zà-ɏ'’.-]*[a-zà-ɏ])?")
+_IN_WORD = frozenset("abcdefghijklmnopqrstuvwxyz'’.-" + "".join(map(chr, range(0xE0, 0x250))))
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class _Index:
     anywhere: dict[str, list[tuple[str, Place, bool]]]  # first word -> (name, place, needs a capital)
     non_latin: dict[str, Place]  # names in other scripts, found inside text without spaces
     non_latin_lengths: dict[str, tuple[int, ...]]  # first character -> name lengths, longest first
+    non_latin_starts: re.Pattern[str]  # any first character of a name in another script
 
 
 def warm() -> None:
@@ -68,25 +70,33 @@ def lookup(name: str) -> Place | None:
 def mentions(text: str, low: str) -> Iterator[tuple[int, int, Place]]:
     """(start, end, place) for curated destinations and countries named anywhere, in any case or script."""
     index = _index()
-    for word in _LATIN_WORD.finditer(low):
-        for name, place, needs_capital in index.anywhere.get(word.group().strip("'’.-"), ()):
-            start = word.start() + (len(word.group()) - len(word.group().lstrip("'’.-")))
-            end = start + len(name)
-            if low.startswith(name, start) and not low[end : end + 1].isalnum():
-                if not needs_capital or text[start].isupper():
-                    yield start, end, place
-                    break
-    yield from _non_latin_mentions(text, index)
+    # The words that can start a name are found by one set intersection; only their occurrences are visited,
+    # never every word of the text (a 4,000-character message has hundreds).
+    for first in index.anywhere.keys() & frozenset(_LATIN_WORD.findall(low)):
+        start = low.find(first)
+        while start >= 0:
+            if start == 0 or low[start - 1] not in _IN_WORD:
+                for name, place, needs_capital in index.anywhere[first]:
+                    end = start + len(name)
+                    if low.startswith(name, start) and not low[end : end + 1].isalnum():
+                        if not needs_capital or text[start].isupper():
+                            yield start, end, place
+                            break
+            start = low.find(first, start + len(first))
+    if _NON_LATIN.search(text):
+        yield from _non_latin_mentions(text, index)
 
 
 def _non_latin_mentions(text: str, index: _Index) -> Iterator[tuple[int, int, Place]]:
-    pos, size = 0, len(text)
-    while pos < size:
-        lengths = index.non_latin_lengths.get(text[pos])
-        hit = next((n for n in lengths or () if text[pos : pos + n] in index.non_latin), 0)
+    free = 0  # a name found covers its characters: no other name starts inside it
+    for m in index.non_latin_starts.finditer(text):
+        pos = m.start()
+        if pos < free:
+            continue
+        hit = next((n for n in index.non_latin_lengths[text[pos]] if text[pos : pos + n] in index.non_latin), 0)
         if hit:
             yield pos, pos + hit, index.non_latin[text[pos : pos + hit]]
-        pos += hit or 1
+            free = pos + hit
 
 
 def _fold(name: str) -> str:
@@ -127,8 +137,8 @@ def _index() -> _Index:
     territories = [Locale(loc).territories for loc in NAME_LOCALES]
     for code, country in sorted(gc.get_countries().items()):
         place = Place(country["name"], code, "country", None, country["population"])
-        names = {country["name"], *(names.get(code, "") for names in territories)} - {""}
-        for name in sorted(names):
+        country_names = {country["name"], *(by_code.get(code, "") for by_code in territories)} - {""}
+        for name in sorted(country_names):
             _add(by_name, non_latin, name, place, overwrite=True)
             _add_anywhere(anywhere, name, place, primary=name == country["name"])
     for names in anywhere.values():
@@ -136,7 +146,9 @@ def _index() -> _Index:
     lengths: dict[str, set[int]] = {}
     for name in non_latin:
         lengths.setdefault(name[0], set()).add(len(name))
-    return _Index(by_name, anywhere, non_latin, {ch: tuple(sorted(ns, reverse=True)) for ch, ns in lengths.items()})
+    starts = re.compile("[" + "".join(re.escape(ch) for ch in sorted(lengths)) + "]")
+    longest_first = {ch: tuple(sorted(ns, reverse=True)) for ch, ns in lengths.items()}
+    return _Index(by_name, anywhere, non_latin, longest_first, starts)
 
 
 def _proper(names: list[str]) -> list[str]:
@@ -152,7 +164,8 @@ def _add(by_name: dict[str, Place], non_latin: dict[str, Place], name: str, plac
         by_name[key] = place
     # Short names in other scripts hide inside ordinary words; only well-known places are searched for there.
     known = overwrite or place.population >= NON_LATIN_POPULATION
-    if not _is_latin(key) and known and (overwrite or key not in non_latin):
+    # Only names that start in another script: a Latin first letter is found by the Latin index instead.
+    if _NON_LATIN.match(key) and known and (overwrite or key not in non_latin):
         non_latin[key] = place
 
 
@@ -160,7 +173,8 @@ def _add_anywhere(anywhere: dict[str, list[tuple[str, Place, bool]]], name: str,
     key = _fold(name)
     if not _is_latin(key) or len(key) < 4:
         return
-    first = key.split()[0].strip("'’.-")
+    found = _LATIN_WORD.search(key.split()[0]) or _LATIN_WORD.search(key)
+    first = found.group() if found else key
     entries = anywhere.setdefault(first, [])
     if all(existing != key for existing, _, _ in entries):
         entries.append((key, place, not primary or key in _AMBIGUOUS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from travel_agent.agent.offline.currency import money
 from travel_agent.agent.offline.state import OFFER_PHRASES
 from travel_agent.agent.offline.trip_facts import Money, TripFacts
 
@@ -11,7 +12,6 @@ LEVEL_TIPS = {
     "mid-range": "Tip: mix a few paid highlights with free neighbourhoods, parks and markets.",
     "luxury": "Tip: book boutique hotels, top restaurants and private guides well ahead.",
 }
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 # Daily-spend judgements only make sense where a unit of currency buys roughly what a dollar does.
 _DOLLAR_LIKE = {"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD"}
 SCRIPT_NOTES = {
@@ -23,14 +23,16 @@ CAN_HELP = [
     "- getting around and airport transfers, sights and day trips",
     "- weather and the best season by month, packing, safety basics",
     "- money (currency, cards, tipping), language and time zone, visas (with the official source)",
-    "- a budget breakdown of the trip",
+    "- a budget breakdown of the trip, routes through several cities, ideas for where to go by month",
+    "- a summary of the trip, or any single day of the plan",
 ]
 
 
 def acknowledge(facts: TripFacts, message: str) -> str:
     if facts.is_empty():
         return "Happy to help plan your trip!" + (" I couldn't spot any trip details yet." if message.strip() else "")
-    trip = f"a trip to {facts.destination}" if facts.destination else "a trip"
+    where = " → ".join(facts.places())
+    trip = f"a trip to {where}" if where else "a trip"
     parts = [" ".join(filter(None, [trip, facts.stay and f"for {facts.stay}", facts.when]))]
     if facts.travellers:
         parts.append("travelling solo" if facts.travellers == 1 else f"{facts.travellers} travellers")
@@ -63,18 +65,13 @@ def _judge(each: float, currency: str | None) -> str:
     return ", enough for comfortable mid-range hotels and good local food"
 
 
-def money(amount: float, currency: str | None) -> str:
-    number = f"{max(1, round(amount)):,}"
-    if currency in _SYMBOLS:
-        return f"{_SYMBOLS[currency]}{number}"
-    return f"{number} {currency}" if currency else number
-
-
 def questions(facts: TripFacts) -> list[str]:
     asks = []
     if not facts.destination:
         asks.append("Where would you like to go?")
-    if not facts.days:
+    if not facts.days and facts.stops:
+        asks.append("How many days in total (or in each place)? Until you say, I've proposed a split.")
+    elif not facts.days:
         where = f" in {facts.destination}" if facts.destination else ""
         known_when = f"How many days will you spend{where}?"
         asks.append(known_when if facts.when else "When are you travelling, and for how long?")
