@@ -127,17 +127,7 @@ class OpenAIAgent:
 
     def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]:
         """The reply's text pieces as the upstream streams them. Retries happen only before the first piece."""
-        call = UpstreamCall(self.upstream, self.recent, self.model)
-        try:
-            response = self._post(self._payload(history, message, stream=True), stream=True)
-            with closing(response):
-                for piece in self._deltas(response, call):
-                    call.text_arrived()
-                    yield piece
-        except BaseException as exc:
-            call.finish(outcome_of(exc))
-            raise
-        call.finish("ok")
+        return self._streamed(self._payload(history, message, stream=True))
 
     def continue_stream(self, history: Sequence[Turn], message: str, prefix: str) -> Iterator[str]:
         """The rest of a reply whose first ``prefix`` characters an earlier run wrote (a turn taken over,
@@ -146,9 +136,20 @@ class OpenAIAgent:
         payload = self._payload(history, message, stream=True)
         payload["messages"].append({"role": "assistant", "content": prefix})
         payload |= {"continue_final_message": True, "add_generation_prompt": False}
-        response = self._post(payload, stream=True)
-        with closing(response):
-            yield from self._deltas(response)
+        return self._streamed(payload)
+
+    def _streamed(self, payload: dict[str, Any]) -> Iterator[str]:
+        call = UpstreamCall(self.upstream, self.recent, self.model)
+        try:
+            response = self._post(payload, stream=True)
+            with closing(response):
+                for piece in self._deltas(response, call):
+                    call.text_arrived()
+                    yield piece
+        except BaseException as exc:
+            call.finish(outcome_of(exc))
+            raise
+        call.finish("ok")
 
     def check_available(self) -> None:
         """Refuse at once while the circuit is open. After its cool-down the first turn to ask takes the trial
