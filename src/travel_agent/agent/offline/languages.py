@@ -30,10 +30,10 @@ _MARKERS = {
     "el los las quiero queremos días qué cómo dónde cuándo cuánto cuántos está hola gracias somos nosotros "
     "también semana y con para una pero hay muy viaje personas presupuesto noches vamos mi mis quisiera "
     "del al es lo ir podemos puedes tengo necesito hacer",
-    "pt": "onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas duas dois "
+    "pt": "ação onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas duas dois "
     "orçamento noites "
     "minha meu nós também é vou muito fazer onde quanto custa qual ficar gostaria são podemos preciso ao",
-    "it": "dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
+    "it": "perché più città dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
     "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
     "fr": "où quel quelle quels dormir on cherche pas quelque chez par personne le la les je nous veux voudrais "
@@ -46,12 +46,12 @@ _MARKERS = {
     "gibt bitte können kann soll",
 }
 _MARKER_SETS = {lang: frozenset(words.split()) for lang, words in _MARKERS.items()}
+# Letters only one of the five uses (one character-class scan each, no word alternation).
 _LETTERS = {
     "es": re.compile("[ñ¿¡]"),
     "de": re.compile("[ßäöü]"),
-    "pt": re.compile("[ãõ]|ção"),
-    "fr": re.compile("[ùœêâîûëï]|\\bc'est\\b|\\boù\\b"),
-    "it": re.compile("\\b(?:perché|più|città|è)\\b"),
+    "pt": re.compile("[ãõ]"),
+    "fr": re.compile("[ùœêâîûëï]"),
 }
 
 _NUMBERS = {

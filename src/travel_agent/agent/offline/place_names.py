@@ -18,7 +18,7 @@ _TRIGGER = re.compile(
     r"|nach|à|em|para|a|en|no|na|nel|nella|au|aux|it|about|actually|maybe|perhaps|prefer|rather|do|try)\s+"
     r"(?:(the)\s+)?"
 )
-_MAX_TRIGGERS = 24  # the newest mentions; a trip names a handful of places, long text would cost per trigger
+_MAX_TRIGGERS = 12  # the newest mentions; a trip names a handful of places, long text would cost per trigger
 _WEAK_TRIGGERS = {"in", "for", "around", "and", "then", "also", "plus", "via"}  # need a known place or an ending
 # These name a place only when it is one the gazetteer knows ("make it Lyon", "quiero ir a Ljubljana").
 _FOREIGN_TRIGGERS = {"nach", "à", "em", "para", "a", "en", "no", "na", "nel", "nella", "au", "aux", "see", "add"}
