@@ -33,7 +33,8 @@ _MARKERS = {
     "pt": "ação onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas duas dois "
     "orçamento noites "
     "minha meu nós também é vou muito fazer onde quanto custa qual ficar gostaria são podemos preciso ao",
-    "it": "perché più città dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
+    "it": "perché più città dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone "
+    "settimana settimane grazie "
     "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
     "fr": "où quel quelle quels dormir on cherche pas quelque chez par personne le la les je nous veux voudrais "
