@@ -213,7 +213,7 @@ def _plan(st: State, message: str) -> list[str]:
     ref = _reference(place)
     if facts.places() and (facts.days or facts.stops):
         lines += _plan_lines(facts)
-        if facts.budget and facts.days:
+        if facts.budget and facts.days and not facts.stops:  # a route's costs line already weighs the budget
             lines.append(render.daily_budget(facts.budget, facts.days, facts.travellers))
         if note := currency.rate_note(facts) if facts.stops else "":
             lines.append(note)

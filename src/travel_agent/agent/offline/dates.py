@@ -36,11 +36,14 @@ _RANGE_DM = re.compile(rf"\b{_DAY_START}\s*(?:{_OF}{MONTH}\s*)?{_TO}{_DAY}\s*{_O
 _RANGE_ISO = re.compile(rf"\b{_ISO}{_TO}{_ISO}\b")
 _ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}|\b{_DAY_START}\s+{_OF}{MONTH}")
 _ONE_ISO = re.compile(rf"\b{_ISO}\b")
-_IN_MONTH = re.compile(
-    rf"\b(?:in|during|around|this|next|over|en|im|ab|a|ad|em|no|au|nel|di|de|para|für|pour|per|until|by)\s+"
-    rf"(?:(?:the\s+)?(?:month\s+of|mois\s+de|mes\s+de|mês\s+de|mese\s+di)\s+)?(?:(early|mid|late)[-\s]+)?{MONTH}"
-    rf"|\b{MONTH}(?=\s+(?:trip|holiday|vacation|getaway|break|\d{{4}}))"
+# "in (early) July", "im August", "next March", "a luglio", "a June trip": a month name first (one alternation of
+# twelve), then what comes before or after it, in a small window: the prepositions are never scanned for.
+_MONTH_WORD = re.compile(rf"\b{MONTH}")
+_BEFORE_MONTH = re.compile(
+    r"\b(?:in|during|around|this|next|over|en|im|ab|a|ad|em|no|au|nel|di|de|para|für|pour|per|until|by)\s+"
+    r"(?:(?:the\s+)?(?:month\s+of|mois\s+de|mes\s+de|mês\s+de|mese\s+di)\s+)?(?:(early|mid|late)[-\s]+)?$"
 )
+_AFTER_MONTH = re.compile(r"\s+(?:trip|holiday|vacation|getaway|break|\d{4})")
 _YEAR = re.compile(
     rf"\b{MONTH}\s+(\d{{4}})\b|\b(?:in|en|im|em|nel)\s+((?:19|20)\d\d)\b"
     r"(?!\s*(?:[-/$€£¥₹]|k\b|euros?|dollars?|pounds?|usd|eur|gbp|chf|people|persons))"
@@ -164,11 +167,14 @@ def whens(text: str, low: str, latest_range: Range | None, in_range: bytearray) 
             if when and _real_month(text, m.start(month)):
                 yield (m.end(), 0), f"starting {_md_label(when)}"
                 break
-        for m in newest_first(_IN_MONTH, low):
-            group = 2 if m.group(2) else 3
-            if _real_month(text, m.start(group)) and not in_range[m.start()]:
-                part = f"{m.group(1)} " if m.group(1) else ""
-                yield (m.end(), 0), f"in {part}{MONTHS[month_number(m.group(group)) - 1].title()}"
+        for m in newest_first(_MONTH_WORD, low):
+            before = _BEFORE_MONTH.search(low, max(0, m.start() - 40), m.start())
+            if not before and not _AFTER_MONTH.match(low, m.end()):
+                continue
+            start = before.start() if before else m.start()
+            if _real_month(text, m.start()) and not in_range[start]:
+                part = f"{before.group(1)} " if before and before.group(1) else ""
+                yield (m.end(), 0), f"in {part}{MONTHS[month_number(m.group(1)) - 1].title()}"
                 break
     for m in newest_first(_SEASON, low) if mentions(low, ("spring", "summer", "autumn", "fall", "winter")) else ():
         season = "autumn" if m.group(1) == "fall" else m.group(1)
