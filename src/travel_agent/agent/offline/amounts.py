@@ -15,8 +15,11 @@ class Money:
     scope: str  # "total", "per person", "per day" or "per person per day"
 
 
+# The number starts with a digit class, so the regex engine skips to digits in C; the check that no word
+# character, dot or comma comes before it sits after that first digit (a leading lookbehind would be tried at
+# every position of the text).
 _AMOUNT = (
-    r"(?<![\w.,])(?P<num>\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+    r"(?P<num>[0-9](?<![\w.,][0-9])(?:\d{0,2}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d*(?:[.,]\d{1,2})?))"
     r"(?:(?P<k>k)\b|\s*(?P<k2>thousand|grand)\b)?"
 )
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
