@@ -62,7 +62,7 @@ def reply(history: Sequence[Turn], message: str) -> str:
     elif st.reading.choice:
         options = " or ".join(st.reading.choice)
         lines += [f"{options}: which one should I plan? Or say both, for a trip through them."]
-    elif intents.is_goodbye(message) and not topics:
+    elif intents.is_goodbye(message) and not topics and not st.new_facts:
         lines += ["Goodbye, and have a wonderful trip! Your plan stays here if you come back."]
     elif intents.asks_to_act(low):
         lines += [

@@ -174,7 +174,7 @@ _EXPLICIT_YES = re.compile(
     r"^\s*(?:yes|yeah|yep|yup|sure|please do|go ahead|do it|ok(?:ay)?,? (?:go|do)|sí|ja|oui|sim|sì)\b"
 )
 _GOODBYE = Cue(
-    "bye goodbye ciao adiós tschüss arrivederci tchau",
+    "bye goodbye adiós tschüss arrivederci tchau",  # not "ciao": it is hello too
     r"\b(?:good bye|see you|see ya|that'?s all|that'?s it for now|have a good (?:day|night)|au revoir)\b"
     r"|さようなら|ลาก่อน",
     "good bye|see |that|have a good|au revoir|さようなら|ลาก่อน",
@@ -200,9 +200,10 @@ def is_goodbye(text: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def is_question(text: str) -> bool:
-    """A question (it never overwrites the trip's facts), as opposed to a statement, request or correction."""
+def is_question(text: str, english: str | None = None) -> bool:
+    """A question (it never overwrites the trip's facts), as opposed to a statement, request or correction.
+    ``english`` is the message in the English words the cues read, when it was written in another language."""
     stripped = text.rstrip()
     low = stripped.lower()
     asked = stripped.endswith(("?", "？")) or bool(_QUESTION_START.match(low))
-    return asked and not _PROPOSAL.found(low)
+    return asked and not _PROPOSAL.found(english or low)

@@ -128,7 +128,8 @@ _PHRASES = {
     "heiß=hot|kalt=cold|strand=beach|irgendwo=somewhere|wohin=where|wo=where|was=what|wann=when|wie=how|"
     "empfiehlst=recommend|ja=yes|genau=yes|klar=sure|danke=thanks|vielen dank=thanks|tschüss=bye|"
     "auf wiedersehen=bye|statt=instead of|anstatt=instead of|lieber=instead|ändere=change|"
-    "füge hinzu=add|auch=also|dann=then|danach=then|flüge=flights|flug=flight|rollstuhl=wheelchair|"
+    "füge hinzu=add|hinzufügen=add|können wir=can we|könnten wir=could we|auch=also|dann=then|"
+    "danach=then|flüge=flights|flug=flight|rollstuhl=wheelchair|"
     "barrierefrei=accessible|vegetarisch=vegetarian|vegan=vegan|glutenfrei=gluten-free|"
     "veranstaltungen=events|oder=or",
     "fr": "jour=day|jours=days|journée=day|journées=days|nuit=night|nuits=nights|semaine=week|semaines=weeks|"
@@ -178,7 +179,8 @@ _PHRASES = {
     "riassumi=summarise|caldo=warm|freddo=cold|spiaggia=beach|da qualche parte=somewhere|dove=where|"
     "cosa=what|quando=when|come=how|consigli=recommend|sì=yes|certo=sure|va bene=ok|grazie=thanks|"
     "grazie mille=thanks|arrivederci=bye|ciao ciao=bye|invece di=instead of|invece=instead|cambia=change|"
-    "aggiungi=add|anche=also|poi=then|voli=flights|volo=flight|sedia a rotelle=wheelchair|"
+    "aggiungi=add|aggiungere=add|possiamo=can we|potremmo=could we|anche=also|poi=then|voli=flights|"
+    "volo=flight|sedia a rotelle=wheelchair|"
     "accessibile=accessible|vegetariano=vegetarian|vegano=vegan|senza glutine=gluten-free|eventi=events|o=or",
     "pt": "dia=day|dias=days|noite=night|noites=nights|semana=week|semanas=weeks|quinzena=fortnight|mês=month|"
     "meses=months|fim de semana=weekend|feriado prolongado=long weekend|pessoas=people|pessoa=person|"
@@ -229,7 +231,8 @@ def detect(low: str) -> str:
     for lang, letters in _LETTERS.items():
         if letters.search(low):
             scores[lang] += 2
-    best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], lang == "es"))
+    # A tie goes to the language whose trip words the message uses most ("e com'è il tempo?" is Italian).
+    best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], len(words & _FIRST_WORDS[lang])))
     # One marker decides only a short message with no English in it ("¿dónde alojarnos?", "où dormir ?").
     enough = scores[best] >= 2 or (scores[best] == 1 and scores["en"] == 0 and len(words) <= 6)
     return best if enough and scores[best] > scores["en"] else "en"

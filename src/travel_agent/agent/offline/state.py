@@ -108,7 +108,7 @@ def derive(history: Sequence[Turn], message: str) -> State:
     asked = _asked(message, offers(last_reply))
     low = english_low(message)
     explicit = intents.detect(low)
-    question = intents.is_question(message)
+    question = intents.is_question(message, english_low(message))
     return State(
         facts=after,
         before=facts,
@@ -150,7 +150,7 @@ def _apply(facts: TripFacts, message: str, last_reply: str) -> TripFacts:
     meant = _DID_YOU_MEAN.search(last_reply)
     if meant and intents.is_yes(message) and not new.destination:
         new = replace(new, destination=meant.group(1))
-    if intents.is_question(message):
+    if intents.is_question(message, english_low(message)):
         new = _only_missing(facts, new)
     merged = merge(facts, _places(facts, new, reading, english_low(message)))
     merged = _totals(merged)
