@@ -21,8 +21,9 @@ _SUGGEST = Cue(
     r"|\bwhere to go\b|\bsuggest (?:a |some |me a |us a )?(?:destination|place|city|cities|where)"
     r"|\brecommend (?:a |some )?(?:destination|place|city|cities)|\b(?:ideas|suggestions) (?:for|on) where\b"
     r"|\bwhich (?:city|cities|destination|place)\b|\bwhere (?:is|'s) (?:it )?(?:warm|hot|sunny|cold|cheap)\b"
-    r"|\bwhere should we go\b|\bdon'?t know where\b|どこがいい|ที่ไหนดี",
-    "where|suggest|recommend|ideas|suggestions|which|どこがいい|ที่ไหนดี",
+    r"|\bwhere should we go\b|\bdon'?t know where\b|\b(?:cheapest|warmest|sunniest|best) (?:city|cities|place|"
+    r"places|destination|destinations)\b|どこがいい|ที่ไหนดี",
+    "where|suggest|recommend|ideas|suggestions|which|cheapest|warmest|sunniest|best |どこがいい|ที่ไหนดี",
 )
 _LIMITS = {
     "accessibility": r"\bwheelchairs?\b|\baccessib|\bmobility\b|\bdisab|\bstep[- ]free\b|\bblind\b|\bdeaf\b"

@@ -10,6 +10,7 @@ from travel_agent.agent.offline import (
     answers,
     asks,
     catalog,
+    countries,
     currency,
     followups,
     honest,
@@ -129,12 +130,29 @@ def _preamble(st: State, message: str) -> list[str]:
         lines.append("Updated: " + "; ".join(changes) + ".")
     if st.view.destination != st.facts.destination and st.facts.destination:
         lines.append(f"(Answering for {st.view.destination}; your trip stays {' → '.join(st.facts.places())}.)")
+    for place in _small_towns(st):
+        lines.append(
+            f"({place.name}: the place in {countries.name(place.country)} I know by that name; if you meant another "
+            "one, tell me its country.)"
+        )
     for name in _unknown_places(st):
         lines.append(
             f"I don't know {name}: it isn't among my offline places (GeoNames cities over 15,000 people, and "
             "countries), so I can't check it or give its facts; check the spelling, or use the frame below."
         )
     return lines
+
+
+# A gazetteer hit under this size, and not curated, may well not be the place meant ("Bali" is a city in India).
+SMALL_TOWN = 1_000_000
+
+
+def _small_towns(st: State) -> list[Place]:
+    """Uncurated places named this turn that may not be the one meant: the traveller is told which one it is."""
+    found = [_place(n.name) for n in st.reading.named if n.known and n.name in st.facts.places()]
+    return [
+        p for p in found if p and p.kind == "city" and p.population < SMALL_TOWN and not catalog.destination(p.name)
+    ]
 
 
 def _unknown_places(st: State) -> list[str]:

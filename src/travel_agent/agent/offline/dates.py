@@ -27,6 +27,8 @@ _ABBREVIATIONS = {"wk": "week", "nite": "night", "nt": "night", "dy": "day"}  # 
 _UNIT_WORDS = "|".join([*_UNITS, *_ABBREVIATIONS])
 _STAY = re.compile(rf"\b(?P<n>{NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{_UNIT_WORDS})s?\b")
 _SEASON = re.compile(r"\b(?:in|next|this|during|over|for)\s+(?:the\s+)?(spring|summer|autumn|fall|winter)\b")
+_HOLIDAY = re.compile(r"\b(?:over|at|for|during|around|before|after)\s+(christmas|new year|easter|thanksgiving)")
+_HOLIDAY_MONTHS = {"christmas": "December", "new year": "December", "easter": "April", "thanksgiving": "November"}
 _ASIAN_STAY = re.compile(r"(?<![月\d])(\d{1,3})\s*(日間|日|泊|วัน|คืน)")  # Japanese and Thai: 5日間, 5 วัน
 _WEEKEND = re.compile(r"\b(long\s+)?weekend\b")
 _RELATIVE = re.compile(r"\b(?:in|within|for the (?:last|past)|ago|every)\s+$")  # "leaving in 2 weeks" is when
@@ -179,6 +181,10 @@ def whens(text: str, low: str, latest_range: Range | None, in_range: bytearray) 
     for m in newest_first(_SEASON, low) if mentions(low, ("spring", "summer", "autumn", "fall", "winter")) else ():
         season = "autumn" if m.group(1) == "fall" else m.group(1)
         yield (m.end(), 0), f"in {season}"
+        break
+    for m in newest_first(_HOLIDAY, low) if mentions(low, _HOLIDAY_MONTHS) else ():
+        name = m.group(1)
+        yield (m.end(), 0), f"over {name.title()} ({_HOLIDAY_MONTHS[name]})"
         break
     for m in newest_first(_JA_MONTH, low) if "月" in low else ():
         yield (m.end(), 0), f"in {MONTHS[int(m.group(1)) - 1].title()}"

@@ -128,7 +128,7 @@ _PHRASES = {
     "heiß=hot|kalt=cold|strand=beach|irgendwo=somewhere|wohin=where|wo=where|was=what|wann=when|wie=how|"
     "empfiehlst=recommend|ja=yes|genau=yes|klar=sure|danke=thanks|vielen dank=thanks|tschüss=bye|"
     "auf wiedersehen=bye|statt=instead of|anstatt=instead of|lieber=instead|ändere=change|"
-    "füge hinzu=add|hinzufügen=add|können wir=can we|könnten wir=could we|auch=also|dann=then|"
+    "beide=both|beides=both|füge hinzu=add|hinzufügen=add|können wir=can we|könnten wir=could we|auch=also|dann=then|"
     "danach=then|flüge=flights|flug=flight|rollstuhl=wheelchair|"
     "barrierefrei=accessible|vegetarisch=vegetarian|vegan=vegan|glutenfrei=gluten-free|"
     "veranstaltungen=events|oder=or",
@@ -179,7 +179,8 @@ _PHRASES = {
     "riassumi=summarise|caldo=warm|freddo=cold|spiaggia=beach|da qualche parte=somewhere|dove=where|"
     "cosa=what|quando=when|come=how|consigli=recommend|sì=yes|certo=sure|va bene=ok|grazie=thanks|"
     "grazie mille=thanks|arrivederci=bye|ciao ciao=bye|invece di=instead of|invece=instead|cambia=change|"
-    "aggiungi=add|aggiungere=add|possiamo=can we|potremmo=could we|anche=also|poi=then|voli=flights|"
+    "entrambi=both|entrambe=both|tutti e due=both|aggiungi=add|aggiungere=add|possiamo=can we|"
+    "potremmo=could we|anche=also|poi=then|voli=flights|"
     "volo=flight|sedia a rotelle=wheelchair|"
     "accessibile=accessible|vegetariano=vegetarian|vegano=vegan|senza glutine=gluten-free|eventi=events|o=or",
     "pt": "dia=day|dias=days|noite=night|noites=nights|semana=week|semanas=weeks|quinzena=fortnight|mês=month|"

@@ -38,6 +38,7 @@ NOT_PLACE = set(
     + "day days week weeks night nights month months year years today tomorrow tonight budget luxury cheap".split()
     + "usd eur gbp jpy chf cad aud nzd sek nok dkk inr cny thb mxn business work europe asia africa".split()
     + "america oceania somewhere anywhere everywhere home work friends family kids people".split()
+    + "hola hallo bonjour salut ciao olá ola oi buongiorno buenos buenas guten bom bonsoir servus moin".split()
     + list(NUMBER_WORDS)
 )
 _REJECT_BEFORE = {"year", "years", "eve", "day"}  # "New Year", "Boxing Day" are dates, not places
@@ -114,6 +115,8 @@ def find(text: str, low: str) -> tuple[list[Named], NearMiss | None]:
             continue
         label = known.name if known else name
         found[pos] = Named(pos, end, f"the {label}" if trig.group(2) else label, bool(known), None)
+    if (lead := _leading_place(text)) and lead.start not in found:  # "Ljubljana for 4 days"
+        found[lead.start] = lead
     ordered: list[Named] = []
     seen: set[str] = set()
     for item in sorted(found.values(), key=lambda n: n.start):
@@ -140,10 +143,32 @@ def _stop_days(low: str, named: list[Named]) -> list[Named]:
     return [Named(n.start, n.end, n.name, n.known, days) for n, (days, _unit) in zip(named, said, strict=True)]
 
 
+_LEAD_FOLLOW = re.compile(
+    r"\s*(?:for\b|in\b|,|-|–|:|\(|\d|trip\b|or\b|and\b|then\b|vs\b|pour\b|per\b|para\b|für\b|por\b|$)"
+)
+
+
+_GREETING = re.compile(
+    r"\s*(?:(?:hi|hello|hey|hola|hallo|bonjour|salut|ciao|olá|ola|oi|buongiorno|buenos días|guten tag)\b[\s,!.]*)?",
+    re.IGNORECASE,
+)
+
+
+def _leading_place(text: str) -> Named | None:
+    """A known place opening the message (after a greeting) and followed by trip words: "Ljubljana, 4 days",
+    "Bonjour, Lyon pour 3 jours"; "Can you..." and "Nice to meet you" are not places."""
+    start = _GREETING.match(text).end()  # type: ignore[union-attr]  # it matches the empty string too
+    name, end = _name_at(text, start)
+    if not name or not _LEAD_FOLLOW.match(text, end):
+        return None
+    known = places.lookup(name)
+    return Named(start, end, known.name, True, None) if known else None
+
+
 def alternatives(low: str, named: list[Named]) -> bool:
     """ "Paris or Rome": a choice between places, not a route through them."""
     return any(
-        re.fullmatch(r"[\s,]*(?:or|o|oder|ou)\s+(?:maybe\s+|perhaps\s+)?", low[a.end : b.start])
+        re.fullmatch(r"[\s,]*(?:or|o|oder|ou|vs\.?|versus)\s+(?:maybe\s+|perhaps\s+)?", low[a.end : b.start])
         for a, b in zip(named, named[1:], strict=False)
     )
 

@@ -28,6 +28,8 @@ OFFER_PHRASES = {
 }
 _OFFER = re.compile(r"Want me to ([^?\n]*)\?")
 _DID_YOU_MEAN = re.compile(r"Did you mean ([^?\n]+)\?")
+_CHOICE = re.compile(r"^(.+?): which one should I plan\?", re.MULTILINE)
+_BOTH = Cue("both all", r"\ball (?:of them|three|four)\b", "all")
 _LABELS = {
     "destination": "destination",
     "stops": "route",
@@ -150,6 +152,10 @@ def _apply(facts: TripFacts, message: str, last_reply: str) -> TripFacts:
     meant = _DID_YOU_MEAN.search(last_reply)
     if meant and intents.is_yes(message) and not new.destination:
         new = replace(new, destination=meant.group(1))
+    offered = _CHOICE.search(last_reply)
+    if offered and not new.destination and _BOTH.found(english_low(message)):  # "Paris or Rome?" "both"
+        options = offered.group(1).split(" or ")
+        new = replace(new, destination=options[0], stops=tuple(Stop(name, None) for name in options))
     if intents.is_question(message, english_low(message)):
         new = _only_missing(facts, new)
     merged = merge(facts, _places(facts, new, reading, english_low(message)))
