@@ -128,7 +128,7 @@ def _preamble(st: State, message: str) -> list[str]:
     lines += list(st.reading.problems)
     if changes := st.changes():
         lines.append("Updated: " + "; ".join(changes) + ".")
-    if st.view.destination != st.facts.destination and st.facts.destination:
+    if st.view.destination != st.facts.destination and st.facts.destination and not _within(st):
         lines.append(f"(Answering for {st.view.destination}; your trip stays {' → '.join(st.facts.places())}.)")
     for place in _small_towns(st):
         lines.append(
@@ -153,6 +153,12 @@ def _small_towns(st: State) -> list[Place]:
     return [
         p for p in found if p and p.kind == "city" and p.population < SMALL_TOWN and not catalog.destination(p.name)
     ]
+
+
+def _within(st: State) -> bool:
+    """The place asked about lies in the country the trip is to (Kyoto on a trip to Japan): nothing to warn of."""
+    trip, asked = _place(st.facts.destination), _place(st.view.destination)
+    return bool(trip and asked and trip.kind == "country" and asked.country == trip.country)
 
 
 def _unknown_places(st: State) -> list[str]:

@@ -52,8 +52,9 @@ _CUES = {
     "sights": Cue(
         "sight sights attraction attractions museum museums",
         r"\b(?:what|places|things) to see\b|\bthings to do\b|\bwhat to do\b|(?<!\d )(?<!\d-)\bday trips?\b"
+        r"|\bwhat (?:can|should|could) (?:we|i|one|you) (?:do|see)\b|\bwhat\b[^.?!]{0,40}\b(?:do|see)\s*\?"
         r"|\bmust[- ]see\b|観光|見どころ|ที่เที่ยว",
-        "to see|to do|day trip|must|観光|見どころ|ที่เที่ยว",
+        "to see|to do|day trip|must|what|観光|見どころ|ที่เที่ยว",
     ),
     "weather": Cue(
         "weather temperature temperatures rain rainy rainfall climate forecast",
@@ -190,8 +191,9 @@ _PROPOSAL = Cue(
     r"\b(?:what|how) about\b|\bwhat if\b|\bmake it\b"
     r"|\b(?:can|could) (?:we|you|i) (?:do|make|go|change|switch|add|plan|include|see|visit|fit|squeeze|combine"
     r"|also|stay|spend|take)\b|\b(?:could|would|can) you plan\b"
-    r"|\bplan (?:me|us|a)\b|\bi (?:want|need|would like|'d like)\b|はどう|どう[？?]",
-    "about|what if|make it|can |plan|i |i'|はどう|どう",
+    r"|\bplan (?:me|us|a)\b|\b(?:i|we) (?:want|need|would like|'d like|are planning|plan)\b|\bi'm planning\b"
+    r"|\bthinking (?:of|about)\b|はどう|どう[？?]",
+    "about|what if|make it|can |could |plan|i |i'|we |thinking|はどう|どう",
 )
 
 

@@ -103,7 +103,9 @@ _PHRASES = {
     "sí=yes|vale=ok|claro=sure|gracias=thanks|muchas gracias=thanks|adiós=bye|hasta luego=bye|"
     "en lugar de=instead of|mejor=instead|cambia=change|añade=add|añadir=add|también=also|luego=then|"
     "después=then|vuelos=flights|vuelo=flight|silla de ruedas=wheelchair|vegetariano=vegetarian|"
-    "vegano=vegan|sin gluten=gluten-free|eventos=events|festival=festival|o=or",
+    "vegano=vegan|sin gluten=gluten-free|eventos=events|festival=festival|o=or|"
+    "quiero=i want|queremos=we want|quisiera=i would like|quisiéramos=we would like|podemos=can we|"
+    "podríamos=could we|agregar=add|ambos=both|los dos=both|las dos=both",
     "de": "tag=day|tage=days|tagen=days|nacht=night|nächte=nights|nächten=nights|woche=week|wochen=weeks|"
     "monat=month|monate=months|wochenende=weekend|langes wochenende=long weekend|personen=people|"
     "person=person|erwachsene=adults|erwachsenen=adults|kinder=kids|kindern=kids|kind=kid|baby=baby|"
@@ -124,11 +126,13 @@ _PHRASES = {
     "bargeld=cash|karte=card|kreditkarte=card|sprache=language|spricht=speak|spricht man=speak|"
     "zeitzone=time zone|zeitunterschied=time difference|visum=visa|reisepass=passport|gepäck=luggage|"
     "packen=pack|mitnehmen=bring|sicher=safe|sicherheit=safety|reiseplan=itinerary|plan=plan|"
-    "tag für tag=day by day|zusammenfassung=summary|fasse zusammen=summarise|warm=warm|warmes=warm|"
+    "tag für tag=day by day|zusammenfassung=summary|fasse zusammen=summarise|fasse=summarise|machen=do|"
+    "anschauen=see|besichtigen=see|sehenswert=sights|unternehmen=things to do|warm=warm|warmes=warm|"
     "heiß=hot|kalt=cold|strand=beach|irgendwo=somewhere|wohin=where|wo=where|was=what|wann=when|wie=how|"
     "empfiehlst=recommend|ja=yes|genau=yes|klar=sure|danke=thanks|vielen dank=thanks|tschüss=bye|"
     "auf wiedersehen=bye|statt=instead of|anstatt=instead of|lieber=instead|ändere=change|"
-    "beide=both|beides=both|füge hinzu=add|hinzufügen=add|können wir=can we|könnten wir=could we|auch=also|dann=then|"
+    "beide=both|beides=both|wir möchten=we would like|wir wollen=we want|ich möchte=i would like|ich will=i want|"
+    "füge hinzu=add|hinzufügen=add|können wir=can we|könnten wir=could we|auch=also|dann=then|"
     "danach=then|flüge=flights|flug=flight|rollstuhl=wheelchair|"
     "barrierefrei=accessible|vegetarisch=vegetarian|vegan=vegan|glutenfrei=gluten-free|"
     "veranstaltungen=events|oder=or",
@@ -156,7 +160,9 @@ _PHRASES = {
     "d'accord=ok|merci=thanks|merci beaucoup=thanks|au revoir=bye|plutôt=instead|au lieu de=instead of|"
     "change=change|ajoute=add|aussi=also|puis=then|ensuite=then|vols=flights|vol=flight|"
     "fauteuil roulant=wheelchair|accessible=accessible|végétarien=vegetarian|végétalien=vegan|"
-    "sans gluten=gluten-free|événements=events|ou=or",
+    "sans gluten=gluten-free|événements=events|ou=or|"
+    "je veux=i want|je voudrais=i would like|nous voulons=we want|on voudrait=we would like|les deux=both|"
+    "ajouter=add|pouvons-nous=can we|on peut=can we|peut-on=can we",
     "it": "giorno=day|giorni=days|notte=night|notti=nights|settimana=week|settimane=weeks|mese=month|mesi=months|"
     "fine settimana=weekend|weekend lungo=long weekend|persone=people|persona=person|adulti=adults|"
     "adulto=adult|bambini=kids|bambino=kid|bambina=kid|figli=kids|neonato=baby|amici=friends|amiche=friends|"
@@ -179,7 +185,8 @@ _PHRASES = {
     "riassumi=summarise|caldo=warm|freddo=cold|spiaggia=beach|da qualche parte=somewhere|dove=where|"
     "cosa=what|quando=when|come=how|consigli=recommend|sì=yes|certo=sure|va bene=ok|grazie=thanks|"
     "grazie mille=thanks|arrivederci=bye|ciao ciao=bye|invece di=instead of|invece=instead|cambia=change|"
-    "entrambi=both|entrambe=both|tutti e due=both|aggiungi=add|aggiungere=add|possiamo=can we|"
+    "entrambi=both|voglio=i want|vorrei=i would like|vogliamo=we want|vorremmo=we would like|entrambe=both|"
+    "tutti e due=both|aggiungi=add|aggiungere=add|possiamo=can we|"
     "potremmo=could we|anche=also|poi=then|voli=flights|"
     "volo=flight|sedia a rotelle=wheelchair|"
     "accessibile=accessible|vegetariano=vegetarian|vegano=vegan|senza glutine=gluten-free|eventi=events|o=or",
@@ -206,7 +213,9 @@ _PHRASES = {
     "obrigado=thanks|obrigada=thanks|muito obrigado=thanks|muito obrigada=thanks|tchau=bye|até logo=bye|"
     "em vez de=instead of|ao invés de=instead of|muda=change|adiciona=add|também=also|depois=then|"
     "voos=flights|voo=flight|cadeira de rodas=wheelchair|acessível=accessible|vegetariano=vegetarian|"
-    "vegano=vegan|sem glúten=gluten-free|eventos=events|ou=or",
+    "vegano=vegan|sem glúten=gluten-free|eventos=events|ou=or|"
+    "quero=i want|queremos=we want|gostaria=i would like|gostaríamos=we would like|ambos=both|os dois=both|"
+    "podemos=can we|poderíamos=could we|adicionar=add|acrescentar=add",
 }
 
 
@@ -222,6 +231,11 @@ _TABLES = {lang: _table(lang) for lang in _NUMBERS}
 _MARKER_SETS |= {lang: _MARKER_SETS[lang] | frozenset(_MONTHS[lang].split()) for lang in _MONTHS}
 # The first word of every phrase: a message that has none of them needs no rewriting.
 _FIRST_WORDS = {lang: frozenset(p.split()[0] for p in table) for lang, table in _TABLES.items()}
+# Words that are this language's and not English spelled the same ("hotels", "plan", "budget" are not evidence).
+_OWN_WORDS = {
+    lang: frozenset(p for p, english in table.items() if " " not in p and p != english.lower())
+    for lang, table in _TABLES.items()
+}
 
 
 @lru_cache(maxsize=4096)
@@ -232,8 +246,12 @@ def detect(low: str) -> str:
     for lang, letters in _LETTERS.items():
         if letters.search(low):
             scores[lang] += 2
-    # A tie goes to the language whose trip words the message uses most ("e com'è il tempo?" is Italian).
-    best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], len(words & _FIRST_WORDS[lang])))
+    # A tie goes to the language whose own trip words the message uses most ("e com'è il tempo?" is Italian);
+    # with no marker at all, a trip word of one language and no English marker decide ("E a gorjeta lá?").
+    coverage = {lang: len(words & _OWN_WORDS[lang]) for lang in LANGUAGE_NAMES}
+    best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], coverage[lang]))
+    if scores[best] == 0 and scores["en"] == 0 and coverage[best] >= 1:
+        return best
     # One marker decides only a short message with no English in it ("¿dónde alojarnos?", "où dormir ?").
     enough = scores[best] >= 2 or (scores[best] == 1 and scores["en"] == 0 and len(words) <= 6)
     return best if enough and scores[best] > scores["en"] else "en"

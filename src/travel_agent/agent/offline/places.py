@@ -171,7 +171,7 @@ def _add(by_name: dict[str, Place], non_latin: dict[str, Place], name: str, plac
 
 def _add_anywhere(anywhere: dict[str, list[tuple[str, Place, bool]]], name: str, place: Place, primary: bool) -> None:
     key = _fold(name)
-    if not _is_latin(key) or len(key) < 4:
+    if not _is_latin(key) or len(key) < (4 if primary else 3):  # "Rio" counts, capitalised
         return
     found = _LATIN_WORD.search(key.split()[0]) or _LATIN_WORD.search(key)
     first = found.group() if found else key

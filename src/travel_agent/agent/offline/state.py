@@ -85,10 +85,11 @@ class State:
 
     def added(self) -> list[str]:
         """Facts this message added where none stood before."""
+        skip = "destination" if self.facts.stops else "stops"  # a route names its places itself
         return [
             f"{label} {_show(self.facts, name)}"
             for name, label in _LABELS.items()
-            if getattr(self.before, name) is None and getattr(self.facts, name) and name != "stops"
+            if getattr(self.before, name) is None and getattr(self.facts, name) and name != skip
         ]
 
 
