@@ -63,6 +63,16 @@ _SPLIT = Cue(
 )
 
 
+_LENGTH_CHECK = Cue(
+    "", r"\b(?:enough|too (?:long|short|much|little|many)|sufficient|right amount)\b", "enough|too |suffic|right"
+)
+
+
+def checks_length(low: str) -> bool:
+    """ "is 5 days enough for Rome?", "is a week too long?" """
+    return _LENGTH_CHECK.found(low)
+
+
 def wants_split(low: str) -> bool:
     """ "how many days in each?": the route's split of days."""
     return _SPLIT.found(low)

@@ -73,6 +73,8 @@ def reply(history: Sequence[Turn], message: str) -> str:
         ]
     elif (n := asks.day_asked(low)) is not None and not st.new_facts:
         lines += followups.day(n, _plan_lines(st.facts), st.facts)
+    elif st.question and asks.checks_length(low) and not topics:
+        lines += followups.length_check(st.view, st.reading.facts.days)
     elif st.facts.stops and asks.wants_split(low):
         lines += _plan_lines(st.facts)
     elif asks.wants_summary(low):

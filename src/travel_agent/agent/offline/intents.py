@@ -64,7 +64,8 @@ _CUES = {
     ),
     "budget": Cue(
         "breakdown cost costs afford expensive price prices",
-        r"\bhow much\b|\bbudget (?:for|per)\b|\bwhat(?:'s| is) a (?:good |realistic )?budget\b|予算|費用|งบ",
+        r"\bhow much\b|\bbudget (?:for|per)\b|\bwhat(?:'s| is) a (?:good |realistic )?budget\b"
+        r"|\bwhat(?:'s| is| does) (?:the|our|my) budget\b|\bbudget look|予算|費用|งบ",
         "how much|budget|予算|費用|งบ",
     ),
     "money": Cue(
