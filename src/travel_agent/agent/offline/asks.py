@@ -37,6 +37,13 @@ _LIMITS = {
     "flights": r"\bflights?\b|\bairfares?\b|\bairlines?\b|\bplane tickets?\b|\bfly(?:ing)? (?:there|to|from)\b",
     "events": r"\bevents?\b|\bfestivals?\b|\bconcerts?\b|\bwhat'?s on\b(?!\s+(?:day|the plan|my|our))"
     r"|\bexhibitions?\b|\bgigs?\b|\bfootball matches?\b|\bsports? (?:games?|matches?)\b|\bholidays? (?:there|then)\b",
+    "forecast": r"\bforecast\b|\bwill it (?:rain|snow|be (?:hot|cold|sunny|warm|windy))\b"
+    r"|\b(?:weather|rain|snow|sunny)\b[^.?!]{0,30}\b(?:tomorrow|tonight|this weekend|next week|on (?:mon|tues|wednes|"
+    r"thurs|fri|satur|sun)day)\b",
+    "rates": r"\bexchange rates?\b[^.?!]{0,30}\b(?:now|today|current|currently|live)\b|\b(?:today'?s|current|live) "
+    r"(?:exchange )?rates?\b",
+    "health": r"\bvaccin|\bjabs?\b|\bmalaria\b|\btap water\b|\bdrink the water\b|\bmedicines?\b|\bmedication"
+    r"|\binsulin\b|\bprescription|\bpregnan",
     "hours": r"\bopening (?:hours|times)\b|\bopen on (?:mondays?|sundays?|holidays?)\b|\bstrikes?\b"
     r"|\bclosed (?:on|today)\b",
 }
@@ -47,6 +54,9 @@ _LIMIT_KEYS = {
     "kids": "friendly|for |stroller|pram|babysit|childcare|playground|changing",
     "flights": "flight|airfare|airline|plane|fly",
     "events": "event|festival|concert|on|exhibition|gig|match|holiday",
+    "forecast": "forecast|will it|tomorrow|tonight|weekend|next week|day",
+    "rates": "rate",
+    "health": "vaccin|jab|malaria|water|medic|insulin|prescription|pregnan",
     "hours": "opening|open on|strike|closed",
 }
 _LIMIT_PATTERNS = {topic: Cue("", pattern, _LIMIT_KEYS[topic]) for topic, pattern in _LIMITS.items()}

@@ -192,7 +192,7 @@ _PROPOSAL = Cue(
     r"\b(?:what|how) about\b|\bwhat if\b|\bmake it\b"
     r"|\b(?:can|could) (?:we|you|i) (?:do|make|go|change|switch|add|plan|include|see|visit|fit|squeeze|combine"
     r"|also|stay|spend|take)\b|\b(?:could|would|can) you plan\b"
-    r"|\bplan (?:me|us|a)\b|\b(?:i|we) (?:want|need|would like|'d like|are planning|plan)\b|\bi'm planning\b"
+    r"|\bplan (?:me|us|a)\b|\b(?:i|we) (?:want|would like|'d like|are planning|plan)\b|\bi'm planning\b"
     r"|\bthinking (?:of|about)\b|はどう|どう[？?]",
     "about|what if|make it|can |could |plan|i |i'|we |thinking|はどう|どう",
 )
