@@ -49,6 +49,7 @@ logger_class = "travel_agent.runtime.logger.GunicornLogger"
 
 
 def on_starting(server):
+    from travel_agent.config_summary import summary_line
     from travel_agent.runtime import console_files
     from travel_agent.runtime.hooks import log_master_start, reexec_as_module, share_offline_gazetteer
     from travel_agent.runtime.metrics_files import prepare_directory
@@ -57,9 +58,16 @@ def on_starting(server):
     server.handle_int = server.handle_term
     reexec_as_module(server)  # USR2's new master must import as this one did
     log_master_start(server)
+    server.log.info("%s", summary_line(_settings))  # what is on, never a secret
     # Before the first fork: every worker writes its metric values there, /metrics sums them.
-    server.log.info("metrics directory %s", prepare_directory(os.environ))
-    console_files.prepare(os.environ)
+    try:
+        server.log.info("metrics directory %s", prepare_directory(os.environ))
+        console_files.prepare(os.environ)
+    except OSError as exc:
+        # Settings checked what can be checked without touching it; what only doing it shows (a *.db that is
+        # a directory, a full disk, a race) is still one line naming the variable, not the master's traceback.
+        sys.stderr.write(f"travel_agent: invalid configuration: PROMETHEUS_MULTIPROC_DIR: {exc}\n")
+        raise SystemExit(2) from None
     share_offline_gazetteer(server, _settings.agent_provider)
 
 

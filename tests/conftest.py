@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,13 @@ from tests.support.apt import ensure_apt
 from tools.harness import GunicornServer, MongoServer, RedisServer, ServerPool, stop_all, wait_until
 from tools.harness.redis_server import redis_binary
 from tools.harness.upstream import UpstreamServer
+
+# The tests of the model's failure statuses (502, 503, 504 and what is stored then) predate the degraded mode,
+# whose default with AGENT_PROVIDER=openai answers those turns with the offline assistant. They run without it;
+# the degraded mode's own tests (tests/app/chat/test_degraded_mode.py, tests/service/test_upstream_dependency.py)
+# ask for it by name. In-process apps read this through Settings.from_env, and every server the harness starts
+# inherits it.
+os.environ.setdefault("AGENT_FALLBACK", "none")
 
 
 @pytest.fixture(scope="session")

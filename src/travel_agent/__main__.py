@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import urllib.error
@@ -14,9 +15,35 @@ from travel_agent import __version__
 HEALTHY_STATES = frozenset({"healthy", "degraded"})
 
 
+# A probe's own bound: Docker's default probe timeout is 30 s, Kubernetes' 1 s.
+MAX_PROBE_TIMEOUT_SECONDS = 600.0
+
+
+class BadInput(Exception):
+    """The probe was given something it cannot use: one line, exit 1 (an unhealthy verdict, never a crash)."""
+
+
 def default_health_url() -> str:
-    """The service's own /health on this host: the port it listens on, as gunicorn.conf.py reads it."""
-    return f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or 8000}/health"
+    """The service's own /health on this host: PORT read and checked as ``serve`` reads it (fullwidth digits
+    included), so the probe asks the port the service listens on. BadInput when ``serve`` would refuse it."""
+    from travel_agent.config import ConfigError, read_setting
+
+    try:
+        port = read_setting("port")
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    return f"http://127.0.0.1:{port}/health"
+
+
+def probe_timeout(raw: str) -> float:
+    """--timeout: seconds above 0 and at most MAX_PROBE_TIMEOUT_SECONDS (float() alone takes inf and nan)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_PROBE_TIMEOUT_SECONDS:
+        raise BadInput(f"--timeout={raw!r}: expected seconds above 0 and at most {MAX_PROBE_TIMEOUT_SECONDS:g}")
+    return value
 
 
 def healthcheck(url: str, timeout: float) -> int:
@@ -64,13 +91,25 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="check the settings, then run gunicorn as the Procfile does", add_help=False)
     probe = commands.add_parser("healthcheck", help="exit 0 when /health says healthy or degraded")
     probe.add_argument("--url", default=None, help="default: http://127.0.0.1:$PORT/health")
-    probe.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    probe.add_argument("--timeout", default="5", help="seconds (default 5)")
+    commands.add_parser("new-key", help="print a strong random key for API_KEYS, METRICS_TOKEN or CONSOLE_TOKEN")
     args, extra = parser.parse_known_args(argv)
     if args.command == "serve":
         return serve(extra)
-    if extra:
-        parser.error("unrecognized arguments: " + " ".join(extra))
-    return healthcheck(args.url or default_health_url(), args.timeout)
+    try:
+        if extra:
+            raise BadInput("unrecognized arguments: " + " ".join(extra))
+        if args.command == "new-key":
+            from travel_agent.config import new_key
+
+            print(new_key())
+            return 0
+        timeout = probe_timeout(args.timeout)
+        url = args.url or default_health_url()
+    except BadInput as exc:
+        print(f"travel_agent {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return healthcheck(url, timeout)
 
 
 if __name__ == "__main__":

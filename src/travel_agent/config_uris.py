@@ -91,13 +91,24 @@ def redis_url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - urllib checks the port when asked for it, as redis-py does
     except ValueError:
         return "expected the port to be a number from 0 to 65535"
+    # redis-py ignores a path that is not a number (and uses database 0): refused here, as surely a typo.
+    if any(database and _natural(database) is None for database in _redis_databases(parts)):
+        return "expected the database to be a number, e.g. redis://host:6379/0"
+    return None
+
+
+def _redis_databases(parts: SplitResult) -> list[str]:
+    """The databases a Redis URL names (its ?db= and its path; "" where none), as redis-py reads them."""
     databases = [value for name, value in parse_qsl(parts.query) if name == "db"]
     if parts.scheme != "unix":  # a unix socket's path is the socket's
         databases.append(parts.path.lstrip("/"))
-    # redis-py ignores a path that is not a number (and uses database 0): refused here, as surely a typo.
-    if any(database and _natural(database) is None for database in databases):
-        return "expected the database to be a number, e.g. redis://host:6379/0"
-    return None
+    return databases
+
+
+def redis_url_names_a_database(url: str | None) -> bool:
+    """True when a Redis URL selects a database other than 0 (which a Redis Cluster does not have)."""
+    parts = _split(url or "")
+    return parts is not None and any(database not in ("", "0") for database in _redis_databases(parts))
 
 
 def is_unix_socket_url(url: str | None) -> bool:
@@ -105,8 +116,13 @@ def is_unix_socket_url(url: str | None) -> bool:
     return parts is not None and parts.scheme == "unix"
 
 
+def host_ports(raw: str | None) -> tuple[tuple[str, int], ...]:
+    """(host, port) of each item of a host:port list (one that passed ``host_port_list_problem``)."""
+    return tuple((host, int(port)) for host, _, port in (item.rpartition(":") for item in split_list(raw)))
+
+
 def host_port_list_problem(raw: str) -> str | None:
-    """host:port[,host:port...] with ports from 1 to 65535 (REDIS_SENTINELS)."""
+    """host:port[,host:port...] with ports from 1 to 65535 (REDIS_SENTINELS, REDIS_CLUSTER_NODES)."""
     items = split_list(raw)
     matches = [_HOST_PORT.match(item) for item in items]
     if not items or not all(m and 1 <= int(m.group(1)) <= 65535 for m in matches):

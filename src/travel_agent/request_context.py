@@ -19,6 +19,9 @@ ERROR_MESSAGE_KEY = "travel_agent.error_message"
 # The environ key of a ``ClientWrite``, present when the server lets a response's body write to the client while
 # it is being iterated. A stream uses it to send heartbeats from inside a wait on the model (``chat.pump``).
 CLIENT_WRITE_KEY = "travel_agent.client_write"
+# A stream answered 200 whose last event was an error: that error's status (a string such as "503"), for the
+# request metrics, the console's last errors and the access log, which otherwise see only the status line.
+STREAM_ERROR_KEY = "travel_agent.stream_error_status"
 
 
 class ClientWrite:

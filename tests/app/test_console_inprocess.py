@@ -12,7 +12,7 @@ from flask import Flask
 from travel_agent.console.records import ConsoleRecords
 from travel_agent.services import EXTENSION_KEY
 
-TOKEN = "console-token-0123456789abcdef"
+TOKEN = "console-Tq8vX2mLp4Rz9wKbN3"
 SECRETS = {
     "API_KEYS": "api-key-secret-0123456789",
     "METRICS_TOKEN": "metrics-token-secret-0123456789",
@@ -162,3 +162,82 @@ def test_the_login_form_is_the_only_non_json_body_accepted(console_app: Flask) -
     assert client.post("/console/login", data=form).status_code == 303
     assert client.post("/api/_test/ping", data=form, headers=bearer(SECRETS["API_KEYS"])).status_code == 415
     assert client.post("/console/login", data="token=x", content_type="text/plain").status_code == 415
+
+
+@pytest.mark.parametrize("cookie", ["\u00b2.x", "\u0663\u0661.x", "1" * 13 + ".x", ".", "", "abc", "-5.x"])
+def test_a_malformed_session_cookie_is_a_login_form_not_a_500(console_app: Flask, cookie: str) -> None:
+    """ "²".isdigit() is true and int("²") raises: that was a 500 with a stack trace on every request."""
+    client = console_app.test_client()
+    client.set_cookie("travel_agent_console", cookie, path="/console")
+    assert client.get("/console").status_code == 401
+    state = client.get("/console/state")
+    assert state.status_code == 401 and state.json["code"] == 401
+
+
+def test_wrong_tokens_from_one_address_are_throttled_with_retry_after(
+    console_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    from travel_agent.console.view import LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS
+
+    attacker = console_app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    with caplog.at_level(logging.INFO, "travel_agent.console"):
+        for _ in range(LOGIN_FAILURES_ALLOWED):
+            assert attacker.post("/console/login", data={"token": TOKEN + "x"}).status_code == 401
+        refused = attacker.post("/console/login", data={"token": TOKEN + "x"})
+        assert refused.status_code == 429 and b"Too many wrong tokens" in refused.data
+        assert 1 <= int(refused.headers["Retry-After"]) <= LOGIN_WINDOW_SECONDS
+        # Even the right token waits: while refused, a right guess would still be a guess.
+        assert attacker.post("/console/login", data={"token": TOKEN}).status_code == 429
+    assert caplog.text.count("console logins from 192.0.2.7 refused") == 1
+    operator = console_app.test_client()
+    operator.environ_base["REMOTE_ADDR"] = "192.0.2.8"
+    assert operator.post("/console/login", data={"token": TOKEN}).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["aaaaaaaaaaaaaaaaaaaa", "passwordpassword", "changeme-Xq7Lm3pR9v", "prod-console-123456789", "abababababababab"],
+)
+def test_a_weak_console_token_is_refused_at_start(token: str) -> None:
+    from travel_agent.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match=r"CONSOLE_TOKEN: expected a random token") as caught:
+        Settings.from_env({"CONSOLE_TOKEN": token})
+    assert token not in str(caught.value) and "new-key" in str(caught.value)
+
+
+def test_console_files_of_the_wrong_shape_are_skipped_and_logged(
+    console_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import os
+
+    svc = console_app.extensions[EXTENSION_KEY]
+    records = next(h.__self__ for h in svc.heartbeat_hooks if isinstance(h.__self__, ConsoleRecords))
+    good_error = {"time": 1.0, "request_id": "r1", "method": "GET", "route": "/x", "status": 503, "message": "m"}
+    files = {
+        "history.json": [],  # a list: stayed broken until restart
+        "started.json": ["not", "an", "object"],
+        "worker-999001.json": {"pid": [1], "circuits": {}},
+        "worker-999002.json": "text",
+        "errors-999003.json": 5,
+        "errors-999004.json": [{"time": "yesterday"}, good_error | {"pid": 999004}],
+    }
+    for name, content in files.items():
+        with open(os.path.join(records.directory, name), "w", encoding="utf-8") as handle:
+            json.dump(content, handle)
+    with open(os.path.join(records.directory, "errors-999005.json"), "w", encoding="utf-8") as handle:
+        handle.write("[" * 100_000 + "]" * 100_000)  # valid JSON that json.load cannot read (RecursionError)
+    client = console_app.test_client()
+    with caplog.at_level(logging.WARNING, "travel_agent.console"):
+        state = client.get("/console/state", headers=bearer(TOKEN))
+        assert state.status_code == 200, state.data
+        assert [e["request_id"] for e in state.json["errors"]] == ["r1"]
+        assert [w["pid"] for w in state.json["workers"]] == [records.pid]
+        records.sample_history()  # the next sample replaces the broken history
+        assert client.get("/console/state", headers=bearer(TOKEN)).status_code == 200
+    for name in [*files, "errors-999005.json"]:
+        assert f"console file {name} skipped" in caplog.text, name
+    with open(os.path.join(records.directory, "history.json"), encoding="utf-8") as handle:
+        assert isinstance(json.load(handle), dict)

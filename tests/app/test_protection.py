@@ -140,3 +140,22 @@ def test_idempotency_keys_are_per_api_key(build_app: Callable[..., Flask]) -> No
     assert first_b.get_json()["session_id"] != first_a.get_json()["session_id"]
     assert "Idempotent-Replayed" not in first_b.headers
     assert again_a.get_json() == first_a.get_json() and again_a.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_key_is_rotated_by_running_with_both_then_the_new_one(
+    build_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/operations.md's rotation: old and new accepted together, then only the new; a client left on the
+    old key is told 401 and the log names the refusal."""
+    import logging
+
+    from travel_agent.config import new_key
+
+    old, new = new_key(), new_key()
+    during = build_app(API_KEYS=f"{old},{new}").test_client()
+    assert [during.get(PING, headers=bearer(key)).status_code for key in (old, new)] == [200, 200]
+    after = build_app(API_KEYS=new).test_client()
+    with caplog.at_level(logging.INFO):
+        assert after.get(PING, headers=bearer(old)).status_code == 401
+    assert after.get(PING, headers=bearer(new)).status_code == 200
+    assert "refused: unknown bearer token" in caplog.text and old not in caplog.text

@@ -1,4 +1,5 @@
-"""The production-shape tests make certificates with openssl and route through HAProxy (Debian's packages)."""
+"""The production-shape tests make certificates with openssl and route through HAProxy and nginx (Debian's
+packages)."""
 
 from __future__ import annotations
 
@@ -8,4 +9,4 @@ from tests.support.apt import ensure_apt
 
 @pytest.fixture(scope="session", autouse=True)
 def _production_packages() -> None:
-    ensure_apt("openssl", "haproxy")
+    ensure_apt("openssl", "haproxy", "nginx")

@@ -1,17 +1,26 @@
 """deploy/ and the Procfile, parsed and held to the code's defaults (Settings): probe paths that exist, ports
-that match, and timeouts that fit the drain. No cluster or Heroku here; the router file is also run for real by
-test_fleet.py and test_heroku_router.py."""
+that match, timeouts that fit the drain, a pod that can run with a read-only root. No cluster or Heroku here;
+the router file is checked with ``haproxy -c`` and its own 503 read from a real HAProxy here, and run in front of
+the service by test_fleet.py and test_heroku_router.py."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import tempfile
+from collections.abc import Callable
 from dataclasses import fields
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
-from tools.harness import REPO_ROOT
+from tools.harness import REPO_ROOT, free_port
+from tools.harness.envelope import assert_envelope
+from tools.harness.router import haproxy_binary
 from travel_agent.config import Settings
 from travel_agent.web.probes import ProbeMiddleware
 
@@ -90,6 +99,63 @@ def test_kubernetes_requests_resources_and_sets_only_known_variables(kube: dict[
     assert int(env_of(kube)["WEB_CONCURRENCY"]) == DEFAULTS.web_concurrency
 
 
+def test_kubernetes_pod_runs_as_the_images_user_with_a_read_only_root(kube: dict[str, Any]) -> None:
+    pod = kube["Deployment"]["spec"]["template"]["spec"]
+    spec = container(kube)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", dockerfile, re.MULTILINE)
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == tuple(map(int, user))
+    security = spec["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert spec["imagePullPolicy"] in ("IfNotPresent", "Always")
+    assert not spec["image"].endswith(":latest") or spec["imagePullPolicy"] == "Always"
+
+
+def test_kubernetes_mounts_a_writable_volume_wherever_the_service_writes(kube: dict[str, Any]) -> None:
+    pod = kube["Deployment"]["spec"]["template"]["spec"]
+    env = env_of(kube)
+    (workdir,) = re.findall(r"^WORKDIR (\S+)$", (REPO_ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    mounts = [PurePosixPath(m["mountPath"]) for m in container(kube)["volumeMounts"]]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert {m["name"] for m in container(kube)["volumeMounts"]} == set(volumes)
+    assert all("emptyDir" in v for v in volumes.values())
+    # Python's temporary directory when TMPDIR is unset (as in the image): /tmp, the first of its candidates.
+    assert "TMPDIR" not in env
+    tmp = PurePosixPath("/tmp")
+    written = {
+        # LOG_DIR: the rotated log file (relative to the image's WORKDIR).
+        "LOG_DIR": PurePosixPath(workdir) / env.get("LOG_DIR", DEFAULTS.log_dir),
+        # runtime/metrics_files.py: the Prometheus multiprocess directory, the console's files inside it.
+        "PROMETHEUS_MULTIPROC_DIR": PurePosixPath(env.get("PROMETHEUS_MULTIPROC_DIR", tmp)),
+        # gunicorn's worker heartbeat files (worker_tmp_dir, unset in gunicorn.conf.py) and tempfile.mkdtemp.
+        "worker_tmp_dir": tmp,
+    }
+    assert "worker_tmp_dir" not in (REPO_ROOT / "gunicorn.conf.py").read_text()
+    for what, path in written.items():
+        assert any(path == m or m in path.parents for m in mounts), f"{what} ({path}) is not on a writable volume"
+    # Bytecode is never written (the code lives on the read-only root).
+    assert "PYTHONDONTWRITEBYTECODE=1" in (REPO_ROOT / "Dockerfile").read_text()
+
+
+def test_kubernetes_startup_probe_disruption_budget_and_console_token_secret(kube: dict[str, Any]) -> None:
+    spec = container(kube)
+    startup = spec["startupProbe"]
+    assert startup["httpGet"] == {"path": "/health/live", "port": "http"}
+    # Time to start before the liveness probe may restart the pod: more than the start-up checks can take (each
+    # attempt bounded by server selection, then the delay), though a worker serves while they run.
+    budget = startup["periodSeconds"] * startup["failureThreshold"]
+    attempt = DEFAULTS.mongo_server_selection_timeout_ms / 1000 + DEFAULTS.startup_retry_delay_seconds
+    assert budget >= DEFAULTS.startup_retries * attempt
+    budget_doc = kube["PodDisruptionBudget"]["spec"]
+    assert budget_doc["selector"]["matchLabels"] == kube["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert 1 <= budget_doc["minAvailable"] < kube["Deployment"]["spec"]["replicas"]
+    assert spec["envFrom"] == [{"secretRef": {"name": "travel-agent"}}]
+    header = (REPO_ROOT / "deploy" / "kubernetes.yaml").read_text().split("apiVersion", 1)[0]
+    assert "CONSOLE_TOKEN" in header and "--from-literal=CONSOLE_TOKEN=" in header
+
+
 # -- HAProxy ----------------------------------------------------------------------------------------------
 
 
@@ -118,6 +184,46 @@ def test_haproxy_checks_readiness_and_waits_longer_than_the_chat_budget(haproxy:
     check = dict(zip(*[iter(directive(haproxy, "default-server").split())] * 2, strict=True))
     # Out of rotation within a couple of seconds of a drain starting (measured: tests/production/test_fleet.py).
     assert seconds(check["inter"]) * int(check["fall"]) <= 2
+
+
+def test_haproxy_without_its_environment_names_each_missing_variable() -> None:
+    config = REPO_ROOT / "deploy" / "haproxy.cfg"
+    bare = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    checked = subprocess.run(
+        [haproxy_binary(), "-c", "-f", str(config)], env=bare, capture_output=True, text=True, timeout=30
+    )
+    assert checked.returncode != 0
+    for name in ("ROUTER_BIND", "ROUTER_STATS_BIND", "APP1_ADDR", "APP2_ADDR"):
+        assert f"{name} is not set" in checked.stderr, checked.stderr
+    assert "expects" not in checked.stderr, checked.stderr  # not HAProxy's own puzzle about an empty bind
+    full = bare | {
+        "ROUTER_BIND": "127.0.0.1:18080",
+        "ROUTER_STATS_BIND": "127.0.0.1:18404",
+        "APP1_ADDR": "127.0.0.1:18001",
+        "APP2_ADDR": "127.0.0.1:18002",
+    }
+    # Checked from another directory: the 503 body file is found beside the config.
+    checked = subprocess.run(
+        [haproxy_binary(), "-c", "-f", str(config)],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tempfile.gettempdir(),
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.slow
+def test_haproxys_own_503_is_the_services_envelope_with_retry_after(make_router: Callable[..., Any]) -> None:
+    # Nothing listens at either instance's address: the router has no server to give the request to.
+    router = make_router({"app1": free_port(), "app2": free_port()})
+    answer = requests.get(router.base_url + "/api/chat/sessions/0123456789abcdef01234567", timeout=30)
+    body = assert_envelope(answer, 503, "Service Unavailable")
+    assert answer.headers["Retry-After"] == "1" and body["error"] == "no_instance"  # docs/api.md lists it
+    assert body["message"].endswith("Please retry.")
+    sent = requests.get(router.base_url + "/health", headers={"X-Request-ID": "mine-1"}, timeout=30)
+    assert_envelope(sent, 503)
 
 
 # -- Heroku -----------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from tools.harness import REPO_ROOT
 FAULT_APP = "tests.support.fault_app:app"
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
-TOKEN = "console-token-browser-0123456789"
+TOKEN = "console-browser-Pj5Ny9Qc4Ls8Gt"
 API_KEY = "api-key-browser-secret-0123456789"
 SECRETS = {
     "CONSOLE_TOKEN": TOKEN,

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 FAULT_APP = "tests.support.fault_app:app"
-TOKEN = "console-token-service-0123456789"
+TOKEN = "console-service-Hq3Zr8Wm2Kd7Vx"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 pytestmark = pytest.mark.slow

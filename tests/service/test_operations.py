@@ -226,11 +226,20 @@ def test_healthcheck_exit_codes(
     wait_until: Callable[..., Any],
 ) -> None:
     mongo, redis = make_mongo(), make_redis()
-    service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, env=FAST)
+    secrets = {"API_KEYS": "key-Xq7Lm3pR9vT2wKb8z", "CONSOLE_TOKEN": "console-Tq8vX2mLp4Rz9wKbN3"}
+    service = make_gunicorn(mongo_uri=mongo.uri, redis_url=redis.url, env=FAST | secrets)
     url = service.base_url + "/health"
     assert healthcheck("--url", url)[:2] == (0, "healthy")
-    # Without --url it probes 127.0.0.1:$PORT, as in the container.
+    # Without --url it probes 127.0.0.1:$PORT, as in the container, PORT read as serve reads it.
     assert healthcheck(env={"PORT": str(service.port)})[:2] == (0, "healthy")
+    fullwidth = str(service.port).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    assert healthcheck(env={"PORT": fullwidth})[:2] == (0, "healthy")
+    # The master's one start-up line of what is on, without a secret anywhere in the output.
+    output = service.log_text()
+    started = [line for line in output.splitlines() if "travel_agent on: " in line]
+    assert len(started) == 1 and "API_KEYS=1 key(s)" in started[0] and "CONSOLE_TOKEN=set" in started[0], output
+    assert "REDIS=on (REDIS_URL)" in started[0]
+    assert not any(secret in output for secret in secrets.values())
     redis.kill()
     wait_until(lambda: requests.get(url, timeout=5).json()["status"] == "degraded", 15)
     assert healthcheck("--url", url)[:2] == (0, "degraded")

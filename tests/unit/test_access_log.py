@@ -104,3 +104,18 @@ def test_access_log_probes_is_a_validated_boolean() -> None:
         assert Settings.from_env({"ACCESS_LOG_PROBES": word}).access_log_probes is meaning
     with pytest.raises(ConfigError, match="ACCESS_LOG_PROBES='maybe': expected true or false"):
         Settings.from_env({"ACCESS_LOG_PROBES": "maybe"})
+
+
+def test_the_consoles_polling_is_left_out_unless_asked_for_but_not_its_refusals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    took = datetime.timedelta(microseconds=900)
+    logger, lines = make_logger(monkeypatch)
+    logger.access(FakeResponse(), None, environ("/console/state"), took)
+    logger.access(FakeResponse(status="401 UNAUTHORIZED"), None, environ("/console/state"), took)
+    logger.access(FakeResponse(), None, environ("/console"), took)
+    assert [line.split('"')[2].split()[0] for line in lines.lines] == ["401", "200"]
+    assert "/console/state" in lines.lines[0] and "GET /console HTTP" in lines.lines[1]
+    logger, lines = make_logger(monkeypatch, ACCESS_LOG_CONSOLE="true")
+    logger.access(FakeResponse(), None, environ("/console/state"), took)
+    assert len(lines.lines) == 1

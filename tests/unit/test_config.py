@@ -1,5 +1,7 @@
 """Settings: defaults, environment, overrides, and errors that name the variable."""
 
+from pathlib import Path
+
 import pytest
 
 from travel_agent.config import ConfigError, Settings
@@ -73,6 +75,11 @@ def test_database_comes_from_uri_path_then_variable(uri: str, db_var: str | None
         ("MONGO_MAX_POOL_SIZE", "1.5"),
         ("REDIS_URL", "http://h/"),
         ("CHAT_TIMEOUT_SECONDS", "0"),
+        ("AGENT_FALLBACK", "second"),
+        ("OPENAI_FALLBACK_BASE_URL", "api.example.com/v1"),
+        ("OPENAI_FALLBACK_MODEL", "set-without-its-url"),
+        ("OPENAI_FALLBACK_API_KEY", "sk-set-without-its-url"),
+        ("OPENAI_STREAM_USAGE", "sometimes"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
@@ -241,7 +248,7 @@ def test_each_rule_is_stated_on_its_field() -> None:
     """choices, minimum, maximum and checks live on the fields (no side tables), and the reader obeys them."""
     from dataclasses import fields
 
-    known = {"choices", "minimum", "maximum", "check", "why", "secret"}
+    known = {"choices", "minimum", "maximum", "check", "why", "secret", "kind"}
     by_name = {field.name: field for field in fields(Settings)}
     assert all(set(field.metadata) <= known for field in by_name.values())
     assert by_name["port"].metadata["maximum"] == 65535 and by_name["log_format"].metadata["choices"]
@@ -253,8 +260,9 @@ def test_each_rule_is_stated_on_its_field() -> None:
 
 
 def test_secrets_are_neither_echoed_nor_in_the_repr() -> None:
-    settings = Settings.from_env({"API_KEYS": "k" * 20, "METRICS_TOKEN": "m" * 20, "CONSOLE_TOKEN": "c" * 20})
-    assert not any(secret * 20 in repr(settings) for secret in "kmc")
+    secrets = {"API_KEYS": "k" * 20, "METRICS_TOKEN": "m" * 20, "CONSOLE_TOKEN": "console-Tq8vX2mLp4Rz9wKbN3"}
+    settings = Settings.from_env(secrets)
+    assert not any(secret in repr(settings) for secret in secrets.values())
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"API_KEYS": "short-key", "CONSOLE_TOKEN": "weak"})
     assert "short-key" not in str(caught.value) and "weak" not in str(caught.value)
@@ -281,3 +289,74 @@ def test_fullwidth_digits_in_a_port_are_read_as_pymongo_reads_them() -> None:
     assert (
         Settings.from_env({"MONGODB_URI": "mongodb://h:\uff12\uff17\uff10\uff11\uff17/"}).mongodb_db == "travel_agent"
     )
+
+
+# -- upper bounds: what the drivers, gevent or the OS would refuse later is refused at start -------------------
+
+
+def _int_fields() -> list[str]:
+    from dataclasses import fields
+
+    return [f.name for f in fields(Settings) if f.metadata.get("kind", type(f.default)) is int]
+
+
+def test_every_whole_number_setting_has_an_upper_bound_stated_in_the_docs() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = {line.split("`")[1]: line for line in doc.splitlines() if line.startswith("| `")}
+    by_name = {f.name: f for f in fields(Settings)}
+    for name in _int_fields():
+        maximum = by_name[name].metadata.get("maximum")
+        assert maximum is not None, f"{name.upper()} has no maximum"
+        assert f"at most {maximum:,}" in rows[name.upper()], (
+            f"docs/configuration.md: {name.upper()} needs 'at most {maximum:,}'"
+        )
+
+
+@pytest.mark.parametrize("name", _int_fields())
+def test_one_past_the_maximum_is_named_and_the_maximum_is_accepted(name: str) -> None:
+    from dataclasses import fields
+
+    maximum = next(f for f in fields(Settings) if f.name == name).metadata["maximum"]
+    variable = name.upper()
+    env = {"GRACEFUL_TIMEOUT_SECONDS": "86400"}  # DRAIN_MARGIN_SECONDS must stay below it
+    if name == "mongo_min_pool_size":
+        env["MONGO_MAX_POOL_SIZE"] = str(maximum)
+    assert getattr(Settings.from_env(env | {variable: str(maximum)}), name) == maximum
+    with pytest.raises(ConfigError, match=rf"^invalid configuration: {variable}='{maximum + 1}': expected a whole"):
+        Settings.from_env(env | {variable: str(maximum + 1)})
+
+
+def test_the_drivers_and_gevent_take_every_maximum() -> None:
+    """The bounds are below what PyMongo (timeouts under 1e9 ms), redis-py and gevent's pools (a C ssize_t)
+    accept: a client built from settings at their maxima constructs without error."""
+    import subprocess
+    import sys
+    from dataclasses import fields
+
+    from travel_agent.backends.mongo import create_client
+    from travel_agent.backends.redis_store import create_pool
+
+    maxima = {f.name.upper(): str(f.metadata["maximum"]) for f in fields(Settings) if "maximum" in f.metadata}
+    maxima["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    settings = Settings.from_env(maxima)
+    client = create_client(settings)  # connects in the background only
+    client.close()
+    create_pool(settings).disconnect()
+    # In a child: gevent's hub, once made here, would keep a stale clock for later tests' timers.
+    pools = f"gevent.pool.Pool({settings.worker_connections}); gevent.queue.LifoQueue({settings.redis_max_connections})"
+    subprocess.run([sys.executable, "-c", "import gevent.pool, gevent.queue; " + pools], check=True, timeout=60)
+    for huge in ("1000000000", "99999999999999999999"):  # PyMongo's limit, and the issue's overflow
+        with pytest.raises(ConfigError, match="MONGO_SOCKET_TIMEOUT_MS"):
+            Settings.from_env({"MONGO_SOCKET_TIMEOUT_MS": huge})
+
+
+def test_an_unusable_prometheus_directory_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for path in (blocker, blocker / "below"):
+        with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR=.*a file is in the way"):
+            Settings.from_env({"PROMETHEUS_MULTIPROC_DIR": str(path)})
+    assert Settings.from_env({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "new" / "dir")}).prometheus_multiproc_dir

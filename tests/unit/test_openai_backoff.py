@@ -23,6 +23,10 @@ def test_backoff_grows_is_jittered_and_capped() -> None:
         ({"retry-after-ms": "1500", "Retry-After": "2"}, 1.5),
         ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
         ({}, None),
+        # float() reads these too; math.ceil(inf) raised OverflowError in the middle of a turn.
+        ({"Retry-After": "inf"}, None),
+        ({"Retry-After": "1e400"}, None),
+        ({"retry-after-ms": "nan", "Retry-After": "4"}, 4.0),
     ],
 )
 def test_retry_after_in_seconds(headers: dict[str, str], expected: float | None) -> None:

@@ -219,6 +219,43 @@ def test_healthcheck_default_url_follows_port(monkeypatch: pytest.MonkeyPatch) -
     assert cli.default_health_url() == "http://127.0.0.1:8000/health"
 
 
+def test_healthcheck_reads_port_as_serve_does(canned: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fullwidth digits are a PORT that serve accepts (int() reads them): the probe must ask that port."""
+    url = canned(200, json.dumps({"status": "healthy"}).encode())
+    port = url.split(":")[2].split("/")[0]
+    monkeypatch.setenv("PORT", port.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}))
+    assert Settings.from_env().port == int(port)
+    assert cli.main(["healthcheck", "--timeout", "2"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"PORT": "abc"}, [], "PORT='abc'"),
+        ({"PORT": "70000"}, [], "PORT='70000'"),
+        ({}, ["--timeout", "inf"], "--timeout='inf'"),
+        ({}, ["--timeout", "nan"], "--timeout='nan'"),
+        ({}, ["--timeout", "-1"], "--timeout='-1'"),
+        ({}, ["--timeout", "soon"], "--timeout='soon'"),
+        ({}, ["--verbose"], "unrecognized arguments: --verbose"),
+    ],
+)
+def test_healthcheck_bad_input_is_one_line_and_exit_1(env: dict[str, str], args: list[str], named: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "travel_agent", "healthcheck", *args],
+        env=dict(os.environ, PORT="1") | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("travel_agent healthcheck: ") and named in lines[0], done.stderr
+
+
 def test_sentry_is_inert_without_a_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
     import sentry_sdk
 
@@ -238,3 +275,39 @@ def test_sentry_init_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert options["send_default_pii"] is False
     assert options["max_request_body_size"] == "never" and options["include_local_variables"] is False
     assert options["release"] == f"travel_agent@{__version__}"
+
+
+def test_new_key_prints_a_key_every_secret_setting_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    keys = set()
+    for _ in range(50):
+        assert cli.main(["new-key"]) == 0
+        keys.add(capsys.readouterr().out.strip())
+    assert len(keys) == 50 and all(len(key) == 43 for key in keys)
+    for key in keys:
+        settings = Settings.from_env({"API_KEYS": f"{key},{key[::-1]}", "METRICS_TOKEN": key, "CONSOLE_TOKEN": key})
+        assert settings.api_key_list == (key, key[::-1])
+
+
+def test_the_start_up_line_says_what_is_on_and_no_secret() -> None:
+    from travel_agent.config_summary import summary_line
+
+    secrets = {
+        "API_KEYS": "key-one-Xq7Lm3pR9vT2,key-two-Hq3Zr8Wm2Kd7",
+        "METRICS_TOKEN": "metrics-Tq8vX2mLp4Rz9w",
+        "CONSOLE_TOKEN": "console-Tq8vX2mLp4Rz9wKbN3",
+        "OPENAI_API_KEY": "sk-secret-value",
+        "OPENAI_BASE_URL": "https://proxyuser:proxypass@llm.example.com:8443/v1",
+        "SENTRY_DSN": "https://sentrykey@o1.ingest.example.com/2",
+        "REDIS_URL": "redis://:redispass@cache.example.com:6379/0",
+        "MONGODB_URI": "mongodb://dbuser:dbpass@db.example.com/trips",
+    }
+    line = summary_line(Settings.from_env(secrets | {"AGENT_PROVIDER": "openai", "RATE_LIMIT": "30/minute"}))
+    assert "\n" not in line and line.startswith("travel_agent on: AGENT_PROVIDER=openai (gpt-4o-mini at ")
+    for shown in ("llm.example.com:8443", "API_KEYS=2 key(s)", "RATE_LIMIT=30/minute", "CONSOLE_TOKEN=set"):
+        assert shown in line
+    assert "REDIS=on (REDIS_URL)" in line and "SENTRY_DSN=set" in line and "METRICS_TOKEN=set" in line
+    never = ["key-one-Xq7Lm3pR9vT2", "key-two-Hq3Zr8Wm2Kd7", "metrics-Tq8vX2mLp4Rz9w", "console-Tq8vX2mLp4Rz9wKbN3"]
+    never += ["sk-secret-value", "proxyuser", "proxypass", "sentrykey", "redispass", "dbuser", "dbpass"]
+    assert [secret for secret in never if secret in line] == []
+    off = summary_line(Settings.from_env({}))
+    assert "AGENT_PROVIDER=offline" in off and "REDIS=off (no cache)" in off and "API_KEYS=not set (API open)" in off

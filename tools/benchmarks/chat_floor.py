@@ -32,9 +32,9 @@ from travel_agent.agent.interface import Turn  # noqa: E402
 from travel_agent.agent.offline import reply  # noqa: E402
 from travel_agent.backends.mongo import create_client  # noqa: E402
 from travel_agent.backends.redis_store import create_pool  # noqa: E402
+from travel_agent.chat.context_cache import TTL_SECONDS  # noqa: E402
+from travel_agent.chat.context_cache import key as context_key  # noqa: E402
 from travel_agent.config import Settings  # noqa: E402
-
-TTL_SECONDS = 3600
 
 
 def now() -> datetime:
@@ -65,7 +65,7 @@ class Floor:
 
     def _cache(self, session_id: str, messages: list[dict[str, Any]]) -> None:
         newest = sorted(messages, key=lambda m: m["seq"])[-(self.limit + 1) :]
-        self.redis.set(f"chat:context:{session_id}", json.dumps({"messages": newest}), ex=TTL_SECONDS)
+        self.redis.set(context_key(session_id), json.dumps({"messages": newest}), ex=TTL_SECONDS)
 
     def _confirm(self, session_id: str) -> None:
         if self.sessions.find_one({"_id": session_id}, projection={"_id": 1}) is None:
@@ -112,7 +112,7 @@ class Floor:
         listed = [(d["seq"], d["_id"]) for d in reversed(docs) if "seq" in d]
         history: list[dict[str, Any]] = []
         if listed:  # their text from Redis when it has them, else from MongoDB
-            raw = self.redis.get(f"chat:context:{session_id}")
+            raw = self.redis.get(context_key(session_id))
             cached = {m["id"]: m for m in json.loads(raw)["messages"]} if raw is not None else {}
             found = {id_: cached[id_] for s, id_ in listed if id_ in cached and cached[id_]["seq"] == s}
             missing = [id_ for _s, id_ in listed if id_ not in found]

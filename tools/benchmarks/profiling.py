@@ -99,7 +99,7 @@ def _package(file: str) -> str:
 
 def _parse(line: str) -> tuple[list[tuple[str, str]], int] | None:
     stack, _, count = line.rpartition(" ")
-    if not stack or not count.isdigit():
+    if not stack or not (count.isascii() and count.isdigit()):
         return None
     frames = []
     for raw in stack.split(";"):

@@ -46,7 +46,7 @@ class BenchStack(Stack):
     def floor(self, *, workers: int = 1) -> GunicornServer:
         """The bare Flask app under plain gunicorn gevent workers."""
         server = PlainGunicorn(self._mktemp("floor"), workers=workers, app=FLOOR_APP)
-        self._pool._adopt(server)  # closed with the stack's other servers
+        self._pool.adopt(server)  # closed with the stack's other servers
         server.start()
         return server
 

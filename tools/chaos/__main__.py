@@ -14,6 +14,8 @@ from tools.chaos.run import Config, run
 # The targets: failures of a dependency known down answered fast; service back soon after it is.
 DOWN_P99_MS = 100.0
 RECOVERY_S = 2.0
+# The model back: answers stop being degraded within BREAKER_RESET_SECONDS (1 s, the default) plus one call.
+UNDEGRADED_S = 2.0
 CODES = ("200", "409", "502", "503", "504")
 
 
@@ -53,6 +55,8 @@ def render(figures: dict[str, Any]) -> str:
                 down["failures"],
                 p["recovery_s"],
                 p["circuits_closed_s"],
+                p["degraded"],
+                p["undegraded_s"],
                 p["bad"],
                 p["crosstalk"],
                 p["lost"],
@@ -75,6 +79,8 @@ def render(figures: dict[str, Any]) -> str:
         "down n",
         "recover s",
         "circuit s",
+        "degr",
+        "undegr s",
         "bad",
         "xtalk",
         "lost",
@@ -103,6 +109,8 @@ def broken_promises(figures: dict[str, Any]) -> list[str]:
         for key in ("bad", "crosstalk", "lost"):
             if p[key]:
                 out.append(f"{p['phase']}: {p[key]} {key} ({'; '.join(p['examples'])})")
+        if p.get("answers_all") and p["failed_turns"]:
+            out.append(f"{p['phase']}: {p['failed_turns']} failed turns with the fallback on ({p['statuses']})")
     v = figures["verification"]
     for key in ("lost", "duplicated", "foreign", "context_crosstalk", "unreadable"):
         if v[key]:
@@ -116,6 +124,8 @@ def missed_targets(figures: dict[str, Any]) -> list[str]:
         down = p["known_down"]["p99_ms"]
         if down is not None and down > DOWN_P99_MS:
             out.append(f"{p['phase']}: failures while known down p99 {down} ms > {DOWN_P99_MS:.0f} ms")
+        if p.get("answers_all") and (p["undegraded_s"] is None or p["undegraded_s"] > UNDEGRADED_S):
+            out.append(f"{p['phase']}: answers degraded until {p['undegraded_s']} s after (target {UNDEGRADED_S} s)")
         if p["recovery_s"] is None or p["recovery_s"] > RECOVERY_S:
             out.append(f"{p['phase']}: recovered after {p['recovery_s']} s (target {RECOVERY_S:.0f} s)")
     return out

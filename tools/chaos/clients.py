@@ -2,7 +2,9 @@
 
 Three kinds: ``send`` (a new message per attempt), ``idem`` (an Idempotency-Key, the same message retried with
 the same key after a failure) and ``stream`` (server-sent events). The upstream echoes the last user message, so
-a reply that is not ``"echo: " + own message`` belongs to another request: cross-talk. Every message carries
+a reply that is not ``"echo: " + own message`` belongs to another request: cross-talk. An answer marked
+``degraded`` is the offline assistant's (the model could not answer): its text is not an echo, its session is
+still checked. Every message carries
 its conversation's tag, so a prompt that mixes tags is cross-talk in the context (see ``verify``).
 """
 
@@ -40,6 +42,7 @@ class Sample:
     error: str | None = None  # CONNECTION (refused, reset), TIMEOUT (no answer in time), CUT (stream ended early)
     bad: str | None = None  # a status outside the allowed set, or an answer that is not the JSON promised
     crosstalk: str | None = None
+    degraded: bool = False  # answered by the offline assistant in the model's place
 
     @property
     def latency(self) -> float:
@@ -168,7 +171,8 @@ class Conversation(threading.Thread):
         if not isinstance(data, dict) or not {"session_id", "message_id", "reply"} <= data.keys():
             sample.bad = "200 without the documented answer"
             return Outcome(sample, session_id)
-        sample.crosstalk = _foreign(data["reply"], data["session_id"], message, session_id)
+        sample.degraded = data.get("degraded") is True
+        sample.crosstalk = _foreign(data["reply"], data["session_id"], message, session_id, sample.degraded)
         if sample.crosstalk:
             return Outcome(sample, session_id)
         return Outcome(sample, data["session_id"], (data["message_id"], data["reply"]))
@@ -206,7 +210,8 @@ class Conversation(threading.Thread):
                 sample.bad = f"stream error event {data}"
             return Outcome(sample, known)
         sample.status = 200
-        sample.crosstalk = _foreign(text, data.get("session_id"), body["message"], session_id)
+        sample.degraded = data.get("degraded") is True
+        sample.crosstalk = _foreign(text, data.get("session_id"), body["message"], session_id, sample.degraded)
         if sample.crosstalk or known is None:
             return Outcome(sample, known)
         return Outcome(sample, known, (str(data.get("message_id")), text))
@@ -262,9 +267,9 @@ def _refusal(sample: Sample, data: Any, allowed: frozenset[int], session_id: str
     return sample, session_id or (named if isinstance(named, str) else None)
 
 
-def _foreign(reply: str, answered_in: Any, message: str, session_id: str | None) -> str | None:
+def _foreign(reply: str, answered_in: Any, message: str, session_id: str | None, degraded: bool) -> str | None:
     """Why this answer belongs to another request, or None."""
-    if reply != ECHO + message:
+    if not degraded and reply != ECHO + message:
         return f"reply {reply[:80]!r} to {message!r}"
     if session_id is not None and answered_in != session_id:
         return "answered in another session"

@@ -58,6 +58,13 @@ def recovery(samples: Sequence[Sample], lift: float) -> float | None:
     return None
 
 
+def undegraded(samples: Sequence[Sample], lift: float) -> float | None:
+    """Seconds from the lift until the end of the last degraded answer to a request started after it (0 when
+    there was none): after that the model answered everything."""
+    after = [s for s in samples if s.started >= lift and s.degraded]
+    return round(max(s.ended for s in after) - lift, 3) if after else 0.0
+
+
 def summarise(
     name: str, dependency: str, what: str, down: bool, marks: Marks, samples: Sequence[Sample]
 ) -> dict[str, Any]:
@@ -85,6 +92,9 @@ def summarise(
             "p99_ms": ms(percentile(down_latencies, 99)) if down else None,
             "slower_than_100ms": sum(1 for v in down_latencies if v >= FAST_FAIL_SECONDS) if down else None,
         },
+        "degraded": sum(1 for s in samples if s.degraded),
+        "failed_turns": sum(1 for s in samples if s.error is not None or s.status != 200),
+        "undegraded_s": undegraded(samples, marks.lift),
         "recovery_s": recovery(samples, marks.lift),
         "circuits_closed_s": marks.circuits_closed,
         "connection_errors": sum(1 for s in samples if s.error is not None and s.error != "timeout"),

@@ -23,6 +23,7 @@ class Phase:
     inject: Callable[[Servers], Lift]
     hold: float  # seconds between the fault and its lift, before scaling
     down: bool  # the dependency refuses or never answers: its failures must become fast once known
+    answers_all: bool = False  # a fallback answers for it: every turn of the phase must be answered (200)
 
 
 def _nothing(stack: Servers) -> Lift:
@@ -87,6 +88,40 @@ def _upstream_hang(stack: Servers) -> Lift:
     return stack.upstream.reset
 
 
+# How long each of the first model's faults lasts in the fallback phase before the next one starts.
+FALLBACK_STEP_SECONDS = 1.0
+
+
+def _upstream_fallback(stack: Servers) -> Lift:
+    """The first model killed (connections refused), then back but frozen (requests accepted, never answered),
+    then answering 500, over and over; the fallback (AGENT_FALLBACK=offline) answers every turn meanwhile."""
+    stop = threading.Event()
+    upstream = stack.upstream
+
+    def cycle() -> None:
+        while not stop.is_set():
+            upstream.stop()
+            if stop.wait(FALLBACK_STEP_SECONDS):
+                break
+            upstream.mode = "hang"
+            upstream.start()  # on the same address
+            if stop.wait(FALLBACK_STEP_SECONDS):
+                break
+            upstream.configure(mode="echo", fail_status=500)  # the hanging requests are answered 500 too
+            stop.wait(FALLBACK_STEP_SECONDS)
+
+    thread = threading.Thread(target=cycle, name="upstream-fallback", daemon=True)
+    thread.start()
+
+    def lift() -> None:
+        stop.set()
+        thread.join(FALLBACK_STEP_SECONDS + 2)
+        upstream.reset()
+        upstream.start()  # a no-op when it is running
+
+    return lift
+
+
 def _worker_kill(stack: Servers) -> Lift:
     victim = stack.service.worker_pids()[0]
     stack.service.kill_worker(victim)
@@ -119,6 +154,15 @@ PHASES: tuple[Phase, ...] = (
     Phase("upstream-slow", "upstream", "replies take 0.75x to 1.1x the chat budget", _upstream_slow, 10, False),
     Phase("upstream-500", "upstream", "every completion answered 500", _upstream_500, 8, True),
     Phase("upstream-hang", "upstream", "completions accepted, never answered", _upstream_hang, 10, True),
+    Phase(
+        "upstream-fallback",
+        "upstream",
+        "the model killed, frozen, answering 500 in turn: the offline assistant answers",
+        _upstream_fallback,
+        9,
+        False,
+        answers_all=True,
+    ),
     Phase("worker-kill", "worker", "one gunicorn worker SIGKILLed", _worker_kill, 0, False),
     Phase("service-restart", "service", "SIGTERM to gunicorn, a new one on the same port", _service_restart, 0, False),
 )

@@ -19,8 +19,8 @@ from tools.chaos.servers import Servers, start_servers
 from tools.chaos.verify import check_histories, check_prompts
 
 KINDS = ("send", "idem", "stream")
-# Dependencies whose circuit state /metrics shows; the upstream's breaker is not exported.
-BREAKER_METRICS = ("redis", "mongodb")
+# Dependencies whose circuit state /metrics shows (the first model upstream's is "upstream").
+BREAKER_METRICS = ("redis", "mongodb", "upstream")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,7 @@ def run_phase(stack: Servers, phase: Phase, recorder: Recorder, config: Config) 
         circuits_closed=in_use[0][0] if in_use is not None and in_use[0] else None,
     )
     figures = summarise(phase.name, phase.dependency, phase.what, phase.down, marks, samples)
+    figures["answers_all"] = phase.answers_all
     figures["_marks"] = marks
     return figures
 

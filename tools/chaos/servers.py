@@ -17,6 +17,9 @@ CHAOS_ENV = {
     "AGENT_PROVIDER": "openai",
     "OPENAI_API_KEY": "sk-chaos-harness-key",
     "OPENAI_MODEL": "chaos-echo",
+    # The production default with a model: a turn the model cannot answer gets the offline assistant's answer,
+    # marked degraded (the upstream phases show 0 failed turns; tests cover AGENT_FALLBACK=none's statuses).
+    "AGENT_FALLBACK": "offline",
     "CHAT_TIMEOUT_SECONDS": "5",
     "REQUEST_TIMEOUT_SECONDS": "5",
     # A restart must finish within a phase: the drain cuts stragglers 3 s before this.

@@ -124,8 +124,9 @@ def check_prompts(prompts: Iterable[dict[str, Any] | None], verdict: Verdict) ->
         verdict.prompts += 1
         tags = set()
         for message in payload.get("messages", []):
-            if message.get("role") in ("user", "assistant"):
-                content = str(message.get("content", ""))
+            content = str(message.get("content", ""))
+            # An assistant message that is not an echo is the offline assistant's (a degraded answer): no tag.
+            if message.get("role") == "user" or (message.get("role") == "assistant" and content.startswith("echo: ")):
                 found = TAG.match(content.removeprefix("echo: "))
                 tags.add(found.group(1) if found else "?")
         if len(tags) > 1:

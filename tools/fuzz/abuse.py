@@ -85,8 +85,8 @@ CASES: tuple[Case, ...] = (
     Case("deep-json-array", "30,000 nested arrays (60 KB, within the body limit)", _json("[" * 30_000 + "]" * 30_000)),
     Case(
         "deep-json-object",
-        "8,000 nested objects as the message",
-        _json('{"message": ' + '{"a": ' * 8_000 + "1" + "}" * 8_001),
+        "12,000 nested objects as the message (60 KB; Python 3.13 loads 8,000)",
+        _json('{"message": ' + '{"":' * 12_000 + "1" + "}" * 12_001),
     ),
     Case(
         "deep-json-over-limit", "50,000 nested arrays (100 KB, over the body limit)", _json("[" * 50_000 + "]" * 50_000)

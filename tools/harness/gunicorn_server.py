@@ -13,11 +13,10 @@ from signal import SIGKILL, SIGTERM
 import requests
 
 from . import proctable
+from .paths import REPO_ROOT
 from .procs import ManagedProcess, tail
 from .waiting import wait_until
 
-# tools/harness/<this file> -> the repository root
-REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_LOG_FILE = "travel_agent.log"
 
 

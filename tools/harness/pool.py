@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from .gunicorn_server import GunicornServer
 from .mongo_server import MongoServer
+from .nginx import NginxRouter
 from .procs import ManagedProcess
 from .redis_server import RedisServer
 from .router import HAProxyRouter
@@ -37,14 +38,14 @@ class ServerPool:
 
     def mongo(self, *, port: int | None = None, start: bool = True, **options: Any) -> MongoServer:
         """A new SecantusDB server, started unless ``start`` is False; ``options``: users, tls, ca_file."""
-        server = self._adopt(MongoServer(self._mktemp("mongo"), port=port, **options))
+        server = self.adopt(MongoServer(self._mktemp("mongo"), port=port, **options))
         if start:
             server.start()
         return server
 
     def redis(self, *, port: int | None = None, start: bool = True, **options: Any) -> RedisServer:
         """A new redis-server, started unless ``start`` is False; ``options``: password, tls, ca_file, args."""
-        server = self._adopt(RedisServer(self._mktemp("redis"), port=port, **options))
+        server = self.adopt(RedisServer(self._mktemp("redis"), port=port, **options))
         if start:
             server.start()
         return server
@@ -62,7 +63,7 @@ class ServerPool:
         app: str = "wsgi:app",
     ) -> GunicornServer:
         """A new gunicorn running the service; started (and waited for, unless ``wait_ready`` is False)."""
-        server = self._adopt(
+        server = self.adopt(
             GunicornServer(
                 self._mktemp("gunicorn"),
                 mongo_uri=mongo_uri,
@@ -79,14 +80,21 @@ class ServerPool:
 
     def sentinel(self, primary_port: int, *, start: bool = True, **options: Any) -> SentinelServer:
         """A new Redis Sentinel monitoring the primary on ``primary_port`` (options: quorum, down_after_ms, ...)."""
-        server = self._adopt(SentinelServer(self._mktemp("sentinel"), primary_port, **options))
+        server = self.adopt(SentinelServer(self._mktemp("sentinel"), primary_port, **options))
         if start:
             server.start()
         return server
 
     def router(self, backends: dict[str, int], *, start: bool = True, **options: Any) -> HAProxyRouter:
         """A new HAProxy from deploy/haproxy.cfg routing to ``backends`` (app1, app2 -> port)."""
-        server = self._adopt(HAProxyRouter(self._mktemp("router"), backends, **options))
+        server = self.adopt(HAProxyRouter(self._mktemp("router"), backends, **options))
+        if start:
+            server.start()
+        return server
+
+    def nginx(self, backends: dict[str, int], cert: Any, ca_file: Path, *, start: bool = True) -> NginxRouter:
+        """A new nginx from deploy/nginx.conf, TLS with ``cert`` (a ServerCert signed by ``ca_file``)."""
+        server = self.adopt(NginxRouter(self._mktemp("nginx"), backends, cert, ca_file))
         if start:
             server.start()
         return server
@@ -103,6 +111,7 @@ class ServerPool:
         if failures:
             raise AssertionError("could not close: " + "; ".join(failures))
 
-    def _adopt(self, server: S) -> S:
+    def adopt(self, server: S) -> S:
+        """Close ``server`` with the others (one made outside this pool, e.g. a test's own subclass)."""
         self._servers.append(server)
         return server

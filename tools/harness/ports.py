@@ -12,7 +12,7 @@ _handed_out: set[int] = set()
 def free_port(preferred: int | None = None) -> int:
     """A port on 127.0.0.1 that was free a moment ago (a server that loses the race is restarted elsewhere):
     ``preferred`` if it is, else any."""
-    if preferred is not None and _bindable(preferred):
+    if preferred is not None and bindable(preferred):
         return preferred
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -24,7 +24,7 @@ def free_port(preferred: int | None = None) -> int:
     raise RuntimeError("no unused free port found in 100 tries")
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind(("127.0.0.1", port))

@@ -93,6 +93,10 @@ class ManagedProcess:
         """True while the server process exists (a frozen one included)."""
         return self._proc is not None and self._proc.poll() is None
 
+    def exit_code(self) -> int | None:
+        """The code the server exited with; None while it runs or before it was started."""
+        return None if self._proc is None else self._proc.poll()
+
     def start(self, wait_ready: bool = True) -> None:
         """Spawn the server and, by default, wait until it answers; a failed start leaves nothing running."""
         if self.is_running():

@@ -39,7 +39,7 @@ def read_stat(pid: int) -> ProcStat | None:
 def all_stats() -> Iterator[ProcStat]:
     """Every process visible in /proc."""
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isascii() and entry.isdigit():
             stat = read_stat(int(entry))
             if stat is not None:
                 yield stat

@@ -64,6 +64,8 @@ class HAProxyRouter(ManagedProcess):
             text = text.replace(old, new)
         self.config_path = self.workdir / "haproxy.cfg"
         self.config_path.write_text(text)
+        for beside in config.parent.glob("haproxy-*.json"):  # files the config reads from its own directory
+            (self.workdir / beside.name).write_bytes(beside.read_bytes())
 
     @property
     def base_url(self) -> str:

@@ -24,6 +24,9 @@ from socketserver import TCPServer
 from typing import Any
 
 MODES = ("echo", "hang", "stream_break", "huge", "flood", "flood_text", "endless_line", "drip")
+# How a stream's body is framed: "chunked" (Transfer-Encoding), or "close" (no length at all: the body ends when
+# the server closes the connection, legal HTTP/1.1 and what some servers and proxies send).
+FRAMINGS = ("chunked", "close")
 # Hostile modes send as fast as the socket allows, in writes of about this size.
 _FLOOD_WRITE_BYTES = 64 * 1024
 CHAT_PATH = "/v1/chat/completions"
@@ -69,6 +72,7 @@ class _Plan:
     fail_status: int | None
     retry_after: float | None
     huge_chars: int
+    framing: str
 
 
 class _Setting:
@@ -98,6 +102,7 @@ class UpstreamServer:
     "drip" sends a whole answer, status line and headers included, one byte every ``chunk_delay`` seconds (0.1
     when unset), so that no read of the client's ever waits long enough for its socket timeout; it stops when
     the client goes away.
+    ``framing`` "close" streams without chunked framing, closing the connection at the end (see FRAMINGS).
     ``requests`` records every request as {method, path, headers, json}.
     """
 
@@ -113,6 +118,7 @@ class UpstreamServer:
         fail_status: int | None = None,
         retry_after: float | None = None,
         huge_chars: int = 17_000_000,
+        framing: str = "chunked",
     ) -> None:
         self._address = (host, port)
         self._cond = threading.Condition()
@@ -133,6 +139,7 @@ class UpstreamServer:
             fail_status=fail_status,
             retry_after=retry_after,
             huge_chars=huge_chars,
+            framing=framing,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -143,6 +150,8 @@ class UpstreamServer:
                 return self
             self._stopping.clear()
             self._server = _HTTPServer(self, self._address)
+            # A later start() (after stop(): a killed upstream coming back) listens on the same address.
+            self._address = (self._address[0], int(self._server.server_address[1]))
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="upstream", daemon=True
             )
@@ -201,11 +210,14 @@ class UpstreamServer:
             "fail_status",
             "retry_after",
             "huge_chars",
+            "framing",
         }
         if unknown:
             raise TypeError(f"unknown upstream settings: {sorted(unknown)}")
         if changes.get("mode", "echo") not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {changes['mode']!r}")
+        if changes.get("framing", "chunked") not in FRAMINGS:
+            raise ValueError(f"framing must be one of {FRAMINGS}, not {changes['framing']!r}")
         with self._cond:
             self._settings.update(changes)
             self._cond.notify_all()  # a hanging request re-reads the mode
@@ -227,6 +239,7 @@ class UpstreamServer:
             fail_status=None,
             retry_after=None,
             huge_chars=17_000_000,
+            framing="chunked",
         )
 
     mode = _Setting()
@@ -236,6 +249,7 @@ class UpstreamServer:
     fail_status = _Setting()
     retry_after = _Setting()
     huge_chars = _Setting()
+    framing = _Setting()
 
     def _get(self, name: str) -> Any:
         with self._cond:
@@ -311,6 +325,7 @@ class UpstreamServer:
                 fail_status=status or settings["fail_status"],
                 retry_after=retry_after if status else settings["retry_after"],
                 huge_chars=settings["huge_chars"],
+                framing=settings["framing"],
             )
 
     def _pause(self, seconds: float) -> bool:
@@ -403,7 +418,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
+        self._chunked = plan.framing == "chunked"
+        if self._chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True  # the end of the body is the end of the connection
         self.end_headers()
         created = int(time.time())
 
@@ -474,7 +494,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_chunk(b"data: " + json.dumps(data).encode() + b"\n\n")
 
     def _send_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+        if getattr(self, "_chunked", True):
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+        elif data:
+            self.wfile.write(data)
+            self.wfile.flush()
 
     def _send_json(self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
         data = json.dumps(body).encode()

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from travel_agent.errors import TravelAgentError
+
+log = logging.getLogger("travel_agent.agent")
 
 
 class AgentError(TravelAgentError):
@@ -38,3 +42,16 @@ class AgentUnavailable(AgentError):
     kind = "upstream_unavailable"
     message = "The travel assistant is temporarily unavailable. Please retry shortly."
     retry_after = 2
+
+
+class CircuitOpen(AgentUnavailable):
+    """Refused without a call: the upstream's circuit is open (it failed ``BREAKER_FAILURE_THRESHOLD`` times in a
+    row and its cool-down has not passed)."""
+
+
+def crashed(exc: BaseException) -> AgentError:
+    """The error a turn ends with when an agent raised something outside this family (a provider's bug): logged
+    once with its stack, answered as a 502 rather than a 500 or a hung turn. The one place that does this, for
+    every way the chat runs an agent (``chat.pump``, ``chat.service``)."""
+    log.error("the agent failed unexpectedly", exc_info=exc)
+    return AgentError()

@@ -6,8 +6,6 @@ parks one greenlet, never the worker. Every call's socket timeouts come from the
 
 from __future__ import annotations
 
-import http.client
-import io
 import json
 import logging
 import math
@@ -19,26 +17,30 @@ from contextvars import ContextVar
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from travel_agent import request_context
 from travel_agent.agent import waiting
 from travel_agent.agent.budget import MIN_CALL_SECONDS, require_time, time_left
-from travel_agent.agent.errors import AgentError, AgentUnavailable, ReplyTooLong, UpstreamRefused
+from travel_agent.agent.errors import AgentError, AgentUnavailable, CircuitOpen, ReplyTooLong, UpstreamRefused
 from travel_agent.agent.interface import Turn
+from travel_agent.agent.upstream_calls import UpstreamCall, outcome_of
+from travel_agent.agent.upstream_http import SmallBufferAdapter
 from travel_agent.config import Settings
 from travel_agent.errors import BudgetExceeded
 from travel_agent.resilience.breaker import CircuitBreaker, State
+from travel_agent.resilience.recent_calls import RecentCalls
 
 log = logging.getLogger("travel_agent.agent.openai")
 
-# The request id of the turn that took the circuit's trial in check_available(); the agent's call runs in the
-# request's context or a copy of it (chat/pump.py), so its first attempt knows it may go. Keyed by request id,
-# since a gevent worker serves the next request of a kept-alive connection in the same context.
-_TRIAL_HOLDER: ContextVar[str | None] = ContextVar("upstream_trial_holder", default=None)
+# The request id of the turn that took an upstream's circuit trial in check_available(); the agent's call runs in
+# the request's context or a copy of it (chat/pump.py), so its first attempt knows it may go. Keyed by request
+# id, since a gevent worker serves the next request of a kept-alive connection in the same context; one per
+# upstream, so a trial of the first never lets a call past the second's open circuit.
+_TRIAL_HOLDERS: dict[str, ContextVar[str | None]] = {
+    upstream: ContextVar(f"upstream_trial_holder_{upstream}", default=None) for upstream in ("primary", "fallback")
+}
 
 SYSTEM_PROMPT = (
     "You are a friendly, practical travel-planning assistant. Help the traveller plan their trip: destination, "
@@ -48,25 +50,33 @@ SYSTEM_PROMPT = (
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 2.0
 BROKE_OFF = "The travel assistant's answer broke off. Please try again."
-# The upstream's body is read in pieces of this size, with a turn of the event loop after each.
+# The upstream's body is read as it arrives, at most this much at a time, with a turn of the event loop after
+# each read: a read returns what has come (whatever the framing: chunked, or a body that ends when the
+# connection closes), never waits to fill the piece.
 READ_CHUNK_BYTES = 16 * 1024
 # Bytes of a body (or of one stream line) per character of MAX_REPLY_CHARS: JSON may escape a character as
 # \uXXXX, or two of them for one outside the BMP; plus room for the envelope around the text.
 BYTES_PER_CHAR = 12
 ENVELOPE_BYTES = 64 * 1024
-# The buffer each upstream answer is read through. http.client gives every response io.DEFAULT_BUFFER_SIZE
-# (8 KiB), allocated when the request is sent and held for the whole wait on the model: a tenth of what a
-# held chat costs the worker (docs/PERFORMANCE.md, "Held streams"). Reads larger than the buffer (the body's
-# 16 KiB pieces) bypass it; stream lines and headers fit many to a buffer this size.
-RESPONSE_BUFFER_BYTES = 1024
 
 
 class OpenAIAgent:
-    """``POST {OPENAI_BASE_URL}/chat/completions`` with the system prompt, the history and the new message."""
+    """``POST {OPENAI_BASE_URL}/chat/completions`` with the system prompt, the history and the new message.
 
-    def __init__(self, settings: Settings, breaker: CircuitBreaker) -> None:
-        self.url = settings.openai_base_url.rstrip("/") + "/chat/completions"
-        self.model = settings.openai_model
+    ``upstream`` is "primary" (OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY) or "fallback" (the OPENAI_FALLBACK_
+    trio): the same client, limits and budget either way, with its own breaker and metrics label."""
+
+    def __init__(self, settings: Settings, breaker: CircuitBreaker, upstream: str = "primary") -> None:
+        fallback = upstream == "fallback"
+        base_url = settings.openai_fallback_base_url if fallback else settings.openai_base_url
+        assert base_url is not None
+        api_key = settings.openai_fallback_api_key if fallback else settings.openai_api_key
+        self.upstream = upstream
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = (settings.openai_fallback_model if fallback else None) or settings.openai_model
+        self.stream_usage = settings.openai_stream_usage
+        self.recent = RecentCalls()
+        self._trial_holder = _TRIAL_HOLDERS[upstream]
         self.max_retries = settings.openai_max_retries
         self.connect_timeout = settings.openai_connect_timeout_seconds
         self.default_budget = settings.chat_timeout_seconds
@@ -78,47 +88,68 @@ class OpenAIAgent:
         # as many connections as the worker admits requests: a smaller one makes every chat past it open a new
         # connection (a TLS handshake to a real upstream) and log a warning as it throws it away (the capacity
         # benchmark, docs/PERFORMANCE.md). Connections are opened on demand, so an idle worker holds few.
-        adapter = _SmallBufferAdapter(pool_connections=1, pool_maxsize=settings.max_in_flight, max_retries=0)
+        adapter = SmallBufferAdapter(pool_connections=1, pool_maxsize=settings.max_in_flight, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         # requests' "Accept: */*" and "Connection: keep-alive" say what HTTP/1.1 assumes anyway; every header is
         # kept twice (requests' and urllib3's copy) while a chat waits on the model.
         for name in ("Accept", "Connection"):
             self.session.headers.pop(name, None)
-        if settings.openai_api_key:
-            self.session.headers["Authorization"] = f"Bearer {settings.openai_api_key}"
+        if api_key:
+            self.session.headers["Authorization"] = f"Bearer {api_key}"
 
     def reply(self, history: Sequence[Turn], message: str) -> str:
+        call = UpstreamCall(self.upstream, self.recent, self.model)
+        try:
+            content = self._reply(history, message, call)
+        except BaseException as exc:
+            call.finish(outcome_of(exc))
+            raise
+        call.text_arrived()  # a send's first text is its whole answer
+        call.finish("ok")
+        return content
+
+    def _reply(self, history: Sequence[Turn], message: str, call: UpstreamCall) -> str:
         # Streamed at the HTTP level even though the completion is not: the body is read here, bounded.
         with closing(self._post(self._payload(history, message, stream=False), stream=True)) as response:
             body = self._read_body(response)
             try:
-                content = json.loads(body)["choices"][0]["message"]["content"]
+                completion = json.loads(body)
+                content = completion["choices"][0]["message"]["content"]
             except (ValueError, LookupError, TypeError) as exc:
                 raise self._broken("the answer was not a chat completion", exc) from exc
         if not isinstance(content, str):
             raise self._broken("the answer had no text", None)
         if len(content) > self.max_reply_chars:
             raise self._too_long()
+        call.used(completion.get("usage") if isinstance(completion, dict) else None)
         return content  # verbatim: the upstream's text is the reply
 
     def stream(self, history: Sequence[Turn], message: str) -> Iterator[str]:
         """The reply's text pieces as the upstream streams them. Retries happen only before the first piece."""
-        response = self._post(self._payload(history, message, stream=True), stream=True)
-        with closing(response):
-            yield from self._deltas(response)
+        call = UpstreamCall(self.upstream, self.recent, self.model)
+        try:
+            response = self._post(self._payload(history, message, stream=True), stream=True)
+            with closing(response):
+                for piece in self._deltas(response, call):
+                    call.text_arrived()
+                    yield piece
+        except BaseException as exc:
+            call.finish(outcome_of(exc))
+            raise
+        call.finish("ok")
 
     def check_available(self) -> None:
         """Refuse at once while the circuit is open. After its cool-down the first turn to ask takes the trial
         here, before it stores anything: otherwise every turn arriving until one reached the upstream would
         pass this check, store its question, and only then be refused."""
         holder = request_context.request_id()
-        if holder is not None and _TRIAL_HOLDER.get() == holder:
+        if holder is not None and self._trial_holder.get() == holder:
             return  # this request already holds the trial (a keyed send asks twice)
         if not self.breaker.allow():
-            raise AgentUnavailable(retry_after=self.breaker.retry_after())
+            raise CircuitOpen(retry_after=self.breaker.retry_after())
         if self.breaker.state is not State.CLOSED:
-            _TRIAL_HOLDER.set(holder)  # allowed while not closed: this turn is the trial
+            self._trial_holder.set(holder)  # allowed while not closed: this turn is the trial
 
     def close(self) -> None:
         self.session.close()
@@ -129,16 +160,19 @@ class OpenAIAgent:
         messages = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += [{"role": turn.role, "content": turn.content} for turn in history]
         messages.append({"role": "user", "content": message})
-        return {"model": self.model, "messages": messages, "stream": stream}
+        payload: dict[str, Any] = {"model": self.model, "messages": messages, "stream": stream}
+        if stream and self.stream_usage:
+            payload["stream_options"] = {"include_usage": True}  # a last event with the token counts
+        return payload
 
     def _post(self, payload: dict[str, Any], *, stream: bool) -> requests.Response:
         """One call, retried on 429, 5xx and connection failures while attempts and the budget remain."""
         attempt = 0
         holder = request_context.request_id()
         while True:
-            holds_trial = attempt == 0 and holder is not None and _TRIAL_HOLDER.get() == holder
+            holds_trial = attempt == 0 and holder is not None and self._trial_holder.get() == holder
             if not holds_trial and not self.breaker.allow():
-                raise AgentUnavailable(retry_after=self.breaker.retry_after())
+                raise CircuitOpen(retry_after=self.breaker.retry_after())
             try:
                 return self._attempt(payload, stream, require_time(self.default_budget))
             except _Retryable as retry:
@@ -195,8 +229,25 @@ class OpenAIAgent:
         gevent switches greenlets only when a read would block: an upstream that sends as fast as the socket
         allows keeps it readable, and without the explicit turn this greenlet would hold the worker (every other
         request, /health/live, the budget's timers) for as long as the upstream kept sending.
+
+        ``read1``, not requests' ``iter_content``: that fills each piece before handing it on, so a body without
+        chunked framing (it ends when the upstream closes the connection: legal HTTP, and what some servers and
+        proxies send) reached the client 16 KiB at a time, seconds after each word arrived.
         """
-        for chunk in response.iter_content(READ_CHUNK_BYTES):
+        raw = response.raw
+        while True:
+            try:
+                chunk = raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            except ProtocolError as exc:  # as requests' iter_content reports them, for the callers below
+                raise requests.exceptions.ChunkedEncodingError(exc) from exc
+            except ReadTimeoutError as exc:
+                raise requests.ConnectionError(exc) from exc
+            except DecodeError as exc:
+                raise requests.exceptions.ContentDecodingError(exc) from exc
+            except Urllib3SSLError as exc:
+                raise requests.exceptions.SSLError(exc) from exc
+            if not chunk:
+                return
             yield chunk
             time.sleep(0)  # gevent.sleep(0) once patched: let the loop run
             left = time_left()
@@ -227,7 +278,7 @@ class OpenAIAgent:
         if pending:
             yield pending.rstrip(b"\r")
 
-    def _deltas(self, response: requests.Response) -> Iterator[str]:
+    def _deltas(self, response: requests.Response, call: UpstreamCall) -> Iterator[str]:
         finished = False
         length = 0
         try:
@@ -237,7 +288,7 @@ class OpenAIAgent:
                 data = line[len(b"data:") :].strip()
                 if data == b"[DONE]":
                     return
-                content, done = self._delta(data)
+                content, done = self._delta(data, call)
                 finished = finished or done
                 length += len(content)
                 if length > self.max_reply_chars:
@@ -253,9 +304,11 @@ class OpenAIAgent:
         if not finished:  # some servers end with a finish_reason and no [DONE]; ending with neither is a break
             raise self._broken("the stream ended before the answer did", None, BROKE_OFF)
 
-    def _delta(self, data: bytes) -> tuple[str, bool]:
+    def _delta(self, data: bytes, call: UpstreamCall) -> tuple[str, bool]:
         try:
             event = json.loads(data)
+            if event.get("usage"):  # the last event, with stream_options.include_usage
+                call.used(event["usage"])
             choices = event.get("choices") or [{}]  # a usage-only event has none
             content = choices[0].get("delta", {}).get("content") or ""
             finished = bool(choices[0].get("finish_reason"))
@@ -284,74 +337,6 @@ class OpenAIAgent:
         return AgentError(message)
 
 
-class _SmallBufferSocket:
-    """What http.client's response sees of the socket: only ``makefile``, with a smaller buffer, whose reads
-    wait through ``waiting.wait_for_bytes`` (the deadline and the heartbeats of a chat waiting inline)."""
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-
-    def makefile(self, mode: str) -> Any:
-        # The socket's own raw reader underneath (it keeps the socket open until the response is closed, also
-        # when http.client closes the connection first), wrapped so that every read waits for bytes first.
-        return io.BufferedReader(
-            _WaitingReader(self._sock, self._sock.makefile(mode, buffering=0)), RESPONSE_BUFFER_BYTES
-        )
-
-
-class _WaitingReader(io.RawIOBase):
-    def __init__(self, sock: Any, raw: Any) -> None:
-        super().__init__()
-        self._sock = sock
-        self._raw = raw
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int | None:
-        wait = waiting.active()
-        if wait is None:  # the reply pump's thread or greenlet: the socket's own timeout bounds the read
-            return self._raw.readinto(buffer)
-        return waiting.recv_into(wait, self._sock, buffer)
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
-
-
-class _SmallBufferResponse(http.client.HTTPResponse):
-    def __init__(self, sock: Any, debuglevel: int = 0, method: str | None = None, url: str | None = None) -> None:
-        super().__init__(_SmallBufferSocket(sock), debuglevel, method, url)  # type: ignore[arg-type]
-
-
-class _SmallBufferHTTPConnection(HTTPConnection):
-    response_class = _SmallBufferResponse
-
-
-class _SmallBufferHTTPSConnection(HTTPSConnection):
-    response_class = _SmallBufferResponse
-
-
-class _SmallBufferHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _SmallBufferHTTPConnection
-
-
-class _SmallBufferHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _SmallBufferHTTPSConnection
-
-
-class _SmallBufferAdapter(HTTPAdapter):
-    """requests' adapter whose connections read answers through RESPONSE_BUFFER_BYTES."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _SmallBufferHTTPPool, "https": _SmallBufferHTTPSPool}
-
-
 class _Retryable(Exception):
     """An attempt failed in a way another attempt may cure; ``error`` is what to raise if none follows."""
 
@@ -373,7 +358,9 @@ def _retry_after(response: requests.Response) -> float | None:
         raw = response.headers.get(name)
         if raw:
             try:
-                return max(0.0, float(raw) / scale)
+                seconds = float(raw) / scale
             except ValueError:
                 continue  # an HTTP date: rare from model servers, and our own back-off still applies
+            if math.isfinite(seconds):  # float() also reads "inf" and "nan", and math.ceil(inf) raises
+                return max(0.0, seconds)
     return None

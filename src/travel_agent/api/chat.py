@@ -25,7 +25,7 @@ from travel_agent.api.json_parser import JsonParser
 from travel_agent.chat.service import Answer, ChatService, StartedTurn
 from travel_agent.chat.store import Message
 from travel_agent.errors import UNEXPECTED_MESSAGE, as_seen_by_client
-from travel_agent.request_context import CLIENT_WRITE_KEY, request_id
+from travel_agent.request_context import CLIENT_WRITE_KEY, ERROR_MESSAGE_KEY, STREAM_ERROR_KEY, request_id
 from travel_agent.services import services
 from travel_agent.web.auth import bearer_token, key_fingerprint
 
@@ -157,13 +157,14 @@ def send(body: dict[str, Any], idempotency_key: str | None) -> ResponseReturnVal
 REPLAYED = ("Idempotent-Replayed", "true")
 
 
-def answer_body(answer: Answer) -> dict[str, str]:
+def answer_body(answer: Answer) -> dict[str, Any]:
     """A send's answer: AnswerSchema's fields in its order, its DateTime dumped as isoformat()."""
     return {
         "session_id": answer.session_id,
         "message_id": answer.message_id,
         "reply": answer.reply,
         "created_at": answer.created_at.isoformat(),
+        "degraded": answer.degraded,
     }
 
 
@@ -186,7 +187,7 @@ def stream(body: dict[str, Any]) -> ResponseReturnValue:
     turn = chat.start_stream(body["message"], body["session_id"])
     # The services are captured here: the body is produced after this view returns, outside its app context.
     return Response(
-        _events(chat, turn, _heartbeat_writer(request.environ)),
+        _events(chat, turn, _heartbeat_writer(request.environ), request.environ),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -234,8 +235,10 @@ def _message(message: Message, status: dict[str, str]) -> dict[str, Any]:
     }
     if message.role == "user":
         shown["status"] = status[message.id]
-    elif message.reply_to is not None:
-        shown["reply_to"] = message.reply_to
+    else:
+        if message.reply_to is not None:
+            shown["reply_to"] = message.reply_to
+        shown |= message.written_by  # model, degraded, usage: as stored
     return shown
 
 
@@ -257,7 +260,9 @@ def _heartbeat_writer(environ: dict[str, Any]) -> Callable[[], None] | None:
     return beat
 
 
-def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | None) -> Iterator[bytes]:
+def _events(
+    chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | None, environ: dict[str, Any]
+) -> Iterator[bytes]:
     session_id = turn.plan.session_id
     req_id = request_id()  # read once: the body is produced outside the request's context
     yield formats.sse_event("start", {"session_id": session_id, "user_message_id": turn.question.id})
@@ -273,6 +278,7 @@ def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | Non
             elif event.error is not None:
                 # The same status a plain request would get: a drain's cut-off is a 503 with a retry hint.
                 error = as_seen_by_client(event.error)
+                _failed_in_band(environ, req_id, error.status_code, error.message)
                 data = formats.error_body(
                     error.status_code,
                     error.message,
@@ -287,5 +293,14 @@ def _events(chat: ChatService, turn: StartedTurn, beat: Callable[[], None] | Non
         # The status line is long gone: an error event is the only way left to tell the client. Logged once,
         # with the stack, like any unexpected error.
         log.error("unhandled exception in a chat stream (session kept, message unanswered)", exc_info=exc)
+        _failed_in_band(environ, req_id, 500, UNEXPECTED_MESSAGE)
         data = formats.error_body(500, UNEXPECTED_MESSAGE, request_id=req_id, context={"session_id": session_id})
         yield formats.sse_event("error", data)
+
+
+def _failed_in_band(environ: dict[str, Any], req_id: str | None, status: int, message: str) -> None:
+    """A stream that ends in an error event failed with that status, though its status line said 200: told to
+    the request metrics, the console's last errors and the access log (``STREAM_ERROR_KEY``)."""
+    environ[STREAM_ERROR_KEY] = str(status)
+    environ[ERROR_MESSAGE_KEY] = message
+    log.warning("stream %s ended with an error event: %d %s", req_id or "-", status, message)

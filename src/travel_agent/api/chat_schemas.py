@@ -89,6 +89,18 @@ class AnswerSchema(ma.Schema):
     message_id = ma.fields.String(required=True, metadata={"description": "The id of the assistant's reply"})
     reply = ma.fields.String(required=True)
     created_at = ma.fields.DateTime(required=True, metadata={"description": "When the reply was stored (UTC)"})
+    degraded = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true when no model could answer and the offline assistant did (AGENT_FALLBACK=offline)"
+        },
+    )
+
+
+class UsageSchema(ma.Schema):
+    prompt_tokens = ma.fields.Integer()
+    completion_tokens = ma.fields.Integer()
+    total_tokens = ma.fields.Integer()
 
 
 class MessageSchema(ma.Schema):
@@ -104,6 +116,15 @@ class MessageSchema(ma.Schema):
         },
     )
     reply_to = ma.fields.String(metadata={"description": "Assistant messages only: the user message answered"})
+    model = ma.fields.String(
+        metadata={"description": "Assistant messages only: the model that wrote it (`offline`: the offline assistant)"}
+    )
+    degraded = ma.fields.Boolean(
+        metadata={"description": "Assistant messages only: true when the offline assistant answered for the model"}
+    )
+    usage = ma.fields.Nested(
+        UsageSchema, metadata={"description": "Assistant messages only: the tokens the model reported using"}
+    )
 
 
 class SessionPageArgs(ma.Schema):

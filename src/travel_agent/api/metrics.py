@@ -19,13 +19,8 @@ from travel_agent.observability.metrics import (
     record_dependency_up,
     sample_in_flight,
 )
-from travel_agent.resilience.breaker import CircuitBreaker
 from travel_agent.services import Services
 from travel_agent.web.auth import check_bearer
-
-
-def _breakers(svc: Services) -> list[CircuitBreaker]:
-    return [svc.mongo.breaker] + ([svc.redis.breaker] if svc.redis is not None else [])
 
 
 def render(svc: Services) -> bytes:
@@ -34,7 +29,7 @@ def render(svc: Services) -> bytes:
     for name, check in report.checks.items():
         if check.status != "disabled":
             record_dependency_up(name, check.status == "healthy")
-    for breaker in _breakers(svc):
+    for breaker in svc.breakers:
         record_circuit(breaker.name, breaker.state)
     sample_in_flight(len(svc.state.inflight))  # exact for this worker; the others' are at most a second old
     directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
@@ -46,10 +41,11 @@ def render(svc: Services) -> bytes:
 
 
 def install_metrics(app: Flask, svc: Services) -> RequestMetrics:
-    """``GET /metrics`` (behind METRICS_TOKEN when set), route labels and breaker gauges; returns the recorder
+    """``GET /metrics`` (behind METRICS_TOKEN when set), route labels and the gauge of every registered breaker
+    (MongoDB, Redis, each model upstream); returns the recorder
     the request-scope middleware gives every request to."""
     create_now()
-    for breaker in _breakers(svc):
+    for breaker in svc.breakers:
         breaker.add_listener(record_circuit)
         record_circuit(breaker.name, breaker.state)
     tokens = (svc.settings.metrics_token,) if svc.settings.metrics_token else ()

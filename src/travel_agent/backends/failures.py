@@ -33,10 +33,16 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
 def connection_reason(exc: BaseException) -> str | None:
     """ "authentication failed", "certificate not trusted", "TLS handshake failed", "connection refused",
     or None when the error text says none of these."""
-    text = str(exc)
-    details = getattr(exc, "details", None)
-    if details:
-        text += f" {details}"
+    text = ""
+    cause: BaseException | None = exc
+    # The error and what it was raised from: a wrapper (redis-py's RedisClusterException, the service's
+    # ClusterUnavailable) keeps the socket's error as its cause.
+    while cause is not None:
+        text += f" {cause}"
+        details = getattr(cause, "details", None)
+        if details:
+            text += f" {details}"
+        cause = cause.__cause__
     for pattern, reason in _REASONS:
         if pattern.search(text):
             return reason

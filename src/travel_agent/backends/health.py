@@ -17,12 +17,13 @@ from travel_agent.backends.mongo import MongoGateway
 from travel_agent.backends.mongo import describe_failure as describe_mongo_failure
 from travel_agent.backends.redis_store import RedisGateway
 from travel_agent.backends.redis_store import describe_failure as describe_redis_failure
-from travel_agent.resilience.breaker import CircuitBreaker
+from travel_agent.resilience.breaker import CircuitBreaker, State
+from travel_agent.resilience.recent_calls import RecentCalls
 
 
 @dataclass(frozen=True)
 class Check:
-    status: str  # healthy | unhealthy (MongoDB) | unavailable | disabled (Redis)
+    status: str  # healthy | unhealthy (MongoDB) | degraded (the model) | unavailable | disabled (Redis)
     message: str
     latency_ms: float | None = None
     circuit: str | None = None
@@ -75,6 +76,32 @@ def _probe(
     return Check("healthy", "Connection OK", (time.monotonic() - started) * 1000, breaker.state.value)
 
 
+def upstream_check(upstreams: list[tuple[CircuitBreaker, RecentCalls]], fallback: str) -> Check:
+    """The model upstreams' health without a paid ping: from their breakers and their calls of the last minute.
+
+    unavailable: every upstream's circuit is open (the offline assistant answers, or with AGENT_FALLBACK=none
+    turns are refused); degraded: one circuit is open, or half or more of an upstream's recent calls failed;
+    healthy otherwise. ``circuit`` is the first upstream's."""
+    down, failing, calls = [], [], 0
+    for index, (breaker, recent) in enumerate(upstreams):
+        name = "first" if index == 0 else "second"
+        made, failed = recent.counts()
+        calls += made
+        if breaker.state is not State.CLOSED:
+            down.append(name)
+        elif failed and failed * 2 >= made:
+            failing.append(f"{name}: {failed} of {made} call(s) failed in the last minute")
+    circuit = upstreams[0][0].state.value
+    if len(down) == len(upstreams):
+        answer = "the offline assistant answers (degraded)" if fallback == "offline" else "chat turns are refused"
+        return Check("unavailable", f"Circuit open: {answer}", circuit=circuit)
+    if down or failing:
+        said = [f"{name}: circuit open" for name in down] + failing
+        return Check("degraded", "; ".join(said), circuit=circuit)
+    told = f"{calls} call(s) in the last minute, all answered" if calls else "No call in the last minute"
+    return Check("healthy", told, circuit=circuit)
+
+
 class HealthMonitor:
     """Answers from a result at most ``cache_seconds`` old; when it is stale, one caller refreshes and the
     others answer from the stale result meanwhile (only with none yet do they wait, bounded). So a probe storm
@@ -82,10 +109,16 @@ class HealthMonitor:
     refresh: it ends when its pings do, at most ``check_timeout`` later."""
 
     def __init__(
-        self, mongo: MongoGateway, redis: RedisGateway | None, check_timeout: float, cache_seconds: float
+        self,
+        mongo: MongoGateway,
+        redis: RedisGateway | None,
+        check_timeout: float,
+        cache_seconds: float,
+        upstream: Callable[[], Check] | None = None,
     ) -> None:
         self.mongo = mongo
         self.redis = redis
+        self.upstream = upstream  # the model's check, when there is a model (no network: breakers and counts)
         self.check_timeout = check_timeout
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
@@ -162,10 +195,14 @@ class HealthMonitor:
             )
         if self.redis is None:
             results["redis"] = Check("disabled", "REDIS_URL is not set")
-        if results["mongodb"].status != "healthy":
+        checks = {"mongodb": results["mongodb"], "redis": results["redis"]}
+        if self.upstream is not None:
+            checks["upstream"] = self.upstream()
+        # MongoDB alone decides unhealthy: without Redis or the model the service still answers, degraded.
+        if checks["mongodb"].status != "healthy":
             status = "unhealthy"
-        elif results["redis"].status == "unavailable":
+        elif any(check.status in ("unavailable", "degraded") for check in checks.values()):
             status = "degraded"
         else:
             status = "healthy"
-        return Report(status, {"mongodb": results["mongodb"], "redis": results["redis"]}, datetime.now(UTC))
+        return Report(status, checks, datetime.now(UTC))

@@ -123,7 +123,7 @@ def _sentinel(settings: Settings) -> Sentinel:
     )
 
 
-def _primary_options(settings: Settings) -> dict[str, Any]:
+def primary_options(settings: Settings) -> dict[str, Any]:
     """Password, database and TLS options of REDIS_URL (its host is the sentinels' to name), if it is set."""
     if not settings.redis_url:
         return {}
@@ -145,14 +145,14 @@ def _sentinel_pool(
         settings.redis_sentinel_master,
         _sentinel(settings),
         connection_class=classes[tls],
-        **(_primary_options(settings) | options),
+        **(primary_options(settings) | options),
     )
     return redis.Redis(connection_pool=pool)
 
 
 def create_pool(settings: Settings) -> redis.ConnectionPool:
     """Every setting on the pool: a client given a pool ignores its own retry and timeouts."""
-    common = _pool_options(settings)
+    common = pool_options(settings)
     if settings.redis_sentinels:
         classes = (DeadlineSentinelConnection, DeadlineSentinelSSLConnection)
         return _sentinel_pool(
@@ -165,7 +165,7 @@ def create_pool(settings: Settings) -> redis.ConnectionPool:
     )
 
 
-def _pool_options(settings: Settings) -> dict[str, Any]:
+def pool_options(settings: Settings) -> dict[str, Any]:
     return dict(
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout_seconds,
@@ -218,6 +218,8 @@ def describe_failure(exc: BaseException) -> str:
         return "authentication failed"
     if isinstance(exc, redis.TimeoutError):
         return "timed out"
+    if isinstance(exc, redis.exceptions.ClusterDownError):
+        return "cluster down"
     if isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
         return "connection pool busy"
     if isinstance(exc, redis.ConnectionError):
@@ -256,7 +258,10 @@ class RedisGateway:
     def close(self) -> None:
         for client in (self.client, self.probe_client):
             client.close()
-            client.connection_pool.disconnect()
-            manager = getattr(client.connection_pool, "sentinel_manager", None)
+            pool = getattr(client, "connection_pool", None)  # a cluster client closes its nodes' pools itself
+            if pool is None:
+                continue
+            pool.disconnect()
+            manager = getattr(pool, "sentinel_manager", None)
             if manager is not None:
                 manager.close()  # the connections to the sentinels themselves

@@ -36,7 +36,9 @@ TTL_SECONDS = 3600
 
 
 def key(session_id: str) -> str:
-    return f"chat:context:{session_id}"
+    """The session id in braces is a Redis Cluster hash tag: every key of one session hashes to one slot, so
+    a future multi-key command (or transaction) on a session's keys stays legal in a cluster."""
+    return f"chat:context:{{{session_id}}}"
 
 
 class ContextCache:

@@ -32,9 +32,22 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
 ]
 
 
+# CHAT_RETENTION_DAYS: a session goes that long after its last turn (reserve_turn sets updated_at), a message
+# that long after it was written. A session idle that long has only messages at least as old, so both go: the
+# session and everything in it. An active session keeps its last that-many days. Unset: these indexes are
+# dropped, so that unsetting the variable keeps everything again.
+RETENTION_INDEXES = [
+    (SESSIONS, "updated_at", "retention_inactive_sessions"),
+    (MESSAGES, "created_at", "retention_old_messages"),
+]
+# MongoDB's code for an index that is not there (another worker dropped it a moment ago).
+INDEX_NOT_FOUND = 27
+
+
 class Indexes:
-    def __init__(self, mongo: MongoGateway) -> None:
+    def __init__(self, mongo: MongoGateway, retention_days: int | None = None) -> None:
         self.mongo = mongo
+        self.retention_seconds = None if retention_days is None else retention_days * 86_400
         self.ready = False
 
     def ensure(self) -> None:
@@ -57,5 +70,28 @@ class Indexes:
                         exc.details,
                         exc.code,
                     )
+            for collection, field, name in RETENTION_INDEXES:
+                self._retain(db, collection, field, name)
         self.ready = True
         log.info("chat indexes ready")
+
+    def _retain(self, db: Any, collection: str, field: str, name: str) -> None:
+        """Make the retention index match CHAT_RETENTION_DAYS: created, its expiry changed in place (collMod,
+        so no moment without it), or dropped when unset."""
+        wanted = self.retention_seconds
+        found = next((index for index in db[collection].list_indexes() if index["name"] == name), None)
+        try:
+            if wanted is None:
+                if found is not None:
+                    db[collection].drop_index(name)
+                    log.info("retention off: index %s on %s dropped, chats are kept", name, collection)
+            elif found is None:
+                db[collection].create_index([(field, ASCENDING)], name=name, expireAfterSeconds=wanted)
+            elif found.get("expireAfterSeconds") != wanted:
+                db.command("collMod", collection, index={"name": name, "expireAfterSeconds": wanted})
+                log.info("retention index %s on %s now expires after %d s", name, collection, wanted)
+        except OperationFailure as exc:
+            if exc.code != INDEX_NOT_FOUND:
+                log.error(
+                    "could not set retention index %s on %s: %s (code %s)", name, collection, exc.details, exc.code
+                )

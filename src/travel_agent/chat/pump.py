@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from travel_agent.agent import waiting
 from travel_agent.agent.budget import time_left
-from travel_agent.agent.errors import AgentError
+from travel_agent.agent.errors import crashed
 from travel_agent.agent.waiting import ClientGone
 from travel_agent.cooperative import gevent_patched
 from travel_agent.errors import BudgetExceeded, TravelAgentError
@@ -66,9 +66,8 @@ class ReplyPump:
                     close()  # a generator closes its upstream response
         except TravelAgentError as exc:
             self._offer(exc)
-        except Exception as exc:  # a provider's bug must end the turn with an error, not hang it
-            log.error("the agent failed unexpectedly", exc_info=exc)
-            self._offer(AgentError())
+        except Exception as exc:  # noqa: BLE001  (a provider's bug must end the turn with an error, not hang it)
+            self._offer(crashed(exc))
         else:
             self._offer(_END)
 
@@ -153,8 +152,7 @@ def _inline(produce: Callable[[], Iterable[str]], wait: waiting.Wait) -> Iterato
     except (TravelAgentError, ClientGone):
         raise
     except Exception as exc:  # as in the pump: a provider's bug ends the turn with an error, not a 500
-        log.error("the agent failed unexpectedly", exc_info=exc)
-        raise AgentError() from exc
+        raise crashed(exc) from exc
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:

@@ -40,9 +40,11 @@ from pymongo.errors import PyMongoError
 
 from travel_agent import request_context
 from travel_agent.agent.budget import RESERVE_SECONDS, time_left
-from travel_agent.agent.errors import AgentError
+from travel_agent.agent.errors import crashed
 from travel_agent.agent.interface import Agent, Turn
+from travel_agent.agent.provenance import Provenance, run_noting, tracked
 from travel_agent.agent.waiting import ClientGone
+from travel_agent.chat import turn_counts
 from travel_agent.chat.context_cache import ContextCache
 from travel_agent.chat.errors import IdempotencyKeyInFlight, SessionNotFound
 from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint, is_forgotten
@@ -64,6 +66,7 @@ class Answer:
     message_id: str
     reply: str
     created_at: datetime
+    degraded: bool = False  # written by the offline assistant because no model could answer
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class Answer:
             "message_id": self.message_id,
             "reply": self.reply,
             "created_at": self.created_at,
+            "degraded": self.degraded,
         }
 
 
@@ -111,6 +115,7 @@ class ChatService:
 
     # -- send ---------------------------------------------------------------------------------------------
 
+    @turn_counts.counted_send
     def send(self, message: str, session_id: str | None, idempotency_key: str | None = None) -> tuple[Answer, bool]:
         """The answer, and whether it is a replay of an earlier request with the same Idempotency-Key."""
         if idempotency_key is None:
@@ -187,29 +192,33 @@ class ChatService:
         if turn.answer is not None:
             return _answer_of(turn.answer), False
         history = [Turn(m.role, m.content) for m in turn.history]
+        written_by = Provenance()
         try:
-            return self.finish(turn, self._reply(history, turn.question.content), key)
+            return self.finish(turn, self._reply(history, turn.question.content, written_by), key, written_by)
         except TravelAgentError as exc:
             exc.context["session_id"] = plan.session_id  # the question is stored there, unanswered
             raise
 
-    def _reply(self, history: list[Turn], question: str) -> str:
+    def _reply(self, history: list[Turn], question: str, written_by: Provenance) -> str:
         """The agent's whole reply within the budget: through ``chat.pump`` for an agent that waits on anything,
         so the request keeps its deadline; directly in this greenlet for one whose ``reply`` only
         computes (``replies_without_waiting``), as nothing could preempt that beside the request either (gevent
         switches only when a greenlet waits), and the pump's greenlet and queue would be pure cost."""
+
+        def ask() -> str:
+            return run_noting(written_by, lambda: self.agent.reply(history, question))
+
         if not getattr(self.agent, "replies_without_waiting", False):
-            return agent_text(lambda: [self.agent.reply(history, question)], self.heartbeat_seconds)
+            return agent_text(lambda: [ask()], self.heartbeat_seconds)
         left = time_left()
         if left is not None and left <= 0:
             raise BudgetExceeded()
         try:
-            return self.agent.reply(history, question)
+            return ask()
         except TravelAgentError:
             raise
         except Exception as exc:  # as ReplyPump does: a provider's bug ends the turn with an agent error
-            log.error("the agent failed unexpectedly", exc_info=exc)
-            raise AgentError() from exc
+            raise crashed(exc) from exc
 
     # -- the steps, shared with streaming -----------------------------------------------------------------
 
@@ -274,10 +283,13 @@ class ChatService:
         self.store.delete(session_id)  # SessionNotFound if someone else removed it meanwhile: also 404
         self.cache.drop(session_id)
 
-    def finish(self, turn: StartedTurn, text: str, key: str | None = None) -> tuple[Answer, bool]:
+    def finish(
+        self, turn: StartedTurn, text: str, key: str | None = None, written_by: Provenance | None = None
+    ) -> tuple[Answer, bool]:
         """Store the agent's answer right after its question (404, stored nowhere, if the session was deleted
         meanwhile) and keep its text in the cache for the next turn. With ``key``, also record the answer under
-        it; returns the answer and whether that was recorded."""
+        it; returns the answer and whether that was recorded. ``written_by``: the model (or the degraded
+        mode) that wrote it, stored with it."""
         reply = Message(
             turn.plan.reply_id,
             turn.plan.session_id,
@@ -286,6 +298,7 @@ class ChatService:
             text,
             now(),
             reply_to=turn.question.id,
+            written_by=written_by.as_doc() if written_by is not None else {},
         )
         self.store.insert(reply)
         # Before the confirm, so a delete that finished meanwhile also removes the entry (see ``delete``).
@@ -302,7 +315,11 @@ class ChatService:
 
     def start_stream(self, message: str, session_id: str | None) -> StartedTurn:
         """The part of a streamed turn that can still fail with a plain status: storing the question."""
-        return self.begin(TurnPlan.fresh(session_id), message)
+        try:
+            return self.begin(TurnPlan.fresh(session_id), message)
+        except BaseException as exc:
+            turn_counts.failed("stream", exc)
+            raise
 
     def stream(self, turn: StartedTurn, beat: Callable[[], None] | None = None) -> Iterator[StreamEvent]:
         """Heartbeats and chunks as the agent produces them, then "done" once the answer is stored, or an
@@ -310,7 +327,12 @@ class ChatService:
         lets the stream write to its client directly, sends a heartbeat while the agent waits (see
         ``chat.pump``); heartbeats then never come as events."""
         history = [Turn(m.role, m.content) for m in turn.history]
-        pieces = agent_pieces(lambda: self.agent.stream(history, turn.question.content), self.heartbeat_seconds, beat)
+        written_by = Provenance()
+        pieces = agent_pieces(
+            lambda: tracked(written_by, self.agent.stream(history, turn.question.content)),
+            self.heartbeat_seconds,
+            beat,
+        )
         parts: list[str] = []
         try:
             for piece in pieces:
@@ -319,15 +341,18 @@ class ChatService:
                 else:
                     parts.append(piece)
                     yield StreamEvent("chunk", piece)
-            answer, _recorded = self.finish(turn, "".join(parts))
+            answer, _recorded = self.finish(turn, "".join(parts), written_by=written_by)
         except TravelAgentError as exc:
             log.warning("streamed turn ended with %s: %s", exc.status_code, exc.message)
+            turn_counts.failed("stream", exc)
             yield StreamEvent("error", error=exc)
             return
-        except ClientGone:
+        except ClientGone as exc:
             # Nobody to tell: the question stays unanswered, as when a client leaves between two events.
             log.info("client left a streamed turn while the agent was working; its question stays unanswered")
+            turn_counts.failed("stream", exc)
             return
+        turn_counts.answered("stream", answer)
         yield StreamEvent("done", answer=answer)
 
     # -- sessions -----------------------------------------------------------------------------------------
@@ -367,4 +392,4 @@ class ChatService:
 
 
 def _answer_of(reply: Message) -> Answer:
-    return Answer(reply.session_id, reply.id, reply.content, reply.created_at)
+    return Answer(reply.session_id, reply.id, reply.content, reply.created_at, reply.degraded)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,10 @@ def now() -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+# The fields of an assistant message that say who wrote it (``Message.written_by``).
+WRITTEN_BY = ("model", "degraded", "usage")
+
+
 @dataclass(frozen=True)
 class Message:
     id: str
@@ -53,6 +57,12 @@ class Message:
     content: str
     created_at: datetime
     reply_to: str | None = None  # an assistant message: the id of the user message it answers
+    # An assistant message: who wrote it ("model", "degraded", "usage"; see agent.provenance), stored as is.
+    written_by: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.written_by.get("degraded"))
 
     def to_doc(self) -> dict[str, Any]:
         doc = {
@@ -65,6 +75,7 @@ class Message:
         }
         if self.reply_to is not None:
             doc["reply_to"] = self.reply_to
+        doc.update(self.written_by)
         return doc
 
     @classmethod
@@ -77,6 +88,7 @@ class Message:
             doc["content"],
             doc["created_at"],
             doc.get("reply_to"),
+            {key: doc[key] for key in WRITTEN_BY if key in doc},
         )
 
 

@@ -29,7 +29,8 @@ def new_session(token: str, now: float | None = None) -> str:
 
 def valid_session(token: str, value: str | None, now: float | None = None) -> bool:
     issued_text, _, mac = (value or "").partition(".")
-    if not issued_text.isdigit() or len(issued_text) > 12:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses (a 500 on every request).
+    if not (issued_text.isascii() and issued_text.isdigit()) or len(issued_text) > 12:
         return False
     issued = int(issued_text)
     age = (time.time() if now is None else now) - issued

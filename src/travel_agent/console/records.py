@@ -6,16 +6,18 @@ from __future__ import annotations
 import glob
 import json
 import logging
+import math
 import os
 import re
 import tempfile
 import threading
 import time
 from collections import deque
-from http import HTTPStatus
+from collections.abc import Callable
 from typing import Any
 
-from travel_agent.console import traffic
+from travel_agent import formats
+from travel_agent.console import shapes, traffic
 from travel_agent.request_context import ERROR_MESSAGE_KEY
 from travel_agent.runtime import console_files
 from travel_agent.services import Services
@@ -36,22 +38,18 @@ def redact(text: str) -> str:
     return _URL_CREDENTIALS.sub(r"\1***@", text)[:MESSAGE_LIMIT]
 
 
-def read_json(path: str) -> Any:
+def read_json(path: str, unreadable: Callable[[str], None] | None = None) -> Any:
+    """The file's JSON, or None: not written yet, removed by the master as its worker died, or not JSON that
+    can be read (then ``unreadable`` hears of it; writes are atomic, so that is damage, not a half file)."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
-    except (OSError, ValueError):
-        return None  # not written yet, or removed by the master as its worker died
-
-
-def breakers(svc: Services) -> dict[str, Any]:
-    found: dict[str, Any] = {"mongodb": svc.mongo.breaker}
-    if svc.redis is not None:
-        found["redis"] = svc.redis.breaker
-    agent_breaker = getattr(svc.chat.agent, "breaker", None)
-    if agent_breaker is not None:
-        found["upstream"] = agent_breaker
-    return found
+    except OSError:
+        return None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        if unreadable is not None:
+            unreadable(path)
+        return None
 
 
 class ConsoleRecords:
@@ -69,6 +67,7 @@ class ConsoleRecords:
         self._errors_seen = 0
         self._sampling = threading.Lock()
         self._last_failure_log = 0.0
+        self._last_skip_log: dict[str, float] = {}
         started = os.path.join(self.directory, console_files.STARTED_FILE)
         if read_json(started) is None:  # outside gunicorn no master wrote it: this process is the service
             console_files.write_json(started, {"started": self.started, "master_pid": self.pid})
@@ -76,7 +75,7 @@ class ConsoleRecords:
     # -- on error answers ------------------------------------------------------------------------------
 
     def record_error(self, environ: dict[str, Any], status: str, route: str) -> None:
-        message = environ.get(ERROR_MESSAGE_KEY) or HTTPStatus(int(status)).phrase
+        message = environ.get(ERROR_MESSAGE_KEY) or formats.phrase(int(status))
         self.errors.append(
             {
                 "time": time.time(),
@@ -112,7 +111,7 @@ class ConsoleRecords:
             "in_flight": len(self.svc.state.inflight),
             "draining": self.svc.state.draining,
             "shed_total": self.svc.state.inflight.shed_total,
-            "circuits": {name: breaker.state.value for name, breaker in breakers(self.svc).items()},
+            "circuits": {name: state.value for name, state in self.svc.breakers.states().items()},
         }
 
     def write_worker_state(self) -> None:
@@ -139,9 +138,9 @@ class ConsoleRecords:
         totals = traffic.read_totals()
         now = time.time()
         path = self._path(console_files.HISTORY_FILE)
-        history = read_json(path) or {}
+        history = self.read_history()  # a history of the wrong shape is replaced here, not kept
         previous = history.get("totals")
-        samples = [s for s in history.get("samples", []) if s.get("t", 0) > now - WINDOW_SECONDS]
+        samples = [s for s in history.get("samples", []) if s["t"] > now - WINDOW_SECONDS]
         samples.append(
             {
                 "t": round(now, 3),
@@ -160,17 +159,38 @@ class ConsoleRecords:
     # -- reading ---------------------------------------------------------------------------------------------
 
     def read_history(self) -> dict[str, Any]:
-        return read_json(self._path(console_files.HISTORY_FILE)) or {}
+        """The shared history, its records of the wrong shape left out (and logged)."""
+        path = self._path(console_files.HISTORY_FILE)
+        found = read_json(path, self._unreadable)
+        if found is None:
+            return {}
+        if not isinstance(found, dict):
+            self._skipped(path, "the history is not an object")
+            return {}
+        history: dict[str, Any] = {}
+        samples = found.get("samples", [])
+        history["samples"] = (
+            [sample for sample in samples if shapes.SAMPLE(sample)] if isinstance(samples, list) else []
+        )
+        if not isinstance(samples, list) or len(history["samples"]) != len(samples):
+            self._skipped(path, "samples of the wrong shape")
+        for key, check in (("totals", shapes.counts), ("status", shapes.STATUS)):
+            if key in found and check(found[key]):
+                history[key] = found[key]
+            elif key in found:
+                self._skipped(path, f"its {key} are of the wrong shape")
+        return history
 
     def read_started(self) -> float:
-        found = read_json(self._path(console_files.STARTED_FILE)) or {}
-        return float(found.get("started", self.started))
+        path = self._path(console_files.STARTED_FILE)
+        found = self._read(path, shapes.STARTED, "the start time")
+        return float(found["started"]) if found else self.started
 
     def read_workers(self) -> list[dict[str, Any]]:
         workers = {self.pid: self.worker_state()}  # this worker's own, fresh
         for path in glob.glob(self._path(f"{console_files.WORKER_PREFIX}*.json")):
-            state = read_json(path)
-            if isinstance(state, dict) and state.get("pid") not in workers:
+            state = self._read(path, shapes.WORKER, "a worker's state")
+            if state is not None and state["pid"] not in workers:
                 workers[state["pid"]] = state
         return sorted(workers.values(), key=lambda state: state["pid"])
 
@@ -178,11 +198,32 @@ class ConsoleRecords:
         found = list(self.errors)
         own = self._path(f"{console_files.ERRORS_PREFIX}{self.pid}.json")
         for path in glob.glob(self._path(f"{console_files.ERRORS_PREFIX}*.json")):
-            if path != own:
-                errors = read_json(path)
-                found.extend(e for e in errors or [] if isinstance(e, dict))
-        found.sort(key=lambda error: error.get("time", 0), reverse=True)
+            errors = read_json(path, self._unreadable) if path != own else None
+            if errors is None:
+                continue
+            good = [error for error in errors if shapes.ERROR(error)] if isinstance(errors, list) else []
+            if not isinstance(errors, list) or len(good) != len(errors):
+                self._skipped(path, "errors of the wrong shape")
+            found.extend(good)
+        found.sort(key=lambda error: error["time"], reverse=True)
         return found[:ERRORS_KEPT]
+
+    def _read(self, path: str, check: shapes.Check, what: str) -> Any:
+        found = read_json(path, self._unreadable)
+        if found is None or check(found):
+            return found
+        self._skipped(path, f"{what} is of the wrong shape")
+        return None
+
+    def _unreadable(self, path: str) -> None:
+        self._skipped(path, "not JSON that can be read")
+
+    def _skipped(self, path: str, what: str) -> None:
+        """Logged once a minute per file: the page polls every second and a half."""
+        now = time.monotonic()
+        if now - self._last_skip_log.get(path, -math.inf) >= FAILURE_LOG_INTERVAL_SECONDS:
+            self._last_skip_log[path] = now
+            log.warning("console file %s skipped: %s", os.path.basename(path), what)
 
     def _path(self, name: str) -> str:
         return os.path.join(self.directory, name)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from travel_agent import __version__
 from travel_agent.config import Settings
+from travel_agent.config_summary import features
 from travel_agent.console import traffic
 from travel_agent.console.records import SAMPLE_SECONDS, WINDOW_SECONDS, ConsoleRecords, redact
 from travel_agent.services import Services
@@ -60,6 +62,8 @@ def _dependencies(
 ) -> list[dict[str, Any]]:
     found = []
     for key, check in report.checks.items():
+        if key == "upstream":
+            continue  # its own row below, with the calls the chat made
         found.append(
             {
                 "key": key,
@@ -73,14 +77,22 @@ def _dependencies(
                 ],
             }
         )
-    found.append(_upstream(svc.settings, samples, workers, now))
+    found.append(_upstream(svc.settings, report, samples, workers, now))
+    return found
+
+
+def _upstream_circuits(workers: list[dict[str, Any]]) -> dict[str, str]:
+    """Each worker's circuit of the first upstream, and of the second (as "<pid> second") when there is one."""
+    found = _circuits(workers, "upstream")
+    found |= {f"{pid} second": state for pid, state in _circuits(workers, "upstream_fallback").items()}
     return found
 
 
 def _upstream(
-    settings: Settings, samples: list[dict[str, Any]], workers: list[dict[str, Any]], now: float
+    settings: Settings, report: Any, samples: list[dict[str, Any]], workers: list[dict[str, Any]], now: float
 ) -> dict[str, Any]:
-    """The model upstream is not pinged (a call costs money): its state comes from the calls the chat made."""
+    """The model upstream is not pinged (a call costs money): its state comes from its breakers (/health's
+    ``upstream`` check, this worker's) and the calls the chat made (every worker's, from the metrics)."""
     row: dict[str, Any] = {
         "key": "upstream",
         "name": DEPENDENCY_NAMES["upstream"],
@@ -90,7 +102,7 @@ def _upstream(
     }
     if settings.agent_provider != "openai":
         return row | {"status": "disabled", "message": "offline agent (AGENT_PROVIDER=offline)"}
-    circuits = _circuits(workers, "upstream")
+    circuits = _upstream_circuits(workers)
     calls = failures = 0.0
     for sample in samples:
         counts = sample.get("routes", {}).get(traffic.UPSTREAM)
@@ -100,7 +112,10 @@ def _upstream(
             row["latency_ms"] = mean_ms
             if sample["t"] > now - UPSTREAM_RECENT_SECONDS:
                 calls, failures = calls + counts[0], failures + counts[1]
-    if any(state != "closed" for state in circuits.values()):
+    check = report.checks.get("upstream")
+    if check is not None and check.status != "healthy":
+        status, message = check.status, check.message
+    elif any(state != "closed" for state in circuits.values()):
         status, message = "unavailable", "circuit open in a worker: calls refused until a trial succeeds"
     elif failures:
         status, message = "failing", f"{int(failures)} of {int(calls)} call(s) failed in the last minute"
@@ -125,13 +140,9 @@ def _worker(state: dict[str, Any], now: float) -> dict[str, Any]:
     }
 
 
-def _on(value: object) -> str:
-    return "set" if value else "not set"
-
-
 def effective_config(s: Settings) -> list[dict[str, Any]]:
     """What matters on a bad day, by an allow-list: no URI, key, token or DSN value is ever included."""
-    groups: list[tuple[str, list[tuple[str, object]]]] = [
+    groups: list[tuple[str, Sequence[tuple[str, object]]]] = [
         (
             "Budgets",
             [
@@ -163,21 +174,7 @@ def effective_config(s: Settings) -> list[dict[str, Any]]:
                 ("HEALTH_CACHE_SECONDS", s.health_cache_seconds),
             ],
         ),
-        (
-            "Features",
-            [
-                ("AGENT_PROVIDER", s.agent_provider),
-                ("OPENAI_MODEL", s.openai_model if s.agent_provider == "openai" else "-"),
-                ("REDIS_URL", "set (cache on)" if s.redis_enabled else "not set (cache off)"),
-                ("API_KEYS", f"{len(s.api_key_list)} key(s)" if s.api_key_list else "not set (API open)"),
-                ("RATE_LIMIT", s.rate_limit or "not set"),
-                ("METRICS_TOKEN", _on(s.metrics_token)),
-                ("CONSOLE_TOKEN", _on(s.console_token)),
-                ("SENTRY_DSN", _on(s.sentry_dsn)),
-                ("LOG_FORMAT", s.log_format),
-                ("LOG_LEVEL", s.log_level),
-            ],
-        ),
+        ("Features", list[tuple[str, object]](features(s))),
     ]
     return [
         {"group": group, "items": [{"name": name, "value": str(value)} for name, value in items]}

@@ -58,6 +58,16 @@ def read_totals() -> dict[str, list[float]]:
                     counts[COUNTS.index(kind)] += sample.value
                 if status in ("503", "429"):
                     counts[COUNTS.index(status)] += sample.value
+            elif sample.name == "travel_agent_stream_errors_total":
+                # Streams answered 200 that ended in an error event: errors of their route all the same (a
+                # 504 is counted below, as a budget timeout).
+                counts = row(route)
+                status = labels.get("status", "")
+                kind = f"{status[:1]}xx"
+                if kind in COUNTS:
+                    counts[COUNTS.index(kind)] += sample.value
+                if status in ("503", "429"):
+                    counts[COUNTS.index(status)] += sample.value
             elif sample.name == "travel_agent_budget_timeouts_total":
                 row(route)[COUNTS.index("504")] += sample.value  # stream cut-offs too, not only 504 answers
             elif sample.name == "travel_agent_http_request_duration_seconds_sum":
@@ -66,10 +76,12 @@ def read_totals() -> dict[str, list[float]]:
                 bound = float(labels.get("le", "inf"))
                 if bound in BOUNDS:
                     row(route)[FIRST_BUCKET + BOUNDS.index(bound)] += sample.value
-            elif sample.name == "travel_agent_upstream_request_duration_seconds_count":
-                upstream[0] += sample.value
-                if labels.get("outcome") != "ok":
-                    upstream[1] += sample.value
+            elif sample.name == "travel_agent_upstream_requests_total":
+                outcome = labels.get("outcome")
+                if outcome != "circuit_open":  # refused by its own breaker: no call was made
+                    upstream[0] += sample.value
+                    if outcome != "ok":
+                        upstream[1] += sample.value
             elif sample.name == "travel_agent_upstream_request_duration_seconds_sum":
                 upstream[2] += sample.value
     routes[UPSTREAM] = upstream

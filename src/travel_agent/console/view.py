@@ -15,6 +15,7 @@ from travel_agent.observability.metrics import RequestMetrics
 from travel_agent.runtime.console_files import directory_for
 from travel_agent.services import Services
 from travel_agent.web.error_handlers import error_response
+from travel_agent.web.rate_limit import MemoryWindows, client_address
 
 log = logging.getLogger("travel_agent.console")
 
@@ -31,6 +32,10 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 POLL_MILLISECONDS = 1500
+# Wrong tokens one address may send per window before its logins are refused 429 until the window ends. The
+# count is per worker (in memory): with N workers an address gets at most N times this many guesses.
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_WINDOW_SECONDS = 60
 
 
 def install_console(app: Flask, svc: Services, recorder: RequestMetrics) -> None:
@@ -70,13 +75,29 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
             "console.html", poll_ms=POLL_MILLISECONDS, config=effective_config(svc.settings), settings=svc.settings
         )
 
+    failures = MemoryWindows(LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS)
+
     @bp.post("/login")
     def login() -> Any:
+        client = client_address(request.environ, svc.settings.trusted_proxy_hops)
+        standing = failures.peek(client)
+        if not standing.allowed:  # before the token is looked at: a right guess now would still be a guess
+            refusal = _login(429, f"Too many wrong tokens; try again in {standing.retry_after} s.")
+            refusal.headers["Retry-After"] = str(standing.retry_after)
+            return refusal
         if not access.token_matches(request.form.get("token", ""), token):
-            log.info("console login refused (client %s)", request.remote_addr)
+            failures.hit(client)
+            log.info("console login refused (client %s)", client)
+            if not (blocked := failures.peek(client)).allowed:  # logged once per window, not per refusal
+                log.warning(
+                    "console logins from %s refused for %d s: %d wrong tokens",
+                    client,
+                    blocked.retry_after,
+                    LOGIN_FAILURES_ALLOWED,
+                )
             return _login(401, "That token is not right.")
-        response = redirect("/console", code=303)
-        response.set_cookie(
+        redirected = redirect("/console", code=303)
+        redirected.set_cookie(
             access.COOKIE,
             access.new_session(token),
             max_age=access.SESSION_SECONDS,
@@ -85,7 +106,7 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
             httponly=True,
             samesite="Strict",
         )
-        return response
+        return redirected
 
     @bp.post("/logout")
     def logout() -> Any:

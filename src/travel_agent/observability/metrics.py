@@ -5,7 +5,8 @@ worker's prometheus_client writes its values to files there and a scrape answere
 them all. Outside gunicorn (tests, a shell) the values live in this process only.
 
 Recording must never break a request: every recorder catches its own failure and logs it (throttled).
-The runtime and the chat code call ``record_shed``, ``record_budget_timeout`` and ``observe_upstream``.
+The runtime calls ``record_shed`` and ``record_budget_timeout``; the agent ``observe_upstream`` and
+``record_upstream_tokens`` for every model call; the chat ``record_chat_turn`` for every turn.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pymongo import monitoring
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
+from travel_agent.request_context import STREAM_ERROR_KEY
 from travel_agent.resilience.breaker import State
 
 log = logging.getLogger("travel_agent.metrics")
@@ -33,7 +35,16 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Client errors that say something about the service (a body too slow to arrive, rate limiting), unlike a 404.
 NOTABLE_CLIENT_ERRORS = frozenset({"408", "429"})
 SHED_REASONS = frozenset({"overload", "draining"})
-UPSTREAM_OUTCOMES = frozenset({"ok", "timeout", "error", "unavailable", "invalid"})
+# A model call's outcome: answered; the budget (or the first upstream's share of it) ran out; an unusable or
+# broken answer (5xx after the retries); unreachable, overloaded or rate limiting; a 4xx refusal; an answer past
+# MAX_REPLY_CHARS; refused by its own open circuit without a call; the client left mid-call.
+UPSTREAM_OUTCOMES = frozenset(
+    {"ok", "timeout", "error", "unavailable", "refused", "too_long", "circuit_open", "cancelled"}
+)
+UPSTREAMS = frozenset({"primary", "fallback"})
+TOKEN_KINDS = ("prompt", "completion")
+CHAT_MODES = frozenset({"send", "stream"})
+
 CIRCUIT_VALUES = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}
 # Request budgets are 30 s and 90 s (chat); the top buckets show requests that used most of theirs.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 90.0)
@@ -86,13 +97,28 @@ class _Metrics:
         self.checkout_failures = Counter(
             "travel_agent_mongo_pool_checkout_failures", "MongoDB pool checkouts that failed", ["reason"]
         )
+        self.upstream_requests = Counter(
+            "travel_agent_upstream_requests", "Calls to a language-model upstream", ["upstream", "outcome"]
+        )
         self.upstream = Histogram(
             "travel_agent_upstream_request_duration_seconds",
-            "Calls to the language-model upstream",
-            ["outcome"],
+            "A whole call to a language-model upstream, retries included",
+            ["upstream", "outcome"],
             buckets=LATENCY_BUCKETS,
         )
-        self.upstream_errors = Counter("travel_agent_upstream_errors", "Failed calls to the upstream", ["outcome"])
+        self.upstream_first_token = Histogram(
+            "travel_agent_upstream_first_token_seconds",
+            "From a model call's start to its first piece of text (a send's whole answer)",
+            ["upstream"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.upstream_tokens = Counter(
+            "travel_agent_upstream_tokens", "Tokens a model upstream reported using", ["upstream", "kind"]
+        )
+        self.chat_turns = Counter("travel_agent_chat_turns", "Chat turns, by how they ended", ["mode", "outcome"])
+        self.stream_errors = Counter(
+            "travel_agent_stream_errors", "Streams (status 200) that ended in an error event", ["route", "status"]
+        )
         self.rate_limit = Counter(
             "travel_agent_rate_limit_decisions", "Rate-limit checks, by counter store", ["store", "outcome"]
         )
@@ -159,16 +185,41 @@ def record_budget_timeout(route: str) -> None:
     _safely(lambda m: m.budget_timeouts.labels(route).inc())
 
 
-def observe_upstream(seconds: float, outcome: str) -> None:
-    """One call to the language-model upstream: ``outcome`` is ok, timeout, error, unavailable or invalid."""
+def observe_upstream(upstream: str, outcome: str, seconds: float, first_token_seconds: float | None) -> None:
+    """One call to a model upstream ("primary" or "fallback"), retries included; ``outcome`` is one of
+    UPSTREAM_OUTCOMES; ``first_token_seconds`` when any text came."""
+    name = upstream if upstream in UPSTREAMS else "primary"
     label = outcome if outcome in UPSTREAM_OUTCOMES else "error"
 
     def record(m: _Metrics) -> None:
-        m.upstream.labels(label).observe(seconds)
-        if label != "ok":
-            m.upstream_errors.labels(label).inc()
+        m.upstream_requests.labels(name, label).inc()
+        m.upstream.labels(name, label).observe(seconds)
+        if first_token_seconds is not None:
+            m.upstream_first_token.labels(name).observe(first_token_seconds)
 
     _safely(record)
+
+
+def record_upstream_tokens(upstream: str, usage: dict[str, int]) -> None:
+    """The token counts an upstream reported (``prompt_tokens``, ``completion_tokens``)."""
+    name = upstream if upstream in UPSTREAMS else "primary"
+
+    def record(m: _Metrics) -> None:
+        for kind in TOKEN_KINDS:
+            count = usage.get(f"{kind}_tokens")
+            if isinstance(count, int) and count > 0:
+                m.upstream_tokens.labels(name, kind).inc(count)
+
+    _safely(record)
+
+
+def record_chat_turn(mode: str, outcome: str) -> None:
+    """A chat turn ended: ``outcome`` is answered, degraded, cancelled (the client left a stream before its
+    end), or the status of its failure ("503")."""
+    label = mode if mode in CHAT_MODES else "send"
+    if outcome not in ("answered", "degraded", "cancelled") and not (outcome.isdigit() and len(outcome) == 3):
+        outcome = "500"
+    _safely(lambda m: m.chat_turns.labels(label, outcome).inc())
 
 
 def record_rate_limit(store: str, allowed: bool) -> None:
@@ -264,6 +315,11 @@ class RequestMetrics:
         count, latency = m.http_series(method, route, status)
         count.inc()
         latency.observe(elapsed)
+        if status == "200" and STREAM_ERROR_KEY in environ:
+            # The status line said 200 and stays in the request counter; the error event that ended the
+            # stream is what the client got: counted apart, and told to the console as the error it is.
+            status = str(environ[STREAM_ERROR_KEY])
+            m.stream_errors.labels(route, status).inc()
         if status == "504":
             m.budget_timeouts.labels(route).inc()
         if self.error_sink is not None and (status[0] == "5" or status in NOTABLE_CLIENT_ERRORS):

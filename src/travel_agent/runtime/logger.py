@@ -21,6 +21,7 @@ from gunicorn import glogging
 
 from travel_agent.config import Settings
 from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFilter
+from travel_agent.request_context import STREAM_ERROR_KEY
 
 # gunicorn.conf.py's access_log_format: method, path, status, bytes, duration and request id. Written by
 # ``_text_line`` without gunicorn's generic formatting, which builds a dictionary of every request header,
@@ -28,6 +29,8 @@ from travel_agent.observability.logging_setup import JsonFormatter, RequestIdFil
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # What orchestrators and load balancers poll (ACCESS_LOG_PROBES).
 PROBE_PATHS = frozenset({"/health/live", "/health/ready"})
+# What an open console page polls (ACCESS_LOG_CONSOLE); only its successful answers are left out.
+CONSOLE_POLL_PATHS = frozenset({"/console/state"})
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -44,6 +47,7 @@ class GunicornLogger(glogging.Logger):
         self.json_lines = settings.log_format == "json"
         self.skip_paths = settings.access_log_skip_list
         self.quiet_paths = frozenset() if settings.access_log_probes else PROBE_PATHS
+        self.quiet_when_ok = frozenset() if settings.access_log_console else CONSOLE_POLL_PATHS
         # Another format (set on the command line, say) goes through gunicorn's own formatting.
         self.own_text_format = not self.json_lines and cfg.access_log_format == ACCESS_LOG_FORMAT
         if self.json_lines:
@@ -78,6 +82,8 @@ class GunicornLogger(glogging.Logger):
         path = environ.get("PATH_INFO", "")
         if path in self.quiet_paths or not self.access_log_enabled or (self.skip_paths and self._skipped(path)):
             return
+        if path in self.quiet_when_ok and str(resp.status).startswith(("2", "3")):
+            return
         if self.own_text_format:
             log = self.access_log
             try:
@@ -97,13 +103,15 @@ class GunicornLogger(glogging.Logger):
         fields = {
             "method": environ.get("REQUEST_METHOD", "-"),
             "path": environ.get("PATH_INFO", ""),
-            "status": int(status) if status.isdigit() else status,
+            "status": int(status) if status.isascii() and status.isdigit() else status,
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
             "request_id": _header(resp.headers, "x-request-id") or environ.get("travel_agent.request_id") or "-",
             "client": environ.get("REMOTE_ADDR", "-"),
             "bytes": getattr(resp, "sent", None),
             "user_agent": environ.get("HTTP_USER_AGENT", "-"),
         }
+        if STREAM_ERROR_KEY in environ:  # a 200 stream that ended in an error event: the status the client got
+            fields["stream_error"] = int(environ[STREAM_ERROR_KEY])
         try:
             self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
         except Exception:  # noqa: BLE001  (as gunicorn's own access(): a log line must not fail the request)
@@ -120,10 +128,13 @@ def _text_line(resp: Any, environ: MutableMapping[str, Any], request_time: datet
     request_line = _escaped(f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}")
     millis = request_time.seconds * 1000 + int(request_time.microseconds / 1000)
     request_id = _escaped(_header(resp.headers, "x-request-id") or "-")
-    return (
+    line = (
         f'{_escaped(environ.get("REMOTE_ADDR", "-"))} "{request_line}" {status} '
         f"{'-' if sent is None else sent} {millis}ms rid={request_id}"
     )
+    # A 200 stream that ended in an error event failed: the line says with what.
+    stream_error = environ.get(STREAM_ERROR_KEY)
+    return line if stream_error is None else f"{line} stream_error={stream_error}"
 
 
 def _escaped(value: str) -> str:

@@ -143,9 +143,10 @@ class _ScopedBody:
             error = EXPIRED[exc.reason]
             log.warning("request cut off (%s) after it started answering", exc.reason)
             if self._request.is_stream:
-                if exc.reason == "budget":
-                    metrics.record_budget_timeout(self._route)
-                else:
+                # Counted (a 504 as a budget timeout too) when the request finishes, as an error event.
+                self._request.environ[request_context.STREAM_ERROR_KEY] = str(error.status_code)
+                self._request.environ[request_context.ERROR_MESSAGE_KEY] = error.message
+                if exc.reason != "budget":
                     metrics.record_shed("draining")
                 yield sse_error_event(error, self._req_id)
             elif not sent_any:

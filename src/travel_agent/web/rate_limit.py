@@ -58,6 +58,16 @@ class MemoryWindows:
         retry_after = max(1, math.ceil(started + self.window - now))
         return Decision(count <= self.limit, retry_after, "memory", max(0, self.limit - count))
 
+    def peek(self, identity: str) -> Decision:
+        """Where ``identity`` stands, without counting: refused once its window holds ``limit`` hits."""
+        now = time.monotonic()
+        with self._lock:
+            started, count = self._windows.get(identity, (now, 0))
+        if now - started >= self.window:
+            return Decision(True, self.window, "memory", self.limit)
+        retry_after = max(1, math.ceil(started + self.window - now))
+        return Decision(count < self.limit, retry_after, "memory", max(0, self.limit - count))
+
     def _evict(self, now: float) -> None:
         for key in [k for k, (started, _) in self._windows.items() if now - started >= self.window]:
             del self._windows[key]

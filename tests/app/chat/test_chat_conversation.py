@@ -63,7 +63,7 @@ def test_send_answers_the_bytes_of_its_documented_schema(openai_app: Callable[..
     response = app.test_client().post(SEND, json={"message": "Zürich im März ☀"})
     assert response.status_code == 200 and response.mimetype == "application/json"
     body = response.get_json()
-    assert list(body) == ["session_id", "message_id", "reply", "created_at"]
+    assert list(body) == ["session_id", "message_id", "reply", "created_at", "degraded"]
     with app.app_context():
         dumped = AnswerSchema().dump(body | {"created_at": datetime.fromisoformat(body["created_at"])})
         assert response.get_data() == jsonify(dumped).get_data()
