@@ -54,6 +54,21 @@ def test_five_languages_give_dates_and_budgets(message: str, when: str, money: M
     assert facts.budget == money
 
 
+@pytest.mark.parametrize(
+    ("message", "days", "money"),
+    [
+        ("1.5 weeks in Rome", 11, None),
+        ("a week and a half, budget 3 000 €", 11, Money(3000, "EUR", "total")),
+        ("two and a half weeks", 18, None),
+        ("10-12 days", 12, None),
+        ("2 wks, $3k", 14, Money(3000, "USD", "total")),
+    ],
+)
+def test_numbers_as_typed(message: str, days: int, money: Money | None) -> None:
+    facts = read(message).facts
+    assert (facts.days, facts.budget) == (days, money)
+
+
 def test_place_names_are_not_translated() -> None:
     assert languages.to_english("Rio de Janeiro em janeiro", "pt") == "Rio de Janeiro em January"
 

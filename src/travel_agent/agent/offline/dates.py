@@ -25,7 +25,11 @@ _UNITS = {"day": 1, "night": 1, "week": 7, "fortnight": 14, "month": 30}
 _FUZZY = {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
 _ABBREVIATIONS = {"wk": "week", "nite": "night", "nt": "night", "dy": "day"}  # as typed in a hurry: "2 wks"
 _UNIT_WORDS = "|".join([*_UNITS, *_ABBREVIATIONS])
-_STAY = re.compile(rf"\b(?P<n>{NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{_UNIT_WORDS})s?\b")
+# "1.5 weeks", "a week and a half", "two and a half weeks": a half is read; "1.5" is never "5 weeks".
+_STAY = re.compile(
+    rf"(?<![\d.,])\b(?P<n>\d{{1,3}}[.,]5|{NUM[1:-1]}|an?|a couple of|couple of|a few|few)"
+    rf"(?P<half1>\s+and\s+a\s+half)?[\s-]*(?P<unit>{_UNIT_WORDS})s?\b(?P<half2>\s+and\s+a\s+half)?"
+)
 _SEASON = re.compile(r"\b(?:in|next|this|during|over|for)\s+(?:the\s+)?(spring|summer|autumn|fall|winter)\b")
 _HOLIDAY = re.compile(r"\b(?:over|at|for|during|around|before|after)\s+(christmas|new year|easter|thanksgiving)")
 _HOLIDAY_MONTHS = {"christmas": "December", "new year": "December", "easter": "April", "thanksgiving": "November"}
@@ -64,9 +68,11 @@ def stays(low: str, latest_range: Range | None) -> Candidates[tuple[int, str]]:
                 continue  # "a day" is nearly always "$100 a day", not a one-day trip
             if _RELATIVE.search(low, max(0, m.start() - 14), m.start()) or low[m.end() : m.end() + 4] in (" ago",):
                 continue
-            n = _FUZZY.get(n_raw) or number(n_raw)
-            days = n * _UNITS[unit] + (1 if unit == "night" and n > 0 else 0)
-            yield (m.end(), 0), (days, f"{n_raw} {unit}s" if n_raw in _FUZZY and n > 1 else count(n, unit))
+            n = _FUZZY.get(n_raw) or (float(n_raw.replace(",", ".")) if n_raw[-2:-1] in ".," else number(n_raw))
+            half = 0.5 if m.group("half1") or m.group("half2") else 0.0
+            days = int((n + half) * _UNITS[unit] + 0.5) + (1 if unit == "night" and n > 0 else 0)
+            said = f"{n_raw} {unit}s" if n_raw in _FUZZY and n > 1 else count(int(n), unit)
+            yield (m.end(), 0), (days, said if not half and n == int(n) else count(days, "day"))
             break
     if "weekend" in low:
         for m in newest_first(_WEEKEND, low):
