@@ -176,6 +176,8 @@ def whens(text: str, low: str, latest_range: Range | None, in_range: bytearray) 
                 yield (m.end(), 0), f"starting {_md_label(when)}"
                 break
         for m in newest_first(_MONTH_WORD, low):
+            if in_range[m.start()]:
+                continue  # the end of a date range, not a month on its own
             before = _BEFORE_MONTH.search(low, max(0, m.start() - 40), m.start())
             if not before and not _AFTER_MONTH.match(low, m.end()):
                 continue

@@ -88,6 +88,9 @@ def find(text: str, low: str) -> tuple[list[Named], NearMiss | None]:
             found[start] = Named(start, end, place.name, True, None)
     for trig in itertools.islice(newest_first(_TRIGGER, low), _MAX_TRIGGERS):
         pos = trig.end()
+        following = text[pos : pos + 1]
+        if not following.isalpha() or (following.islower() and trig.group(1) not in _STRONG_FUZZY):
+            continue  # "for 3 people", "in may": cheap to rule out before the regex checks below
         if (pos in found and not trig.group(2)) or _HOME.search(low, max(0, trig.start() - 20), trig.start()):
             continue
         if NEGATED.search(low, max(0, trig.start() - 16), trig.start()):
