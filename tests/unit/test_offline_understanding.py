@@ -62,6 +62,7 @@ def test_five_languages_give_dates_and_budgets(message: str, when: str, money: M
         ("two and a half weeks", 18, None),
         ("10-12 days", 12, None),
         ("2 wks, $3k", 14, Money(3000, "USD", "total")),
+        ("flying out on June 12 and coming back June 19", 8, None),
     ],
 )
 def test_numbers_as_typed(message: str, days: int, money: Money | None) -> None:

@@ -38,6 +38,11 @@ _WEEKEND = re.compile(r"\b(long\s+)?weekend\b")
 _RELATIVE = re.compile(r"\b(?:in|within|for the (?:last|past)|ago|every)\s+$")  # "leaving in 2 weeks" is when
 _ISO = r"(\d{4})-(\d{2})-(\d{2})"
 _RANGE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}{_TO}(?:{MONTH}\s+)?{_DAY}")
+# "flying out June 12 and coming back June 19": the two ends said apart.
+_RANGE_BACK = re.compile(
+    rf"\b{MONTH}\s+{_DAY}[^.;!?\d]{{0,40}}?\b(?:back|return|returning|home|leave|leaving|out|depart|departing)"
+    rf"\b(?:\s+(?:on|the))?\s+(?:{MONTH}\s+)?{_DAY}"
+)
 _RANGE_DM = re.compile(rf"\b{_DAY_START}\s*(?:{_OF}{MONTH}\s*)?{_TO}{_DAY}\s*{_OF}{MONTH}")
 _RANGE_ISO = re.compile(rf"\b{_ISO}{_TO}{_ISO}\b")
 _ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}|\b{_DAY_START}\s+{_OF}{MONTH}")
@@ -97,7 +102,7 @@ def ranges(text: str, low: str) -> tuple[Range | None, bytearray]:
     latest: list[Range] = []
     parsers: list[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Range | None]]] = []
     if has_month(low):
-        parsers += [(_RANGE_MD, _month_day_range), (_RANGE_DM, _day_month_range)]
+        parsers += [(_RANGE_MD, _month_day_range), (_RANGE_DM, _day_month_range), (_RANGE_BACK, _month_day_range)]
     if "-" in low:
         parsers.append((_RANGE_ISO, _iso_range))
     for pattern, parse in parsers:
