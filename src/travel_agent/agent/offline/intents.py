@@ -53,8 +53,9 @@ _CUES = {
         "sight sights attraction attractions museum museums",
         r"\b(?:what|places|things) to see\b|\bthings to do\b|\bwhat to do\b|(?<!\d )(?<!\d-)\bday trips?\b"
         r"|\bwhat (?:can|should|could) (?:we|i|one|you) (?:do|see)\b|\bwhat\b[^.?!]{0,40}\b(?:do|see)\s*\?"
+        r"|\btell me about\b|\bknow about\b|\binfo(?:rmation)? (?:on|about)\b"
         r"|\bmust[- ]see\b|観光|見どころ|ที่เที่ยว",
-        "to see|to do|day trip|must|what|観光|見どころ|ที่เที่ยว",
+        "to see|to do|day trip|must|what|about|info|観光|見どころ|ที่เที่ยว",
     ),
     "weather": Cue(
         "weather temperature temperatures rain rainy rainfall climate forecast",
