@@ -26,6 +26,9 @@ from travel_agent.agent.offline.trip_facts import Money, Stop, read
         ("siamo in 6, una settimana a Barcellona", "it", "Barcelona", 7, 6),
         ("eu e meu namorado, cinco dias em Lisboa", "pt", "Lisbon", 5, 2),
         ("somos 3 pessoas, duas semanas no Rio de Janeiro", "pt", "Rio de Janeiro", 14, 3),
+        ("vado a londra con la mia famiglia, siamo in 4, 5 giorni", "it", "London", 5, 4),
+        ("on part à Rome 4 jours en amoureux", "fr", "Rome", 4, 2),
+        ("cuanto cuesta una semana en tokio para dos personas", "es", "Tokyo", 7, 2),
     ],
 )
 def test_five_languages_give_places_days_and_party(
@@ -46,6 +49,7 @@ def test_five_languages_give_places_days_and_party(
         ("Porto em dezembro, orçamento de 800 euros por pessoa", "in December", Money(800, "EUR", "per person")),
         ("del 3 al 10 de mayo a Sevilla", "from May 3 to May 10", None),
         ("vom 3. bis 10. Mai nach Berlin", "from May 3 to May 10", None),
+        ("wir fahren im juli zwei wochen nach kroatien", "in July", None),
     ],
 )
 def test_five_languages_give_dates_and_budgets(message: str, when: str, money: Money | None) -> None:

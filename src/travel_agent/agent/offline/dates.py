@@ -45,7 +45,8 @@ _RANGE_BACK = re.compile(
 )
 _RANGE_DM = re.compile(rf"\b{_DAY_START}\s*(?:{_OF}{MONTH}\s*)?{_TO}{_DAY}\s*{_OF}{MONTH}")
 _RANGE_ISO = re.compile(rf"\b{_ISO}{_TO}{_ISO}\b")
-_ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}|\b{_DAY_START}\s+{_OF}{MONTH}")
+_NOT_A_DATE = r"(?!\s*(?:days?|nights?|weeks?|months?|people|persons|adults?|kids?|travell?ers|pax)\b)"
+_ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}{_NOT_A_DATE}|\b{_DAY_START}\s+{_OF}{MONTH}")
 _ONE_ISO = re.compile(rf"\b{_ISO}\b")
 # "in (early) July", "im August", "next March", "a luglio", "a June trip": a month name first (one alternation of
 # twelve), then what comes before or after it, in a small window: the prepositions are never scanned for.

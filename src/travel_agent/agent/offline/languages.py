@@ -104,7 +104,8 @@ _PHRASES = {
     "en lugar de=instead of|mejor=instead|cambia=change|añade=add|añadir=add|también=also|luego=then|"
     "después=then|vuelos=flights|vuelo=flight|silla de ruedas=wheelchair|vegetariano=vegetarian|"
     "vegano=vegan|sin gluten=gluten-free|eventos=events|festival=festival|o=or|"
-    "quiero=i want|queremos=we want|quisiera=i would like|quisiéramos=we would like|podemos=can we|"
+    "en pareja=as a couple|quiero=i want|queremos=we want|quisiera=i would like|quisiéramos=we would like|"
+    "podemos=can we|"
     "podríamos=could we|agregar=add|ambos=both|los dos=both|las dos=both",
     "de": "tag=day|tage=days|tagen=days|nacht=night|nächte=nights|nächten=nights|woche=week|wochen=weeks|"
     "monat=month|monate=months|wochenende=weekend|langes wochenende=long weekend|personen=people|"
@@ -161,7 +162,8 @@ _PHRASES = {
     "change=change|ajoute=add|aussi=also|puis=then|ensuite=then|vols=flights|vol=flight|"
     "fauteuil roulant=wheelchair|accessible=accessible|végétarien=vegetarian|végétalien=vegan|"
     "sans gluten=gluten-free|événements=events|ou=or|"
-    "je veux=i want|je voudrais=i would like|nous voulons=we want|on voudrait=we would like|les deux=both|"
+    "en amoureux=as a couple|en couple=as a couple|je veux=i want|je voudrais=i would like|nous voulons=we want|"
+    "on voudrait=we would like|les deux=both|"
     "ajouter=add|pouvons-nous=can we|on peut=can we|peut-on=can we",
     "it": "giorno=day|giorni=days|notte=night|notti=nights|settimana=week|settimane=weeks|mese=month|mesi=months|"
     "fine settimana=weekend|weekend lungo=long weekend|persone=people|persona=person|adulti=adults|"
@@ -185,7 +187,8 @@ _PHRASES = {
     "riassumi=summarise|caldo=warm|freddo=cold|spiaggia=beach|da qualche parte=somewhere|dove=where|"
     "cosa=what|quando=when|come=how|consigli=recommend|sì=yes|certo=sure|va bene=ok|grazie=thanks|"
     "grazie mille=thanks|arrivederci=bye|ciao ciao=bye|invece di=instead of|invece=instead|cambia=change|"
-    "entrambi=both|voglio=i want|vorrei=i would like|vogliamo=we want|vorremmo=we would like|entrambe=both|"
+    "in coppia=as a couple|entrambi=both|voglio=i want|vorrei=i would like|vogliamo=we want|"
+    "vorremmo=we would like|entrambe=both|"
     "tutti e due=both|aggiungi=add|aggiungere=add|possiamo=can we|"
     "potremmo=could we|anche=also|poi=then|voli=flights|"
     "volo=flight|sedia a rotelle=wheelchair|"
@@ -214,7 +217,8 @@ _PHRASES = {
     "em vez de=instead of|ao invés de=instead of|muda=change|adiciona=add|também=also|depois=then|"
     "voos=flights|voo=flight|cadeira de rodas=wheelchair|acessível=accessible|vegetariano=vegetarian|"
     "vegano=vegan|sem glúten=gluten-free|eventos=events|ou=or|"
-    "quero=i want|queremos=we want|gostaria=i would like|gostaríamos=we would like|ambos=both|os dois=both|"
+    "em casal=as a couple|a dois=as a couple|quero=i want|queremos=we want|gostaria=i would like|"
+    "gostaríamos=we would like|ambos=both|os dois=both|"
     "podemos=can we|poderíamos=could we|adicionar=add|acrescentar=add",
 }
 
@@ -273,7 +277,7 @@ def to_english(text: str, lang: str) -> str:
         return text
     pattern = _pattern(tuple(phrases))
     # Place names are never rewritten: "Rio de Janeiro" keeps its "janeiro", "Porto" its "porto".
-    names = [(start, end) for start, end, _place in places.mentions(text, low)]
+    names = [(start, end) for start, end, _place in places.mentions(text, low, lenient=True)]
     # lower() keeps indices for these scripts, so the spans of ``low`` are the spans of ``text``; where it does
     # not (a character we never match anyway), the rewriting runs on the lower-cased copy.
     source = text if len(low) == len(text) else low

@@ -78,12 +78,12 @@ class NearMiss:
     meant: str
 
 
-def find(text: str, low: str) -> tuple[list[Named], NearMiss | None]:
+def find(text: str, low: str, lenient: bool = False) -> tuple[list[Named], NearMiss | None]:
     """The places named as destinations, in order of mention (one entry per place), and a near miss if any."""
     found: dict[int, Named] = {}
     near = None
     fuzzy_budget = 3  # difflib is the costly step: at most a few tries per message
-    for start, end, place in places.mentions(text, low):
+    for start, end, place in places.mentions(text, low, lenient):
         if not NEGATED.search(low, max(0, start - 16), start) and not _HOME.search(low, max(0, start - 20), start):
             found[start] = Named(start, end, place.name, True, None)
     for trig in itertools.islice(newest_first(_TRIGGER, low), _MAX_TRIGGERS):

@@ -91,7 +91,7 @@ def read(text: str, today: date | None = None) -> Reading:
     if lang != "en":
         text = languages.to_english(text, lang)
     low = _lower(text)
-    named, near = place_names.find(text, low)
+    named, near = place_names.find(text, low, lenient=lang != "en")
     choice = tuple(n.name for n in named) if len(named) > 1 and place_names.alternatives(low, named) else ()
     stays_low = _blank(low, place_names.stop_spans(low, named)) if len(named) > 1 else low
     latest_range, in_range = dates.ranges(text, low)
