@@ -196,3 +196,24 @@ def test_a_long_message_first_seen_is_cheap(message: str) -> None:
 def test_a_restarted_worker_s_first_turn_over_20_long_messages_is_cheap() -> None:
     history = [turn for message in LONG * 7 for turn in (Turn("user", message), Turn("assistant", "ok"))][:40]
     assert _cpu_ms(lambda: reply(history, "what's the plan?")) < 40  # budget 20 ms; the same margin
+
+
+@pytest.mark.parametrize(
+    ("message", "wanted"),
+    [
+        ("¿qué hay el día 3?", "Day 3:"),
+        ("Was machen wir an Tag 2?", "Day 2:"),
+        ("et le jour 2 ?", "Day 2:"),
+        ("cosa facciamo il giorno 2?", "Day 2:"),
+        ("e o dia 3?", "Day 3:"),
+        ("dame un resumen", "Your trip so far"),
+        ("Zusammenfassung bitte", "Your trip so far"),
+        ("un résumé ?", "Your trip so far"),
+        ("riepilogo", "Your trip so far"),
+        ("resumo por favor", "Your trip so far"),
+    ],
+)
+def test_follow_ups_in_five_languages(message: str, wanted: str) -> None:
+    first = reply([], "Rome 4 days for 2")
+    answer = reply([Turn("user", "Rome 4 days for 2"), Turn("assistant", first)], message)
+    assert wanted in answer and "Day 1:" not in answer
