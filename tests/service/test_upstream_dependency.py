@@ -95,3 +95,40 @@ def test_an_unframed_stream_is_forwarded_word_by_word(service: Any, upstream: Up
     chunks = [at for at, kind in arrivals if kind == "chunk"]
     assert arrivals[-1][1] == "done" and len(chunks) == 7, arrivals
     assert chunks[0] < 1.0 and chunks[-1] - chunks[0] > 1.2, arrivals
+
+
+def test_both_models_stalling_still_leave_the_offline_assistant_its_share(
+    make_mongo: Callable[..., Any], make_gunicorn: Callable[..., Any], upstream: UpstreamServer
+) -> None:
+    """The first hangs, the second drips its answer a byte at a time (no read ever waits long enough for a
+    socket timeout): each is given up at its share of the budget, inside its reads (agent/waiting.py), and the
+    offline assistant answers. Only the inline wait of a gevent worker can cut a drip at a share: the reply
+    pump (threads, the Flask test client) cuts it at the request's deadline, a 504."""
+    with UpstreamServer() as second:
+        service = make_gunicorn(
+            mongo_uri=make_mongo().uri,
+            workers=1,
+            env={
+                "AGENT_PROVIDER": "openai",
+                "AGENT_FALLBACK": "offline",
+                "OPENAI_BASE_URL": upstream.base_url,
+                "OPENAI_FALLBACK_BASE_URL": second.base_url,
+                "OPENAI_MAX_RETRIES": "0",
+                "CHAT_TIMEOUT_SECONDS": "4",
+                "STARTUP_RETRIES": "1",
+                "REDIS_URL": None,
+            },
+        )
+        upstream.mode = "hang"
+        second.configure(mode="drip", chunk_delay=0.05)
+        for path in (SEND, STREAM):
+            started = time.monotonic()
+            response = requests.post(service.base_url + path, json={"message": "Hanoi for 4 days"}, timeout=10)
+            elapsed = time.monotonic() - started
+            assert response.status_code == 200, response.text
+            if path == SEND:
+                degraded = response.json()["degraded"]
+            else:
+                degraded = [parse_block(b) for b in response.text.split("\n\n") if b.strip()][-1][1]["degraded"]
+            assert degraded is True and elapsed < 4 + 0.75, (path, elapsed)
+        assert len(second.requests) == 2  # each turn asked the second model before the offline assistant

@@ -13,6 +13,7 @@ from gunicorn import glogging
 from gunicorn.config import Config
 
 from travel_agent.config import ConfigError, Settings
+from travel_agent.request_context import STREAM_ERROR_KEY
 from travel_agent.runtime.logger import ACCESS_LOG_FORMAT, GunicornLogger
 
 
@@ -104,6 +105,17 @@ def test_access_log_probes_is_a_validated_boolean() -> None:
         assert Settings.from_env({"ACCESS_LOG_PROBES": word}).access_log_probes is meaning
     with pytest.raises(ConfigError, match="ACCESS_LOG_PROBES='maybe': expected true or false"):
         Settings.from_env({"ACCESS_LOG_PROBES": "maybe"})
+
+
+def test_a_stream_that_ended_in_an_error_event_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its status line was 200; the line adds the status of the error event the client got (api/chat.py)."""
+    took = datetime.timedelta(milliseconds=5)
+    failed = environ("/api/chat/stream", method="POST") | {STREAM_ERROR_KEY: "502"}
+    logger, lines = make_logger(monkeypatch)
+    logger.access(FakeResponse(), None, failed, took)
+    logger.access(FakeResponse(), None, environ("/api/chat/stream", method="POST"), took)
+    assert lines.lines[0].endswith(" 200 18 5ms rid=abc-123 stream_error=502"), lines.lines
+    assert lines.lines[1].endswith(" 200 18 5ms rid=abc-123"), lines.lines
 
 
 def test_the_consoles_polling_is_left_out_unless_asked_for_but_not_its_refusals(

@@ -29,7 +29,7 @@ def loaded_by_the_master() -> list[str]:
         # The one hook that builds something in the master: the offline assistant's gazetteer.
         "import logging, types\n"
         "from travel_agent.runtime.hooks import share_offline_gazetteer\n"
-        "share_offline_gazetteer(types.SimpleNamespace(log=logging.getLogger('master')), 'offline')\n"
+        "share_offline_gazetteer(types.SimpleNamespace(log=logging.getLogger('master')), True)\n"
         f"print(' '.join(sorted(m for m in {FORBIDDEN!r} if m in sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)

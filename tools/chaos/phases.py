@@ -88,8 +88,9 @@ def _upstream_hang(stack: Servers) -> Lift:
     return stack.upstream.reset
 
 
-# How long each of the first model's faults lasts in the fallback phase before the next one starts.
-FALLBACK_STEP_SECONDS = 1.0
+# How long each of the first model's faults lasts in the fallback phase before the next one starts: killed,
+# frozen (longer than the model's share of the 5 s budget, about 4 s, so turns are given up at the share), 500.
+FALLBACK_STEPS_SECONDS = (1.0, 5.0, 1.0)
 
 
 def _upstream_fallback(stack: Servers) -> Lift:
@@ -98,24 +99,26 @@ def _upstream_fallback(stack: Servers) -> Lift:
     stop = threading.Event()
     upstream = stack.upstream
 
+    killed, frozen, failing = FALLBACK_STEPS_SECONDS
+
     def cycle() -> None:
         while not stop.is_set():
             upstream.stop()
-            if stop.wait(FALLBACK_STEP_SECONDS):
+            if stop.wait(killed):
                 break
             upstream.mode = "hang"
             upstream.start()  # on the same address
-            if stop.wait(FALLBACK_STEP_SECONDS):
+            if stop.wait(frozen):
                 break
             upstream.configure(mode="echo", fail_status=500)  # the hanging requests are answered 500 too
-            stop.wait(FALLBACK_STEP_SECONDS)
+            stop.wait(failing)
 
     thread = threading.Thread(target=cycle, name="upstream-fallback", daemon=True)
     thread.start()
 
     def lift() -> None:
         stop.set()
-        thread.join(FALLBACK_STEP_SECONDS + 2)
+        thread.join(5)
         upstream.reset()
         upstream.start()  # a no-op when it is running
 
@@ -159,7 +162,7 @@ PHASES: tuple[Phase, ...] = (
         "upstream",
         "the model killed, frozen, answering 500 in turn: the offline assistant answers",
         _upstream_fallback,
-        9,
+        10,
         False,
         answers_all=True,
     ),

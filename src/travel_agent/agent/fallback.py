@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from travel_agent.agent import provenance
 from travel_agent.agent.budget import MIN_CALL_SECONDS, capped, uncapped_time_left
-from travel_agent.agent.errors import AgentError, AgentUnavailable
+from travel_agent.agent.errors import AgentError, AgentUnavailable, CircuitOpen
 from travel_agent.agent.interface import Agent, Turn
 from travel_agent.errors import BudgetExceeded
 
@@ -101,7 +101,8 @@ class FallbackAgent:
         if left is None:
             return caps  # outside a request: each call keeps its own timeouts
         now = time.monotonic()
-        offline_share = OFFLINE_SHARE_SECONDS if self.offline is not None else 0.0
+        # A quarter at most: a tiny budget (CHAT_TIMEOUT_SECONDS of a second or two) still asks the model.
+        offline_share = min(OFFLINE_SHARE_SECONDS, left / 4) if self.offline is not None else 0.0
         second_share = left * SECOND_UPSTREAM_SHARE if len(self.upstreams) > 1 else 0.0
         for index in range(len(self.upstreams)):
             behind = offline_share + (second_share if index + 1 < len(self.upstreams) else 0.0)
@@ -114,7 +115,10 @@ class FallbackAgent:
             left = uncapped_time_left()
             if left is not None and left <= MIN_CALL_SECONDS:
                 raise exc  # the request's own budget, not the share: a 504, nothing left to fall back with
-        log.warning(
+        # An open circuit was logged once when it opened: each turn it turns away is not worth a warning.
+        level = logging.INFO if isinstance(exc, CircuitOpen) else logging.WARNING
+        log.log(
+            level,
             "model upstream %s could not answer (%s): asking the next in line",
             getattr(agent, "upstream", "?"),
             type(exc).__name__,

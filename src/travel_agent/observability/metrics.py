@@ -125,6 +125,15 @@ class _Metrics:
         # labels() validates and locks on every call (about 2 us); the series of a label set never changes, and
         # the label sets are bounded (methods, URL rules, statuses), so each request's pair is looked up once.
         self._http: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._series: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def series(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set (the sets are bounded, as above)."""
+        key = (id(metric), labels)
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = metric.labels(*labels)
+        return found
 
     def http_series(self, method: str, route: str, status: str) -> tuple[Any, Any]:
         """The request counter and the latency histogram of one method, route and status."""
@@ -192,10 +201,10 @@ def observe_upstream(upstream: str, outcome: str, seconds: float, first_token_se
     label = outcome if outcome in UPSTREAM_OUTCOMES else "error"
 
     def record(m: _Metrics) -> None:
-        m.upstream_requests.labels(name, label).inc()
-        m.upstream.labels(name, label).observe(seconds)
+        m.series(m.upstream_requests, name, label).inc()
+        m.series(m.upstream, name, label).observe(seconds)
         if first_token_seconds is not None:
-            m.upstream_first_token.labels(name).observe(first_token_seconds)
+            m.series(m.upstream_first_token, name).observe(first_token_seconds)
 
     _safely(record)
 
@@ -208,7 +217,7 @@ def record_upstream_tokens(upstream: str, usage: dict[str, int]) -> None:
         for kind in TOKEN_KINDS:
             count = usage.get(f"{kind}_tokens")
             if isinstance(count, int) and count > 0:
-                m.upstream_tokens.labels(name, kind).inc(count)
+                m.series(m.upstream_tokens, name, kind).inc(count)
 
     _safely(record)
 
@@ -219,7 +228,7 @@ def record_chat_turn(mode: str, outcome: str) -> None:
     label = mode if mode in CHAT_MODES else "send"
     if outcome not in ("answered", "degraded", "cancelled") and not (outcome.isdigit() and len(outcome) == 3):
         outcome = "500"
-    _safely(lambda m: m.chat_turns.labels(label, outcome).inc())
+    _safely(lambda m: m.series(m.chat_turns, label, outcome).inc())
 
 
 def record_rate_limit(store: str, allowed: bool) -> None:

