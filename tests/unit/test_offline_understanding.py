@@ -29,6 +29,8 @@ from travel_agent.agent.offline.trip_facts import Money, Stop, read
         ("vado a londra con la mia famiglia, siamo in 4, 5 giorni", "it", "London", 5, 4),
         ("on part à Rome 4 jours en amoureux", "fr", "Rome", 4, 2),
         ("cuanto cuesta una semana en tokio para dos personas", "es", "Tokyo", 7, 2),
+        ("Paris pour deux, 4 nuits", "fr", "Paris", 5, 2),
+        ("Porto pra dois, 4 dias", "pt", "Porto", 4, 2),
     ],
 )
 def test_five_languages_give_places_days_and_party(

@@ -46,7 +46,11 @@ _MARKERS = {
     "hallo ist meine meiner mein nächte wo wie viel was und nach auch sehr aber der die das den dem im zu nicht "
     "gibt bitte können kann soll",
 }
-_MARKER_SETS = {lang: frozenset(words.split()) for lang, words in _MARKERS.items()}
+# Words English uses too are no evidence of another language ("$150 per person" is English).
+_ENGLISH_TOO = frozenset("per come son was will die also man sale fast art gift bad see no a in do plan on".split())
+_MARKER_SETS = {
+    lang: frozenset(words.split()) - (_ENGLISH_TOO if lang != "en" else frozenset()) for lang, words in _MARKERS.items()
+}
 # Letters only one of the five uses (one character-class scan each, no word alternation).
 _LETTERS = {
     "es": re.compile("[ñ¿¡]"),
@@ -104,7 +108,8 @@ _PHRASES = {
     "en lugar de=instead of|mejor=instead|cambia=change|añade=add|añadir=add|también=also|luego=then|"
     "después=then|vuelos=flights|vuelo=flight|silla de ruedas=wheelchair|vegetariano=vegetarian|"
     "vegano=vegan|sin gluten=gluten-free|eventos=events|festival=festival|o=or|"
-    "en pareja=as a couple|quiero=i want|queremos=we want|quisiera=i would like|quisiéramos=we would like|"
+    "para=for|cada uno=each|cada una=each|en pareja=as a couple|quiero=i want|queremos=we want|"
+    "quisiera=i would like|quisiéramos=we would like|"
     "podemos=can we|"
     "podríamos=could we|agregar=add|ambos=both|los dos=both|las dos=both",
     "de": "tag=day|tage=days|tagen=days|nacht=night|nächte=nights|nächten=nights|woche=week|wochen=weeks|"
@@ -132,7 +137,8 @@ _PHRASES = {
     "heiß=hot|kalt=cold|strand=beach|irgendwo=somewhere|wohin=where|wo=where|was=what|wann=when|wie=how|"
     "empfiehlst=recommend|ja=yes|genau=yes|klar=sure|danke=thanks|vielen dank=thanks|tschüss=bye|"
     "auf wiedersehen=bye|statt=instead of|anstatt=instead of|lieber=instead|ändere=change|"
-    "beide=both|beides=both|wir möchten=we would like|wir wollen=we want|ich möchte=i would like|ich will=i want|"
+    "für=for|jeweils=each|beide=both|beides=both|wir möchten=we would like|wir wollen=we want|"
+    "ich möchte=i would like|ich will=i want|"
     "füge hinzu=add|hinzufügen=add|können wir=can we|könnten wir=could we|auch=also|dann=then|"
     "danach=then|flüge=flights|flug=flight|rollstuhl=wheelchair|"
     "barrierefrei=accessible|vegetarisch=vegetarian|vegan=vegan|glutenfrei=gluten-free|"
@@ -162,7 +168,8 @@ _PHRASES = {
     "change=change|ajoute=add|aussi=also|puis=then|ensuite=then|vols=flights|vol=flight|"
     "fauteuil roulant=wheelchair|accessible=accessible|végétarien=vegetarian|végétalien=vegan|"
     "sans gluten=gluten-free|événements=events|ou=or|"
-    "en amoureux=as a couple|en couple=as a couple|je veux=i want|je voudrais=i would like|nous voulons=we want|"
+    "pour=for|chacun=each|par tête=per person|en amoureux=as a couple|en couple=as a couple|je veux=i want|"
+    "je voudrais=i would like|nous voulons=we want|"
     "on voudrait=we would like|les deux=both|"
     "ajouter=add|pouvons-nous=can we|on peut=can we|peut-on=can we",
     "it": "giorno=day|giorni=days|notte=night|notti=nights|settimana=week|settimane=weeks|mese=month|mesi=months|"
@@ -187,7 +194,8 @@ _PHRASES = {
     "riassumi=summarise|caldo=warm|freddo=cold|spiaggia=beach|da qualche parte=somewhere|dove=where|"
     "cosa=what|quando=when|come=how|consigli=recommend|sì=yes|certo=sure|va bene=ok|grazie=thanks|"
     "grazie mille=thanks|arrivederci=bye|ciao ciao=bye|invece di=instead of|invece=instead|cambia=change|"
-    "in coppia=as a couple|entrambi=both|voglio=i want|vorrei=i would like|vogliamo=we want|"
+    "per=for|a testa=per person|ciascuno=each|in coppia=as a couple|entrambi=both|voglio=i want|"
+    "vorrei=i would like|vogliamo=we want|"
     "vorremmo=we would like|entrambe=both|"
     "tutti e due=both|aggiungi=add|aggiungere=add|possiamo=can we|"
     "potremmo=could we|anche=also|poi=then|voli=flights|"
@@ -217,7 +225,8 @@ _PHRASES = {
     "em vez de=instead of|ao invés de=instead of|muda=change|adiciona=add|também=also|depois=then|"
     "voos=flights|voo=flight|cadeira de rodas=wheelchair|acessível=accessible|vegetariano=vegetarian|"
     "vegano=vegan|sem glúten=gluten-free|eventos=events|ou=or|"
-    "em casal=as a couple|a dois=as a couple|quero=i want|queremos=we want|gostaria=i would like|"
+    "para=for|pra=for|cada um=each|em casal=as a couple|a dois=as a couple|quero=i want|queremos=we want|"
+    "gostaria=i would like|"
     "gostaríamos=we would like|ambos=both|os dois=both|"
     "podemos=can we|poderíamos=could we|adicionar=add|acrescentar=add",
 }
@@ -237,7 +246,7 @@ _MARKER_SETS |= {lang: _MARKER_SETS[lang] | frozenset(_MONTHS[lang].split()) for
 _FIRST_WORDS = {lang: frozenset(p.split()[0] for p in table) for lang, table in _TABLES.items()}
 # Words that are this language's and not English spelled the same ("hotels", "plan", "budget" are not evidence).
 _OWN_WORDS = {
-    lang: frozenset(p for p, english in table.items() if " " not in p and p != english.lower())
+    lang: frozenset(p for p, english in table.items() if " " not in p and p != english.lower()) - _ENGLISH_TOO
     for lang, table in _TABLES.items()
 }
 
@@ -250,15 +259,12 @@ def detect(low: str) -> str:
     for lang, letters in _LETTERS.items():
         if letters.search(low):
             scores[lang] += 2
-    # A tie goes to the language whose own trip words the message uses most ("e com'è il tempo?" is Italian);
-    # with no marker at all, a trip word of one language and no English marker decide ("E a gorjeta lá?").
+    # A tie goes to the language whose own trip words the message uses most ("e com'è il tempo?" is Italian).
     coverage = {lang: len(words & _OWN_WORDS[lang]) for lang in LANGUAGE_NAMES}
     best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], coverage[lang]))
-    if scores[best] == 0 and scores["en"] == 0 and coverage[best] >= 1:
-        return best
-    # One marker decides only a short message with no English in it ("¿dónde alojarnos?", "où dormir ?").
-    enough = scores[best] >= 2 or (scores[best] == 1 and scores["en"] == 0 and len(words) <= 6)
-    return best if enough and scores[best] > scores["en"] else "en"
+    if scores["en"] == 0:  # no English at all: any marker or trip word of one language decides ("E a gorjeta lá?")
+        return best if scores[best] + coverage[best] >= 1 else "en"
+    return best if scores[best] >= 2 and scores[best] > scores["en"] else "en"
 
 
 @lru_cache(maxsize=4096)
