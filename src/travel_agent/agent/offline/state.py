@@ -150,10 +150,10 @@ def _asked(message: str, last_offer: tuple[str, ...]) -> tuple[str, ...]:
 def _apply(facts: TripFacts, message: str, last_reply: str) -> TripFacts:
     reading = reading_of(message)
     new = reading.facts
-    meant = _DID_YOU_MEAN.search(last_reply)
+    meant = _DID_YOU_MEAN.search(last_reply) if "Did you mean" in last_reply else None
     if meant and intents.is_yes(message) and not new.destination:
         new = replace(new, destination=meant.group(1))
-    offered = _CHOICE.search(last_reply)
+    offered = _CHOICE.search(last_reply) if "which one should I plan" in last_reply else None
     if offered and not new.destination and _BOTH.found(english_low(message)):  # "Paris or Rome?" "both"
         options = offered.group(1).split(" or ")
         new = replace(new, destination=options[0], stops=tuple(Stop(name, None) for name in options))
