@@ -108,7 +108,7 @@ _PHRASES = {
     "en lugar de=instead of|mejor=instead|cambia=change|añade=add|añadir=add|también=also|luego=then|"
     "después=then|vuelos=flights|vuelo=flight|silla de ruedas=wheelchair|vegetariano=vegetarian|"
     "vegano=vegan|sin gluten=gluten-free|eventos=events|festival=festival|o=or|"
-    "para=for|cada uno=each|cada una=each|en pareja=as a couple|quiero=i want|queremos=we want|"
+    "en vez de=instead of|para=for|cada uno=each|cada una=each|en pareja=as a couple|quiero=i want|queremos=we want|"
     "quisiera=i would like|quisiéramos=we would like|"
     "podemos=can we|"
     "podríamos=could we|agregar=add|ambos=both|los dos=both|las dos=both",
@@ -168,7 +168,8 @@ _PHRASES = {
     "change=change|ajoute=add|aussi=also|puis=then|ensuite=then|vols=flights|vol=flight|"
     "fauteuil roulant=wheelchair|accessible=accessible|végétarien=vegetarian|végétalien=vegan|"
     "sans gluten=gluten-free|événements=events|ou=or|"
-    "pour=for|chacun=each|par tête=per person|en amoureux=as a couple|en couple=as a couple|je veux=i want|"
+    "à deux=as a couple|à trois=for 3|à quatre=for 4|à cinq=for 5|pour=for|chacun=each|par tête=per person|"
+    "en amoureux=as a couple|en couple=as a couple|je veux=i want|"
     "je voudrais=i would like|nous voulons=we want|"
     "on voudrait=we would like|les deux=both|"
     "ajouter=add|pouvons-nous=can we|on peut=can we|peut-on=can we",

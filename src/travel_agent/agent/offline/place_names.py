@@ -15,14 +15,14 @@ from travel_agent.agent.offline.scan import MONTHS, NUM, NUMBER_WORDS, newest_fi
 
 _TRIGGER = re.compile(
     r"\b(to|in|into|visit|visiting|see|for|around|explore|exploring|towards?|then|and|also|add|plus|via|between"
-    r"|nach|à|em|para|a|en|no|na|nel|nella|au|aux|it|about|actually|maybe|perhaps|prefer|rather|do|try)\s+"
+    r"|nach|à|em|para|a|en|no|na|nel|nella|au|aux|it|about|actually|maybe|perhaps|prefer|rather|do|try|instead)\s+"
     r"(?:(the)\s+)?"
 )
 _MAX_TRIGGERS = 12  # the newest mentions; a trip names a handful of places, long text would cost per trigger
 _WEAK_TRIGGERS = {"in", "for", "around", "and", "then", "also", "plus", "via"}  # need a known place or an ending
 # These name a place only when it is one the gazetteer knows ("make it Lyon", "quiero ir a Ljubljana").
 _FOREIGN_TRIGGERS = {"nach", "à", "em", "para", "a", "en", "no", "na", "nel", "nella", "au", "aux", "see", "add"}
-_FOREIGN_TRIGGERS |= {"it", "about", "actually", "maybe", "perhaps", "prefer", "rather", "do", "try"}
+_FOREIGN_TRIGGERS |= {"it", "about", "actually", "maybe", "perhaps", "prefer", "rather", "do", "try", "instead"}
 _STRONG_FUZZY = {"to", "visit", "visiting", "explore", "exploring", "towards", "toward", "add"}
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
 _GAP = re.compile(r"[ \u00a0]+")
