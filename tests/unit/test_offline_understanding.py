@@ -220,3 +220,18 @@ def test_follow_ups_in_five_languages(message: str, wanted: str) -> None:
     answer = reply([Turn("user", "Rome 4 days for 2"), Turn("assistant", first)], message)
     assert wanted in answer
     assert not wanted.startswith("Day") or "Day 1:" not in answer  # one day, not the plan again
+
+
+def test_a_long_message_says_what_was_not_read() -> None:
+    """A message past HEAD + TAIL characters is read at its start and end only, and the reply says so, so a
+    detail in the middle is never silently lost."""
+    from travel_agent.agent.offline import reply
+    from travel_agent.agent.offline.conversation import LONG_MESSAGE_NOTE
+    from travel_agent.agent.offline.trip_facts import HEAD, TAIL
+
+    filler = "We have dreamt of this for years. " * 40
+    long = filler + "Lisbon for 5 days, two of us." + filler
+    assert len(long) > HEAD + TAIL
+    assert reply([], long).startswith(LONG_MESSAGE_NOTE)
+    short = "Lisbon for 5 days, two of us."
+    assert LONG_MESSAGE_NOTE not in reply([], short)

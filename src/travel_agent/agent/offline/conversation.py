@@ -25,7 +25,7 @@ from travel_agent.agent.offline import (
 from travel_agent.agent.offline.catalog import Destination
 from travel_agent.agent.offline.places import Place, lookup
 from travel_agent.agent.offline.state import OFFER_PHRASES, State
-from travel_agent.agent.offline.trip_facts import TripFacts, clip
+from travel_agent.agent.offline.trip_facts import HEAD, TAIL, TripFacts, clip
 
 MAX_TOPICS = 3  # answers per reply: a chat reply, not a guidebook
 MAX_STOPS_ANSWERED = 3  # a topic asked about a route is answered for its first stops
@@ -48,8 +48,15 @@ _TOPIC_NAMES = {
 }
 
 
+LONG_MESSAGE_NOTE = (
+    f"(Your message is long: I read its first {HEAD} and last {TAIL} characters. If a detail of the trip was in "
+    "between, tell me it again in a short message.)"
+)
+
+
 def reply(history: Sequence[Turn], message: str) -> str:
     """The assistant's answer to ``message``, given the earlier turns; the same input always gives the same text."""
+    clipped = len(message) > HEAD + TAIL
     message = clip(message)
     st = state.derive(history, message)
     low = state.english_low(message)
@@ -102,6 +109,8 @@ def reply(history: Sequence[Turn], message: str) -> str:
             *render.CAN_HELP,
         ]
     preamble = _preamble(st, message)
+    if clipped:  # never a silent misreading: what was not read is said
+        preamble.insert(0, LONG_MESSAGE_NOTE)
     if (added := st.added()) and not any(line.startswith("So far I have") for line in lines):
         preamble.append("Noted: " + "; ".join(added) + ".")
     return "\n".join(preamble + lines)
