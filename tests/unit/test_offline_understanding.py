@@ -26,6 +26,11 @@ from travel_agent.agent.offline.trip_facts import Money, Stop, read
         ("siamo in 6, una settimana a Barcellona", "it", "Barcelona", 7, 6),
         ("eu e meu namorado, cinco dias em Lisboa", "pt", "Lisbon", 5, 2),
         ("somos 3 pessoas, duas semanas no Rio de Janeiro", "pt", "Rio de Janeiro", 14, 3),
+        ("vado a londra con la mia famiglia, siamo in 4, 5 giorni", "it", "London", 5, 4),
+        ("on part à Rome 4 jours en amoureux", "fr", "Rome", 4, 2),
+        ("cuanto cuesta una semana en tokio para dos personas", "es", "Tokyo", 7, 2),
+        ("Paris pour deux, 4 nuits", "fr", "Paris", 5, 2),
+        ("Porto pra dois, 4 dias", "pt", "Porto", 4, 2),
     ],
 )
 def test_five_languages_give_places_days_and_party(
@@ -46,12 +51,29 @@ def test_five_languages_give_places_days_and_party(
         ("Porto em dezembro, orçamento de 800 euros por pessoa", "in December", Money(800, "EUR", "per person")),
         ("del 3 al 10 de mayo a Sevilla", "from May 3 to May 10", None),
         ("vom 3. bis 10. Mai nach Berlin", "from May 3 to May 10", None),
+        ("wir fahren im juli zwei wochen nach kroatien", "in July", None),
     ],
 )
 def test_five_languages_give_dates_and_budgets(message: str, when: str, money: Money | None) -> None:
     facts = read(message).facts
     assert facts.when == when
     assert facts.budget == money
+
+
+@pytest.mark.parametrize(
+    ("message", "days", "money"),
+    [
+        ("1.5 weeks in Rome", 11, None),
+        ("a week and a half, budget 3 000 €", 11, Money(3000, "EUR", "total")),
+        ("two and a half weeks", 18, None),
+        ("10-12 days", 12, None),
+        ("2 wks, $3k", 14, Money(3000, "USD", "total")),
+        ("flying out on June 12 and coming back June 19", 8, None),
+    ],
+)
+def test_numbers_as_typed(message: str, days: int, money: Money | None) -> None:
+    facts = read(message).facts
+    assert (facts.days, facts.budget) == (days, money)
 
 
 def test_place_names_are_not_translated() -> None:
@@ -176,3 +198,40 @@ def test_a_long_message_first_seen_is_cheap(message: str) -> None:
 def test_a_restarted_worker_s_first_turn_over_20_long_messages_is_cheap() -> None:
     history = [turn for message in LONG * 7 for turn in (Turn("user", message), Turn("assistant", "ok"))][:40]
     assert _cpu_ms(lambda: reply(history, "what's the plan?")) < 40  # budget 20 ms; the same margin
+
+
+@pytest.mark.parametrize(
+    ("message", "wanted"),
+    [
+        ("¿qué hay el día 3?", "Day 3:"),
+        ("Was machen wir an Tag 2?", "Day 2:"),
+        ("et le jour 2 ?", "Day 2:"),
+        ("cosa facciamo il giorno 2?", "Day 2:"),
+        ("e o dia 3?", "Day 3:"),
+        ("dame un resumen", "Your trip so far"),
+        ("Zusammenfassung bitte", "Your trip so far"),
+        ("un résumé ?", "Your trip so far"),
+        ("riepilogo", "Your trip so far"),
+        ("resumo por favor", "Your trip so far"),
+    ],
+)
+def test_follow_ups_in_five_languages(message: str, wanted: str) -> None:
+    first = reply([], "Rome 4 days for 2")
+    answer = reply([Turn("user", "Rome 4 days for 2"), Turn("assistant", first)], message)
+    assert wanted in answer
+    assert not wanted.startswith("Day") or "Day 1:" not in answer  # one day, not the plan again
+
+
+def test_a_long_message_says_what_was_not_read() -> None:
+    """A message past HEAD + TAIL characters is read at its start and end only, and the reply says so, so a
+    detail in the middle is never silently lost."""
+    from travel_agent.agent.offline import reply
+    from travel_agent.agent.offline.conversation import LONG_MESSAGE_NOTE
+    from travel_agent.agent.offline.trip_facts import HEAD, TAIL
+
+    filler = "We have dreamt of this for years. " * 40
+    long = filler + "Lisbon for 5 days, two of us." + filler
+    assert len(long) > HEAD + TAIL
+    assert reply([], long).startswith(LONG_MESSAGE_NOTE)
+    short = "Lisbon for 5 days, two of us."
+    assert LONG_MESSAGE_NOTE not in reply([], short)

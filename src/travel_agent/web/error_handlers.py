@@ -44,6 +44,7 @@ def error_response(
 # Werkzeug's default descriptions speak of "the browser" and name no limit; these say what to change.
 _HTTP_MESSAGES = {
     400: "The request could not be understood: its body or query is malformed.",
+    404: "There is no route at this path (the API is described at /docs).",
 }
 
 

@@ -15,8 +15,11 @@ class Money:
     scope: str  # "total", "per person", "per day" or "per person per day"
 
 
+# The number starts with a digit class, so the regex engine skips to digits in C; the check that no word
+# character, dot or comma comes before it sits after that first digit (a leading lookbehind would be tried at
+# every position of the text).
 _AMOUNT = (
-    r"(?<![\w.,])(?P<num>\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+    r"(?P<num>[0-9](?<![\w.,][0-9])(?:\d{0,2}(?:[,.\u00a0\u202f ]\d{3})+(?:[.,]\d{1,2})?|\d*(?:[.,]\d{1,2})?))"
     r"(?:(?P<k>k)\b|\s*(?P<k2>thousand|grand)\b)?"
 )
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
@@ -57,11 +60,14 @@ def _currency(found: dict[str, str | None]) -> str | None:
     return code.upper() if code else _NAMES.get(found.get("word") or "")
 
 
+_SEPARATORS = re.compile(r"[.,\u00a0\u202f ]")  # thousands written "1,500", "1.500" or "1 500"
+
+
 def _parse_amount(raw: str, thousands: bool) -> int:
     # "1,500.50" and "2.5k" carry cents; "1.500" is the European way to write fifteen hundred.
     cents = re.search(r"[.,](\d{1,2})$", raw)
     whole = raw[: cents.start()] if cents else raw
-    value = int(re.sub(r"[.,]", "", whole)) + (int(cents.group(1)) / 10 ** len(cents.group(1)) if cents else 0)
+    value = int(_SEPARATORS.sub("", whole)) + (int(cents.group(1)) / 10 ** len(cents.group(1)) if cents else 0)
     return round(value * (1000 if thousands else 1))
 
 

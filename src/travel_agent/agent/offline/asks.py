@@ -21,8 +21,9 @@ _SUGGEST = Cue(
     r"|\bwhere to go\b|\bsuggest (?:a |some |me a |us a )?(?:destination|place|city|cities|where)"
     r"|\brecommend (?:a |some )?(?:destination|place|city|cities)|\b(?:ideas|suggestions) (?:for|on) where\b"
     r"|\bwhich (?:city|cities|destination|place)\b|\bwhere (?:is|'s) (?:it )?(?:warm|hot|sunny|cold|cheap)\b"
-    r"|\bwhere should we go\b|\bdon'?t know where\b|どこがいい|ที่ไหนดี",
-    "where|suggest|recommend|ideas|suggestions|which|どこがいい|ที่ไหนดี",
+    r"|\bwhere should we go\b|\bdon'?t know where\b|\b(?:cheapest|warmest|sunniest|best) (?:city|cities|place|"
+    r"places|destination|destinations)\b|どこがいい|ที่ไหนดี",
+    "where|suggest|recommend|ideas|suggestions|which|cheapest|warmest|sunniest|best |どこがいい|ที่ไหนดี",
 )
 _LIMITS = {
     "accessibility": r"\bwheelchairs?\b|\baccessib|\bmobility\b|\bdisab|\bstep[- ]free\b|\bblind\b|\bdeaf\b"
@@ -36,6 +37,13 @@ _LIMITS = {
     "flights": r"\bflights?\b|\bairfares?\b|\bairlines?\b|\bplane tickets?\b|\bfly(?:ing)? (?:there|to|from)\b",
     "events": r"\bevents?\b|\bfestivals?\b|\bconcerts?\b|\bwhat'?s on\b(?!\s+(?:day|the plan|my|our))"
     r"|\bexhibitions?\b|\bgigs?\b|\bfootball matches?\b|\bsports? (?:games?|matches?)\b|\bholidays? (?:there|then)\b",
+    "forecast": r"\bforecast\b|\bwill it (?:rain|snow|be (?:hot|cold|sunny|warm|windy))\b"
+    r"|\b(?:weather|rain|snow|sunny)\b[^.?!]{0,30}\b(?:tomorrow|tonight|this weekend|next week|on (?:mon|tues|wednes|"
+    r"thurs|fri|satur|sun)day)\b",
+    "rates": r"\bexchange rates?\b[^.?!]{0,30}\b(?:now|today|current|currently|live)\b|\b(?:today'?s|current|live) "
+    r"(?:exchange )?rates?\b",
+    "health": r"\bvaccin|\bjabs?\b|\bmalaria\b|\btap water\b|\bdrink the water\b|\bmedicines?\b|\bmedication"
+    r"|\binsulin\b|\bprescription|\bpregnan",
     "hours": r"\bopening (?:hours|times)\b|\bopen on (?:mondays?|sundays?|holidays?)\b|\bstrikes?\b"
     r"|\bclosed (?:on|today)\b",
 }
@@ -46,6 +54,9 @@ _LIMIT_KEYS = {
     "kids": "friendly|for |stroller|pram|babysit|childcare|playground|changing",
     "flights": "flight|airfare|airline|plane|fly",
     "events": "event|festival|concert|on|exhibition|gig|match|holiday",
+    "forecast": "forecast|will it|tomorrow|tonight|weekend|next week|day",
+    "rates": "rate",
+    "health": "vaccin|jab|malaria|water|medic|insulin|prescription|pregnan",
     "hours": "opening|open on|strike|closed",
 }
 _LIMIT_PATTERNS = {topic: Cue("", pattern, _LIMIT_KEYS[topic]) for topic, pattern in _LIMITS.items()}
@@ -60,6 +71,16 @@ _SPLIT = Cue(
     r"split\b|\bsplit (?:the|our|my) (?:days|time)\b",
     "each|every|per |split",
 )
+
+
+_LENGTH_CHECK = Cue(
+    "", r"\b(?:enough|too (?:long|short|much|little|many)|sufficient|right amount)\b", "enough|too |suffic|right"
+)
+
+
+def checks_length(low: str) -> bool:
+    """ "is 5 days enough for Rome?", "is a week too long?" """
+    return _LENGTH_CHECK.found(low)
 
 
 def wants_split(low: str) -> bool:

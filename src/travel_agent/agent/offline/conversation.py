@@ -10,6 +10,7 @@ from travel_agent.agent.offline import (
     answers,
     asks,
     catalog,
+    countries,
     currency,
     followups,
     honest,
@@ -24,7 +25,7 @@ from travel_agent.agent.offline import (
 from travel_agent.agent.offline.catalog import Destination
 from travel_agent.agent.offline.places import Place, lookup
 from travel_agent.agent.offline.state import OFFER_PHRASES, State
-from travel_agent.agent.offline.trip_facts import TripFacts, clip
+from travel_agent.agent.offline.trip_facts import HEAD, TAIL, TripFacts, clip
 
 MAX_TOPICS = 3  # answers per reply: a chat reply, not a guidebook
 MAX_STOPS_ANSWERED = 3  # a topic asked about a route is answered for its first stops
@@ -47,8 +48,15 @@ _TOPIC_NAMES = {
 }
 
 
+LONG_MESSAGE_NOTE = (
+    f"(Your message is long: I read its first {HEAD} and last {TAIL} characters. If a detail of the trip was in "
+    "between, tell me it again in a short message.)"
+)
+
+
 def reply(history: Sequence[Turn], message: str) -> str:
     """The assistant's answer to ``message``, given the earlier turns; the same input always gives the same text."""
+    clipped = len(message) > HEAD + TAIL
     message = clip(message)
     st = state.derive(history, message)
     low = state.english_low(message)
@@ -62,7 +70,7 @@ def reply(history: Sequence[Turn], message: str) -> str:
     elif st.reading.choice:
         options = " or ".join(st.reading.choice)
         lines += [f"{options}: which one should I plan? Or say both, for a trip through them."]
-    elif intents.is_goodbye(message) and not topics:
+    elif intents.is_goodbye(message) and not topics and not st.new_facts:
         lines += ["Goodbye, and have a wonderful trip! Your plan stays here if you come back."]
     elif intents.asks_to_act(low):
         lines += [
@@ -72,6 +80,8 @@ def reply(history: Sequence[Turn], message: str) -> str:
         ]
     elif (n := asks.day_asked(low)) is not None and not st.new_facts:
         lines += followups.day(n, _plan_lines(st.facts), st.facts)
+    elif st.question and asks.checks_length(low) and not topics:
+        lines += followups.length_check(st.view, st.reading.facts.days)
     elif st.facts.stops and asks.wants_split(low):
         lines += _plan_lines(st.facts)
     elif asks.wants_summary(low):
@@ -99,6 +109,8 @@ def reply(history: Sequence[Turn], message: str) -> str:
             *render.CAN_HELP,
         ]
     preamble = _preamble(st, message)
+    if clipped:  # never a silent misreading: what was not read is said
+        preamble.insert(0, LONG_MESSAGE_NOTE)
     if (added := st.added()) and not any(line.startswith("So far I have") for line in lines):
         preamble.append("Noted: " + "; ".join(added) + ".")
     return "\n".join(preamble + lines)
@@ -127,14 +139,37 @@ def _preamble(st: State, message: str) -> list[str]:
     lines += list(st.reading.problems)
     if changes := st.changes():
         lines.append("Updated: " + "; ".join(changes) + ".")
-    if st.view.destination != st.facts.destination and st.facts.destination:
+    if st.view.destination != st.facts.destination and st.facts.destination and not _within(st):
         lines.append(f"(Answering for {st.view.destination}; your trip stays {' → '.join(st.facts.places())}.)")
+    for place in _small_towns(st):
+        lines.append(
+            f"({place.name}: the place in {countries.name(place.country)} I know by that name; if you meant another "
+            "one, tell me its country.)"
+        )
     for name in _unknown_places(st):
         lines.append(
             f"I don't know {name}: it isn't among my offline places (GeoNames cities over 15,000 people, and "
             "countries), so I can't check it or give its facts; check the spelling, or use the frame below."
         )
     return lines
+
+
+# A gazetteer hit under this size, and not curated, may well not be the place meant ("Bali" is a city in India).
+SMALL_TOWN = 1_000_000
+
+
+def _small_towns(st: State) -> list[Place]:
+    """Uncurated places named this turn that may not be the one meant: the traveller is told which one it is."""
+    found = [_place(n.name) for n in st.reading.named if n.known and n.name in st.facts.places()]
+    return [
+        p for p in found if p and p.kind == "city" and p.population < SMALL_TOWN and not catalog.destination(p.name)
+    ]
+
+
+def _within(st: State) -> bool:
+    """The place asked about lies in the country the trip is to (Kyoto on a trip to Japan): nothing to warn of."""
+    trip, asked = _place(st.facts.destination), _place(st.view.destination)
+    return bool(trip and asked and trip.kind == "country" and asked.country == trip.country)
 
 
 def _unknown_places(st: State) -> list[str]:
@@ -213,7 +248,7 @@ def _plan(st: State, message: str) -> list[str]:
     ref = _reference(place)
     if facts.places() and (facts.days or facts.stops):
         lines += _plan_lines(facts)
-        if facts.budget and facts.days:
+        if facts.budget and facts.days and not facts.stops:  # a route's costs line already weighs the budget
             lines.append(render.daily_budget(facts.budget, facts.days, facts.travellers))
         if note := currency.rate_note(facts) if facts.stops else "":
             lines.append(note)

@@ -25,22 +25,37 @@ _UNITS = {"day": 1, "night": 1, "week": 7, "fortnight": 14, "month": 30}
 _FUZZY = {"a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3}
 _ABBREVIATIONS = {"wk": "week", "nite": "night", "nt": "night", "dy": "day"}  # as typed in a hurry: "2 wks"
 _UNIT_WORDS = "|".join([*_UNITS, *_ABBREVIATIONS])
-_STAY = re.compile(rf"\b(?P<n>{NUM[1:-1]}|an?|a couple of|couple of|a few|few)[\s-]*(?P<unit>{_UNIT_WORDS})s?\b")
+# "1.5 weeks", "a week and a half", "two and a half weeks": a half is read; "1.5" is never "5 weeks".
+_STAY = re.compile(
+    rf"(?<![\d.,])\b(?P<n>\d{{1,3}}[.,]5|{NUM[1:-1]}|an?|a couple of|couple of|a few|few)"
+    rf"(?P<half1>\s+and\s+a\s+half)?[\s-]*(?P<unit>{_UNIT_WORDS})s?\b(?P<half2>\s+and\s+a\s+half)?"
+)
 _SEASON = re.compile(r"\b(?:in|next|this|during|over|for)\s+(?:the\s+)?(spring|summer|autumn|fall|winter)\b")
+_HOLIDAY = re.compile(r"\b(?:over|at|for|during|around|before|after)\s+(christmas|new year|easter|thanksgiving)")
+_HOLIDAY_MONTHS = {"christmas": "December", "new year": "December", "easter": "April", "thanksgiving": "November"}
 _ASIAN_STAY = re.compile(r"(?<![月\d])(\d{1,3})\s*(日間|日|泊|วัน|คืน)")  # Japanese and Thai: 5日間, 5 วัน
 _WEEKEND = re.compile(r"\b(long\s+)?weekend\b")
 _RELATIVE = re.compile(r"\b(?:in|within|for the (?:last|past)|ago|every)\s+$")  # "leaving in 2 weeks" is when
 _ISO = r"(\d{4})-(\d{2})-(\d{2})"
 _RANGE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}{_TO}(?:{MONTH}\s+)?{_DAY}")
+# "flying out June 12 and coming back June 19": the two ends said apart.
+_RANGE_BACK = re.compile(
+    rf"\b{MONTH}\s+{_DAY}[^.;!?\d]{{0,40}}?\b(?:back|return|returning|home|leave|leaving|out|depart|departing)"
+    rf"\b(?:\s+(?:on|the))?\s+(?:{MONTH}\s+)?{_DAY}"
+)
 _RANGE_DM = re.compile(rf"\b{_DAY_START}\s*(?:{_OF}{MONTH}\s*)?{_TO}{_DAY}\s*{_OF}{MONTH}")
 _RANGE_ISO = re.compile(rf"\b{_ISO}{_TO}{_ISO}\b")
-_ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}|\b{_DAY_START}\s+{_OF}{MONTH}")
+_NOT_A_DATE = r"(?!\s*(?:days?|nights?|weeks?|months?|people|persons|adults?|kids?|travell?ers|pax)\b)"
+_ONE_MD = re.compile(rf"\b{MONTH}\s+{_DAY}{_NOT_A_DATE}|\b{_DAY_START}\s+{_OF}{MONTH}")
 _ONE_ISO = re.compile(rf"\b{_ISO}\b")
-_IN_MONTH = re.compile(
-    rf"\b(?:in|during|around|this|next|over|en|im|ab|a|ad|em|no|au|nel|di|de|para|für|pour|per|until|by)\s+"
-    rf"(?:(?:the\s+)?(?:month\s+of|mois\s+de|mes\s+de|mês\s+de|mese\s+di)\s+)?(?:(early|mid|late)[-\s]+)?{MONTH}"
-    rf"|\b{MONTH}(?=\s+(?:trip|holiday|vacation|getaway|break|\d{{4}}))"
+# "in (early) July", "im August", "next March", "a luglio", "a June trip": a month name first (one alternation of
+# twelve), then what comes before or after it, in a small window: the prepositions are never scanned for.
+_MONTH_WORD = re.compile(rf"\b{MONTH}")
+_BEFORE_MONTH = re.compile(
+    r"\b(?:in|during|around|this|next|over|en|im|ab|a|ad|em|no|au|nel|di|de|para|für|pour|per|until|by)\s+"
+    r"(?:(?:the\s+)?(?:month\s+of|mois\s+de|mes\s+de|mês\s+de|mese\s+di)\s+)?(?:(early|mid|late)[-\s]+)?$"
 )
+_AFTER_MONTH = re.compile(r"\s+(?:trip|holiday|vacation|getaway|break|\d{4})")
 _YEAR = re.compile(
     rf"\b{MONTH}\s+(\d{{4}})\b|\b(?:in|en|im|em|nel)\s+((?:19|20)\d\d)\b"
     r"(?!\s*(?:[-/$€£¥₹]|k\b|euros?|dollars?|pounds?|usd|eur|gbp|chf|people|persons))"
@@ -59,9 +74,11 @@ def stays(low: str, latest_range: Range | None) -> Candidates[tuple[int, str]]:
                 continue  # "a day" is nearly always "$100 a day", not a one-day trip
             if _RELATIVE.search(low, max(0, m.start() - 14), m.start()) or low[m.end() : m.end() + 4] in (" ago",):
                 continue
-            n = _FUZZY.get(n_raw) or number(n_raw)
-            days = n * _UNITS[unit] + (1 if unit == "night" and n > 0 else 0)
-            yield (m.end(), 0), (days, f"{n_raw} {unit}s" if n_raw in _FUZZY and n > 1 else count(n, unit))
+            n = _FUZZY.get(n_raw) or (float(n_raw.replace(",", ".")) if n_raw[-2:-1] in ".," else number(n_raw))
+            half = 0.5 if m.group("half1") or m.group("half2") else 0.0
+            days = int((n + half) * _UNITS[unit] + 0.5) + (1 if unit == "night" and n > 0 else 0)
+            said = f"{n_raw} {unit}s" if n_raw in _FUZZY and n > 1 else count(int(n), unit)
+            yield (m.end(), 0), (days, said if not half and n == int(n) else count(days, "day"))
             break
     if "weekend" in low:
         for m in newest_first(_WEEKEND, low):
@@ -86,7 +103,7 @@ def ranges(text: str, low: str) -> tuple[Range | None, bytearray]:
     latest: list[Range] = []
     parsers: list[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Range | None]]] = []
     if has_month(low):
-        parsers += [(_RANGE_MD, _month_day_range), (_RANGE_DM, _day_month_range)]
+        parsers += [(_RANGE_MD, _month_day_range), (_RANGE_DM, _day_month_range), (_RANGE_BACK, _month_day_range)]
     if "-" in low:
         parsers.append((_RANGE_ISO, _iso_range))
     for pattern, parse in parsers:
@@ -164,15 +181,24 @@ def whens(text: str, low: str, latest_range: Range | None, in_range: bytearray) 
             if when and _real_month(text, m.start(month)):
                 yield (m.end(), 0), f"starting {_md_label(when)}"
                 break
-        for m in newest_first(_IN_MONTH, low):
-            group = 2 if m.group(2) else 3
-            if _real_month(text, m.start(group)) and not in_range[m.start()]:
-                part = f"{m.group(1)} " if m.group(1) else ""
-                yield (m.end(), 0), f"in {part}{MONTHS[month_number(m.group(group)) - 1].title()}"
+        for m in newest_first(_MONTH_WORD, low):
+            if in_range[m.start()]:
+                continue  # the end of a date range, not a month on its own
+            before = _BEFORE_MONTH.search(low, max(0, m.start() - 40), m.start())
+            if not before and not _AFTER_MONTH.match(low, m.end()):
+                continue
+            start = before.start() if before else m.start()
+            if _real_month(text, m.start()) and not in_range[start]:
+                part = f"{before.group(1)} " if before and before.group(1) else ""
+                yield (m.end(), 0), f"in {part}{MONTHS[month_number(m.group(1)) - 1].title()}"
                 break
     for m in newest_first(_SEASON, low) if mentions(low, ("spring", "summer", "autumn", "fall", "winter")) else ():
         season = "autumn" if m.group(1) == "fall" else m.group(1)
         yield (m.end(), 0), f"in {season}"
+        break
+    for m in newest_first(_HOLIDAY, low) if mentions(low, _HOLIDAY_MONTHS) else ():
+        name = m.group(1)
+        yield (m.end(), 0), f"over {name.title()} ({_HOLIDAY_MONTHS[name]})"
         break
     for m in newest_first(_JA_MONTH, low) if "月" in low else ():
         yield (m.end(), 0), f"in {MONTHS[int(m.group(1)) - 1].title()}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from travel_agent.agent.offline import currency, render, routes
+from travel_agent.agent.offline import catalog, currency, itinerary, render, routes
 from travel_agent.agent.offline.trip_facts import TripFacts
 
 _SPAN = re.compile(r"^Days? (\d+)(?:-(\d+))?: (.*)$")
@@ -25,6 +25,29 @@ def day(n: int, plan: list[str], facts: TripFacts) -> list[str]:
             within = f" (part of {span})" if span else ""
             return [f"Day {n}{within}: {m.group(3)}"]
     return [f"Day {n} has nothing fixed yet: a free day to revisit a favourite."]
+
+
+def length_check(facts: TripFacts, days_asked: int | None) -> list[str]:
+    """ "Is 5 days enough for Rome?": the days asked about against the days of distinct plans held for each place."""
+    days = days_asked or facts.days
+    names = facts.places()
+    if not days or not names:
+        return ["Tell me the place and the number of days, and I'll say how they compare with what I'd plan there."]
+    lines = []
+    for name in names[:3]:
+        d = catalog.destination(name)
+        if d is None:
+            lines.append(f"I have no curated plans for {name}, so I can't judge the length for it.")
+            continue
+        held = itinerary.planned_days(d, facts.level or "mid-range")
+        if days < 3:
+            verdict = "short: enough for the main sights only, at a brisk pace"
+        elif days <= held:
+            verdict = "a good length: every day has its own plan, with day trips"
+        else:
+            verdict = f"generous: beyond {held} days the plan repeats favourites or adds free days"
+        lines.append(f"{days} days in {d.name}: {verdict} (I hold {held} days of distinct plans there).")
+    return lines
 
 
 def summary(facts: TripFacts, plan: list[str], covered: frozenset[str]) -> list[str]:

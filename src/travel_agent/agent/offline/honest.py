@@ -39,6 +39,24 @@ def limit(topic: str, facts: TripFacts) -> list[str]:
             f"I can't know what's on in {where} during your dates: events, festivals and concerts change every "
             "year and I have no live listings. The official tourism site's events calendar will have them."
         ]
+    if topic == "forecast":
+        return [
+            "I can't forecast the weather for particular days offline: I hold monthly climate averages, not "
+            "forecasts. The national weather service's forecast, a few days ahead, is the one to trust."
+        ]
+    if topic == "rates":
+        day, _source, per_euro = catalog.rates()
+        return [
+            f"I can't see today's exchange rates offline. The figures I convert with are the European Central "
+            f"Bank's reference rates of {day} (1 EUR = {per_euro['USD']:.4g} USD, {per_euro['JPY']:.5g} JPY, "
+            f"{per_euro['GBP']:.4g} GBP); your bank or card issuer has the current rate."
+        ]
+    if topic == "health":
+        return [
+            "I can't give health advice offline: vaccinations, malaria, drinking water and medicines depend on "
+            "the place, the season and on you. A travel clinic and your government's travel-health pages are the "
+            "sources to check, some weeks before you go."
+        ]
     return [
         "I can't know current opening hours, closures or strikes offline: check the venue's or operator's own "
         "site close to the day."

@@ -52,8 +52,10 @@ _CUES = {
     "sights": Cue(
         "sight sights attraction attractions museum museums",
         r"\b(?:what|places|things) to see\b|\bthings to do\b|\bwhat to do\b|(?<!\d )(?<!\d-)\bday trips?\b"
+        r"|\bwhat (?:can|should|could) (?:we|i|one|you) (?:do|see)\b|\bwhat\b[^.?!]{0,40}\b(?:do|see)\s*\?"
+        r"|\btell me about\b|\bknow about\b|\binfo(?:rmation)? (?:on|about)\b"
         r"|\bmust[- ]see\b|観光|見どころ|ที่เที่ยว",
-        "to see|to do|day trip|must|観光|見どころ|ที่เที่ยว",
+        "to see|to do|day trip|must|what|about|info|観光|見どころ|ที่เที่ยว",
     ),
     "weather": Cue(
         "weather temperature temperatures rain rainy rainfall climate forecast",
@@ -63,7 +65,8 @@ _CUES = {
     ),
     "budget": Cue(
         "breakdown cost costs afford expensive price prices",
-        r"\bhow much\b|\bbudget (?:for|per)\b|\bwhat(?:'s| is) a (?:good |realistic )?budget\b|予算|費用|งบ",
+        r"\bhow much\b|\bbudget (?:for|per)\b|\bwhat(?:'s| is) a (?:good |realistic )?budget\b"
+        r"|\bwhat(?:'s| is| does) (?:the|our|my) budget\b|\bbudget look|予算|費用|งบ",
         "how much|budget|予算|費用|งบ",
     ),
     "money": Cue(
@@ -174,7 +177,7 @@ _EXPLICIT_YES = re.compile(
     r"^\s*(?:yes|yeah|yep|yup|sure|please do|go ahead|do it|ok(?:ay)?,? (?:go|do)|sí|ja|oui|sim|sì)\b"
 )
 _GOODBYE = Cue(
-    "bye goodbye ciao adiós tschüss arrivederci tchau",
+    "bye goodbye adiós tschüss arrivederci tchau",  # not "ciao": it is hello too
     r"\b(?:good bye|see you|see ya|that'?s all|that'?s it for now|have a good (?:day|night)|au revoir)\b"
     r"|さようなら|ลาก่อน",
     "good bye|see |that|have a good|au revoir|さようなら|ลาก่อน",
@@ -190,8 +193,9 @@ _PROPOSAL = Cue(
     r"\b(?:what|how) about\b|\bwhat if\b|\bmake it\b"
     r"|\b(?:can|could) (?:we|you|i) (?:do|make|go|change|switch|add|plan|include|see|visit|fit|squeeze|combine"
     r"|also|stay|spend|take)\b|\b(?:could|would|can) you plan\b"
-    r"|\bplan (?:me|us|a)\b|\bi (?:want|need|would like|'d like)\b|はどう|どう[？?]",
-    "about|what if|make it|can |plan|i |i'|はどう|どう",
+    r"|\bplan (?:me|us|a)\b|\b(?:i|we) (?:want|would like|'d like|are planning|plan)\b|\bi'm planning\b"
+    r"|\bthinking (?:of|about)\b|はどう|どう[？?]",
+    "about|what if|make it|can |could |plan|i |i'|we |thinking|はどう|どう",
 )
 
 
@@ -200,9 +204,10 @@ def is_goodbye(text: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def is_question(text: str) -> bool:
-    """A question (it never overwrites the trip's facts), as opposed to a statement, request or correction."""
+def is_question(text: str, english: str | None = None) -> bool:
+    """A question (it never overwrites the trip's facts), as opposed to a statement, request or correction.
+    ``english`` is the message in the English words the cues read, when it was written in another language."""
     stripped = text.rstrip()
     low = stripped.lower()
     asked = stripped.endswith(("?", "？")) or bool(_QUESTION_START.match(low))
-    return asked and not _PROPOSAL.found(low)
+    return asked and not _PROPOSAL.found(english or low)

@@ -56,6 +56,11 @@ def route_days(stops: list[tuple[Destination | None, str, int]], style: str) -> 
     return lines
 
 
+def planned_days(place: Destination, style: str = "mid-range") -> int:
+    """How many days of distinct plans the data holds for a city: arrival, its middle days, departure."""
+    return len(_middle(place, style)) + 2
+
+
 def _middle(place: Destination, style: str) -> list[str]:
     sights = list(place.sights)
     pairs = [f"{_cap(sights[i])}, then {sights[i + 1]}." for i in range(0, len(sights) - 1, 2)]

@@ -30,10 +30,11 @@ _MARKERS = {
     "el los las quiero queremos días qué cómo dónde cuándo cuánto cuántos está hola gracias somos nosotros "
     "también semana y con para una pero hay muy viaje personas presupuesto noches vamos mi mis quisiera "
     "del al es lo ir podemos puedes tengo necesito hacer",
-    "pt": "onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas duas dois "
+    "pt": "ação onde qual não você quero queremos dias viagem uma com em os obrigado obrigada olá pessoas duas dois "
     "orçamento noites "
     "minha meu nós também é vou muito fazer onde quanto custa qual ficar gostaria são podemos preciso ao",
-    "it": "dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone settimana settimane grazie "
+    "it": "perché più città dove quale il lo gli voglio vogliamo giorni viaggio una per con siamo persone "
+    "settimana settimane grazie "
     "ciao è sono "
     "mia mio notti dove quanto costa cosa che di della andare vorrei anche molto ma ci fare posso dovrei",
     "fr": "où quel quelle quels dormir on cherche pas quelque chez par personne le la les je nous veux voudrais "
@@ -45,13 +46,17 @@ _MARKERS = {
     "hallo ist meine meiner mein nächte wo wie viel was und nach auch sehr aber der die das den dem im zu nicht "
     "gibt bitte können kann soll",
 }
-_MARKER_SETS = {lang: frozenset(words.split()) for lang, words in _MARKERS.items()}
+# Words English uses too are no evidence of another language ("$150 per person" is English).
+_ENGLISH_TOO = frozenset("per come son was will die also man sale fast art gift bad see no a in do plan on".split())
+_MARKER_SETS = {
+    lang: frozenset(words.split()) - (_ENGLISH_TOO if lang != "en" else frozenset()) for lang, words in _MARKERS.items()
+}
+# Letters only one of the five uses (one character-class scan each, no word alternation).
 _LETTERS = {
     "es": re.compile("[ñ¿¡]"),
     "de": re.compile("[ßäöü]"),
-    "pt": re.compile("[ãõ]|ção"),
-    "fr": re.compile("[ùœêâîûëï]|\\bc'est\\b|\\boù\\b"),
-    "it": re.compile("\\b(?:perché|più|città|è)\\b"),
+    "pt": re.compile("[ãõ]"),
+    "fr": re.compile("[ùœêâîûëï]"),
 }
 
 _NUMBERS = {
@@ -102,7 +107,11 @@ _PHRASES = {
     "sí=yes|vale=ok|claro=sure|gracias=thanks|muchas gracias=thanks|adiós=bye|hasta luego=bye|"
     "en lugar de=instead of|mejor=instead|cambia=change|añade=add|añadir=add|también=also|luego=then|"
     "después=then|vuelos=flights|vuelo=flight|silla de ruedas=wheelchair|vegetariano=vegetarian|"
-    "vegano=vegan|sin gluten=gluten-free|eventos=events|festival=festival|o=or",
+    "vegano=vegan|sin gluten=gluten-free|eventos=events|festival=festival|o=or|"
+    "en vez de=instead of|para=for|cada uno=each|cada una=each|en pareja=as a couple|quiero=i want|queremos=we want|"
+    "quisiera=i would like|quisiéramos=we would like|"
+    "podemos=can we|"
+    "podríamos=could we|agregar=add|ambos=both|los dos=both|las dos=both",
     "de": "tag=day|tage=days|tagen=days|nacht=night|nächte=nights|nächten=nights|woche=week|wochen=weeks|"
     "monat=month|monate=months|wochenende=weekend|langes wochenende=long weekend|personen=people|"
     "person=person|erwachsene=adults|erwachsenen=adults|kinder=kids|kindern=kids|kind=kid|baby=baby|"
@@ -123,11 +132,15 @@ _PHRASES = {
     "bargeld=cash|karte=card|kreditkarte=card|sprache=language|spricht=speak|spricht man=speak|"
     "zeitzone=time zone|zeitunterschied=time difference|visum=visa|reisepass=passport|gepäck=luggage|"
     "packen=pack|mitnehmen=bring|sicher=safe|sicherheit=safety|reiseplan=itinerary|plan=plan|"
-    "tag für tag=day by day|zusammenfassung=summary|fasse zusammen=summarise|warm=warm|warmes=warm|"
+    "tag für tag=day by day|zusammenfassung=summary|fasse zusammen=summarise|fasse=summarise|machen=do|"
+    "anschauen=see|besichtigen=see|sehenswert=sights|unternehmen=things to do|warm=warm|warmes=warm|"
     "heiß=hot|kalt=cold|strand=beach|irgendwo=somewhere|wohin=where|wo=where|was=what|wann=when|wie=how|"
     "empfiehlst=recommend|ja=yes|genau=yes|klar=sure|danke=thanks|vielen dank=thanks|tschüss=bye|"
     "auf wiedersehen=bye|statt=instead of|anstatt=instead of|lieber=instead|ändere=change|"
-    "füge hinzu=add|auch=also|dann=then|danach=then|flüge=flights|flug=flight|rollstuhl=wheelchair|"
+    "für=for|jeweils=each|beide=both|beides=both|wir möchten=we would like|wir wollen=we want|"
+    "ich möchte=i would like|ich will=i want|"
+    "füge hinzu=add|hinzufügen=add|können wir=can we|könnten wir=could we|auch=also|dann=then|"
+    "danach=then|flüge=flights|flug=flight|rollstuhl=wheelchair|"
     "barrierefrei=accessible|vegetarisch=vegetarian|vegan=vegan|glutenfrei=gluten-free|"
     "veranstaltungen=events|oder=or",
     "fr": "jour=day|jours=days|journée=day|journées=days|nuit=night|nuits=nights|semaine=week|semaines=weeks|"
@@ -154,7 +167,12 @@ _PHRASES = {
     "d'accord=ok|merci=thanks|merci beaucoup=thanks|au revoir=bye|plutôt=instead|au lieu de=instead of|"
     "change=change|ajoute=add|aussi=also|puis=then|ensuite=then|vols=flights|vol=flight|"
     "fauteuil roulant=wheelchair|accessible=accessible|végétarien=vegetarian|végétalien=vegan|"
-    "sans gluten=gluten-free|événements=events|ou=or",
+    "sans gluten=gluten-free|événements=events|ou=or|"
+    "à deux=as a couple|à trois=for 3|à quatre=for 4|à cinq=for 5|pour=for|chacun=each|par tête=per person|"
+    "en amoureux=as a couple|en couple=as a couple|je veux=i want|"
+    "je voudrais=i would like|nous voulons=we want|"
+    "on voudrait=we would like|les deux=both|"
+    "ajouter=add|pouvons-nous=can we|on peut=can we|peut-on=can we",
     "it": "giorno=day|giorni=days|notte=night|notti=nights|settimana=week|settimane=weeks|mese=month|mesi=months|"
     "fine settimana=weekend|weekend lungo=long weekend|persone=people|persona=person|adulti=adults|"
     "adulto=adult|bambini=kids|bambino=kid|bambina=kid|figli=kids|neonato=baby|amici=friends|amiche=friends|"
@@ -177,7 +195,12 @@ _PHRASES = {
     "riassumi=summarise|caldo=warm|freddo=cold|spiaggia=beach|da qualche parte=somewhere|dove=where|"
     "cosa=what|quando=when|come=how|consigli=recommend|sì=yes|certo=sure|va bene=ok|grazie=thanks|"
     "grazie mille=thanks|arrivederci=bye|ciao ciao=bye|invece di=instead of|invece=instead|cambia=change|"
-    "aggiungi=add|anche=also|poi=then|voli=flights|volo=flight|sedia a rotelle=wheelchair|"
+    "per=for|a testa=per person|ciascuno=each|in coppia=as a couple|entrambi=both|voglio=i want|"
+    "vorrei=i would like|vogliamo=we want|"
+    "vorremmo=we would like|entrambe=both|"
+    "tutti e due=both|aggiungi=add|aggiungere=add|possiamo=can we|"
+    "potremmo=could we|anche=also|poi=then|voli=flights|"
+    "volo=flight|sedia a rotelle=wheelchair|"
     "accessibile=accessible|vegetariano=vegetarian|vegano=vegan|senza glutine=gluten-free|eventi=events|o=or",
     "pt": "dia=day|dias=days|noite=night|noites=nights|semana=week|semanas=weeks|quinzena=fortnight|mês=month|"
     "meses=months|fim de semana=weekend|feriado prolongado=long weekend|pessoas=people|pessoa=person|"
@@ -202,7 +225,11 @@ _PHRASES = {
     "obrigado=thanks|obrigada=thanks|muito obrigado=thanks|muito obrigada=thanks|tchau=bye|até logo=bye|"
     "em vez de=instead of|ao invés de=instead of|muda=change|adiciona=add|também=also|depois=then|"
     "voos=flights|voo=flight|cadeira de rodas=wheelchair|acessível=accessible|vegetariano=vegetarian|"
-    "vegano=vegan|sem glúten=gluten-free|eventos=events|ou=or",
+    "vegano=vegan|sem glúten=gluten-free|eventos=events|ou=or|"
+    "para=for|pra=for|cada um=each|em casal=as a couple|a dois=as a couple|quero=i want|queremos=we want|"
+    "gostaria=i would like|"
+    "gostaríamos=we would like|ambos=both|os dois=both|"
+    "podemos=can we|poderíamos=could we|adicionar=add|acrescentar=add",
 }
 
 
@@ -218,6 +245,11 @@ _TABLES = {lang: _table(lang) for lang in _NUMBERS}
 _MARKER_SETS |= {lang: _MARKER_SETS[lang] | frozenset(_MONTHS[lang].split()) for lang in _MONTHS}
 # The first word of every phrase: a message that has none of them needs no rewriting.
 _FIRST_WORDS = {lang: frozenset(p.split()[0] for p in table) for lang, table in _TABLES.items()}
+# Words that are this language's and not English spelled the same ("hotels", "plan", "budget" are not evidence).
+_OWN_WORDS = {
+    lang: frozenset(p for p, english in table.items() if " " not in p and p != english.lower()) - _ENGLISH_TOO
+    for lang, table in _TABLES.items()
+}
 
 
 @lru_cache(maxsize=4096)
@@ -228,10 +260,12 @@ def detect(low: str) -> str:
     for lang, letters in _LETTERS.items():
         if letters.search(low):
             scores[lang] += 2
-    best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], lang == "es"))
-    # One marker decides only a short message with no English in it ("¿dónde alojarnos?", "où dormir ?").
-    enough = scores[best] >= 2 or (scores[best] == 1 and scores["en"] == 0 and len(words) <= 6)
-    return best if enough and scores[best] > scores["en"] else "en"
+    # A tie goes to the language whose own trip words the message uses most ("e com'è il tempo?" is Italian).
+    coverage = {lang: len(words & _OWN_WORDS[lang]) for lang in LANGUAGE_NAMES}
+    best = max(LANGUAGE_NAMES, key=lambda lang: (scores[lang], coverage[lang]))
+    if scores["en"] == 0:  # no English at all: any marker or trip word of one language decides ("E a gorjeta lá?")
+        return best if scores[best] + coverage[best] >= 1 else "en"
+    return best if scores[best] >= 2 and scores[best] > scores["en"] else "en"
 
 
 @lru_cache(maxsize=4096)
@@ -250,7 +284,7 @@ def to_english(text: str, lang: str) -> str:
         return text
     pattern = _pattern(tuple(phrases))
     # Place names are never rewritten: "Rio de Janeiro" keeps its "janeiro", "Porto" its "porto".
-    names = [(start, end) for start, end, _place in places.mentions(text, low)]
+    names = [(start, end) for start, end, _place in places.mentions(text, low, lenient=True)]
     # lower() keeps indices for these scripts, so the spans of ``low`` are the spans of ``text``; where it does
     # not (a character we never match anyway), the rewriting runs on the lower-cased copy.
     source = text if len(low) == len(text) else low

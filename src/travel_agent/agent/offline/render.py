@@ -58,6 +58,11 @@ def daily_budget(budget: Money, days: int, travellers: int | None) -> str:
 def _judge(each: float, currency: str | None) -> str:
     if currency not in _DOLLAR_LIKE:
         return ""
+    if each < 10:
+        return (
+            ", which is too little to plan with: even a hostel bed and street food cost more than that a day; "
+            "tell me a realistic budget"
+        )
     if each < 60:
         return ", which is tight: think hostels, public transport and street food"
     if each >= 300:

@@ -28,6 +28,8 @@ OFFER_PHRASES = {
 }
 _OFFER = re.compile(r"Want me to ([^?\n]*)\?")
 _DID_YOU_MEAN = re.compile(r"Did you mean ([^?\n]+)\?")
+_CHOICE = re.compile(r"^(.+?): which one should I plan\?", re.MULTILINE)
+_BOTH = Cue("both all", r"\ball (?:of them|three|four)\b", "all")
 _LABELS = {
     "destination": "destination",
     "stops": "route",
@@ -83,10 +85,11 @@ class State:
 
     def added(self) -> list[str]:
         """Facts this message added where none stood before."""
+        skip = "destination" if self.facts.stops else "stops"  # a route names its places itself
         return [
             f"{label} {_show(self.facts, name)}"
             for name, label in _LABELS.items()
-            if getattr(self.before, name) is None and getattr(self.facts, name) and name != "stops"
+            if getattr(self.before, name) is None and getattr(self.facts, name) and name != skip
         ]
 
 
@@ -108,7 +111,7 @@ def derive(history: Sequence[Turn], message: str) -> State:
     asked = _asked(message, offers(last_reply))
     low = english_low(message)
     explicit = intents.detect(low)
-    question = intents.is_question(message)
+    question = intents.is_question(message, english_low(message))
     return State(
         facts=after,
         before=facts,
@@ -147,10 +150,14 @@ def _asked(message: str, last_offer: tuple[str, ...]) -> tuple[str, ...]:
 def _apply(facts: TripFacts, message: str, last_reply: str) -> TripFacts:
     reading = reading_of(message)
     new = reading.facts
-    meant = _DID_YOU_MEAN.search(last_reply)
+    meant = _DID_YOU_MEAN.search(last_reply) if "Did you mean" in last_reply else None
     if meant and intents.is_yes(message) and not new.destination:
         new = replace(new, destination=meant.group(1))
-    if intents.is_question(message):
+    offered = _CHOICE.search(last_reply) if "which one should I plan" in last_reply else None
+    if offered and not new.destination and _BOTH.found(english_low(message)):  # "Paris or Rome?" "both"
+        options = offered.group(1).split(" or ")
+        new = replace(new, destination=options[0], stops=tuple(Stop(name, None) for name in options))
+    if intents.is_question(message, english_low(message)):
         new = _only_missing(facts, new)
     merged = merge(facts, _places(facts, new, reading, english_low(message)))
     merged = _totals(merged)

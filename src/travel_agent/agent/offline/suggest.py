@@ -40,6 +40,16 @@ def suggestions(low: str, facts: TripFacts) -> list[str]:
     feel = next((name for name, pattern in _FEEL.items() if pattern.search(low)), "pleasant")
     region = m.group(1) if (m := _REGION.search(low)) else None
     cheap = bool(_CHEAP.search(low)) or facts.level == "budget"
+    if month is None and cheap and feel == "pleasant":  # "cheapest city in Asia?": cost alone decides
+        pool = [d for d in catalog.destinations() if region is None or d.country in _REGIONS[region].split()]
+        style = facts.level or "budget"
+        ranked = sorted(pool, key=lambda d: (d.daily_usd[style], d.name))[:SHOWN]
+        where = f" in {region.title()}" if region else ""
+        return [
+            f"The least expensive of my curated cities{where}, for a {style} day per person (Numbeo-based):",
+            *(f"- {d.name}: about {currency.usd(d.daily_usd[style], facts)} a day." for d in ranked),
+            "Tell me the month too, and I'll check their weather.",
+        ]
     if month is None:
         return [
             f"Happy to suggest somewhere {feel}: {ASKED_MONTH} the monthly climate tables of my "

@@ -18,7 +18,7 @@ MAX_TRAVELLERS = 50
 MAX_BUDGET = 5_000_000
 # A long message is read at its start and its end: where a trip is stated, and where the newest word on it is.
 # Reading every character of 4,000 cost a worker's first turn over 20 such messages about 0.1 s of event loop.
-HEAD, TAIL = 250, 450
+HEAD, TAIL = 200, 400
 
 
 def clip(text: str) -> str:
@@ -91,7 +91,7 @@ def read(text: str, today: date | None = None) -> Reading:
     if lang != "en":
         text = languages.to_english(text, lang)
     low = _lower(text)
-    named, near = place_names.find(text, low)
+    named, near = place_names.find(text, low, lenient=lang != "en")
     choice = tuple(n.name for n in named) if len(named) > 1 and place_names.alternatives(low, named) else ()
     stays_low = _blank(low, place_names.stop_spans(low, named)) if len(named) > 1 else low
     latest_range, in_range = dates.ranges(text, low)
