@@ -75,8 +75,6 @@ STREAM_EVENT = {
 # Instances, not classes: webargs instantiates a schema class it is given on every request, and building a
 # marshmallow schema (its fields deep-copied) cost a chat request more than validating the body with it.
 SEND_SCHEMA, IDEMPOTENCY_HEADER_SCHEMA, SESSION_PAGE_ARGS = SendSchema(), IdempotencyHeaderSchema(), SessionPageArgs()
-# The stream's "done" event: the answer without its text (sent as chunks already).
-DONE_SCHEMA = AnswerSchema(exclude=("reply",))
 
 
 def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
