@@ -12,6 +12,7 @@ from tests.support.apt import ensure_apt
 from tools.harness import GunicornServer, MongoServer, RedisServer, ServerPool, stop_all, wait_until
 from tools.harness.redis_server import redis_binary
 from tools.harness.upstream import UpstreamServer
+from travel_agent import request_context
 
 # The tests of the model's failure statuses (502, 503, 504 and what is stored then) predate the degraded mode,
 # whose default with AGENT_PROVIDER=openai answers those turns with the offline assistant. They run without it;
@@ -19,6 +20,13 @@ from tools.harness.upstream import UpstreamServer
 # ask for it by name. In-process apps read this through Settings.from_env, and every server the harness starts
 # inherits it.
 os.environ.setdefault("AGENT_FALLBACK", "none")
+
+
+@pytest.fixture(autouse=True)
+def _no_request_left_bound() -> None:
+    """Each test starts outside any request: an earlier in-process test whose streamed body was never closed
+    leaves its request (and a deadline long past) bound in this thread (``request_context.detach``)."""
+    request_context.detach()
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,14 @@ def bind(req_id: str, budget_seconds: float | None) -> tuple[Token[str | None], 
     return _request_id.set(req_id), _deadline.set(deadline_at)
 
 
+def detach() -> None:
+    """Leave no request bound in this context. A response body that is never closed (a test client's unread
+    stream) leaves its request bound in the thread that ran it; whatever that thread runs next would obey a
+    deadline long past. Tests call this before each case."""
+    _request_id.set(None)
+    _deadline.set(None)
+
+
 def unbind(tokens: tuple[Token[str | None], Token[float | None]]) -> None:
     id_token, deadline_token = tokens
     try:
