@@ -78,8 +78,11 @@ class FallbackAgent:
         if not answered:
             raise failure or AgentError()
 
-    def _first_that_answers(self, call: Callable[[Agent], Iterator[str]]) -> Generator[str, None, BaseException | None]:
-        """``call``'s pieces from each upstream in turn until one answers (None), else the last failure."""
+    def _first_that_answers(
+        self, call: Callable[[Agent], Iterator[str]]
+    ) -> Generator[str, None, tuple[bool, BaseException | None]]:
+        """``call``'s pieces from each upstream in turn: (True, None) once one answered, else (False, the last
+        failure)."""
         failure: BaseException | None = None
         for agent, deadline in zip(self.upstreams, self._deadlines(), strict=True):
             pieces = call(agent)

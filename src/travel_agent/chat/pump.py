@@ -1,6 +1,6 @@
 """Runs the agent so that the request keeps time whatever the agent does, and a stream shows life.
 
-Two ways, chosen per call (``agent_pieces``, ``agent_text``):
+Two ways, chosen per call (``detached_pieces`` for a streamed turn's runner, ``agent_text`` for a send):
 
 * **Inline**, in a gevent worker: the request's own greenlet runs the agent, and its reads of the upstream
   wait through ``agent.waiting``, which keeps the request's deadline and writes the stream's heartbeats to the
@@ -110,17 +110,6 @@ class ReplyPump:
     def text(self) -> str:
         """The whole reply, within the budget."""
         return "".join(piece for piece in self.pieces() if piece is not None)
-
-
-def agent_pieces(
-    produce: Callable[[], Iterable[str]], heartbeat_seconds: float, beat: Callable[[], None] | None
-) -> Iterator[str | None]:
-    """A stream's text pieces, within the budget. ``beat`` writes a heartbeat to the client directly: given
-    one (and gevent), the agent runs inline and heartbeats are sent from inside its waits; otherwise through
-    the pump, which yields None where a heartbeat is due, for the caller to send."""
-    if beat is not None and waiting.inline_possible():
-        return _inline(produce, waiting.Wait(heartbeat_seconds, beat))
-    return ReplyPump(produce, heartbeat_seconds).pieces()
 
 
 def detached_pieces(

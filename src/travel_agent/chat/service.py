@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,14 +41,13 @@ from travel_agent import request_context
 from travel_agent.agent.budget import RESERVE_SECONDS, time_left
 from travel_agent.agent.errors import crashed
 from travel_agent.agent.interface import Agent, Turn
-from travel_agent.agent.provenance import Provenance, run_noting, tracked
-from travel_agent.agent.waiting import ClientGone
+from travel_agent.agent.provenance import Provenance, run_noting
 from travel_agent.chat import turn_counts
 from travel_agent.chat.context_cache import ContextCache
 from travel_agent.chat.errors import IdempotencyKeyInFlight, SessionNotFound
 from travel_agent.chat.idempotency import Claim, IdempotencyStore, TurnPlan, fingerprint, is_forgotten
 from travel_agent.chat.indexes import Indexes
-from travel_agent.chat.pump import agent_pieces, agent_text
+from travel_agent.chat.pump import agent_text
 from travel_agent.chat.store import ChatStore, Context, Message, StoredSession, now
 from travel_agent.errors import BudgetExceeded, DependencyUnavailable, TravelAgentError
 
@@ -86,14 +84,6 @@ class StartedTurn:
     question: Message
     history: list[Message]  # the context before the question, oldest first (bounded)
     answer: Message | None = None  # already answered by an earlier attempt (an idempotent retry)
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    kind: str  # "heartbeat", "chunk", "done" or "error"
-    text: str = ""
-    answer: Answer | None = None
-    error: TravelAgentError | None = None
 
 
 class ChatService:
@@ -310,50 +300,6 @@ class ChatService:
         if not recorded:
             self._confirm(reply)
         return answer, recorded
-
-    # -- stream -------------------------------------------------------------------------------------------
-
-    def start_stream(self, message: str, session_id: str | None) -> StartedTurn:
-        """The part of a streamed turn that can still fail with a plain status: storing the question."""
-        try:
-            return self.begin(TurnPlan.fresh(session_id), message)
-        except BaseException as exc:
-            turn_counts.failed("stream", exc)
-            raise
-
-    def stream(self, turn: StartedTurn, beat: Callable[[], None] | None = None) -> Iterator[StreamEvent]:
-        """Heartbeats and chunks as the agent produces them, then "done" once the answer is stored, or an
-        "error" (the question then stays unanswered; no partial answer is stored). ``beat``, when the server
-        lets the stream write to its client directly, sends a heartbeat while the agent waits (see
-        ``chat.pump``); heartbeats then never come as events."""
-        history = [Turn(m.role, m.content) for m in turn.history]
-        written_by = Provenance()
-        pieces = agent_pieces(
-            lambda: tracked(written_by, self.agent.stream(history, turn.question.content)),
-            self.heartbeat_seconds,
-            beat,
-        )
-        parts: list[str] = []
-        try:
-            for piece in pieces:
-                if piece is None:
-                    yield StreamEvent("heartbeat")
-                else:
-                    parts.append(piece)
-                    yield StreamEvent("chunk", piece)
-            answer, _recorded = self.finish(turn, "".join(parts), written_by=written_by)
-        except TravelAgentError as exc:
-            log.warning("streamed turn ended with %s: %s", exc.status_code, exc.message)
-            turn_counts.failed("stream", exc)
-            yield StreamEvent("error", error=exc)
-            return
-        except ClientGone as exc:
-            # Nobody to tell: the question stays unanswered, as when a client leaves between two events.
-            log.info("client left a streamed turn while the agent was working; its question stays unanswered")
-            turn_counts.failed("stream", exc)
-            return
-        turn_counts.answered("stream", answer)
-        yield StreamEvent("done", answer=answer)
 
     # -- sessions -----------------------------------------------------------------------------------------
 

@@ -227,7 +227,9 @@ def terminal_entry(gen: int, kind: str, data: dict[str, Any]) -> dict[str, str]:
     return {"g": str(gen), "k": kind, "d": json.dumps(data, ensure_ascii=False, default=str)}
 
 
-def _entry(entry_id: Any, fields: dict[Any, Any]) -> RelayEntry:
+def _entry(entry_id: Any, fields: dict[Any, Any] | None) -> RelayEntry:
+    fields = fields or {}  # redis-py types an entry's fields as optional
+
     def text(name: str) -> str:
         value = fields.get(name.encode(), fields.get(name, ""))
         return value.decode() if isinstance(value, bytes) else str(value)
