@@ -15,33 +15,24 @@ import threading
 import time
 from collections import deque
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from socketserver import TCPServer
 from typing import Any
 
-try:  # as a package module; run as a script (``python tools/harness/upstream.py``) its folder is on the path
-    from tools.harness.upstream_http import (
-        CHAT_PATH,
-        DEFAULT_MODEL,
-        FRAMINGS,
-        MODES,
-        Handler,
-        Headers,
-        Plan,
-        hard_close,
-        split_words,
-    )
-except ImportError:  # pragma: no cover - the script case
-    from upstream_http import (  # type: ignore[no-redef]
-        CHAT_PATH,
-        DEFAULT_MODEL,
-        FRAMINGS,
-        MODES,
-        Handler,
-        Headers,
-        Plan,
-        hard_close,
-        split_words,
-    )
+if not __package__:  # run as a script (``python tools/harness/upstream.py``): make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tools.harness.upstream_http import (
+    CHAT_PATH,
+    DEFAULT_MODEL,
+    FRAMINGS,
+    MODES,
+    Handler,
+    Headers,
+    Plan,
+    hard_close,
+    split_words,
+)
 
 __all__ = ["CHAT_PATH", "DEFAULT_MODEL", "FRAMINGS", "MODES", "Headers", "UpstreamServer", "split_words"]
 
