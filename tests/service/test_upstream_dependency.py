@@ -93,7 +93,9 @@ def test_an_unframed_stream_is_forwarded_word_by_word(service: Any, upstream: Up
             kind, _ = parse_block(block)
             arrivals.append((time.monotonic() - started, kind))
     chunks = [at for at, kind in arrivals if kind == "chunk"]
-    assert arrivals[-1][1] == "done" and len(chunks) == 7, arrivals
+    # Seven words 0.3 s apart. A chunk is sent once it is saved for resumes (chat/turn_runner.py), so two words
+    # may share one; what matters is that they come as they arrive, not all at the end.
+    assert arrivals[-1][1] == "done" and len(chunks) >= 5, arrivals
     assert chunks[0] < 1.0 and chunks[-1] - chunks[0] > 1.2, arrivals
 
 
