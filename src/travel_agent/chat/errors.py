@@ -42,6 +42,7 @@ class MessageNotFound(TravelAgentError):
     """A resume asked for a question the session does not hold."""
 
     status_code = 404
+    kind = "message_not_found"
     message = "There is no such message in that chat session."
 
 
@@ -49,4 +50,5 @@ class BadLastEventId(TravelAgentError):
     """A resume's Last-Event-ID (or ``last_event_id``) is no event id of that turn."""
 
     status_code = 400
+    kind = "bad_last_event_id"
     message = "Last-Event-ID is not an event id of this turn's stream; omit it to replay from the start."
