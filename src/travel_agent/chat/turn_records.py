@@ -100,6 +100,14 @@ class TurnRecords:
                 return False  # the document exists with another owner: the turn was taken over
         return True
 
+    def renew(self, turn_ids: list[str]) -> None:
+        """Extend the leases of these running turns (``chat.turn_leases``): one write for all of them. A turn
+        another worker took over meanwhile has its lease extended too, harmlessly: its new owner is alive."""
+        with self.mongo.call():
+            self.turns.update_many(
+                {"_id": {"$in": turn_ids}, "state": RUNNING}, {"$set": {"lease_until": now() + self.lease}}
+            )
+
     def find(self, turn_id: str) -> Checkpoint | None:
         with self.mongo.call():
             doc = self.turns.find_one({"_id": turn_id})

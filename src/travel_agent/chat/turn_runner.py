@@ -33,6 +33,7 @@ from travel_agent.chat.errors import PositionTaken, SessionNotFound
 from travel_agent.chat.pump import detached_pieces
 from travel_agent.chat.service import Answer, ChatService, StartedTurn
 from travel_agent.chat.turn_feed import FeedRegistry, TurnFeed
+from travel_agent.chat.turn_leases import LeaseKeeper
 from travel_agent.chat.turn_records import FAILED, HANDED, TurnRecords, TurnRelay, terminal_entry, text_entry
 from travel_agent.errors import UNEXPECTED_MESSAGE, BudgetExceeded, TravelAgentError, as_seen_by_client
 
@@ -44,6 +45,7 @@ class RunnerHost(Protocol):
     records: TurnRecords
     relay: TurnRelay
     feeds: FeedRegistry
+    leases: LeaseKeeper
     budget_seconds: float
     checkpoint_seconds: float
     relay_seconds: float
@@ -131,6 +133,7 @@ class TurnRunner:
         self.shown = min(len(prefix), feed.length) if feed.gen == gen else 0  # what this worker's clients have
         self.started = time.monotonic()
         self.relayed_at = self.checkpointed_at = self.started
+        self.recorded = False  # a checkpoint exists, so others can see (and take over) this turn
         self.steps: Iterator[str] | None = None
         self.ended = False
         self.deadline: float | None = None
@@ -195,6 +198,15 @@ class TurnRunner:
             self.turns.feeds.writer_done(self.feed)
 
     def _steps(self) -> Iterator[str]:
+        # The lease is renewed with the worker's other turns while this one runs, and never after: whatever ends
+        # the run (a kill of its greenlet included), a lease kept alive for a dead run would make it immortal.
+        self.turns.leases.hold(self.turn_id)
+        try:
+            yield from self._turn_steps()
+        finally:
+            self.turns.leases.release(self.turn_id)
+
+    def _turn_steps(self) -> Iterator[str]:
         try:
             every = min(self.turns.heartbeat_seconds, self.turns.lease_beat_seconds)
             for piece in detached_pieces(self._produce(), every, self._silence):
@@ -231,7 +243,8 @@ class TurnRunner:
 
     def _silence(self) -> None:
         """The agent is silent: a heartbeat to the client driving this run (if it writes directly), and the
-        lease renewed when due (a checkpoint), so nobody takes a live turn over."""
+        turn's record created once it has been silent for a lease beat, so that a crash now can still be taken
+        over (its lease is then renewed by the worker's ``LeaseKeeper``, not by a write of its own)."""
         write = self.client_write
         if write is not None:
             try:
@@ -239,7 +252,7 @@ class TurnRunner:
             except OSError:
                 self.client_write = None  # gone: the request detaches the run at its next step
                 self.client_gone = True
-        if time.monotonic() - self.checkpointed_at >= self.turns.lease_beat_seconds:
+        if not self.recorded and time.monotonic() - self.checkpointed_at >= self.turns.lease_beat_seconds:
             self._checkpoint()
             self._show()
 
@@ -289,6 +302,7 @@ class TurnRunner:
             return
         if not kept:
             raise Superseded()
+        self.recorded = True
         self.durable = self.length
 
     @contextmanager

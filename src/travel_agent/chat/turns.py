@@ -29,6 +29,7 @@ from travel_agent.chat.service import ChatService, StartedTurn
 from travel_agent.chat.service import _answer_of as answer_of
 from travel_agent.chat.store import new_message_id, new_session_id, now
 from travel_agent.chat.turn_feed import FeedRegistry, TurnFeed
+from travel_agent.chat.turn_leases import LeaseKeeper
 from travel_agent.chat.turn_records import FAILED, Checkpoint, TurnRecords, TurnRelay
 from travel_agent.chat.turn_runner import TurnRunner, done_data, spawn
 from travel_agent.config import Settings
@@ -69,6 +70,7 @@ class Turns:
         self.checkpoint_seconds = settings.turn_checkpoint_seconds
         self.relay_seconds = settings.turn_relay_seconds
         self.lease_beat_seconds = settings.turn_lease_seconds / 3
+        self.leases = LeaseKeeper(records, self.lease_beat_seconds)
         self.restart = settings.turn_takeover == "restart"
         self.max_attempts = settings.turn_max_attempts
         self.heartbeat_seconds = settings.chat_heartbeat_seconds
