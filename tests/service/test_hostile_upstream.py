@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 from tests.support.chat import SEND, STREAM, blocks, parse_block
+from tests.support.service import OPENAI_AGAINST
 
 from tools.harness.envelope import assert_envelope
 from tools.harness.upstream import UpstreamServer
@@ -67,13 +68,9 @@ def service(
         mongo_uri=make_mongo().uri,
         workers=1,
         env={
-            "AGENT_PROVIDER": "openai",
+            **OPENAI_AGAINST,
             "OPENAI_BASE_URL": upstream.base_url,
-            "OPENAI_API_KEY": "sk-test-key",
-            "OPENAI_MAX_RETRIES": "0",
             "CHAT_TIMEOUT_SECONDS": str(BUDGET),
-            "STARTUP_RETRIES": "1",
-            "REDIS_URL": None,
             "MAX_REPLY_CHARS": "20000",
         },
     )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 from tests.support.chat import SEND, STREAM, blocks, parse_block
+from tests.support.service import OPENAI_AGAINST
 
 from tools.harness.upstream import UpstreamServer
 
@@ -27,14 +28,10 @@ def service(
         mongo_uri=make_mongo().uri,
         workers=1,
         env={
-            "AGENT_PROVIDER": "openai",
+            **OPENAI_AGAINST,
             "AGENT_FALLBACK": "offline",
             "OPENAI_BASE_URL": upstream.base_url,
-            "OPENAI_API_KEY": "sk-test-key",
-            "OPENAI_MAX_RETRIES": "0",
             "CHAT_TIMEOUT_SECONDS": "5",
-            "STARTUP_RETRIES": "1",
-            "REDIS_URL": None,
             "BREAKER_FAILURE_THRESHOLD": "2",
             "BREAKER_RESET_SECONDS": str(RESET_SECONDS),
             "HEALTH_CACHE_SECONDS": "0.2",

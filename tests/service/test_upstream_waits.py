@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from tests.support.chat import SEND, STREAM, blocks, parse_block, session_path
+from tests.support.service import OPENAI_AGAINST
 
 from tools.harness.envelope import assert_envelope
 from tools.harness.upstream import UpstreamServer
@@ -36,14 +37,10 @@ def service(
         mongo_uri=make_mongo().uri,
         workers=1,
         env={
-            "AGENT_PROVIDER": "openai",
+            **OPENAI_AGAINST,
             "OPENAI_BASE_URL": upstream.base_url,
-            "OPENAI_API_KEY": "sk-test-key",
-            "OPENAI_MAX_RETRIES": "0",
             "CHAT_TIMEOUT_SECONDS": str(BUDGET),
             "CHAT_HEARTBEAT_SECONDS": "0.25",
-            "STARTUP_RETRIES": "1",
-            "REDIS_URL": None,
             "BREAKER_FAILURE_THRESHOLD": "3",
         },
     )
