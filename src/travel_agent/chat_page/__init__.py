@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, render_template
 
-from travel_agent.console.view import SECURITY_HEADERS
+from travel_agent.web.page_security import secure_pages
 
 
 def install_chat_page(app: Flask) -> None:
@@ -21,11 +21,7 @@ def install_chat_page(app: Flask) -> None:
         static_url_path="/chat-static",
     )
 
-    @bp.after_request
-    def _secure(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    secure_pages(bp)
 
     @bp.get("/")
     def page() -> Response:

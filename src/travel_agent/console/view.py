@@ -15,22 +15,11 @@ from travel_agent.observability.metrics import RequestMetrics
 from travel_agent.runtime.console_files import directory_for
 from travel_agent.services import Services
 from travel_agent.web.error_handlers import error_response
+from travel_agent.web.page_security import secure_pages
 from travel_agent.web.rate_limit import MemoryWindows, client_address
 
 log = logging.getLogger("travel_agent.console")
 
-# Nothing from elsewhere, no inline script or style, never framed; the page only talks to this service.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 POLL_MILLISECONDS = 1500
 # Wrong tokens one address may send per window before its logins are refused 429 until the window ends. The
 # count is per worker (in memory): with N workers an address gets at most N times this many guesses.
@@ -61,11 +50,7 @@ def _blueprint(svc: Services, records: ConsoleRecords, token: str) -> Blueprint:
         static_url_path="/static",
     )
 
-    @bp.after_request
-    def _secure(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    secure_pages(bp)
 
     @bp.get("")
     def page() -> Any:
